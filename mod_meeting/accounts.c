@@ -1,0 +1,212 @@
+/* Accounts (SPEC.md 2): register, log in, refresh, log out, profile. */
+#include "auth.h"
+#include "body.h"
+#include "db.h"
+
+#include <apr_md5.h>
+
+static const mm_field register_fields[] = {
+    {"username", MM_F_USERNAME, MM_F_REQUIRED, 3, 50, NULL, NULL},
+    {"email", MM_F_EMAIL, MM_F_REQUIRED, 3, 254, NULL, NULL},
+    {"password", MM_F_STRING, MM_F_REQUIRED, 6, 100, NULL, NULL},
+    {"nickname", MM_F_STRING, 0, 0, 50, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const mm_field login_fields[] = {
+    {"username", MM_F_STRING, MM_F_REQUIRED, 1, 50, NULL, NULL},
+    {"password", MM_F_STRING, MM_F_REQUIRED, 1, 100, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const mm_field refresh_fields[] = {
+    {"refresh_token", MM_F_STRING, MM_F_REQUIRED, 1, 4096, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const mm_field empty_fields[] = {
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const mm_field profile_fields[] = {
+    {"nickname", MM_F_STRING, 0, 0, 50, NULL, NULL},
+    {"email", MM_F_EMAIL, 0, 3, 254, NULL, NULL},
+    {"avatar_url", MM_F_URL, 0, 0, 500, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+const char *mm_password_hash(mm_req *q, const char *password)
+{
+    unsigned char salt[16];
+    char out[64];
+
+    if (apr_generate_random_bytes(salt, sizeof(salt)) != APR_SUCCESS
+        || apr_bcrypt_encode(password, (unsigned)q->conf->bcrypt_cost, salt, sizeof(salt), out,
+                             sizeof(out)) != APR_SUCCESS)
+        return NULL;
+    return apr_pstrdup(q->r->pool, out);
+}
+
+static int internal(mm_req *q, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0101: %s failed", what);
+    return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+}
+
+int mm_accounts_register(mm_req *q)
+{
+    json_t *body;
+    const char *hash, *args[4];
+    mm_result res;
+
+    if (mm_body_read(q, register_fields, &body))
+        return OK;
+    hash = mm_password_hash(q, mm_body_string(body, "password"));
+    if (!hash)
+        return internal(q, "password hashing");
+    args[0] = mm_body_string(body, "username");
+    args[1] = mm_body_string(body, "email");
+    args[2] = hash;
+    args[3] = mm_body_string(body, "nickname");
+    if (mm_db_result(q, S_REGISTER, 4, args, &res))
+        return OK;
+    mm_reply_result(q, &res, "User registered successfully");
+    return OK;
+}
+
+/* A new refresh token; its jti (to be stored hashed) goes to *jti. */
+static const char *new_refresh_token(mm_req *q, long long user_id, const char **jti)
+{
+    return mm_issue_token(q, MM_TOKEN_REFRESH, user_id, 0, q->conf->refresh_ttl, jti);
+}
+
+static json_t *token_pair(mm_req *q, const char *access, const char *refresh)
+{
+    return json_pack("{s:s,s:s,s:s,s:i}", "token", access, "refresh_token", refresh,
+                     "token_type", "Bearer", "expires_in", q->conf->access_ttl);
+}
+
+static int login_failed(mm_req *q)
+{
+    return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized", "invalid username or password",
+                    NULL);
+}
+
+int mm_accounts_login(mm_req *q)
+{
+    json_t *body, *data, *user;
+    const char *args[4], *cols[4] = {NULL}, *password, *access, *refresh, *jti;
+    long long user_id;
+    int found;
+
+    if (mm_body_read(q, login_fields, &body))
+        return OK;
+    password = mm_body_string(body, "password");
+    args[0] = mm_body_string(body, "username");
+    if (mm_db_row(q, S_LOGIN_USER, 1, args, cols, 4, &found))
+        return OK;
+    if (!found) {
+        /* Same bcrypt work as for a real user, so timing does not tell names. */
+        apr_password_validate(password, q->conf->dummy_hash);
+        return login_failed(q);
+    }
+    if (apr_password_validate(password, cols[1]) != APR_SUCCESS)
+        return login_failed(q);
+    user_id = apr_atoi64(cols[0]);
+    user = mm_json_pool(q->r->pool, json_loads(cols[3], 0, NULL));
+    access = mm_issue_token(q, MM_TOKEN_ACCESS, user_id, apr_atoi64(cols[2]),
+                            q->conf->access_ttl, NULL);
+    refresh = new_refresh_token(q, user_id, &jti);
+    if (!access || !refresh || !user)
+        return internal(q, "token issue");
+    args[0] = jti;
+    args[1] = cols[0];
+    args[2] = jti; /* the first token of a family names the family */
+    args[3] = apr_itoa(q->r->pool, q->conf->refresh_ttl);
+    if (mm_db_row(q, S_REFRESH_STORE, 4, args, cols, 0, &found))
+        return OK;
+    data = token_pair(q, access, refresh);
+    json_object_set(data, "user", user);
+    mm_reply_json(q->r, HTTP_OK, "Login successful", data);
+    return OK;
+}
+
+int mm_accounts_refresh(mm_req *q)
+{
+    json_t *body;
+    const char *args[4], *cols[2] = {NULL}, *access, *refresh, *jti;
+    mm_claims c;
+    int found;
+
+    if (mm_body_read(q, refresh_fields, &body))
+        return OK;
+    if (mm_token_verify(q->conf->key, mm_body_string(body, "refresh_token"), MM_TOKEN_REFRESH,
+                        apr_time_sec(apr_time_now()), &c) != MM_TOKEN_OK || !c.jti[0])
+        return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized",
+                        "the refresh token is not valid", NULL);
+    refresh = new_refresh_token(q, c.user_id, &jti);
+    if (!refresh)
+        return internal(q, "token issue");
+    args[0] = c.jti;
+    args[1] = mm_lld(q, c.user_id);
+    args[2] = jti;
+    args[3] = apr_itoa(q->r->pool, q->conf->refresh_ttl);
+    if (mm_db_row(q, S_REFRESH_ROTATE, 4, args, cols, 2, &found))
+        return OK;
+    if (!found || !cols[0] || atoi(cols[0]) != 200)
+        return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized",
+                        "the refresh token is not valid", NULL);
+    access = mm_issue_token(q, MM_TOKEN_ACCESS, c.user_id, apr_atoi64(cols[1]),
+                            q->conf->access_ttl, NULL);
+    if (!access)
+        return internal(q, "token issue");
+    mm_reply_json(q->r, HTTP_OK, "Token refreshed successfully", token_pair(q, access, refresh));
+    return OK;
+}
+
+int mm_accounts_logout(mm_req *q)
+{
+    json_t *body;
+    const char *args[1], *col;
+    int found;
+
+    if (mm_body_read(q, empty_fields, &body))
+        return OK;
+    args[0] = mm_lld(q, q->user_id);
+    if (mm_db_row(q, S_LOGOUT, 1, args, &col, 0, &found))
+        return OK;
+    mm_reply(q->r, HTTP_OK, "Logged out successfully", NULL);
+    return OK;
+}
+
+int mm_profile_get(mm_req *q)
+{
+    const char *args[1] = {mm_lld(q, q->user_id)};
+    mm_result res;
+
+    if (mm_db_result(q, S_PROFILE, 1, args, &res))
+        return OK;
+    mm_reply_result(q, &res, NULL);
+    return OK;
+}
+
+int mm_profile_update(mm_req *q)
+{
+    json_t *body;
+    const char *args[2];
+    mm_result res;
+    char *patch;
+
+    if (mm_body_read(q, profile_fields, &body))
+        return OK;
+    patch = json_dumps(body, JSON_COMPACT);
+    if (!patch)
+        return internal(q, "JSON encoding");
+    args[0] = mm_lld(q, q->user_id);
+    args[1] = apr_pstrdup(q->r->pool, patch);
+    free(patch);
+    if (mm_db_result(q, S_PROFILE_UPDATE, 2, args, &res))
+        return OK;
+    mm_reply_result(q, &res, "Profile updated successfully");
+    return OK;
+}

@@ -1,0 +1,98 @@
+/* Authentication of API requests: Bearer access tokens (see auth.h). */
+#include "auth.h"
+#include "db.h"
+
+#include <apr_random.h>
+
+static int unauthorized(request_rec *r, const char *code, const char *message, int bad_token)
+{
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   bad_token ? "Bearer realm=\"mod_meeting\", error=\"invalid_token\""
+                             : "Bearer realm=\"mod_meeting\"");
+    return mm_error(r, HTTP_UNAUTHORIZED, code, message, NULL);
+}
+
+const char *mm_bearer_token(request_rec *r)
+{
+    const char *h = apr_table_get(r->headers_in, "Authorization");
+
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return *h ? h : NULL;
+}
+
+int mm_authenticate(mm_req *q)
+{
+    const char *token = mm_bearer_token(q->r);
+    const char *args[1], *gen = NULL;
+    mm_claims c;
+    int found;
+
+    if (!token)
+        return unauthorized(q->r, "unauthorized", "a Bearer token is required", 0);
+    switch (mm_token_verify(q->conf->key, token, MM_TOKEN_ACCESS, apr_time_sec(apr_time_now()),
+                            &c)) {
+    case MM_TOKEN_EXPIRED:
+        return unauthorized(q->r, "token_expired", "the access token has expired", 1);
+    case MM_TOKEN_INVALID:
+        return unauthorized(q->r, "unauthorized", "the access token is not valid", 1);
+    default:
+        break;
+    }
+    args[0] = mm_lld(q, c.user_id);
+    if (mm_db_row(q, S_TOKEN_GEN, 1, args, &gen, 1, &found))
+        return MM_DONE;
+    if (!found || !gen || apr_atoi64(gen) != c.gen)
+        return unauthorized(q->r, "unauthorized", "the access token has been revoked", 1);
+    q->user_id = c.user_id;
+    q->gen = c.gen;
+    q->r->user = (char *)args[0];
+    return 0;
+}
+
+const char *mm_random_hex(apr_pool_t *p, apr_size_t bytes)
+{
+    unsigned char buf[32];
+    char *out;
+
+    if (bytes > sizeof(buf))
+        bytes = sizeof(buf);
+    if (apr_generate_random_bytes(buf, bytes) != APR_SUCCESS)
+        return NULL;
+    out = apr_palloc(p, bytes * 2 + 1);
+    ap_bin2hex(buf, bytes, out);
+    return out;
+}
+
+const char *mm_issue_token(mm_req *q, mm_token_type type, long long user_id, long long extra,
+                           int ttl, const char **jti_out)
+{
+    mm_claims c;
+    const char *jti = mm_random_hex(q->r->pool, 16);
+    char *signed_token;
+    const char *copy;
+
+    memset(&c, 0, sizeof(c));
+    if (!jti)
+        return NULL;
+    c.type = type;
+    c.user_id = user_id;
+    c.iat = apr_time_sec(apr_time_now());
+    c.exp = c.iat + ttl;
+    if (type == MM_TOKEN_ACCESS)
+        c.gen = extra;
+    else if (type == MM_TOKEN_TICKET)
+        c.meeting_id = extra;
+    apr_cpystrn(c.jti, jti, sizeof(c.jti));
+    signed_token = mm_token_sign(q->conf->key, &c);
+    if (!signed_token)
+        return NULL;
+    copy = apr_pstrdup(q->r->pool, signed_token);
+    free(signed_token);
+    if (jti_out)
+        *jti_out = jti;
+    return copy;
+}

@@ -1,0 +1,163 @@
+/* Database access through mod_dbd (see db.h). */
+#include "db.h"
+
+#define RESULT_COLS "code, error, field, message, data"
+
+/* Every statement the module runs. Integers are typed (%lld, %d) because the
+ * pgsql driver types %s as varchar; JSON documents are cast by the SQL. */
+static const char *const statements[S_COUNT] = {
+    [S_TOKEN_GEN] = "SELECT token_gen FROM users WHERE user_id = %lld AND status = 'active'",
+    [S_REGISTER] = "SELECT " RESULT_COLS " FROM mm_register(%s, %s, %s, %s)",
+    [S_LOGIN_USER] = "SELECT user_id, password_hash, token_gen, data FROM mm_login_user(%s)",
+    [S_REFRESH_STORE] = "SELECT mm_refresh_store(%s, %lld, %s, %d)",
+    [S_REFRESH_ROTATE] = "SELECT code, token_gen FROM mm_refresh_rotate(%s, %lld, %s, %d)",
+    [S_LOGOUT] = "SELECT mm_logout(%lld)",
+    [S_PROFILE] = "SELECT " RESULT_COLS " FROM mm_profile(%lld)",
+    [S_PROFILE_UPDATE] = "SELECT " RESULT_COLS " FROM mm_profile_update(%lld, %s::jsonb)",
+    [S_CONTEXT] = "SELECT " RESULT_COLS " FROM mm_context(%lld, %lld, %d)",
+    [S_MEETING_CREATE] = "SELECT " RESULT_COLS " FROM mm_meeting_create(%lld, %s::jsonb)",
+    [S_MEETING_LIST] = "SELECT " RESULT_COLS " FROM mm_meeting_list(%lld, %s, %s, %d, %d)",
+    [S_MEETING_GET] = "SELECT " RESULT_COLS " FROM mm_meeting_get(%lld, %lld)",
+    [S_MEETING_UPDATE] = "SELECT " RESULT_COLS " FROM mm_meeting_update(%lld, %lld, %s::jsonb)",
+    [S_MEETING_DELETE] = "SELECT " RESULT_COLS " FROM mm_meeting_delete(%lld, %lld)",
+    [S_MEETING_START] = "SELECT " RESULT_COLS " FROM mm_meeting_start(%lld, %lld)",
+    [S_MEETING_END] = "SELECT " RESULT_COLS " FROM mm_meeting_end(%lld, %lld)",
+    [S_JOIN_INFO] = "SELECT code, password_hash, is_host, removed FROM mm_join_info(%lld, %lld)",
+    [S_MEETING_JOIN] = "SELECT " RESULT_COLS " FROM mm_meeting_join(%lld, %lld)",
+    [S_MEETING_LEAVE] = "SELECT " RESULT_COLS " FROM mm_meeting_leave(%lld, %lld)",
+    [S_PARTICIPANT_LIST] = "SELECT " RESULT_COLS " FROM mm_participant_list(%lld, %lld)",
+    [S_PARTICIPANT_ADD] = "SELECT " RESULT_COLS " FROM mm_participant_add(%lld, %lld, %lld, %s)",
+    [S_PARTICIPANT_REMOVE] =
+        "SELECT " RESULT_COLS " FROM mm_participant_remove(%lld, %lld, %lld)",
+    [S_PARTICIPANT_ROLE] =
+        "SELECT " RESULT_COLS " FROM mm_participant_role(%lld, %lld, %lld, %s)",
+    [S_MESSAGE_LIST] = "SELECT " RESULT_COLS " FROM mm_message_list(%lld, %lld, %d, %d)",
+    [S_MESSAGE_SEND] = "SELECT " RESULT_COLS " FROM mm_message_send(%lld, %lld, %s)",
+    [S_RECORDING_START] = "SELECT " RESULT_COLS " FROM mm_recording_start(%lld, %lld, %s)",
+    [S_RECORDING_STOP] = "SELECT " RESULT_COLS " FROM mm_recording_stop(%lld, %lld)",
+    [S_RECORDING_LIST] = "SELECT " RESULT_COLS " FROM mm_recording_list(%lld, %lld)",
+    [S_RECORDING_FILE] = "SELECT " RESULT_COLS " FROM mm_recording_file(%lld, %lld, %d, %s)",
+    [S_RECORDING_STORED] = "SELECT mm_recording_stored(%lld, %s, %lld, %s)",
+    [S_HEALTH] = "SELECT 1",
+};
+
+static const char *label(mm_stmt_id id)
+{
+    static char labels[S_COUNT][8];
+
+    if (!labels[id][0])
+        snprintf(labels[id], sizeof(labels[id]), "mm_%d", (int)id);
+    return labels[id];
+}
+
+void mm_db_prepare_all(server_rec *s)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        label((mm_stmt_id)i);
+    for (server_rec *sp = s; sp; sp = sp->next)
+        for (int i = 0; i < S_COUNT; i++)
+            ap_dbd_prepare(sp, statements[i], label((mm_stmt_id)i));
+}
+
+static int unavailable(mm_req *q)
+{
+    apr_table_setn(q->r->err_headers_out, "Retry-After",
+                   apr_itoa(q->r->pool, q->conf->db_retry_after));
+    return mm_error(q->r, HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+                    "the database is unreachable; try again shortly", NULL);
+}
+
+static int acquire(mm_req *q)
+{
+    if (q->db)
+        return 0;
+    q->db = ap_dbd_acquire(q->r);
+    if (!q->db) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0201: no database connection");
+        return unavailable(q);
+    }
+    return 0;
+}
+
+/* A failed statement: 503 when the connection is gone, else a bug (500). */
+static int failed(mm_req *q, mm_stmt_id id, int rv)
+{
+    const char *msg = apr_dbd_error(q->db->driver, q->db->handle, rv);
+
+    if (apr_dbd_check_conn(q->db->driver, q->r->pool, q->db->handle) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "MM0202: database connection lost running %s: %s", label(id),
+                      msg ? msg : "?");
+        return unavailable(q);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0203: statement %s failed: %s", label(id),
+                  msg ? msg : "?");
+    return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+}
+
+int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
+              int ncols, int *found)
+{
+    apr_dbd_prepared_t *st;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
+
+    if (acquire(q))
+        return MM_DONE;
+    st = apr_hash_get(q->db->prepared, label(id), APR_HASH_KEY_STRING);
+    if (!st) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0204: statement %s is not prepared",
+                      label(id));
+        return unavailable(q);
+    }
+    rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, &res, st, 0, nargs, args);
+    if (rv != 0)
+        return failed(q, id, rv);
+    *found = 0;
+    while (apr_dbd_get_row(q->db->driver, q->r->pool, res, &row, -1) == 0) {
+        if (*found)
+            continue;
+        *found = 1;
+        /* Copied: in sequential mode the driver frees a row's values when
+         * the next row is fetched, and every result is drained. */
+        for (int i = 0; i < ncols; i++) {
+            const char *v = apr_dbd_get_entry(q->db->driver, row, i);
+            cols[i] = v ? apr_pstrdup(q->r->pool, v) : NULL;
+        }
+    }
+    return 0;
+}
+
+int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res)
+{
+    const char *cols[5] = {NULL};
+    int found;
+
+    if (mm_db_row(q, id, nargs, args, cols, 5, &found))
+        return MM_DONE;
+    if (!found || !cols[0]) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0205: statement %s returned no result",
+                      label(id));
+        return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+    }
+    res->code = atoi(cols[0]);
+    res->error = cols[1];
+    res->field = cols[2];
+    res->message = cols[3];
+    res->data = cols[4];
+    return 0;
+}
+
+int mm_reply_result(mm_req *q, const mm_result *res, const char *message)
+{
+    if (res->code >= 400)
+        return mm_error(q->r, res->code, res->error ? res->error : "internal",
+                        res->message ? res->message : "request failed", res->field);
+    return mm_reply(q->r, res->code, message, res->data);
+}
+
+const char *mm_lld(mm_req *q, long long v)
+{
+    return apr_off_t_toa(q->r->pool, (apr_off_t)v);
+}

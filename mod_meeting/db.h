@@ -1,0 +1,48 @@
+/*
+ * Database access through mod_dbd: every statement is prepared once, by label,
+ * at start-up; a request acquires its pooled connection, runs statements and
+ * reads their first row. Connection failures answer 503 with Retry-After.
+ */
+#ifndef MM_DB_H
+#define MM_DB_H
+
+#include "reply.h"
+
+typedef enum {
+    S_TOKEN_GEN, S_REGISTER, S_LOGIN_USER, S_REFRESH_STORE, S_REFRESH_ROTATE, S_LOGOUT,
+    S_PROFILE, S_PROFILE_UPDATE,
+    S_CONTEXT, S_MEETING_CREATE, S_MEETING_LIST, S_MEETING_GET, S_MEETING_UPDATE,
+    S_MEETING_DELETE, S_MEETING_START, S_MEETING_END, S_JOIN_INFO, S_MEETING_JOIN,
+    S_MEETING_LEAVE,
+    S_PARTICIPANT_LIST, S_PARTICIPANT_ADD, S_PARTICIPANT_REMOVE, S_PARTICIPANT_ROLE,
+    S_MESSAGE_LIST, S_MESSAGE_SEND,
+    S_RECORDING_START, S_RECORDING_STOP, S_RECORDING_LIST, S_RECORDING_FILE,
+    S_RECORDING_STORED, S_HEALTH,
+    S_COUNT
+} mm_stmt_id;
+
+/* The outcome of an action function (sql/003_api.sql, type mm_result). */
+typedef struct {
+    int code;
+    const char *error, *field, *message, *data;
+} mm_result;
+
+/* Registers every statement with mod_dbd; called before mod_dbd's post_config. */
+void mm_db_prepare_all(server_rec *s);
+
+/* Runs statement id with nargs text arguments (NULL = SQL NULL) and copies up
+ * to ncols columns of its first row into cols (*found = 0 when no row).
+ * Returns 0, or MM_DONE after answering 503 (database unreachable) or 500. */
+int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
+              int ncols, int *found);
+
+/* Runs an action statement returning mm_result. Returns 0 or MM_DONE. */
+int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res);
+
+/* Answers res: its error envelope, or success with message and its data. */
+int mm_reply_result(mm_req *q, const mm_result *res, const char *message);
+
+/* Decimal text of a 64-bit integer, from the request pool. */
+const char *mm_lld(mm_req *q, long long v);
+
+#endif

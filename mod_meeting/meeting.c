@@ -1,0 +1,59 @@
+/* Shared machinery of the meeting-scoped endpoints (see meeting.h). */
+#include "meeting.h"
+
+const char *mm_mid(mm_req *q)
+{
+    return mm_lld(q, q->params.id[0]);
+}
+
+const char *mm_uid(mm_req *q)
+{
+    return mm_lld(q, q->user_id);
+}
+
+int mm_meeting_context(mm_req *q, mm_need need)
+{
+    const char *args[3] = {mm_mid(q), mm_uid(q), apr_itoa(q->r->pool, (int)need)};
+    mm_result res;
+
+    if (mm_db_result(q, S_CONTEXT, 3, args, &res))
+        return MM_DONE;
+    if (res.code != HTTP_OK)
+        return mm_reply_result(q, &res, NULL);
+    return 0;
+}
+
+int mm_meeting_body(mm_req *q, mm_need need, const mm_field *fields, json_t **body)
+{
+    mm_body_error e;
+
+    if (mm_body_parse(q, fields, body, &e) == 0)
+        return 0;
+    if (mm_meeting_context(q, need))
+        return MM_DONE;
+    return mm_body_reply_error(q->r, &e);
+}
+
+int mm_meeting_call(mm_req *q, mm_stmt_id id, int nargs, const char **args,
+                    const char *message)
+{
+    mm_result res;
+
+    if (mm_db_result(q, id, nargs, args, &res))
+        return MM_DONE;
+    return mm_reply_result(q, &res, message);
+}
+
+const char *mm_json_text(mm_req *q, json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT);
+    const char *copy = text ? apr_pstrdup(q->r->pool, text) : NULL;
+
+    free(text);
+    return copy;
+}
+
+int mm_field_error(mm_req *q, const char *field, const char *message)
+{
+    return mm_error(q->r, HTTP_BAD_REQUEST, "invalid_field", message, field);
+}

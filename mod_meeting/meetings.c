@@ -1,0 +1,286 @@
+/* Meetings (seed 3.1-3.9): create, list, read, update, delete, start, end,
+ * join, leave. */
+#include "auth.h"
+#include "meeting.h"
+#include "query.h"
+#include "recordings.h"
+#include "room.h"
+
+#include <apr_md5.h>
+
+static const char *const meeting_types[] = {"video", "audio", NULL};
+static const char *const statuses[] = {"scheduled", "ongoing", "ended", "cancelled", NULL};
+
+static const mm_field settings_fields[] = {
+    {"enable_recording", MM_F_BOOL, 0, 0, 0, NULL, NULL},
+    {"enable_chat", MM_F_BOOL, 0, 0, 0, NULL, NULL},
+    {"enable_screen_share", MM_F_BOOL, 0, 0, 0, NULL, NULL},
+    {"enable_waiting_room", MM_F_BOOL, 0, 0, 0, NULL, NULL},
+    {"mute_on_join", MM_F_BOOL, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+#define REQ MM_F_REQUIRED
+static const mm_field create_fields[] = {
+    {"title", MM_F_STRING, REQ, 1, 100, NULL, NULL},
+    {"description", MM_F_STRING, 0, 0, 500, NULL, NULL},
+    {"start_time", MM_F_TIME, REQ, 0, 0, NULL, NULL},
+    {"end_time", MM_F_TIME, REQ, 0, 0, NULL, NULL},
+    {"max_participants", MM_F_INT, REQ, 1, 1000, NULL, NULL},
+    {"meeting_type", MM_F_ENUM, REQ, 0, 0, meeting_types, NULL},
+    {"password", MM_F_STRING, 0, 0, 50, NULL, NULL},
+    {"settings", MM_F_OBJECT, 0, 0, 0, NULL, settings_fields},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const mm_field update_fields[] = {
+    {"title", MM_F_STRING, 0, 1, 100, NULL, NULL},
+    {"description", MM_F_STRING, 0, 0, 500, NULL, NULL},
+    {"start_time", MM_F_TIME, 0, 0, 0, NULL, NULL},
+    {"end_time", MM_F_TIME, 0, 0, 0, NULL, NULL},
+    {"max_participants", MM_F_INT, 0, 1, 1000, NULL, NULL},
+    {"meeting_type", MM_F_ENUM, 0, 0, 0, meeting_types, NULL},
+    {"password", MM_F_STRING, MM_F_NULLABLE, 0, 50, NULL, NULL},
+    {"settings", MM_F_OBJECT, 0, 0, 0, NULL, settings_fields},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const mm_field join_fields[] = {
+    {"password", MM_F_STRING, 0, 0, 50, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const mm_field no_fields[] = {
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+/* Replaces an RFC 3339 member by its epoch seconds; returns them (or -1). */
+static long long epoch_member(json_t *doc, const char *name)
+{
+    long long t;
+    json_t *v = json_object_get(doc, name);
+
+    if (!v || mm_time_parse(json_string_value(v), &t) != 0)
+        return -1;
+    json_object_set_new(doc, name, json_integer(t));
+    return t;
+}
+
+/* The body as the database takes it: times as epoch seconds, the password
+ * as a bcrypt hash ("" or null: no password). 0, or MM_DONE after a 400/500. */
+static int to_document(mm_req *q, json_t *doc)
+{
+    long long start = epoch_member(doc, "start_time");
+    long long end = epoch_member(doc, "end_time");
+    json_t *pw = json_object_get(doc, "password");
+
+    if (start >= 0 && end >= 0 && end <= start)
+        return mm_field_error(q, "end_time", "end_time must be after start_time");
+    if (pw) {
+        const char *s = json_string_value(pw);
+        const char *hash = (s && *s) ? mm_password_hash(q, s) : NULL;
+        if (s && *s && !hash)
+            return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error",
+                            NULL);
+        json_object_set_new(doc, "password_hash", hash ? json_string(hash) : json_null());
+        json_object_del(doc, "password");
+    }
+    return 0;
+}
+
+int mm_meetings_create(mm_req *q)
+{
+    json_t *body;
+    const char *args[2];
+
+    if (mm_body_read(q, create_fields, &body) || to_document(q, body))
+        return OK;
+    args[0] = mm_uid(q);
+    args[1] = mm_json_text(q, body);
+    return mm_meeting_call(q, S_MEETING_CREATE, 2, args, "Meeting created successfully");
+}
+
+/* Reads one query parameter into buf: 1 present, 0 absent, -1 after a 400. */
+static int query_param(mm_req *q, const char *name, char *buf, size_t n)
+{
+    int rc = mm_query_get(q->r->args, name, buf, n);
+
+    if (rc == 1 && !mm_utf8_valid(buf, strlen(buf)))
+        rc = -1;
+    if (rc < 0)
+        mm_field_error(q, name, apr_psprintf(q->r->pool, "%s is malformed or too long", name));
+    return rc;
+}
+
+/* A page number parameter in [1, max]; dflt when absent (0: required).
+ * Returns NULL, or the message of the 400 it deserves. */
+static const char *page_param(mm_req *q, const char *name, long max, long dflt, long *out)
+{
+    char buf[16];
+    int rc = mm_query_get(q->r->args, name, buf, sizeof(buf));
+
+    if (rc == 0 && dflt > 0) {
+        *out = dflt;
+        return NULL;
+    }
+    if (rc != 1 || mm_query_int(buf, 1, max, out) != 0)
+        return apr_psprintf(q->r->pool, "%s must be a whole number from 1 to %ld", name, max);
+    return NULL;
+}
+
+int mm_list_page(mm_req *q, mm_need need, long dflt_size, long *page, long *size)
+{
+    const char *field = "page";
+    const char *err = page_param(q, field, 10000000, dflt_size ? 1 : 0, page);
+
+    if (!err)
+        err = page_param(q, field = "page_size", 100, dflt_size, size);
+    if (!err)
+        return 0;
+    if (need != MM_NEED_NONE && mm_meeting_context(q, need))
+        return MM_DONE;
+    return mm_field_error(q, field, err);
+}
+
+static int known_status(const char *s)
+{
+    for (const char *const *st = statuses; *st; st++)
+        if (strcmp(*st, s) == 0)
+            return 1;
+    return 0;
+}
+
+int mm_meetings_list(mm_req *q)
+{
+    char status[16], keyword[404];
+    const char *args[5];
+    long page, size;
+    int has_status, has_keyword;
+
+    if (mm_list_page(q, MM_NEED_NONE, 0, &page, &size))
+        return OK;
+    if ((has_status = query_param(q, "status", status, sizeof(status))) < 0
+        || (has_keyword = query_param(q, "keyword", keyword, sizeof(keyword))) < 0)
+        return OK;
+    if (has_status && !known_status(status))
+        return mm_field_error(q, "status",
+                              "status must be one of scheduled, ongoing, ended or cancelled");
+    if (has_keyword && mm_utf8_length(keyword, strlen(keyword)) > 100)
+        return mm_field_error(q, "keyword", "keyword must be at most 100 characters long");
+    args[0] = mm_uid(q);
+    args[1] = has_status ? status : NULL;
+    args[2] = has_keyword && *keyword ? keyword : NULL;
+    args[3] = apr_ltoa(q->r->pool, page);
+    args[4] = apr_ltoa(q->r->pool, size);
+    return mm_meeting_call(q, S_MEETING_LIST, 5, args, NULL);
+}
+
+int mm_meetings_get(mm_req *q)
+{
+    const char *args[2] = {mm_mid(q), mm_uid(q)};
+
+    return mm_meeting_call(q, S_MEETING_GET, 2, args, NULL);
+}
+
+int mm_meetings_update(mm_req *q)
+{
+    json_t *body;
+    const char *args[3];
+
+    if (mm_meeting_body(q, MM_NEED_HOST, update_fields, &body))
+        return OK;
+    if (to_document(q, body))
+        return OK;
+    args[0] = mm_mid(q);
+    args[1] = mm_uid(q);
+    args[2] = mm_json_text(q, body);
+    return mm_meeting_call(q, S_MEETING_UPDATE, 3, args, "Meeting updated successfully");
+}
+
+int mm_meetings_delete(mm_req *q)
+{
+    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    mm_result res;
+
+    if (mm_db_result(q, S_MEETING_DELETE, 2, args, &res))
+        return OK;
+    if (res.code == HTTP_OK)
+        mm_recording_files_remove(q, res.data);
+    res.data = NULL;
+    return mm_reply_result(q, &res, "Meeting deleted successfully");
+}
+
+int mm_meetings_start(mm_req *q)
+{
+    json_t *body;
+    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    mm_result res;
+    const char *url;
+
+    if (mm_meeting_body(q, MM_NEED_HOST, no_fields, &body)
+        || mm_db_result(q, S_MEETING_START, 2, args, &res))
+        return OK;
+    if (res.code != HTTP_OK)
+        return mm_reply_result(q, &res, NULL);
+    if (!(url = mm_room_url(q)))
+        return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+    return mm_reply_json(q->r, HTTP_OK, "Meeting started successfully",
+                         json_pack("{s:I,s:s,s:s}", "meeting_id", (json_int_t)q->params.id[0],
+                                   "status", "ongoing", "room_url", url));
+}
+
+int mm_meetings_end(mm_req *q)
+{
+    json_t *body;
+    const char *args[2] = {mm_mid(q), mm_uid(q)};
+
+    if (mm_meeting_body(q, MM_NEED_HOST, no_fields, &body))
+        return OK;
+    return mm_meeting_call(q, S_MEETING_END, 2, args, "Meeting ended successfully");
+}
+
+static int wrong_password(mm_req *q)
+{
+    return mm_error(q->r, HTTP_FORBIDDEN, "wrong_password",
+                    "the meeting password is missing or wrong", "password");
+}
+
+int mm_meetings_join(mm_req *q)
+{
+    const char *args[2] = {mm_mid(q), mm_uid(q)}, *info[4] = {NULL}, *pw;
+    json_t *body, *data;
+    mm_result res;
+    int found;
+
+    if (mm_db_row(q, S_JOIN_INFO, 2, args, info, 4, &found))
+        return OK;
+    if (!found || !info[0] || atoi(info[0]) != HTTP_OK)
+        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "meeting not found", NULL);
+    if (mm_body_read(q, join_fields, &body))
+        return OK;
+    if (info[3] && info[3][0] == 't')
+        return mm_error(q->r, HTTP_FORBIDDEN, "forbidden", "you were removed from this meeting",
+                        NULL);
+    pw = mm_body_string(body, "password");
+    if (info[1] && !(info[2] && info[2][0] == 't')
+        && (!pw || apr_password_validate(pw, info[1]) != APR_SUCCESS))
+        return wrong_password(q);
+    if (mm_db_result(q, S_MEETING_JOIN, 2, args, &res))
+        return OK;
+    if (res.code != HTTP_OK)
+        return mm_reply_result(q, &res, NULL);
+    data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
+    if (!data || mm_room_fill(q, data))
+        return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+    return mm_reply(q->r, HTTP_OK, "Joined meeting successfully", mm_json_text(q, data));
+}
+
+int mm_meetings_leave(mm_req *q)
+{
+    json_t *body;
+    const char *args[2] = {mm_mid(q), mm_uid(q)};
+
+    if (mm_meeting_body(q, MM_NEED_MEMBER, no_fields, &body))
+        return OK;
+    return mm_meeting_call(q, S_MEETING_LEAVE, 2, args, "Left meeting successfully");
+}

@@ -1,0 +1,46 @@
+/* Chat (seed 3.17-3.18): list a page of messages, send one. */
+#include "meeting.h"
+
+static const mm_field send_fields[] = {
+    {"content", MM_F_STRING, MM_F_REQUIRED, 0, 65536, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+#define MAX_CONTENT 1000
+
+int mm_messages_list(mm_req *q)
+{
+    const char *args[4];
+    long page, size;
+
+    if (mm_list_page(q, MM_NEED_MEMBER, 50, &page, &size))
+        return OK;
+    args[0] = mm_mid(q);
+    args[1] = mm_uid(q);
+    args[2] = apr_ltoa(q->r->pool, page);
+    args[3] = apr_ltoa(q->r->pool, size);
+    return mm_meeting_call(q, S_MESSAGE_LIST, 4, args, NULL);
+}
+
+int mm_messages_send(mm_req *q)
+{
+    json_t *body, *content;
+    const char *text, *args[3];
+    size_t start, len;
+
+    if (mm_meeting_body(q, MM_NEED_MEMBER, send_fields, &body))
+        return OK;
+    content = json_object_get(body, "content");
+    text = json_string_value(content);
+    len = mm_utf8_trim(text, json_string_length(content), &start);
+    if (len == 0 || mm_utf8_length(text + start, len) > MAX_CONTENT) {
+        if (mm_meeting_context(q, MM_NEED_MEMBER))
+            return OK;
+        return mm_field_error(q, "content",
+                              "content must be 1 to 1000 characters long after trimming");
+    }
+    args[0] = mm_mid(q);
+    args[1] = mm_uid(q);
+    args[2] = apr_pstrmemdup(q->r->pool, text + start, len);
+    return mm_meeting_call(q, S_MESSAGE_SEND, 3, args, "Message sent successfully");
+}

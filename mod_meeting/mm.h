@@ -1,0 +1,127 @@
+/*
+ * mod_meeting private header: every .c of the module includes it, so that
+ * APLOG_USE_MODULE makes `LogLevel meeting:debug` work everywhere.
+ */
+#ifndef MM_H
+#define MM_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_strings.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
+#include <jansson.h>
+
+#include "token.h"
+#include "gcra.h"
+#include "rl_table.h"
+#include "router.h"
+
+/* mod_meeting.c declares the module, which sets up the log index itself. */
+#ifndef MM_MODULE_MAIN
+APLOG_USE_MODULE(meeting);
+#endif
+extern module AP_MODULE_DECLARE_DATA meeting_module;
+
+#define MM_HANDLER "meeting-api"
+
+/* One ICE server entry from MeetingStunServer / MeetingTurnServer. */
+typedef struct {
+    const char *url;
+    int turn;               /* 1: TURN with time-limited credentials */
+} mm_ice_server;
+
+/* Per-endpoint limit as configured (count 0 = off); unset entries keep the
+ * route's default from the seed. */
+typedef struct {
+    mm_gcra_limit limit;
+    unsigned set : 1;
+    unsigned off : 1;
+} mm_route_limit;
+
+/* Server config. *_set bits record what the admin wrote so merge keeps it. */
+typedef struct {
+    const char *secret_file;
+    mm_token_key *key;              /* built in post_config from the secret */
+    const char *issuer;
+    int access_ttl;                 /* seconds */
+    int refresh_ttl;
+    int ticket_ttl;
+    int bcrypt_cost;
+    const char *dummy_hash;         /* equalises log-in timing for unknown users */
+    apr_off_t max_body;
+    const char *signaling_url;      /* ws(s)://host[:port]/path */
+    apr_array_header_t *ice;        /* of mm_ice_server */
+    const char *turn_secret;
+    int turn_ttl;
+    int db_retry_after;
+    apr_size_t rl_slots;
+    mm_route_limit limits[MM_ROUTE_COUNT];
+    apr_array_header_t *rl_exempt;  /* of apr_ipsubnet_t * */
+    const char *recording_dir;
+    apr_off_t recording_max;
+    int download_ttl;
+    const char *signald_cmd;        /* MeetingSignalingDaemon: path and arguments */
+    mm_rl_table *rl;                /* set in post_config; lives in process-pool shm */
+    unsigned issuer_set : 1, access_ttl_set : 1, refresh_ttl_set : 1, ticket_ttl_set : 1,
+        bcrypt_cost_set : 1, max_body_set : 1, turn_ttl_set : 1, db_retry_after_set : 1,
+        rl_slots_set : 1, recording_max_set : 1, download_ttl_set : 1;
+} mm_srv_conf;
+
+
+/* One API request as it moves through the handler. */
+typedef struct {
+    request_rec *r;
+    const mm_srv_conf *conf;
+    const mm_route *route;
+    mm_path_params params;
+    long long user_id;          /* 0 until authenticated */
+    long long gen;
+    ap_dbd_t *db;
+} mm_req;
+
+typedef int (*mm_handler_fn)(mm_req *q);
+
+/* Handlers, one per route, in the resource files. */
+int mm_accounts_register(mm_req *q);
+int mm_accounts_login(mm_req *q);
+int mm_accounts_refresh(mm_req *q);
+int mm_accounts_logout(mm_req *q);
+int mm_profile_get(mm_req *q);
+int mm_profile_update(mm_req *q);
+int mm_meetings_create(mm_req *q);
+int mm_meetings_list(mm_req *q);
+int mm_meetings_get(mm_req *q);
+int mm_meetings_update(mm_req *q);
+int mm_meetings_delete(mm_req *q);
+int mm_meetings_start(mm_req *q);
+int mm_meetings_end(mm_req *q);
+int mm_meetings_join(mm_req *q);
+int mm_meetings_leave(mm_req *q);
+int mm_participants_list(mm_req *q);
+int mm_participants_add(mm_req *q);
+int mm_participants_remove(mm_req *q);
+int mm_participants_role(mm_req *q);
+int mm_recording_start(mm_req *q);
+int mm_recording_stop(mm_req *q);
+int mm_recordings_list(mm_req *q);
+int mm_recording_upload(mm_req *q);
+int mm_recording_download(mm_req *q);
+int mm_messages_list(mm_req *q);
+int mm_messages_send(mm_req *q);
+int mm_health(mm_req *q);
+
+/* The <Location> (or <Directory>) path the API is mounted at, e.g. "/api/v1",
+ * taken from the section that set the handler; "" when it cannot be told. */
+const char *mm_api_base(request_rec *r);
+
+/* config.c */
+extern const command_rec mm_cmds[];
+void *mm_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *mm_merge_srv_conf(apr_pool_t *p, void *base, void *add);
+const char *mm_finish_srv_conf(apr_pool_t *p, server_rec *s, mm_srv_conf *c);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * mod_meeting: a video-meeting platform's API as an httpd module.
+ *
+ * Every request under the handler: route -> authenticate -> rate limit ->
+ * the route's handler (validate -> one database call -> reply).
+ */
+#define MM_MODULE_MAIN
+#include "mm.h"
+#include "auth.h"
+#include "db.h"
+#include "ratelimit.h"
+#include "signald_proc.h"
+
+#include <http_core.h>
+
+static const mm_handler_fn handlers[MM_ROUTE_COUNT] = {
+    [MM_R_REGISTER] = mm_accounts_register,
+    [MM_R_LOGIN] = mm_accounts_login,
+    [MM_R_REFRESH] = mm_accounts_refresh,
+    [MM_R_LOGOUT] = mm_accounts_logout,
+    [MM_R_PROFILE_GET] = mm_profile_get,
+    [MM_R_PROFILE_UPDATE] = mm_profile_update,
+    [MM_R_MEETING_CREATE] = mm_meetings_create,
+    [MM_R_MEETING_LIST] = mm_meetings_list,
+    [MM_R_MEETING_GET] = mm_meetings_get,
+    [MM_R_MEETING_UPDATE] = mm_meetings_update,
+    [MM_R_MEETING_DELETE] = mm_meetings_delete,
+    [MM_R_MEETING_START] = mm_meetings_start,
+    [MM_R_MEETING_END] = mm_meetings_end,
+    [MM_R_MEETING_JOIN] = mm_meetings_join,
+    [MM_R_MEETING_LEAVE] = mm_meetings_leave,
+    [MM_R_PARTICIPANT_LIST] = mm_participants_list,
+    [MM_R_PARTICIPANT_ADD] = mm_participants_add,
+    [MM_R_PARTICIPANT_REMOVE] = mm_participants_remove,
+    [MM_R_PARTICIPANT_ROLE] = mm_participants_role,
+    [MM_R_RECORDING_START] = mm_recording_start,
+    [MM_R_RECORDING_STOP] = mm_recording_stop,
+    [MM_R_RECORDING_LIST] = mm_recordings_list,
+    [MM_R_RECORDING_UPLOAD] = mm_recording_upload,
+    [MM_R_RECORDING_DOWNLOAD] = mm_recording_download,
+    [MM_R_MESSAGE_LIST] = mm_messages_list,
+    [MM_R_MESSAGE_SEND] = mm_messages_send,
+    [MM_R_HEALTH] = mm_health,
+};
+
+const char *mm_api_base(request_rec *r)
+{
+    const core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    apr_size_t n;
+
+    if (!d || !d->d || d->d_is_fnmatch || d->r)
+        return "";
+    n = strlen(d->d);
+    while (n > 0 && d->d[n - 1] == '/')
+        n--;
+    if (n == 0 || strncmp(r->uri, d->d, n) != 0 || (r->uri[n] != '/' && r->uri[n] != '\0'))
+        return "";
+    return apr_pstrndup(r->pool, d->d, n);
+}
+
+/* The request path below the section the handler is mounted at. */
+static const char *api_path(request_rec *r)
+{
+    return r->uri + strlen(mm_api_base(r));
+}
+
+static int route(mm_req *q)
+{
+    const char *allow = NULL;
+
+    switch (mm_route_find(mm_method_from(q->r->method), api_path(q->r), &q->route, &q->params,
+                          &allow)) {
+    case MM_ROUTE_FOUND:
+        return 0;
+    case MM_ROUTE_BAD_METHOD:
+        apr_table_setn(q->r->err_headers_out, "Allow", allow);
+        return mm_error(q->r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                        apr_psprintf(q->r->pool, "%s is not allowed here; use %s",
+                                     q->r->method, allow),
+                        NULL);
+    default:
+        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "no such API endpoint", NULL);
+    }
+}
+
+static int meeting_handler(request_rec *r)
+{
+    mm_req q;
+
+    if (!r->handler || strcmp(r->handler, MM_HANDLER) != 0)
+        return DECLINED;
+    /* An ErrorDocument redirect: render httpd's own error as JSON. */
+    if (r->prev && ap_is_HTTP_ERROR(r->prev->status)) {
+        mm_error_for_status(r, r->prev->status);
+        return OK;
+    }
+    memset(&q, 0, sizeof(q));
+    q.r = r;
+    q.conf = ap_get_module_config(r->server->module_config, &meeting_module);
+    if (route(&q))
+        return OK;
+    if (q.route->auth == MM_AUTH_JWT && mm_authenticate(&q))
+        return OK;
+    if (q.route->auth != MM_AUTH_JWT_OR_SIGNED && mm_ratelimit(&q))
+        return OK;
+    handlers[q.route->id](&q);
+    return OK;
+}
+
+int mm_health(mm_req *q)
+{
+    const char *col;
+    int found;
+
+    if (mm_db_row(q, S_HEALTH, 0, NULL, &col, 1, &found))
+        return OK;
+    return mm_reply(q->r, HTTP_OK, "ok", "{\"status\":\"ok\",\"database\":\"up\"}");
+}
+
+/* Runs before mod_dbd's post_config, which collects what was prepared. */
+static int prepare_statements(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *s)
+{
+    (void)pconf, (void)plog, (void)ptemp;
+    mm_db_prepare_all(s);
+    return OK;
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    mm_rl_table *table = NULL;
+    const char *err;
+    apr_status_t rv;
+
+    (void)plog, (void)ptemp;
+    /* jansson seeds its hash function on first use, which is not thread-safe:
+     * seed it here, before httpd forks and starts threads. */
+    json_object_seed(0);
+    for (server_rec *sp = s; sp; sp = sp->next) {
+        mm_srv_conf *c = ap_get_module_config(sp->module_config, &meeting_module);
+        if ((err = mm_finish_srv_conf(pconf, sp, c)) != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MM0001: %s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (!table) {
+            rv = mm_rl_shm_attach(s->process->pool, c->rl_slots, &table);
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                             "MM0002: cannot create the rate-limit table of %" APR_SIZE_T_FMT
+                             " slots (MeetingRateLimitSlots)", c->rl_slots);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        c->rl = table;
+    }
+    return mm_signald_start(pconf, s);
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    static const char *const before_dbd[] = {"mod_dbd.c", NULL};
+
+    (void)p;
+    ap_hook_post_config(prepare_statements, NULL, before_dbd, APR_HOOK_FIRST);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(meeting_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(meeting) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,
+    NULL,
+    mm_create_srv_conf,
+    mm_merge_srv_conf,
+    mm_cmds,
+    register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_ALWAYS_MERGE,
+#endif
+};

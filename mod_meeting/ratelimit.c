@@ -1,0 +1,57 @@
+/* Per-endpoint rate limits on the request path (SPEC.md 4). The arithmetic is
+ * in gcra.c, the shared table in rl_table.c; this file picks the key, applies
+ * the configured limit and writes the headers. */
+#include "ratelimit.h"
+
+#include <apr_network_io.h>
+
+static int exempt(const mm_req *q)
+{
+    const apr_array_header_t *nets = q->conf->rl_exempt;
+    apr_sockaddr_t *sa = q->r->useragent_addr;
+
+    if (!nets || !sa)
+        return 0;
+    for (int i = 0; i < nets->nelts; i++)
+        if (apr_ipsubnet_test(APR_ARRAY_IDX(nets, i, apr_ipsubnet_t *), sa))
+            return 1;
+    return 0;
+}
+
+static void set_headers(request_rec *r, const mm_gcra_result *res)
+{
+    apr_table_setn(r->err_headers_out, "X-RateLimit-Limit", apr_itoa(r->pool, (int)res->limit));
+    apr_table_setn(r->err_headers_out, "X-RateLimit-Remaining",
+                   apr_itoa(r->pool, (int)res->remaining));
+    apr_table_setn(r->err_headers_out, "X-RateLimit-Reset", apr_itoa(r->pool, (int)res->reset_s));
+}
+
+int mm_ratelimit(mm_req *q)
+{
+    const mm_route_limit *lim = &q->conf->limits[q->route->id];
+    mm_gcra_result res;
+    uint64_t key;
+
+    if (q->route->rl == MM_RL_NONE || lim->off || !q->conf->rl || exempt(q))
+        return 0;
+    if (q->route->rl == MM_RL_USER && q->user_id > 0)
+        key = mm_rl_key((uint32_t)q->route->id, &q->user_id, sizeof(q->user_id));
+    else
+        key = mm_rl_key((uint32_t)q->route->id, q->r->useragent_ip,
+                        strlen(q->r->useragent_ip));
+    if (mm_rl_check(q->conf->rl, key, &lim->limit, apr_time_now(), &res) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
+                      "MM0301: rate-limit table full; admitting %s unlimited "
+                      "(raise MeetingRateLimitSlots)", q->route->name);
+        return 0;
+    }
+    set_headers(q->r, &res);
+    if (res.allowed)
+        return 0;
+    apr_table_setn(q->r->err_headers_out, "Retry-After",
+                   apr_itoa(q->r->pool, (int)res.retry_after_s));
+    return mm_error(q->r, HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                    apr_psprintf(q->r->pool, "too many requests to %s; retry in %u s",
+                                 q->route->name, res.retry_after_s),
+                    NULL);
+}

@@ -1,0 +1,317 @@
+/* Recordings (seed 3.14-3.16) and their files: start, stop, list with
+ * pre-signed URLs, upload (streamed to disk, renamed when complete) and
+ * download (httpd's own file, ETag and byte-range machinery). */
+#include "auth.h"
+#include "meeting.h"
+#include "query.h"
+#include "ratelimit.h"
+#include "recordings.h"
+
+#include <apr_file_io.h>
+#include <http_core.h>
+#include <util_filter.h>
+
+#define UPLOAD_CHUNK 65536
+
+static const mm_field no_fields[] = {
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const char *const media_types[] = {"video/webm", "video/mp4", "audio/webm", "audio/ogg",
+                                          NULL};
+
+int mm_recording_start(mm_req *q)
+{
+    json_t *body;
+    const char *hex, *args[3];
+
+    if (mm_meeting_body(q, MM_NEED_STAFF, no_fields, &body))
+        return OK;
+    if (!(hex = mm_random_hex(q->r->pool, 16)))
+        return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+    args[0] = mm_mid(q);
+    args[1] = mm_uid(q);
+    args[2] = apr_pstrcat(q->r->pool, "rec_", hex, NULL);
+    return mm_meeting_call(q, S_RECORDING_START, 3, args, "Recording started successfully");
+}
+
+int mm_recording_stop(mm_req *q)
+{
+    json_t *body;
+    const char *args[2] = {mm_mid(q), mm_uid(q)};
+
+    if (mm_meeting_body(q, MM_NEED_STAFF, no_fields, &body))
+        return OK;
+    return mm_meeting_call(q, S_RECORDING_STOP, 2, args, "Recording stopped successfully");
+}
+
+/* The string a download signature covers. */
+static const char *signed_part(apr_pool_t *p, long long mid, const char *rid, long long expires)
+{
+    return apr_psprintf(p, "recording:%" APR_INT64_T_FMT ":%s:%" APR_INT64_T_FMT, (apr_int64_t)mid,
+                        rid, (apr_int64_t)expires);
+}
+
+/* Absolute pre-signed URL of a recording's file. */
+static const char *file_url(mm_req *q, const char *rid)
+{
+    long long expires = apr_time_sec(apr_time_now()) + q->conf->download_ttl;
+    char sig[65];
+    const char *path;
+
+    if (mm_token_mac(q->conf->key, signed_part(q->r->pool, q->params.id[0], rid, expires), sig))
+        return NULL;
+    path = apr_psprintf(q->r->pool,
+                        "%s/meetings/%" APR_INT64_T_FMT "/recordings/%s/file?expires=%"
+                        APR_INT64_T_FMT "&sig=%s", mm_api_base(q->r),
+                        (apr_int64_t)q->params.id[0], rid, (apr_int64_t)expires, sig);
+    return ap_construct_url(q->r->pool, path, q->r);
+}
+
+int mm_recordings_list(mm_req *q)
+{
+    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    mm_result res;
+    json_t *data, *item;
+    size_t i;
+
+    if (mm_db_result(q, S_RECORDING_LIST, 2, args, &res))
+        return OK;
+    if (res.code != HTTP_OK)
+        return mm_reply_result(q, &res, NULL);
+    data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
+    json_array_foreach(json_object_get(data, "recordings"), i, item) {
+        const char *url = file_url(q, json_string_value(json_object_get(item, "recording_id")));
+        json_object_set_new(item, "file_url", url ? json_string(url) : json_null());
+    }
+    return mm_reply(q->r, HTTP_OK, NULL, mm_json_text(q, data));
+}
+
+static const char *file_path(mm_req *q, const char *rid)
+{
+    return apr_pstrcat(q->r->pool, q->conf->recording_dir, "/", rid, NULL);
+}
+
+void mm_recording_files_remove(mm_req *q, const char *data)
+{
+    json_t *doc = mm_json_pool(q->r->pool, json_loads(data ? data : "{}", 0, NULL));
+    json_t *id;
+    size_t i;
+
+    if (!q->conf->recording_dir)
+        return;
+    json_array_foreach(json_object_get(doc, "recordings"), i, id) {
+        const char *rid = json_string_value(id);
+        apr_status_t rv;
+        if (!rid)
+            continue;
+        rv = apr_file_remove(file_path(q, rid), q->r->pool);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv))
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r,
+                          "MM0501: cannot remove the file of recording %s", rid);
+    }
+}
+
+/* The media type of an upload, less parameters, if it is one we keep. */
+static const char *upload_type(request_rec *r)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    const char *semi;
+    char *type;
+
+    if (!ct)
+        return NULL;
+    semi = strchr(ct, ';');
+    type = apr_pstrndup(r->pool, ct, semi ? (apr_size_t)(semi - ct) : strlen(ct));
+    apr_collapse_spaces(type, type);
+    ap_str_tolower(type);
+    for (const char *const *t = media_types; *t; t++)
+        if (strcmp(*t, type) == 0)
+            return *t;
+    return NULL;
+}
+
+/* Streams the body into f; returns its size, or -1 (413 answered when the
+ * cap is passed, the client gone otherwise). */
+static apr_off_t stream_body(mm_req *q, apr_file_t *f)
+{
+    char *buf = apr_palloc(q->r->pool, UPLOAD_CHUNK);
+    apr_off_t total = 0;
+    long n;
+
+    if (ap_setup_client_block(q->r, REQUEST_CHUNKED_DECHUNK) != OK)
+        return -1;
+    while ((n = ap_get_client_block(q->r, buf, UPLOAD_CHUNK)) > 0) {
+        apr_size_t len = (apr_size_t)n;
+        total += n;
+        if (total > q->conf->recording_max) {
+            mm_error(q->r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                     "the recording is larger than the server accepts", NULL);
+            return -1;
+        }
+        if (apr_file_write_full(f, buf, len, NULL) != APR_SUCCESS) {
+            mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot store the file",
+                     NULL);
+            return -1;
+        }
+    }
+    if (n < 0) {
+        mm_error(q->r, HTTP_BAD_REQUEST, "invalid_field", "the upload was interrupted", NULL);
+        return -1;
+    }
+    return total;
+}
+
+/* Writes the body to a temporary file and renames it over the recording's
+ * file only when complete: a broken upload leaves the previous file. */
+static apr_off_t store_upload(mm_req *q, const char *rid)
+{
+    char *tmpl = apr_pstrcat(q->r->pool, q->conf->recording_dir, "/.upload-XXXXXX", NULL);
+    apr_file_t *f;
+    apr_off_t size;
+    apr_status_t rv;
+
+    rv = apr_file_mktemp(&f, tmpl, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL
+                                       | APR_FOPEN_BUFFERED, q->r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, q->r, "MM0502: cannot create %s", tmpl);
+        mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot store the file", NULL);
+        return -1;
+    }
+    size = stream_body(q, f);
+    rv = apr_file_close(f);
+    if (size >= 0 && rv == APR_SUCCESS)
+        rv = apr_file_rename(tmpl, file_path(q, rid), q->r->pool);
+    if (size < 0 || rv != APR_SUCCESS) {
+        apr_file_remove(tmpl, q->r->pool);
+        if (size >= 0)
+            mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot store the file",
+                     NULL);
+        return -1;
+    }
+    return size;
+}
+
+int mm_recording_upload(mm_req *q)
+{
+    const char *type = upload_type(q->r), *cl, *args[4];
+    mm_result res;
+    apr_off_t size;
+    int found;
+
+    args[0] = mm_mid(q);
+    args[1] = mm_uid(q);
+    args[2] = apr_itoa(q->r->pool, MM_NEED_STAFF);
+    args[3] = q->params.rec;
+    if (mm_db_result(q, S_RECORDING_FILE, 4, args, &res))
+        return OK;
+    if (res.code != HTTP_OK && !res.field)
+        return mm_reply_result(q, &res, NULL);
+    if (!type)
+        return mm_error(q->r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                        "a recording must be video/webm, video/mp4, audio/webm or audio/ogg",
+                        NULL);
+    cl = apr_table_get(q->r->headers_in, "Content-Length");
+    if (cl && apr_atoi64(cl) > q->conf->recording_max)
+        return mm_error(q->r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                        "the recording is larger than the server accepts", NULL);
+    if (res.code != HTTP_OK)
+        return mm_reply_result(q, &res, NULL);
+    if (!q->conf->recording_dir)
+        return mm_error(q->r, HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+                        "recording storage is not configured (MeetingRecordingDir)", NULL);
+    if ((size = store_upload(q, args[3])) < 0)
+        return OK;
+    args[1] = args[3];
+    args[2] = apr_off_t_toa(q->r->pool, size);
+    args[3] = type;
+    if (mm_db_row(q, S_RECORDING_STORED, 4, args, &cl, 1, &found))
+        return OK;
+    return mm_reply_json(q->r, HTTP_OK, "Recording uploaded successfully",
+                         json_pack("{s:s,s:I}", "recording_id", args[1], "size",
+                                   (json_int_t)size));
+}
+
+/* A pre-signed URL: 1 valid, 0 none given, -1 given but expired or wrong. */
+static int check_signature(mm_req *q)
+{
+    char expires_s[24], sig[80], want[65];
+    long expires;
+    int has_e = mm_query_get(q->r->args, "expires", expires_s, sizeof(expires_s));
+    int has_s = mm_query_get(q->r->args, "sig", sig, sizeof(sig));
+
+    if (has_e == 0 && has_s == 0)
+        return 0;
+    if (has_e != 1 || has_s != 1 || mm_query_int(expires_s, 1, 99999999999L, &expires) != 0
+        || expires < apr_time_sec(apr_time_now()))
+        return -1;
+    if (mm_token_mac(q->conf->key, signed_part(q->r->pool, q->params.id[0], q->params.rec,
+                                               expires), want) != 0)
+        return -1;
+    return mm_token_equal(sig, want) ? 1 : -1;
+}
+
+/* Hands the file to httpd: conditional requests, ETag, Range (206) and
+ * Content-Length come from its own filters. */
+static int send_file(mm_req *q, const char *path, const char *type)
+{
+    request_rec *r = q->r;
+    apr_bucket_brigade *bb;
+    apr_file_t *f;
+    apr_status_t rv;
+    int status;
+
+    rv = apr_stat(&r->finfo, path, APR_FINFO_NORM, r->pool);
+    if (rv != APR_SUCCESS || r->finfo.filetype != APR_REG)
+        return mm_error(r, HTTP_NOT_FOUND, "not_found", "this recording has no file yet", NULL);
+    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED, 0, r->pool))
+        != APR_SUCCESS)
+        return mm_error(r, HTTP_NOT_FOUND, "not_found", "this recording has no file yet", NULL);
+    r->filename = apr_pstrdup(r->pool, path);
+    ap_set_content_type(r, type ? type : "application/octet-stream");
+    ap_update_mtime(r, r->finfo.mtime);
+    ap_set_last_modified(r);
+    ap_set_etag(r);
+    apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
+    apr_table_setn(r->headers_out, "Cache-Control", "private, max-age=60");
+    if ((status = ap_meets_conditions(r)) != OK) {
+        r->status = status;
+        return OK;
+    }
+    ap_set_content_length(r, r->finfo.size);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_brigade_insert_file(bb, f, 0, r->finfo.size, r->pool);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+    ap_pass_brigade(r->output_filters, bb);
+    return OK;
+}
+
+int mm_recording_download(mm_req *q)
+{
+    int signed_ok = check_signature(q);
+    const char *args[4];
+    mm_result res;
+    json_t *data;
+
+    if (signed_ok < 0)
+        return mm_error(q->r, HTTP_FORBIDDEN, "forbidden",
+                        "the download link has expired or is not valid", NULL);
+    if (!signed_ok && mm_authenticate(q))
+        return OK;
+    if (mm_ratelimit(q))
+        return OK;
+    args[0] = mm_mid(q);
+    args[1] = mm_uid(q);
+    args[2] = apr_itoa(q->r->pool, signed_ok ? MM_NEED_ANYONE : MM_NEED_MEMBER);
+    args[3] = q->params.rec;
+    if (mm_db_result(q, S_RECORDING_FILE, 4, args, &res))
+        return OK;
+    if (res.code != HTTP_OK)
+        return mm_reply_result(q, &res, NULL);
+    if (!q->conf->recording_dir)
+        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "this recording has no file yet",
+                        NULL);
+    data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
+    return send_file(q, file_path(q, q->params.rec),
+                     json_string_value(json_object_get(data, "content_type")));
+}

@@ -1,0 +1,38 @@
+/*
+ * Replies: the success envelope {"code","message","data"} and the error
+ * envelope {"code","message","error","field","request_id"} of SPEC.md 1.
+ * Every response the module writes goes through here.
+ *
+ * Functions that may answer the request themselves return MM_DONE when they
+ * did (the handler then returns OK) and 0 when the caller goes on.
+ */
+#ifndef MM_REPLY_H
+#define MM_REPLY_H
+
+#include "mm.h"
+#include "validate.h"
+
+#define MM_DONE 1
+
+/* data_json: a JSON text spliced in as "data" (NULL: no data member). */
+int mm_reply(request_rec *r, int status, const char *message, const char *data_json);
+
+/* Like mm_reply with a jansson value (released here). */
+int mm_reply_json(request_rec *r, int status, const char *message, json_t *data);
+
+int mm_error(request_rec *r, int status, const char *code, const char *message,
+             const char *field);
+
+/* 400 from a failed mm_validate_object. */
+int mm_error_invalid(request_rec *r, const mm_verr *e);
+
+/* The error envelope for a status httpd produced itself (ErrorDocument). */
+int mm_error_for_status(request_rec *r, int status);
+
+/* A JSON string literal (quotes included) for s, allocated from p. */
+const char *mm_json_quote(apr_pool_t *p, const char *s);
+
+/* Ties a jansson value to a pool: released when the pool is cleared. */
+json_t *mm_json_pool(apr_pool_t *p, json_t *v);
+
+#endif

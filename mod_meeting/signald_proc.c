@@ -1,0 +1,143 @@
+/*
+ * Supervision of signald by httpd (MeetingSignalingDaemon), in the pattern of
+ * mod_cgid's daemon: spawned from post_config, registered as an "other child"
+ * of the parent so that its death is noticed and it is started again.
+ *
+ * It lives on the process pool, not pconf: a graceful restart re-reads the
+ * configuration but keeps the running daemon (and its WebSocket connections);
+ * it is stopped when httpd itself exits. An exit with SIGNALD_EXIT_FATAL
+ * (bad arguments, cannot bind) is not retried: restarting would only fail again.
+ */
+#include "signald_proc.h"
+
+#include <apr_thread_proc.h>
+#include <http_core.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define USERDATA_KEY "mod_meeting_signald"
+#define SIGNALD_EXIT_USAGE 2
+#define SIGNALD_EXIT_FATAL 3
+
+typedef struct {
+    apr_pool_t *pool;           /* the process pool */
+    server_rec *s;
+    const char *const *argv;
+    apr_proc_t proc;
+    pid_t parent;               /* the httpd parent that supervises it */
+    int running;
+    int starts;
+} signald_state;
+
+static void maintain(int reason, void *data, int status);
+
+/* Stops signald, but only from the parent: httpd's children inherit this
+ * state and run the same pool cleanups when they exit. */
+static void stop(signald_state *st)
+{
+    if (!st->running || getpid() != st->parent)
+        return;
+    st->running = 0;
+    apr_proc_kill(&st->proc, SIGTERM);
+    apr_proc_wait(&st->proc, NULL, NULL, APR_WAIT);
+}
+
+static apr_status_t stop_at_exit(void *data)
+{
+    stop(data);
+    return APR_SUCCESS;
+}
+
+static apr_status_t spawn(signald_state *st)
+{
+    apr_procattr_t *attr;
+    apr_status_t rv;
+
+    if ((rv = apr_procattr_create(&attr, st->pool)) != APR_SUCCESS
+        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM)) != APR_SUCCESS
+        || (rv = apr_procattr_detach_set(attr, 0)) != APR_SUCCESS)
+        return rv;
+    rv = apr_proc_create(&st->proc, st->argv[0], st->argv, NULL, attr, st->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, st->s, "MM0401: cannot start signald %s",
+                     st->argv[0]);
+        return rv;
+    }
+    st->running = 1;
+    st->starts++;
+    apr_proc_other_child_register(&st->proc, maintain, st, NULL, st->pool);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, st->s, "MM0402: signald started (pid %d)",
+                 (int)st->proc.pid);
+    return APR_SUCCESS;
+}
+
+static void maintain(int reason, void *data, int status)
+{
+    signald_state *st = data;
+    int code = status;
+
+    switch (reason) {
+    case APR_OC_REASON_DEATH:
+    case APR_OC_REASON_LOST:
+        st->running = 0;
+        apr_proc_other_child_unregister(st);
+        if (reason == APR_OC_REASON_DEATH && WIFEXITED(code)
+            && (WEXITSTATUS(code) == SIGNALD_EXIT_FATAL
+                || WEXITSTATUS(code) == SIGNALD_EXIT_USAGE)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, st->s,
+                         "MM0403: signald exited with code %d and is not restarted; "
+                         "see its messages above (MeetingSignalingDaemon)",
+                         WEXITSTATUS(code));
+            return;
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, st->s,
+                     "MM0404: signald (pid %d) died; starting it again", (int)st->proc.pid);
+        spawn(st);
+        break;
+    case APR_OC_REASON_UNREGISTER:
+        stop(st);
+        break;
+    default:
+        break;
+    }
+}
+
+static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
+{
+    char **words;
+    apr_array_header_t *argv = apr_array_make(p, 12, sizeof(const char *));
+
+    apr_tokenize_to_argv(c->signald_cmd, &words, p);
+    for (; *words; words++)
+        APR_ARRAY_PUSH(argv, const char *) = *words;
+    APR_ARRAY_PUSH(argv, const char *) = "--secret-file";
+    APR_ARRAY_PUSH(argv, const char *) = c->secret_file;
+    APR_ARRAY_PUSH(argv, const char *) = "--issuer";
+    APR_ARRAY_PUSH(argv, const char *) = c->issuer;
+    APR_ARRAY_PUSH(argv, const char *) = NULL;
+    return (const char *const *)argv->elts;
+}
+
+int mm_signald_start(apr_pool_t *pconf, server_rec *s)
+{
+    const mm_srv_conf *c = ap_get_module_config(s->module_config, &meeting_module);
+    signald_state *st = NULL;
+
+    (void)pconf;
+    if (!c->signald_cmd || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    apr_pool_userdata_get((void **)&st, USERDATA_KEY, s->process->pool);
+    if (st && st->running)
+        return OK;
+    if (!st) {
+        st = apr_pcalloc(s->process->pool, sizeof(*st));
+        st->pool = s->process->pool;
+        st->parent = getpid();
+        apr_pool_userdata_set(st, USERDATA_KEY, apr_pool_cleanup_null, s->process->pool);
+        apr_pool_cleanup_register(st->pool, st, stop_at_exit, apr_pool_cleanup_null);
+    }
+    st->s = s;
+    st->argv = build_argv(st->pool, c);
+    return spawn(st) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Brings up the whole stack in the foreground until Ctrl-C: installs missing
+# Debian packages, builds, starts a private PostgreSQL under var/pg, applies
+# sql/, and runs httpd with mod_meeting (and signald under its supervision)
+# on port 8000. Ctrl-C stops everything it started.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STACK="$ROOT/scripts/stack.sh"
+PORT=${MEETING_PORT:-8000}
+PGPORT=${MEETING_PGPORT:-55432}
+SIGPORT=${MEETING_SIGNALD_PORT:-8001}
+STATE="$ROOT/var"
+
+"$STACK" packages
+"$STACK" build
+mkdir -p "$STATE"
+chmod 755 "$STATE"
+# PostgreSQL runs as the postgres user, which must be able to reach var/pg.
+PGDIR="$STATE/pg"
+if ! runuser -u postgres -- test -x "$STATE"; then
+    PGDIR="/var/tmp/mod_meeting-$(echo "$ROOT" | md5sum | cut -c1-12)/pg"
+    echo "run: $STATE is not reachable by the postgres user; its data lives in $PGDIR"
+fi
+
+httpd_pid=""
+stop() {
+    trap - INT TERM EXIT
+    [ -n "$httpd_pid" ] && kill -TERM "$httpd_pid" 2>/dev/null && wait "$httpd_pid" || true
+    "$STACK" pg-stop "$PGDIR"
+    echo "run: stopped"
+}
+trap stop INT TERM EXIT
+
+"$STACK" pg-start "$PGDIR" "$PGPORT"
+"$STACK" migrate "$PGPORT"
+"$STACK" render "$STATE" "$PORT" "$PGPORT" "$SIGPORT"
+/usr/sbin/apache2 -f "$STATE/httpd.conf" -t -q
+echo "run: mod_meeting on http://127.0.0.1:$PORT/api/v1 (signaling ws://127.0.0.1:$PORT/ws/signaling)"
+echo "run: logs in $STATE/logs; Ctrl-C stops"
+/usr/sbin/apache2 -f "$STATE/httpd.conf" -DFOREGROUND &
+httpd_pid=$!
+wait "$httpd_pid" || true

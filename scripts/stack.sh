@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The pieces of a private mod_meeting stack, shared by the dev stack
+# (run.sh), the test suite (test.sh and tests/integration/conftest.py) and
+# the benchmark. Usage: stack.sh <command> [args]
+#   packages                      install missing Debian packages
+#   build                         ./configure && make
+#   pg-start DIR PORT             create (once) and start a PostgreSQL cluster
+#   pg-stop DIR                   stop it
+#   migrate PORT                  apply sql/*.sql in order (idempotent)
+#   secret FILE                   write a random 48-byte secret (once)
+#   render STATE PORT PGPORT SIGPORT [EXTRA_FILE]   write STATE/httpd.conf
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PGBIN=/usr/lib/postgresql/15/bin
+PACKAGES="apache2 apache2-dev libaprutil1-dbd-pgsql libjansson-dev libjwt-dev libpq-dev
+libwebsockets-dev libssl-dev pkg-config check postgresql-15 postgresql-contrib
+python3-pytest python3-requests python3-websockets valgrind curl"
+
+as_postgres() { runuser -u postgres -- "$@"; }
+
+cmd_packages() {
+    local missing=""
+    for p in $PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+            || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "stack: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq $missing >/dev/null
+}
+
+cmd_build() {
+    cd "$ROOT"
+    ./configure >/dev/null
+    make -s all
+}
+
+cmd_pg_start() {
+    local dir=$1 port=$2
+    mkdir -p "$dir"
+    chown postgres:postgres "$dir"
+    chmod 700 "$dir"
+    if [ ! -f "$dir/PG_VERSION" ]; then
+        as_postgres "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 \
+            --locale=C.UTF-8 >/dev/null
+    fi
+    as_postgres "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
+            -c max_connections=200 -c fsync=on" start >/dev/null
+    psql_admin "$port" -tAc "SELECT 1 FROM pg_roles WHERE rolname='meeting'" | grep -q 1 \
+        || psql_admin "$port" -c "CREATE ROLE meeting LOGIN" >/dev/null
+    psql_admin "$port" -tAc "SELECT 1 FROM pg_database WHERE datname='meeting'" | grep -q 1 \
+        || psql_admin "$port" -c "CREATE DATABASE meeting OWNER meeting" >/dev/null
+}
+
+cmd_pg_stop() {
+    local dir=$1
+    [ -f "$dir/postmaster.pid" ] || return 0
+    as_postgres "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
+}
+
+psql_admin() {
+    local port=$1; shift
+    psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"
+}
+
+cmd_migrate() {
+    local port=$1
+    # Extensions need a superuser; the rest runs as the owner of the database.
+    psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d meeting \
+        -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" >/dev/null
+    for f in "$ROOT"/sql/[0-9]*.sql; do
+        psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U meeting -d meeting \
+            -f "$f" >/dev/null 2>"$f.log.tmp" || { cat "$f.log.tmp" >&2; rm -f "$f.log.tmp"; \
+            echo "stack: migration $f failed" >&2; exit 1; }
+        rm -f "$f.log.tmp"
+    done
+}
+
+cmd_secret() {
+    local file=$1
+    [ -s "$file" ] && return 0
+    umask 077
+    head -c 48 /dev/urandom | base64 -w0 > "$file"
+}
+
+cmd_render() {
+    local state=$1 port=$2 pgport=$3 sigport=$4 extra=${5:-}
+    mkdir -p "$state/logs" "$state/run" "$state/htdocs" "$state/recordings"
+    chown www-data:www-data "$state/recordings"
+    cmd_secret "$state/jwt.secret"
+    local extra_text=""
+    [ -n "$extra" ] && extra_text=$(cat "$extra")
+    EXTRA="$extra_text" awk -v state="$state" -v port="$port" -v pgport="$pgport" \
+        -v sigport="$sigport" -v module="$ROOT/build/mod_meeting.so" \
+        -v signald="$ROOT/build/signald" '
+        { gsub(/@STATE@/, state); gsub(/@PORT@/, port); gsub(/@PGPORT@/, pgport);
+          gsub(/@SIGPORT@/, sigport); gsub(/@MODULE@/, module); gsub(/@SIGNALD@/, signald);
+          if ($0 == "@EXTRA@") { print ENVIRON["EXTRA"]; next } print }' \
+        "$ROOT/conf/httpd.conf.in" > "$state/httpd.conf"
+}
+
+command=${1:-}; shift || true
+case "$command" in
+    packages) cmd_packages ;;
+    build) cmd_build ;;
+    pg-start) cmd_pg_start "$@" ;;
+    pg-stop) cmd_pg_stop "$@" ;;
+    migrate) cmd_migrate "$@" ;;
+    secret) cmd_secret "$@" ;;
+    render) cmd_render "$@" ;;
+    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: sets up what is missing (packages, build), then the C unit
+# tests under ASan/UBSan, then the integration tests, each of which starts its
+# own PostgreSQL and httpd in a temporary directory on free ports. Exits
+# non-zero when any test fails.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+./scripts/stack.sh packages || exit 1
+./scripts/stack.sh build || exit 1
+
+status=0
+echo "== unit tests (C, ASan + UBSan)"
+make -s unit || status=1
+
+echo "== integration tests (pytest: private httpd + PostgreSQL)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@" || status=1
+
+exit $status

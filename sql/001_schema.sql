@@ -1,0 +1,109 @@
+-- mod_meeting schema: accounts, meetings, participants, chat, recordings.
+-- Idempotent: every statement may run again on a database that already has it.
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+CREATE TABLE IF NOT EXISTS users (
+    user_id       bigserial PRIMARY KEY,
+    username      text        NOT NULL,
+    email         text        NOT NULL,
+    password_hash text        NOT NULL,
+    nickname      text        NOT NULL DEFAULT '',
+    avatar_url    text        NOT NULL DEFAULT '',
+    status        text        NOT NULL DEFAULT 'active',
+    -- Bumped by logout: an access token carries the generation it was issued
+    -- under and stops working once the generation moves on.
+    token_gen     integer     NOT NULL DEFAULT 0,
+    created_at    timestamptz NOT NULL DEFAULT date_trunc('second', now()),
+    updated_at    timestamptz NOT NULL DEFAULT date_trunc('second', now())
+);
+CREATE UNIQUE INDEX IF NOT EXISTS users_username_key ON users (lower(username));
+CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON users (lower(email));
+
+-- Refresh tokens are stored as SHA-256 of their jti. A family is the chain
+-- of rotations that started at one log-in; reuse of a rotated token revokes it.
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    jti_hash   bytea       PRIMARY KEY,
+    user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
+    family     text        NOT NULL,
+    expires_at timestamptz NOT NULL,
+    rotated    boolean     NOT NULL DEFAULT false,
+    revoked    boolean     NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_user ON refresh_tokens (user_id);
+CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family);
+
+CREATE TABLE IF NOT EXISTS meetings (
+    meeting_id          bigserial PRIMARY KEY,
+    title               text        NOT NULL,
+    description         text        NOT NULL DEFAULT '',
+    start_time          timestamptz NOT NULL,
+    end_time            timestamptz NOT NULL,
+    max_participants    integer     NOT NULL CHECK (max_participants BETWEEN 1 AND 1000),
+    meeting_type        text        NOT NULL CHECK (meeting_type IN ('video', 'audio')),
+    password_hash       text,
+    status              text        NOT NULL DEFAULT 'scheduled'
+                        CHECK (status IN ('scheduled', 'ongoing', 'ended', 'cancelled')),
+    creator_id          bigint      NOT NULL REFERENCES users,
+    enable_recording    boolean     NOT NULL DEFAULT false,
+    enable_chat         boolean     NOT NULL DEFAULT true,
+    enable_screen_share boolean     NOT NULL DEFAULT true,
+    enable_waiting_room boolean     NOT NULL DEFAULT false,
+    mute_on_join        boolean     NOT NULL DEFAULT false,
+    -- Kept by the message insert so a chat page need not count a million rows.
+    message_count       bigint      NOT NULL DEFAULT 0,
+    created_at          timestamptz NOT NULL DEFAULT date_trunc('second', now()),
+    updated_at          timestamptz NOT NULL DEFAULT date_trunc('second', now()),
+    CHECK (end_time > start_time)
+);
+CREATE INDEX IF NOT EXISTS meetings_order ON meetings (start_time DESC, meeting_id DESC);
+CREATE INDEX IF NOT EXISTS meetings_title_trgm ON meetings USING gin (lower(title) gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS meetings_description_trgm
+    ON meetings USING gin (lower(description) gin_trgm_ops);
+
+-- A participant row is a membership. removed_at remembers a removal (the user
+-- may not join again until re-added). Online is a lease: online while
+-- lease_until lies in the future; nothing has to run to take a seat back.
+CREATE TABLE IF NOT EXISTS participants (
+    participant_id bigserial PRIMARY KEY,
+    meeting_id     bigint      NOT NULL REFERENCES meetings ON DELETE CASCADE,
+    user_id        bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
+    role           text        NOT NULL DEFAULT 'participant'
+                   CHECK (role IN ('host', 'moderator', 'participant')),
+    removed_at     timestamptz,
+    lease_until    timestamptz,
+    joined_at      timestamptz,
+    left_at        timestamptz,
+    created_at     timestamptz NOT NULL DEFAULT date_trunc('second', now()),
+    UNIQUE (meeting_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS participants_user ON participants (user_id, meeting_id);
+CREATE INDEX IF NOT EXISTS participants_lease ON participants (meeting_id, lease_until)
+    WHERE removed_at IS NULL;
+
+CREATE TABLE IF NOT EXISTS messages (
+    message_id bigserial   PRIMARY KEY,
+    meeting_id bigint      NOT NULL REFERENCES meetings ON DELETE CASCADE,
+    user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
+    content    text        NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT date_trunc('second', now())
+);
+CREATE INDEX IF NOT EXISTS messages_page
+    ON messages (meeting_id, created_at DESC, message_id DESC);
+
+CREATE TABLE IF NOT EXISTS recordings (
+    recording_id text        PRIMARY KEY,
+    meeting_id   bigint      NOT NULL REFERENCES meetings ON DELETE CASCADE,
+    started_by   bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
+    status       text        NOT NULL DEFAULT 'recording'
+                 CHECK (status IN ('recording', 'completed')),
+    created_at   timestamptz NOT NULL DEFAULT date_trunc('second', now()),
+    stopped_at   timestamptz,
+    duration     integer     NOT NULL DEFAULT 0,
+    size         bigint      NOT NULL DEFAULT 0,
+    content_type text
+);
+CREATE INDEX IF NOT EXISTS recordings_meeting ON recordings (meeting_id, created_at DESC);
+CREATE UNIQUE INDEX IF NOT EXISTS recordings_one_active
+    ON recordings (meeting_id) WHERE status = 'recording';

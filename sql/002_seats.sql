@@ -1,0 +1,95 @@
+-- Seats: "online is a lease". A participant is online while lease_until is in
+-- the future. Join (REST) and signald take a seat under the capacity rule,
+-- signald renews the leases of live sockets, and a seat comes back by itself
+-- when its lease runs out. Seat taking is serialised per meeting by a row lock
+-- on the meeting, so N concurrent takers for M free seats admit exactly M.
+
+CREATE OR REPLACE FUNCTION mm_lease() RETURNS interval
+LANGUAGE sql IMMUTABLE AS $$ SELECT interval '90 seconds' $$;
+
+-- Online participants of a meeting, as the capacity rule counts them.
+CREATE OR REPLACE FUNCTION mm_online_count(p_meeting bigint) RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT count(*)::integer FROM participants
+     WHERE meeting_id = p_meeting AND removed_at IS NULL AND lease_until > now()
+$$;
+
+-- Takes (or keeps) the seat of p_user in p_meeting for one lease.
+-- code: 200 seated, 403 not a member (or removed), 410 meeting gone or not
+-- ongoing, 429 meeting full. Hosts are never refused for capacity.
+CREATE OR REPLACE FUNCTION mm_seat_take(p_meeting bigint, p_user bigint,
+    OUT code integer, OUT participant_id bigint, OUT role text,
+    OUT username text, OUT nickname text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    m_status text;
+    m_max    integer;
+    p        participants%ROWTYPE;
+BEGIN
+    SELECT status, max_participants INTO m_status, m_max
+      FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT FOUND OR m_status <> 'ongoing' THEN
+        code := 410;
+        RETURN;
+    END IF;
+    SELECT * INTO p FROM participants
+     WHERE participants.meeting_id = p_meeting AND participants.user_id = p_user;
+    IF NOT FOUND OR p.removed_at IS NOT NULL THEN
+        code := 403;
+        RETURN;
+    END IF;
+    IF (p.lease_until IS NULL OR p.lease_until <= now()) AND p.role <> 'host'
+       AND mm_online_count(p_meeting) >= m_max THEN
+        code := 429;
+        RETURN;
+    END IF;
+    UPDATE participants
+       SET lease_until = now() + mm_lease(),
+           joined_at = CASE WHEN p.lease_until > now() THEN participants.joined_at
+                            ELSE date_trunc('second', now()) END,
+           left_at = NULL
+     WHERE participants.participant_id = p.participant_id;
+    SELECT 200, p.participant_id, p.role, u.username, u.nickname
+      INTO code, participant_id, role, username, nickname
+      FROM users u WHERE u.user_id = p_user;
+END
+$$;
+
+-- Renews the leases of live signaling sockets, in one statement for a batch:
+-- p_meetings[i] and p_users[i] name one seat. Seats of removed members and of
+-- meetings that are no longer ongoing are not renewed.
+CREATE OR REPLACE FUNCTION mm_seat_renew(p_meetings bigint[], p_users bigint[])
+RETURNS integer
+LANGUAGE sql AS $$
+    WITH s AS (SELECT * FROM unnest(p_meetings, p_users) AS s(meeting_id, user_id)),
+    renewed AS (
+        UPDATE participants p SET lease_until = now() + mm_lease()
+          FROM s, meetings m
+         WHERE p.meeting_id = s.meeting_id AND p.user_id = s.user_id
+           AND p.removed_at IS NULL AND p.lease_until IS NOT NULL
+           AND m.meeting_id = p.meeting_id AND m.status = 'ongoing'
+        RETURNING 1)
+    SELECT count(*)::integer FROM renewed
+$$;
+
+-- Gives a seat back (leave, or a closed socket whose grace period ran out).
+-- Returns true when the user was online.
+CREATE OR REPLACE FUNCTION mm_seat_release(p_meeting bigint, p_user bigint)
+RETURNS boolean
+LANGUAGE sql AS $$
+    WITH released AS (
+        UPDATE participants SET lease_until = NULL, left_at = date_trunc('second', now())
+         WHERE meeting_id = p_meeting AND user_id = p_user AND lease_until > now()
+        RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM released)
+$$;
+
+-- Control events for signald, sent in the transaction that made the change so
+-- only committed changes are heard. Payload: {"type": ..., "meeting_id": ..., ...}.
+CREATE OR REPLACE FUNCTION mm_notify(p_type text, p_meeting bigint, p_extra jsonb)
+RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_notify('meeting_events',
+        (jsonb_build_object('type', p_type, 'meeting_id', p_meeting)
+         || coalesce(p_extra, '{}'::jsonb))::text)
+$$;

@@ -1,0 +1,789 @@
+-- The API's state changes, one function per action, each called through one
+-- prepared statement, so that every check and change of an action happens in
+-- one transaction and one round trip. The module validates request bodies and
+-- computes hashes and tokens; these functions decide everything that needs
+-- the database, in the order SPEC.md section 1 gives for competing errors.
+--
+-- Every action returns mm_result: code is the HTTP status; on an error, error
+-- is the machine code, message one human sentence and field the input field
+-- at fault (or NULL); on success data is the JSON of the reply's "data" (or NULL).
+
+DO $$ BEGIN
+    CREATE TYPE mm_result AS (code integer, error text, field text, message text, data text);
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION mm_ok(p_code integer, p_data json DEFAULT NULL) RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$ SELECT (p_code, NULL, NULL, NULL, p_data::text)::mm_result $$;
+
+CREATE OR REPLACE FUNCTION mm_fail(p_code integer, p_error text, p_message text,
+                                   p_field text DEFAULT NULL) RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$ SELECT (p_code, p_error, p_field, p_message, NULL)::mm_result $$;
+
+-- Times are written back in UTC, to the second.
+CREATE OR REPLACE FUNCTION mm_ts(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+$$;
+
+CREATE OR REPLACE FUNCTION mm_time(p_epoch bigint) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$ SELECT to_timestamp(p_epoch) $$;
+
+------------------------------------------------------------------------------
+-- Accounts
+
+CREATE OR REPLACE FUNCTION mm_user_json(u users) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('user_id', u.user_id, 'username', u.username,
+                             'email', u.email, 'nickname', u.nickname)
+$$;
+
+CREATE OR REPLACE FUNCTION mm_profile_json(u users) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('user_id', u.user_id, 'username', u.username,
+                             'email', u.email, 'nickname', u.nickname,
+                             'avatar_url', u.avatar_url, 'status', u.status,
+                             'created_at', mm_ts(u.created_at),
+                             'updated_at', mm_ts(u.updated_at))
+$$;
+
+CREATE OR REPLACE FUNCTION mm_register(p_username text, p_email text, p_hash text,
+                                       p_nickname text) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    u users;
+BEGIN
+    IF EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(p_username)) THEN
+        RETURN mm_fail(409, 'conflict', 'that username is already taken', 'username');
+    END IF;
+    IF EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(p_email)) THEN
+        RETURN mm_fail(409, 'conflict', 'that email is already registered', 'email');
+    END IF;
+    INSERT INTO users (username, email, password_hash, nickname)
+    VALUES (p_username, p_email, p_hash, coalesce(p_nickname, ''))
+    RETURNING * INTO u;
+    RETURN mm_ok(200, json_build_object('user_id', u.user_id, 'username', u.username,
+                                        'email', u.email, 'nickname', u.nickname,
+                                        'created_at', mm_ts(u.created_at)));
+EXCEPTION WHEN unique_violation THEN
+    RETURN mm_fail(409, 'conflict', 'that username or email is already registered');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_login_user(p_username text,
+    OUT user_id bigint, OUT password_hash text, OUT token_gen integer, OUT data text)
+LANGUAGE sql STABLE AS $$
+    SELECT u.user_id, u.password_hash, u.token_gen, mm_user_json(u)::text
+      FROM users u WHERE lower(u.username) = lower(p_username) AND u.status = 'active'
+$$;
+
+-- Refresh tokens are kept as SHA-256 of their jti.
+CREATE OR REPLACE FUNCTION mm_refresh_store(p_jti text, p_user bigint, p_family text,
+                                            p_ttl integer) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO refresh_tokens (jti_hash, user_id, family, expires_at)
+    VALUES (sha256(convert_to(p_jti, 'UTF8')), p_user, p_family,
+            now() + make_interval(secs => p_ttl))
+$$;
+
+-- Rotates a refresh token: the old one stops working, a new one of the same
+-- family is stored. Presenting an already rotated token is taken as theft and
+-- revokes the whole family. code 200 with the user's token generation, or 401.
+CREATE OR REPLACE FUNCTION mm_refresh_rotate(p_old text, p_user bigint, p_new text,
+                                             p_ttl integer,
+                                             OUT code integer, OUT token_gen integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t refresh_tokens;
+BEGIN
+    code := 401;
+    SELECT * INTO t FROM refresh_tokens
+     WHERE jti_hash = sha256(convert_to(p_old, 'UTF8')) FOR UPDATE;
+    IF NOT FOUND OR t.user_id <> p_user OR t.revoked OR t.expires_at <= now() THEN
+        RETURN;
+    END IF;
+    IF t.rotated THEN
+        UPDATE refresh_tokens SET revoked = true WHERE family = t.family;
+        RETURN;
+    END IF;
+    UPDATE refresh_tokens SET rotated = true WHERE jti_hash = t.jti_hash;
+    PERFORM mm_refresh_store(p_new, p_user, t.family, p_ttl);
+    SELECT 200, u.token_gen INTO code, token_gen FROM users u
+     WHERE u.user_id = p_user AND u.status = 'active';
+    IF NOT FOUND THEN
+        code := 401;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_logout(p_user bigint) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE users SET token_gen = token_gen + 1 WHERE user_id = p_user;
+    UPDATE refresh_tokens SET revoked = true WHERE user_id = p_user AND NOT revoked;
+$$;
+
+CREATE OR REPLACE FUNCTION mm_profile(p_user bigint) RETURNS mm_result
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT mm_ok(200, mm_profile_json(u)) FROM users u WHERE user_id = p_user),
+                    mm_fail(404, 'not_found', 'user not found'))
+$$;
+
+CREATE OR REPLACE FUNCTION mm_profile_update(p_user bigint, p_patch jsonb) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    u users;
+BEGIN
+    IF p_patch ? 'email' AND EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(p_patch->>'email')
+                                     AND user_id <> p_user) THEN
+        RETURN mm_fail(409, 'conflict', 'that email is already registered', 'email');
+    END IF;
+    UPDATE users SET
+        nickname   = CASE WHEN p_patch ? 'nickname' THEN p_patch->>'nickname' ELSE nickname END,
+        email      = CASE WHEN p_patch ? 'email' THEN p_patch->>'email' ELSE email END,
+        avatar_url = CASE WHEN p_patch ? 'avatar_url' THEN p_patch->>'avatar_url'
+                          ELSE avatar_url END,
+        updated_at = date_trunc('second', now())
+     WHERE user_id = p_user RETURNING * INTO u;
+    IF NOT FOUND THEN
+        RETURN mm_fail(404, 'not_found', 'user not found');
+    END IF;
+    RETURN mm_ok(200, mm_profile_json(u));
+EXCEPTION WHEN unique_violation THEN
+    RETURN mm_fail(409, 'conflict', 'that email is already registered', 'email');
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Meetings: membership and roles
+
+-- What a route needs of the caller: 0 any member, 1 host or moderator,
+-- 2 host, 3 the creator, -1 nothing (join: anyone may try).
+-- 404 when the meeting does not exist, 403 when the caller falls short.
+CREATE OR REPLACE FUNCTION mm_context(p_meeting bigint, p_user bigint, p_need integer)
+RETURNS mm_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    m_creator bigint;
+    p_role    text;
+BEGIN
+    SELECT creator_id INTO m_creator FROM meetings WHERE meeting_id = p_meeting;
+    IF NOT FOUND THEN
+        RETURN mm_fail(404, 'not_found', 'meeting not found');
+    END IF;
+    IF p_need < 0 THEN
+        RETURN mm_ok(200);
+    END IF;
+    SELECT role INTO p_role FROM participants
+     WHERE meeting_id = p_meeting AND user_id = p_user AND removed_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN mm_fail(403, 'forbidden', 'you are not a member of this meeting');
+    END IF;
+    IF (p_need = 1 AND p_role NOT IN ('host', 'moderator'))
+       OR (p_need = 2 AND p_role <> 'host') THEN
+        RETURN mm_fail(403, 'forbidden', 'your role in this meeting does not allow this');
+    END IF;
+    IF p_need = 3 AND m_creator <> p_user THEN
+        RETURN mm_fail(403, 'forbidden', 'only the creator of the meeting may do this');
+    END IF;
+    RETURN mm_ok(200);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_settings_json(m meetings) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('enable_recording', m.enable_recording,
+                             'enable_chat', m.enable_chat,
+                             'enable_screen_share', m.enable_screen_share,
+                             'enable_waiting_room', m.enable_waiting_room,
+                             'mute_on_join', m.mute_on_join)
+$$;
+
+CREATE OR REPLACE FUNCTION mm_meeting_json(m meetings) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('meeting_id', m.meeting_id, 'title', m.title,
+                             'description', m.description,
+                             'start_time', mm_ts(m.start_time), 'end_time', mm_ts(m.end_time),
+                             'max_participants', m.max_participants,
+                             'meeting_type', m.meeting_type, 'status', m.status,
+                             'creator_id', m.creator_id, 'settings', mm_settings_json(m),
+                             'has_password', m.password_hash IS NOT NULL,
+                             'created_at', mm_ts(m.created_at))
+$$;
+
+-- p_doc: the validated body with times as epoch seconds and the password
+-- replaced by its hash (password_hash).
+CREATE OR REPLACE FUNCTION mm_meeting_create(p_user bigint, p_doc jsonb) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    m meetings;
+    s jsonb := coalesce(p_doc->'settings', '{}'::jsonb);
+BEGIN
+    INSERT INTO meetings (title, description, start_time, end_time, max_participants,
+                          meeting_type, password_hash, creator_id, enable_recording,
+                          enable_chat, enable_screen_share, enable_waiting_room, mute_on_join)
+    VALUES (p_doc->>'title', coalesce(p_doc->>'description', ''),
+            mm_time((p_doc->>'start_time')::bigint), mm_time((p_doc->>'end_time')::bigint),
+            (p_doc->>'max_participants')::integer, p_doc->>'meeting_type',
+            p_doc->>'password_hash', p_user,
+            coalesce((s->>'enable_recording')::boolean, false),
+            coalesce((s->>'enable_chat')::boolean, true),
+            coalesce((s->>'enable_screen_share')::boolean, true),
+            coalesce((s->>'enable_waiting_room')::boolean, false),
+            coalesce((s->>'mute_on_join')::boolean, false))
+    RETURNING * INTO m;
+    INSERT INTO participants (meeting_id, user_id, role) VALUES (m.meeting_id, p_user, 'host');
+    RETURN mm_ok(201, json_build_object(
+        'meeting_id', m.meeting_id, 'title', m.title, 'description', m.description,
+        'start_time', mm_ts(m.start_time), 'end_time', mm_ts(m.end_time),
+        'max_participants', m.max_participants, 'meeting_type', m.meeting_type,
+        'status', m.status, 'creator_id', m.creator_id, 'created_at', mm_ts(m.created_at)));
+END
+$$;
+
+-- LIKE pattern matching p_keyword literally ('%', '_' and '\' escaped).
+CREATE OR REPLACE FUNCTION mm_like_pattern(p_keyword text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT '%' || replace(replace(replace(lower(p_keyword), '\', '\\'), '%', '\%'), '_', '\_')
+           || '%'
+$$;
+
+CREATE OR REPLACE FUNCTION mm_meeting_list(p_user bigint, p_status text, p_keyword text,
+                                           p_page integer, p_size integer) RETURNS mm_result
+LANGUAGE sql STABLE AS $$
+    WITH mine AS (
+        SELECT m.meeting_id, m.title, m.start_time, m.end_time, m.status
+          FROM participants p JOIN meetings m USING (meeting_id)
+         WHERE p.user_id = p_user AND p.removed_at IS NULL
+           AND (p_status IS NULL OR m.status = p_status)
+           AND (p_keyword IS NULL
+                OR lower(m.title) LIKE mm_like_pattern(p_keyword)
+                OR lower(m.description) LIKE mm_like_pattern(p_keyword))),
+    page AS (
+        SELECT * FROM mine ORDER BY start_time DESC, meeting_id DESC
+         LIMIT p_size OFFSET (p_page - 1)::bigint * p_size)
+    SELECT mm_ok(200, json_build_object(
+        'meetings', coalesce((
+            SELECT json_agg(json_build_object(
+                       'meeting_id', g.meeting_id, 'title', g.title,
+                       'start_time', mm_ts(g.start_time), 'end_time', mm_ts(g.end_time),
+                       'status', g.status,
+                       'participant_count', (SELECT count(*) FROM participants c
+                                              WHERE c.meeting_id = g.meeting_id
+                                                AND c.removed_at IS NULL))
+                       ORDER BY g.start_time DESC, g.meeting_id DESC)
+              FROM page g), '[]'::json),
+        'total', (SELECT count(*) FROM mine), 'page', p_page, 'page_size', p_size))
+$$;
+
+CREATE OR REPLACE FUNCTION mm_meeting_get(p_meeting bigint, p_user bigint) RETURNS mm_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 0);
+    m meetings;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting;
+    RETURN mm_ok(200, mm_meeting_json(m));
+END
+$$;
+
+-- p_patch: the validated body, times as epoch seconds, password as
+-- password_hash (JSON null clears it).
+CREATE OR REPLACE FUNCTION mm_meeting_update(p_meeting bigint, p_user bigint, p_patch jsonb)
+RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 2);
+    m meetings;
+    s jsonb := coalesce(p_patch->'settings', '{}'::jsonb);
+    new_start timestamptz;
+    new_end timestamptz;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    new_start := coalesce(mm_time((p_patch->>'start_time')::bigint), m.start_time);
+    new_end := coalesce(mm_time((p_patch->>'end_time')::bigint), m.end_time);
+    IF new_end <= new_start THEN
+        RETURN mm_fail(400, 'invalid_field', 'end_time must be after start_time',
+                       CASE WHEN p_patch ? 'end_time' THEN 'end_time' ELSE 'start_time' END);
+    END IF;
+    IF m.status IN ('ended', 'cancelled') THEN
+        RETURN mm_fail(409, 'conflict', 'a meeting that is ' || m.status
+                                        || ' can no longer be changed');
+    END IF;
+    IF p_patch ? 'max_participants'
+       AND (p_patch->>'max_participants')::integer < mm_online_count(p_meeting) THEN
+        RETURN mm_fail(409, 'conflict',
+                       'max_participants cannot drop below the participants online',
+                       'max_participants');
+    END IF;
+    UPDATE meetings SET
+        title = coalesce(p_patch->>'title', title),
+        description = coalesce(p_patch->>'description', description),
+        start_time = new_start, end_time = new_end,
+        max_participants = coalesce((p_patch->>'max_participants')::integer, max_participants),
+        meeting_type = coalesce(p_patch->>'meeting_type', meeting_type),
+        password_hash = CASE WHEN p_patch ? 'password_hash' THEN p_patch->>'password_hash'
+                             ELSE password_hash END,
+        enable_recording = coalesce((s->>'enable_recording')::boolean, enable_recording),
+        enable_chat = coalesce((s->>'enable_chat')::boolean, enable_chat),
+        enable_screen_share = coalesce((s->>'enable_screen_share')::boolean,
+                                       enable_screen_share),
+        enable_waiting_room = coalesce((s->>'enable_waiting_room')::boolean,
+                                       enable_waiting_room),
+        mute_on_join = coalesce((s->>'mute_on_join')::boolean, mute_on_join),
+        updated_at = date_trunc('second', now())
+     WHERE meeting_id = p_meeting;
+    RETURN mm_ok(200);
+END
+$$;
+
+-- Scheduled: cancelled. Ended or cancelled: removed with everything under it;
+-- data then lists the recording ids whose files the module must delete.
+CREATE OR REPLACE FUNCTION mm_meeting_delete(p_meeting bigint, p_user bigint)
+RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 3);
+    m_status text;
+    recs json;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    SELECT status INTO m_status FROM meetings WHERE meeting_id = p_meeting FOR UPDATE;
+    IF m_status = 'ongoing' THEN
+        RETURN mm_fail(409, 'conflict', 'an ongoing meeting cannot be deleted; end it first');
+    END IF;
+    IF m_status = 'scheduled' THEN
+        UPDATE meetings SET status = 'cancelled', updated_at = date_trunc('second', now())
+         WHERE meeting_id = p_meeting;
+        RETURN mm_ok(200, json_build_object('recordings', '[]'::json));
+    END IF;
+    SELECT coalesce(json_agg(recording_id), '[]'::json) INTO recs
+      FROM recordings WHERE meeting_id = p_meeting;
+    DELETE FROM meetings WHERE meeting_id = p_meeting;
+    RETURN mm_ok(200, json_build_object('recordings', recs));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 2);
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    UPDATE meetings SET status = 'ongoing', updated_at = date_trunc('second', now())
+     WHERE meeting_id = p_meeting AND status = 'scheduled';
+    IF NOT FOUND THEN
+        RETURN mm_fail(409, 'conflict', 'only a scheduled meeting can be started');
+    END IF;
+    RETURN mm_ok(200);
+END
+$$;
+
+-- Stops the active recording of a meeting, if any; true when one was stopped.
+CREATE OR REPLACE FUNCTION mm_recording_finish(p_meeting bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    rec_id text;
+BEGIN
+    UPDATE recordings SET status = 'completed', stopped_at = now(),
+           duration = greatest(0, extract(epoch FROM now() - created_at))::integer
+     WHERE meeting_id = p_meeting AND status = 'recording'
+    RETURNING recording_id INTO rec_id;
+    IF rec_id IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM mm_notify('recording-stopped', p_meeting, jsonb_build_object('recording_id', rec_id));
+    RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_meeting_end(p_meeting bigint, p_user bigint) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 2);
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    UPDATE meetings SET status = 'ended', updated_at = date_trunc('second', now())
+     WHERE meeting_id = p_meeting AND status = 'ongoing';
+    IF NOT FOUND THEN
+        RETURN mm_fail(409, 'conflict', 'only an ongoing meeting can be ended');
+    END IF;
+    UPDATE participants SET lease_until = NULL, left_at = date_trunc('second', now())
+     WHERE meeting_id = p_meeting AND lease_until > now();
+    PERFORM mm_recording_finish(p_meeting);
+    PERFORM mm_notify('meeting-ended', p_meeting, NULL);
+    RETURN mm_ok(200);
+END
+$$;
+
+-- What join needs before the password check: 404 when the meeting is
+-- missing, else the password hash and the caller's standing.
+CREATE OR REPLACE FUNCTION mm_join_info(p_meeting bigint, p_user bigint,
+    OUT code integer, OUT password_hash text, OUT is_host boolean, OUT removed boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(max(200), 404), max(m.password_hash),
+           coalesce(bool_or(p.role = 'host' AND p.removed_at IS NULL), false),
+           coalesce(bool_or(p.removed_at IS NOT NULL), false)
+      FROM meetings m
+      LEFT JOIN participants p ON p.meeting_id = m.meeting_id AND p.user_id = p_user
+     WHERE m.meeting_id = p_meeting
+$$;
+
+-- Takes a seat: only in an ongoing meeting, under the capacity rule for
+-- anyone but a host, atomically (the meeting row lock serialises joins).
+CREATE OR REPLACE FUNCTION mm_meeting_join(p_meeting bigint, p_user bigint) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    m_status text;
+    m_max    integer;
+    p        participants;
+BEGIN
+    SELECT status, max_participants INTO m_status, m_max
+      FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN mm_fail(404, 'not_found', 'meeting not found');
+    END IF;
+    SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_user;
+    IF FOUND AND p.removed_at IS NOT NULL THEN
+        RETURN mm_fail(403, 'forbidden', 'you were removed from this meeting');
+    END IF;
+    IF m_status <> 'ongoing' THEN
+        RETURN mm_fail(409, 'conflict', 'only an ongoing meeting can be joined');
+    END IF;
+    IF NOT (FOUND AND (p.role = 'host' OR p.lease_until > now()))
+       AND mm_online_count(p_meeting) >= m_max THEN
+        RETURN mm_fail(409, 'meeting_full', 'the meeting is full');
+    END IF;
+    IF p.participant_id IS NULL THEN
+        INSERT INTO participants (meeting_id, user_id, role)
+        VALUES (p_meeting, p_user, 'participant') RETURNING * INTO p;
+    END IF;
+    UPDATE participants
+       SET lease_until = now() + mm_lease(),
+           joined_at = CASE WHEN p.lease_until > now() THEN joined_at
+                            ELSE date_trunc('second', now()) END,
+           left_at = NULL
+     WHERE participant_id = p.participant_id;
+    RETURN mm_ok(200, json_build_object('meeting_id', p_meeting,
+                                        'participant_id', p.participant_id));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_meeting_leave(p_meeting bigint, p_user bigint) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 0);
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    IF NOT mm_seat_release(p_meeting, p_user) THEN
+        RETURN mm_fail(409, 'conflict', 'you are not in this meeting');
+    END IF;
+    PERFORM mm_notify('participant-left', p_meeting, jsonb_build_object('user_id', p_user));
+    RETURN mm_ok(200);
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Participants
+
+CREATE OR REPLACE FUNCTION mm_participant_list(p_meeting bigint, p_user bigint)
+RETURNS mm_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 0);
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    RETURN (SELECT mm_ok(200, json_build_object(
+        'participants', coalesce(json_agg(json_build_object(
+            'participant_id', p.participant_id, 'user_id', p.user_id,
+            'username', u.username, 'nickname', u.nickname, 'role', p.role,
+            'status', CASE WHEN p.lease_until > now() THEN 'online' ELSE 'offline' END,
+            'joined_at', mm_ts(coalesce(p.joined_at, p.created_at)))
+            ORDER BY p.participant_id), '[]'::json),
+        'total', count(*)))
+      FROM participants p JOIN users u USING (user_id)
+     WHERE p.meeting_id = p_meeting AND p.removed_at IS NULL);
+END
+$$;
+
+-- Adds (or re-adds a removed) user. Moderators may add participants only.
+CREATE OR REPLACE FUNCTION mm_participant_add(p_meeting bigint, p_user bigint,
+                                              p_target bigint, p_role text) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 1);
+    caller_role text;
+    p participants;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM users WHERE user_id = p_target) THEN
+        RETURN mm_fail(404, 'not_found', 'user not found', 'user_id');
+    END IF;
+    SELECT role INTO caller_role FROM participants
+     WHERE meeting_id = p_meeting AND user_id = p_user;
+    IF caller_role = 'moderator' AND p_role <> 'participant' THEN
+        RETURN mm_fail(403, 'forbidden', 'a moderator may only add participants', 'role');
+    END IF;
+    SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_target
+       FOR UPDATE;
+    IF FOUND AND p.removed_at IS NULL THEN
+        RETURN mm_fail(409, 'conflict', 'that user is already a member of this meeting',
+                       'user_id');
+    END IF;
+    IF FOUND THEN
+        UPDATE participants SET removed_at = NULL, role = p_role, lease_until = NULL,
+               joined_at = NULL, left_at = NULL
+         WHERE participant_id = p.participant_id;
+    ELSE
+        INSERT INTO participants (meeting_id, user_id, role)
+        VALUES (p_meeting, p_target, p_role);
+    END IF;
+    RETURN mm_ok(200);
+END
+$$;
+
+-- The target of a participant action: 404 unless a current member; 403 for
+-- the creator; moderators may act on participants only.
+CREATE OR REPLACE FUNCTION mm_participant_target(p_meeting bigint, p_user bigint,
+                                                 p_target bigint, p_hosts_only boolean)
+RETURNS mm_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    caller_role text;
+    target_role text;
+BEGIN
+    SELECT role INTO target_role FROM participants
+     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN mm_fail(404, 'not_found', 'that user is not a member of this meeting');
+    END IF;
+    IF (SELECT creator_id FROM meetings WHERE meeting_id = p_meeting) = p_target THEN
+        RETURN mm_fail(403, 'forbidden', 'the creator of a meeting always stays its host');
+    END IF;
+    SELECT role INTO caller_role FROM participants
+     WHERE meeting_id = p_meeting AND user_id = p_user;
+    IF caller_role = 'moderator' AND (p_hosts_only OR target_role <> 'participant') THEN
+        RETURN mm_fail(403, 'forbidden', 'a moderator may only act on participants');
+    END IF;
+    RETURN mm_ok(200);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_participant_remove(p_meeting bigint, p_user bigint,
+                                                 p_target bigint) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 1);
+BEGIN
+    IF r.code = 200 THEN
+        r := mm_participant_target(p_meeting, p_user, p_target, false);
+    END IF;
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    UPDATE participants SET removed_at = now(), lease_until = NULL,
+           left_at = CASE WHEN lease_until > now() THEN date_trunc('second', now())
+                          ELSE left_at END
+     WHERE meeting_id = p_meeting AND user_id = p_target;
+    PERFORM mm_notify('participant-removed', p_meeting, jsonb_build_object('user_id', p_target));
+    RETURN mm_ok(200);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_participant_role(p_meeting bigint, p_user bigint,
+                                               p_target bigint, p_role text) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 2);
+BEGIN
+    IF r.code = 200 THEN
+        r := mm_participant_target(p_meeting, p_user, p_target, true);
+    END IF;
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    UPDATE participants SET role = p_role WHERE meeting_id = p_meeting AND user_id = p_target;
+    PERFORM mm_notify('role-changed', p_meeting,
+                      jsonb_build_object('user_id', p_target, 'role', p_role));
+    RETURN mm_ok(200);
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Chat
+
+CREATE OR REPLACE FUNCTION mm_message_list(p_meeting bigint, p_user bigint, p_page integer,
+                                           p_size integer) RETURNS mm_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 0);
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    RETURN mm_ok(200, json_build_object(
+        'messages', coalesce((
+            SELECT json_agg(json_build_object(
+                       'message_id', g.message_id, 'user_id', g.user_id,
+                       'username', u.username, 'content', g.content,
+                       'timestamp', mm_ts(g.created_at))
+                       ORDER BY g.created_at DESC, g.message_id DESC)
+              FROM (SELECT * FROM messages WHERE meeting_id = p_meeting
+                     ORDER BY created_at DESC, message_id DESC
+                     LIMIT p_size OFFSET (p_page - 1)::bigint * p_size) g
+              JOIN users u USING (user_id)), '[]'::json),
+        'total', (SELECT message_count FROM meetings WHERE meeting_id = p_meeting),
+        'page', p_page, 'page_size', p_size));
+END
+$$;
+
+-- p_content is already trimmed and length-checked by the module.
+CREATE OR REPLACE FUNCTION mm_message_send(p_meeting bigint, p_user bigint, p_content text)
+RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 0);
+    m meetings;
+    msg messages;
+    uname text;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    UPDATE meetings SET message_count = message_count + 1
+     WHERE meeting_id = p_meeting AND enable_chat AND status IN ('scheduled', 'ongoing')
+    RETURNING * INTO m;
+    IF NOT FOUND THEN
+        SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting;
+        IF NOT m.enable_chat THEN
+            RETURN mm_fail(403, 'forbidden', 'chat is turned off for this meeting');
+        END IF;
+        RETURN mm_fail(409, 'conflict', 'a meeting that is ' || m.status
+                                        || ' takes no more messages');
+    END IF;
+    INSERT INTO messages (meeting_id, user_id, content) VALUES (p_meeting, p_user, p_content)
+    RETURNING * INTO msg;
+    SELECT username INTO uname FROM users WHERE user_id = p_user;
+    PERFORM mm_notify('chat', p_meeting, jsonb_build_object(
+        'message_id', msg.message_id, 'user_id', p_user, 'username', uname,
+        'content', msg.content, 'timestamp', mm_ts(msg.created_at)));
+    RETURN mm_ok(200, json_build_object('message_id', msg.message_id,
+                                        'timestamp', mm_ts(msg.created_at)));
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Recordings
+
+CREATE OR REPLACE FUNCTION mm_recording_start(p_meeting bigint, p_user bigint, p_id text)
+RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 1);
+    m meetings;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT m.enable_recording THEN
+        RETURN mm_fail(403, 'forbidden', 'recording is turned off for this meeting');
+    END IF;
+    IF m.status <> 'ongoing' THEN
+        RETURN mm_fail(409, 'conflict', 'only an ongoing meeting can be recorded');
+    END IF;
+    IF EXISTS (SELECT 1 FROM recordings WHERE meeting_id = p_meeting AND status = 'recording')
+    THEN
+        RETURN mm_fail(409, 'conflict', 'a recording is already running');
+    END IF;
+    INSERT INTO recordings (recording_id, meeting_id, started_by)
+    VALUES (p_id, p_meeting, p_user);
+    PERFORM mm_notify('recording-started', p_meeting, jsonb_build_object('recording_id', p_id));
+    RETURN mm_ok(200, json_build_object('recording_id', p_id));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_recording_stop(p_meeting bigint, p_user bigint)
+RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 1);
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    PERFORM 1 FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT mm_recording_finish(p_meeting) THEN
+        RETURN mm_fail(409, 'conflict', 'no recording is running');
+    END IF;
+    RETURN mm_ok(200);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_recording_list(p_meeting bigint, p_user bigint)
+RETURNS mm_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, 0);
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    RETURN mm_ok(200, json_build_object('recordings', coalesce((
+        SELECT json_agg(json_build_object(
+                   'recording_id', recording_id, 'meeting_id', meeting_id, 'status', status,
+                   'duration', CASE WHEN status = 'recording'
+                                    THEN greatest(0, extract(epoch FROM now() - created_at))::integer
+                                    ELSE duration END,
+                   'size', size, 'content_type', content_type,
+                   'created_at', mm_ts(created_at))
+                   ORDER BY created_at DESC, recording_id)
+          FROM recordings WHERE meeting_id = p_meeting), '[]'::json)));
+END
+$$;
+
+-- The recording a file request names: 404 (field recording_id) when it is
+-- not in this meeting. data: {"content_type": ...} of the stored file.
+CREATE OR REPLACE FUNCTION mm_recording_file(p_meeting bigint, p_user bigint, p_need integer,
+                                             p_id text) RETURNS mm_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, p_need);
+    ct text;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    SELECT content_type INTO ct FROM recordings
+     WHERE recording_id = p_id AND meeting_id = p_meeting;
+    IF NOT FOUND THEN
+        RETURN mm_fail(404, 'not_found', 'recording not found', 'recording_id');
+    END IF;
+    RETURN mm_ok(200, json_build_object('content_type', ct));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_recording_stored(p_meeting bigint, p_id text, p_size bigint,
+                                               p_type text) RETURNS boolean
+LANGUAGE sql AS $$
+    WITH s AS (UPDATE recordings SET size = p_size, content_type = p_type
+                WHERE recording_id = p_id AND meeting_id = p_meeting RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM s)
+$$;
