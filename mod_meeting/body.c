@@ -42,12 +42,16 @@ static int read_all(request_rec *r, apr_off_t max, char **buf, apr_size_t *len,
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_size_t cap = (apr_size_t)max + 1, got = 0;
     long n;
+    int rc;
 
     if (cl && apr_atoi64(cl) > max)
         return too_large(e);
-    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK)
-        return refuse(e, HTTP_BAD_REQUEST, "invalid_json", "the request body is unreadable",
-                      NULL);
+    /* httpd refuses here what LimitRequestBody does not allow. */
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK)
+        return rc == HTTP_REQUEST_ENTITY_TOO_LARGE
+                   ? too_large(e)
+                   : refuse(e, HTTP_BAD_REQUEST, "invalid_json", "the request body is unreadable",
+                            NULL);
     *buf = apr_palloc(r->pool, cap + 1);
     while ((n = ap_get_client_block(r, *buf + got, cap - got)) > 0) {
         got += (apr_size_t)n;

@@ -111,21 +111,14 @@ int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char
                       label(id));
         return unavailable(q);
     }
-    rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, &res, st, 0, nargs, args);
+    /* Random access: the driver fetches the whole result at once, so a lost
+     * connection shows here as an error rather than as "no rows". */
+    rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, &res, st, 1, nargs, args);
     if (rv != 0)
         return failed(q, id, rv);
-    *found = 0;
-    while (apr_dbd_get_row(q->db->driver, q->r->pool, res, &row, -1) == 0) {
-        if (*found)
-            continue;
-        *found = 1;
-        /* Copied: in sequential mode the driver frees a row's values when
-         * the next row is fetched, and every result is drained. */
-        for (int i = 0; i < ncols; i++) {
-            const char *v = apr_dbd_get_entry(q->db->driver, row, i);
-            cols[i] = v ? apr_pstrdup(q->r->pool, v) : NULL;
-        }
-    }
+    *found = apr_dbd_get_row(q->db->driver, q->r->pool, res, &row, 1) == 0;
+    for (int i = 0; *found && i < ncols; i++)
+        cols[i] = apr_dbd_get_entry(q->db->driver, row, i);
     return 0;
 }
 
