@@ -51,8 +51,8 @@ def run(*args, **kw):
 
 
 class Postgres:
-    def __init__(self, base):
-        self.dir = base / "pg"
+    def __init__(self, base, name="pg"):
+        self.dir = base / name
         self.port = free_port()
 
     def start(self):

@@ -268,7 +268,7 @@ def test_httpd_own_413_is_json(make_stack):
 
 @pytest.mark.allow_errors
 def test_database_down_is_503_then_recovers(workdir):
-    pg = Postgres(workdir)
+    pg = Postgres(workdir, unique("pg"))
     pg.start()
     pg.migrate()
     s = Stack(workdir, pg, "MeetingDBRetryAfter 7")
