@@ -77,8 +77,9 @@ class Postgres:
 class Stack:
     """One private httpd running the module."""
 
-    def __init__(self, base, pg, extra=""):
+    def __init__(self, base, pg, extra="", mpm="event"):
         self.pg = pg
+        self.mpm = mpm
         self.state = Path(tempfile.mkdtemp(prefix="httpd-", dir=base))
         self.state.chmod(0o755)
         self.port = free_port()
@@ -95,6 +96,12 @@ class Stack:
         extra = self.state / "extra.conf"
         extra.write_text(self.extra)
         run(STACK, "render", self.state, self.port, self.pg.port, self.sigport, extra)
+        if self.mpm != "event":
+            text = self.conf.read_text().replace(
+                "mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so",
+                f"mpm_{self.mpm}_module /usr/lib/apache2/modules/mod_mpm_{self.mpm}.so")
+            text = text.replace("ThreadsPerChild 25\n", "")
+            self.conf.write_text(text)
 
     def httpd(self, *args):
         return subprocess.run([HTTPD, "-f", str(self.conf), *args], capture_output=True,
@@ -213,8 +220,8 @@ def stack(workdir, pg):
 def make_stack(workdir, pg):
     started = []
 
-    def factory(extra="", start=True):
-        s = Stack(workdir, pg, extra)
+    def factory(extra="", start=True, mpm="event"):
+        s = Stack(workdir, pg, extra, mpm)
         if start:
             s.start()
         started.append(s)
