@@ -1,8 +1,6 @@
 /* Route table and path matching (see router.h). */
 #include "router.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const mm_route routes[MM_ROUTE_COUNT] = {
@@ -141,6 +139,8 @@ mm_route_match mm_route_find(mm_method method, const char *path, const mm_route 
         if (routes[i].method == method) {
             *route = &routes[i];
             *params = pp;
+            if (pp.rec)
+                params->rec = params->rec_buf;  /* it pointed into the local copy */
             return MM_ROUTE_FOUND;
         }
         methods |= 1u << routes[i].method;

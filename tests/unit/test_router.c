@@ -1,0 +1,126 @@
+/* Unit tests for the route table (router.c). */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+
+static mm_route_match find(const char *method, const char *path, const mm_route **rt,
+                           mm_path_params *pp, const char **allow)
+{
+    return mm_route_find(mm_method_from(method), path, rt, pp, allow);
+}
+
+START_TEST(table_is_indexed_by_id)
+{
+    for (int i = 0; i < MM_ROUTE_COUNT; i++) {
+        const mm_route *rt = mm_route_by_id((mm_route_id)i);
+        ck_assert_int_eq(rt->id, i);
+        ck_assert_ptr_eq(mm_route_by_name(rt->name), rt);
+    }
+    ck_assert_ptr_null(mm_route_by_id(MM_ROUTE_COUNT));
+    ck_assert_ptr_null(mm_route_by_name("meeting.nope"));
+}
+END_TEST
+
+START_TEST(seed_limits)
+{
+    ck_assert_uint_eq(mm_route_by_name("meeting.list")->per_minute, 100);
+    ck_assert_uint_eq(mm_route_by_name("meeting.update")->per_minute, 50);
+    ck_assert_uint_eq(mm_route_by_name("recording.start")->per_minute, 20);
+    ck_assert_uint_eq(mm_route_by_name("recording.list")->per_minute, 50);
+    ck_assert_uint_eq(mm_route_by_name("auth.login")->per_minute, 5);
+    ck_assert_int_eq(mm_route_by_name("auth.login")->rl, MM_RL_IP);
+    ck_assert_int_eq(mm_route_by_name("health")->rl, MM_RL_NONE);
+}
+END_TEST
+
+START_TEST(matches_ids)
+{
+    const mm_route *rt;
+    mm_path_params pp;
+    const char *allow;
+
+    ck_assert_int_eq(find("PUT", "/meetings/42/participants/7/role", &rt, &pp, &allow),
+                     MM_ROUTE_FOUND);
+    ck_assert_int_eq(rt->id, MM_R_PARTICIPANT_ROLE);
+    ck_assert_int_eq(pp.id[0], 42);
+    ck_assert_int_eq(pp.id[1], 7);
+    ck_assert_int_eq(find("GET", "/meetings/9223372036854775807", &rt, &pp, &allow),
+                     MM_ROUTE_FOUND);
+    ck_assert(pp.id[0] == 9223372036854775807LL);
+    ck_assert_int_eq(find("HEAD", "/meetings/1", &rt, &pp, &allow), MM_ROUTE_FOUND);
+}
+END_TEST
+
+START_TEST(rejects_bad_ids)
+{
+    static const char *const bad[] = {
+        "/meetings/0", "/meetings/-1", "/meetings/+1", "/meetings/1.0", "/meetings/abc",
+        "/meetings/9223372036854775808", "/meetings/99999999999999999999", "/meetings/",
+        "/meetings//participants", "/meetings/1/", "/meetings/1x", "/meetings/ 1", "",
+        "/", "meetings/1", "/meetings/1/participants/0/role",
+    };
+    const mm_route *rt;
+    mm_path_params pp;
+    const char *allow;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(find("GET", bad[i], &rt, &pp, &allow) == MM_ROUTE_NOT_FOUND, "%s",
+                      bad[i]);
+}
+END_TEST
+
+START_TEST(recording_ids)
+{
+    const mm_route *rt;
+    mm_path_params pp;
+    const char *allow;
+
+    ck_assert_int_eq(find("GET", "/meetings/3/recordings/rec_0a1b/file", &rt, &pp, &allow),
+                     MM_ROUTE_FOUND);
+    ck_assert_str_eq(pp.rec, "rec_0a1b");
+    ck_assert_int_eq(find("GET", "/meetings/3/recordings/rec_XYZ/file", &rt, &pp, &allow),
+                     MM_ROUTE_NOT_FOUND);
+    ck_assert_int_eq(find("GET", "/meetings/3/recordings/rec_/file", &rt, &pp, &allow),
+                     MM_ROUTE_NOT_FOUND);
+    ck_assert_int_eq(find("GET", "/meetings/3/recordings/../file", &rt, &pp, &allow),
+                     MM_ROUTE_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(wrong_method_lists_allowed)
+{
+    const mm_route *rt;
+    mm_path_params pp;
+    const char *allow = NULL;
+
+    ck_assert_int_eq(find("PATCH", "/meetings/5", &rt, &pp, &allow), MM_ROUTE_BAD_METHOD);
+    ck_assert_str_eq(allow, "GET, HEAD, PUT, DELETE");
+    ck_assert_int_eq(find("GET", "/auth/login", &rt, &pp, &allow), MM_ROUTE_BAD_METHOD);
+    ck_assert_str_eq(allow, "POST");
+    ck_assert_int_eq(find("DELETE", "/meetings", &rt, &pp, &allow), MM_ROUTE_BAD_METHOD);
+    ck_assert_str_eq(allow, "GET, HEAD, POST");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("router");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, table_is_indexed_by_id);
+    tcase_add_test(tc, seed_limits);
+    tcase_add_test(tc, matches_ids);
+    tcase_add_test(tc, rejects_bad_ids);
+    tcase_add_test(tc, recording_ids);
+    tcase_add_test(tc, wrong_method_lists_allowed);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
