@@ -91,6 +91,8 @@ cmd_render() {
     local state=$1 port=$2 pgport=$3 sigport=$4 extra=${5:-}
     mkdir -p "$state/logs" "$state/run" "$state/htdocs" "$state/recordings"
     chown www-data:www-data "$state/recordings"
+    # The demo web client, served at / by the same httpd.
+    if [ -d "$ROOT/web" ]; then cp -r "$ROOT/web/." "$state/htdocs/"; fi
     cmd_secret "$state/jwt.secret"
     local extra_text=""
     [ -n "$extra" ] && extra_text=$(cat "$extra")
