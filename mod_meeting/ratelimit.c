@@ -39,7 +39,7 @@ int mm_ratelimit(mm_req *q)
     else
         key = mm_rl_key((uint32_t)q->route->id, q->r->useragent_ip,
                         strlen(q->r->useragent_ip));
-    if (mm_rl_check(q->conf->rl, key, &lim->limit, apr_time_now(), &res) != 0) {
+    if (mm_rl_check(q->conf->rl, key, &lim->limit, mm_rl_now_us(), &res) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
                       "MM0301: rate-limit table full; admitting %s unlimited "
                       "(raise MeetingRateLimitSlots)", q->route->name);

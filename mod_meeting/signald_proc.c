@@ -5,7 +5,8 @@
  *
  * It lives on the process pool, not pconf: a graceful restart re-reads the
  * configuration but keeps the running daemon (and its WebSocket connections);
- * it is stopped when httpd itself exits. An exit with SIGNALD_EXIT_FATAL
+ * it is stopped when httpd's parent process exits (PR_SET_PDEATHSIG: this holds
+ * even when httpd is killed). An exit with SIGNALD_EXIT_FATAL
  * (bad arguments, cannot bind) is not retried: restarting would only fail again.
  */
 #include "signald_proc.h"
@@ -13,6 +14,7 @@
 #include <apr_thread_proc.h>
 #include <http_core.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,8 +34,8 @@ typedef struct {
 
 static void maintain(int reason, void *data, int status);
 
-/* Stops signald, but only from the parent: httpd's children inherit this
- * state and run the same pool cleanups when they exit. */
+/* Stops signald (other-child unregistration), but only from the parent:
+ * httpd's children inherit this state and run the same pool cleanups. */
 static void stop(signald_state *st)
 {
     if (!st->running || getpid() != st->parent)
@@ -43,23 +45,26 @@ static void stop(signald_state *st)
     apr_proc_wait(&st->proc, NULL, NULL, APR_WAIT);
 }
 
-static apr_status_t stop_at_exit(void *data)
+/* In the forked child: tie signald's life to httpd's parent process (the
+ * kernel sends SIGTERM when it exits, however it exits), close what httpd
+ * had open, and become signald. */
+static void exec_signald(signald_state *st)
 {
-    stop(data);
-    return APR_SUCCESS;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != st->parent)
+        _exit(SIGNALD_EXIT_FATAL);
+    apr_pool_cleanup_for_exec();
+    execv(st->argv[0], (char *const *)st->argv);
+    _exit(SIGNALD_EXIT_FATAL);
 }
 
 static apr_status_t spawn(signald_state *st)
 {
-    apr_procattr_t *attr;
-    apr_status_t rv;
+    apr_status_t rv = apr_proc_fork(&st->proc, st->pool);
 
-    if ((rv = apr_procattr_create(&attr, st->pool)) != APR_SUCCESS
-        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM)) != APR_SUCCESS
-        || (rv = apr_procattr_detach_set(attr, 0)) != APR_SUCCESS)
-        return rv;
-    rv = apr_proc_create(&st->proc, st->argv[0], st->argv, NULL, attr, st->pool);
-    if (rv != APR_SUCCESS) {
+    if (rv == APR_INCHILD)
+        exec_signald(st);
+    if (rv != APR_INPARENT) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, st->s, "MM0401: cannot start signald %s",
                      st->argv[0]);
         return rv;
@@ -135,7 +140,6 @@ int mm_signald_start(apr_pool_t *pconf, server_rec *s)
         st->pool = s->process->pool;
         st->parent = getpid();
         apr_pool_userdata_set(st, USERDATA_KEY, apr_pool_cleanup_null, s->process->pool);
-        apr_pool_cleanup_register(st->pool, st, stop_at_exit, apr_pool_cleanup_null);
     }
     st->s = s;
     st->argv = build_argv(st->pool, c);

@@ -1,0 +1,50 @@
+/*
+ * The rate-limit table: one GCRA TAT per key in a fixed-size, lock-free,
+ * open-addressing hash table that lives in shared memory seen by every httpd
+ * child. Needs APR only for the shm glue (mm_rl_shm_attach).
+ */
+#ifndef MM_RL_TABLE_H
+#define MM_RL_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <apr_pools.h>
+#include <apr_errno.h>
+
+#include "gcra.h"
+
+/* The formatted region itself (header + slots); opaque. */
+typedef struct mm_rl_table mm_rl_table;
+
+/* Bytes needed for `slots` slots; 0 when slots is 0 or the size overflows. */
+size_t mm_rl_table_size(size_t slots);
+
+/* Formats mem (16-byte aligned, at least mm_rl_table_size(slots) bytes, not
+ * yet shared) as an empty table. seed keys slot placement, so that nobody
+ * outside can aim many keys at one neighbourhood: pass random bytes.
+ * NULL when mem or size do not fit. */
+mm_rl_table *mm_rl_table_init(void *mem, size_t size, size_t slots, uint64_t seed);
+
+/* The key of (route, who): who is a user id or client IP, any bytes. A keyed
+ * 64-bit hash (SipHash-2-4, the route picks the key) folded into [1, 2^63):
+ * never 0, the top bit is kept for the table's own marks. */
+uint64_t mm_rl_key(uint32_t route, const void *who, size_t len);
+
+/* Charges one request of `key` at now_us (one microsecond clock shared by
+ * every process, e.g. mm_rl_now_us()). 0: decided, res filled. 1: no slot
+ * (every probed slot holds a live key): admit the request and log it; res then
+ * describes a full bucket so the headers can still be sent. */
+int mm_rl_check(mm_rl_table *t, uint64_t key, const mm_gcra_limit *l, int64_t now_us,
+                mm_gcra_result *res);
+
+/* CLOCK_MONOTONIC in microseconds: the same in all processes, and it does
+ * not jump when NTP steps the wall clock. */
+int64_t mm_rl_now_us(void);
+
+/* The table in an anonymous apr_shm segment hung off process_pool (which
+ * outlives graceful restarts): an existing segment of the same slot count is
+ * reused with its state, otherwise a new one is created (and an old one of
+ * another size destroyed). Call from post_config, before children fork. */
+apr_status_t mm_rl_shm_attach(apr_pool_t *process_pool, apr_size_t slots, mm_rl_table **out);
+
+#endif

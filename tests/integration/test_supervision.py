@@ -1,0 +1,63 @@
+"""httpd supervises signald (MeetingSignalingDaemon): starts it, restarts it when
+it dies, keeps it across a graceful restart, stops it with httpd."""
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import ROOT
+
+SIGNALD = str(ROOT / "build" / "signald")
+
+
+def signald_pids(stack):
+    """signald processes started by this stack (matched by its listen port)."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].decode() == SIGNALD and f"127.0.0.1:{stack.sigport}".encode() in cmd:
+            pids.append(int(p))
+    return pids
+
+
+def wait_for(pred, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    return pred()
+
+
+@pytest.mark.allow_errors
+def test_signald_is_restarted_after_sigkill(make_stack):
+    s = make_stack()
+    (pid,) = wait_for(lambda: signald_pids(s), 5)
+    killed_at = time.time()
+    os.kill(pid, signal.SIGKILL)
+    new = wait_for(lambda: [p for p in signald_pids(s) if p != pid], 2.5)
+    assert new, "signald was not restarted"
+    assert time.time() - killed_at <= 2.5
+    assert len(signald_pids(s)) == 1
+
+
+def test_graceful_restart_keeps_one_signald(make_stack):
+    s = make_stack()
+    before = wait_for(lambda: signald_pids(s), 5)
+    s.graceful()
+    time.sleep(0.5)
+    assert signald_pids(s) == before
+
+
+def test_signald_stops_with_httpd(make_stack):
+    s = make_stack()
+    assert wait_for(lambda: signald_pids(s), 5)
+    s.stop()
+    assert wait_for(lambda: not signald_pids(s), 5)

@@ -1,0 +1,457 @@
+/*
+ * The shared rate-limit table (mod_meeting/rl_table.c): placement, eviction,
+ * "no slot", and exact counts with several processes on one mapping.
+ */
+#define _DEFAULT_SOURCE             /* MAP_ANONYMOUS, sched_yield with -std=c11 */
+
+#include <check.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <apr_general.h>
+#include <apr_pools.h>
+
+#include "rl_table.h"
+
+#define S 1000000LL
+#define NOW (1700000000LL * S)
+#define PROCS 4
+
+/* The slot array as the layout comment in rl_table.c draws it, for the few
+ * white-box checks (which slot a key landed in, a left-over mark). */
+typedef struct {
+    uint64_t key;
+    int64_t tat;
+} slot_view;
+
+#define SLOTS_AT 128
+
+static slot_view *slots_of(mm_rl_table *t)
+{
+    return (slot_view *)(void *)((char *)t + SLOTS_AT);
+}
+
+/* A shared anonymous mapping, as fork()ed children (and httpd's) see it. */
+static void *shared(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    return p;
+}
+
+static mm_rl_table *new_table(size_t slots)
+{
+    size_t size = mm_rl_table_size(slots);
+    mm_rl_table *t = mm_rl_table_init(shared(size), size, slots, UINT64_C(0x1234567890abcdef));
+
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+static void free_table(mm_rl_table *t, size_t slots)
+{
+    munmap(t, mm_rl_table_size(slots));
+}
+
+static mm_gcra_limit lim(uint32_t count, uint32_t period_s)
+{
+    mm_gcra_limit l;
+
+    ck_assert_int_eq(mm_gcra_limit_init(&l, count, period_s), 0);
+    return l;
+}
+
+static uint64_t key_n(unsigned n)
+{
+    return mm_rl_key(7, &n, sizeof(n));
+}
+
+/* Decided (not "no slot") and allowed or not. */
+static int allowed(mm_rl_table *t, uint64_t key, const mm_gcra_limit *l, int64_t now)
+{
+    mm_gcra_result r;
+
+    ck_assert_int_eq(mm_rl_check(t, key, l, now, &r), 0);
+    return r.allowed;
+}
+
+static size_t slot_holding(mm_rl_table *t, size_t n, uint64_t key)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (slots_of(t)[i].key == key)
+            return i;
+    return SIZE_MAX;
+}
+
+START_TEST(test_sizes)
+{
+    static uint64_t mem[64];
+
+    ck_assert_uint_eq(mm_rl_table_size(0), 0);
+    ck_assert_uint_eq(mm_rl_table_size(SIZE_MAX), 0);
+    ck_assert_uint_eq(mm_rl_table_size(SIZE_MAX / 16), 0);
+    ck_assert_uint_eq(mm_rl_table_size(1), SLOTS_AT + 16);
+    ck_assert_uint_eq(mm_rl_table_size(1000), SLOTS_AT + 16000);
+    ck_assert_ptr_null(mm_rl_table_init(NULL, 1024, 4, 0));
+    ck_assert_ptr_null(mm_rl_table_init(mem, sizeof(mem), 30, 0));         /* too small */
+    ck_assert_ptr_null(mm_rl_table_init((char *)mem + 4, 400, 4, 0));      /* misaligned */
+    ck_assert_ptr_nonnull(mm_rl_table_init(mem, sizeof(mem), 24, 0));
+}
+END_TEST
+
+START_TEST(test_key)
+{
+    const char *ip = "2001:db8::1";
+    unsigned i;
+
+    ck_assert_uint_eq(mm_rl_key(1, ip, strlen(ip)), mm_rl_key(1, ip, strlen(ip)));
+    ck_assert_uint_ne(mm_rl_key(1, ip, strlen(ip)), mm_rl_key(2, ip, strlen(ip)));
+    ck_assert_uint_ne(mm_rl_key(1, ip, strlen(ip)), mm_rl_key(1, ip, strlen(ip) - 1));
+    ck_assert_uint_eq(mm_rl_key(3, NULL, 0), mm_rl_key(3, "", 0));
+    for (i = 0; i < 20000; i++) {
+        uint64_t k = mm_rl_key(i % 5, &i, sizeof(i));
+
+        ck_assert_uint_ne(k, 0);
+        ck_assert_uint_eq(k >> 63, 0);
+    }
+}
+END_TEST
+
+START_TEST(test_distinct_keys_independent)
+{
+    mm_rl_table *t = new_table(64);
+    mm_gcra_limit l = lim(2, 60);
+    mm_gcra_result r;
+
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 1);
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 1);
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 0);
+    ck_assert_int_eq(mm_rl_check(t, key_n(2), &l, NOW, &r), 0);
+    ck_assert_int_eq(r.allowed, 1);
+    ck_assert_uint_eq(r.remaining, 1);
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 0);
+    free_table(t, 64);
+}
+END_TEST
+
+/* Through the table every answer is the one the bare arithmetic gives. */
+START_TEST(test_same_as_gcra)
+{
+    mm_rl_table *t = new_table(256);
+    mm_gcra_limit l = lim(5, 10);
+    int64_t tat[20] = { 0 }, now = NOW;
+    uint32_t seed = 99;
+    int i;
+
+    for (i = 0; i < 20000; i++) {
+        unsigned k;
+        mm_gcra_result got, want;
+
+        seed = seed * 1664525u + 1013904223u;
+        k = (seed >> 8) % 20;
+        now += (seed >> 20) % 200000;
+        tat[k] = mm_gcra_decide(&l, tat[k], now, &want);
+        ck_assert_int_eq(mm_rl_check(t, key_n(k), &l, now, &got), 0);
+        ck_assert_mem_eq(&got, &want, sizeof(got));
+    }
+    free_table(t, 256);
+}
+END_TEST
+
+/* All slots live: a new key gets "no slot" (admitted, full-bucket headers),
+ * and the keys in the table keep their state. */
+START_TEST(test_full_no_slot)
+{
+    mm_rl_table *t = new_table(8);
+    mm_gcra_limit l = lim(1, 3600);
+    mm_gcra_result r;
+    unsigned i;
+
+    for (i = 0; i < 8; i++)
+        ck_assert_int_eq(allowed(t, key_n(i), &l, NOW), 1);
+    ck_assert_int_eq(mm_rl_check(t, key_n(8), &l, NOW + S, &r), 1);
+    ck_assert_int_eq(r.allowed, 1);
+    ck_assert_uint_eq(r.limit, 1);
+    ck_assert_uint_eq(r.remaining, 0);
+    for (i = 0; i < 8; i++)
+        ck_assert_int_eq(allowed(t, key_n(i), &l, NOW + S), 0);
+    free_table(t, 8);
+}
+END_TEST
+
+/* Slots whose TAT has passed are reused, oldest first; live ones never. */
+START_TEST(test_evicts_oldest_expired)
+{
+    mm_rl_table *t = new_table(8);
+    mm_gcra_limit l = lim(2, 100);          /* T = 50 s */
+    mm_gcra_result r;
+    int64_t now = NOW + 53 * S + S / 2;     /* keys 0..3 expired, 4..7 live */
+    size_t at[8];
+    unsigned i;
+
+    for (i = 0; i < 8; i++) {
+        ck_assert_int_eq(allowed(t, key_n(i), &l, NOW + (int64_t)i * S), 1);
+        at[i] = slot_holding(t, 8, key_n(i));
+        ck_assert_uint_ne(at[i], SIZE_MAX);
+    }
+    for (i = 0; i < 4; i++) {
+        ck_assert_int_eq(allowed(t, key_n(100 + i), &l, now), 1);
+        ck_assert_uint_eq(slot_holding(t, 8, key_n(100 + i)), at[i]);
+    }
+    ck_assert_int_eq(mm_rl_check(t, key_n(104), &l, now, &r), 1);
+    for (i = 4; i < 8; i++) {
+        ck_assert_int_eq(mm_rl_check(t, key_n(i), &l, now, &r), 0);
+        ck_assert_int_eq(r.allowed, 1);
+        ck_assert_uint_eq(r.remaining, 0);  /* their charge was kept */
+    }
+    free_table(t, 8);
+}
+END_TEST
+
+/* Fewer slots than the probe length: the window wraps, stays in bounds. */
+START_TEST(test_tiny_table)
+{
+    mm_rl_table *t = new_table(3);
+    mm_gcra_limit l = lim(1, 60);
+    mm_gcra_result r;
+    unsigned i;
+
+    for (i = 0; i < 3; i++)
+        ck_assert_int_eq(allowed(t, key_n(i), &l, NOW), 1);
+    ck_assert_int_eq(mm_rl_check(t, key_n(3), &l, NOW, &r), 1);
+    ck_assert_int_eq(allowed(t, key_n(3), &l, NOW + 61 * S), 1);
+    free_table(t, 3);
+}
+END_TEST
+
+/* A process killed in the middle of a hand-over leaves a mark; it blocks the
+ * slot only for a few seconds. */
+START_TEST(test_stale_mark_healed)
+{
+    mm_rl_table *t = new_table(1);
+    mm_gcra_limit l = lim(1, 10);
+    mm_gcra_result r;
+
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 1);
+    /* Top bit, the second it was set, a sequence number. */
+    slots_of(t)[0].key = UINT64_C(1) << 63 | (uint64_t)(NOW / S & 0xffffffff) << 31 | 7;
+    ck_assert_int_eq(mm_rl_check(t, key_n(2), &l, NOW + S, &r), 1);
+    ck_assert_int_eq(mm_rl_check(t, key_n(1), &l, NOW + S, &r), 1);
+    ck_assert_int_eq(allowed(t, key_n(2), &l, NOW + 20 * S), 1);
+    ck_assert_int_eq(allowed(t, key_n(2), &l, NOW + 20 * S), 0);
+    free_table(t, 1);
+}
+END_TEST
+
+/* ---- several processes on one mapping ---- */
+
+typedef struct {
+    unsigned arrived;                   /* barrier */
+    unsigned no_slot;
+    unsigned admitted[PROCS][256];      /* [process][key] */
+} shared_counts;
+
+static void barrier(shared_counts *c, unsigned target)
+{
+    __atomic_add_fetch(&c->arrived, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&c->arrived, __ATOMIC_ACQUIRE) < target)
+        sched_yield();
+}
+
+typedef void (*worker_fn)(mm_rl_table *t, shared_counts *c, int proc);
+
+/* Runs fn in PROCS children at once and waits for them all. */
+static void run_procs(mm_rl_table *t, shared_counts *c, worker_fn fn)
+{
+    pid_t pid[PROCS];
+    int p, status;
+
+    for (p = 0; p < PROCS; p++) {
+        pid[p] = fork();
+        ck_assert_int_ge(pid[p], 0);
+        if (pid[p] == 0) {
+            fn(t, c, p);
+            _exit(0);
+        }
+    }
+    for (p = 0; p < PROCS; p++) {
+        ck_assert_int_eq(waitpid(pid[p], &status, 0), pid[p]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+}
+
+static unsigned admitted_total(const shared_counts *c, unsigned key)
+{
+    unsigned p, n = 0;
+
+    for (p = 0; p < PROCS; p++)
+        n += c->admitted[p][key];
+    return n;
+}
+
+/* Counts one check in the shared tallies. */
+static void tally(mm_rl_table *t, shared_counts *c, int proc, unsigned k,
+                  const mm_gcra_limit *l, int64_t now)
+{
+    mm_gcra_result r;
+
+    if (mm_rl_check(t, key_n(k), l, now, &r) != 0)
+        __atomic_add_fetch(&c->no_slot, 1, __ATOMIC_RELAXED);
+    else if (r.allowed)
+        c->admitted[proc][k]++;
+}
+
+/* 1000 per day: no token comes back while the test runs (T = 86 s). */
+static void hammer_one_key(mm_rl_table *t, shared_counts *c, int proc)
+{
+    mm_gcra_limit l = lim(1000, 86400);
+    int i;
+
+    barrier(c, PROCS);
+    for (i = 0; i < 3000; i++)
+        tally(t, c, proc, 0, &l, mm_rl_now_us());
+}
+
+START_TEST(test_procs_one_key)
+{
+    mm_rl_table *t = new_table(1024);
+    shared_counts *c = shared(sizeof(*c));
+
+    run_procs(t, c, hammer_one_key);
+    ck_assert_uint_eq(c->no_slot, 0);
+    ck_assert_uint_eq(admitted_total(c, 0), 1000);
+    munmap(c, sizeof(*c));
+    free_table(t, 1024);
+}
+END_TEST
+
+static void hammer_many_keys(mm_rl_table *t, shared_counts *c, int proc)
+{
+    mm_gcra_limit l = lim(20, 86400);
+    unsigned pass, j;
+
+    barrier(c, PROCS);
+    for (pass = 0; pass < 40; pass++)
+        for (j = 0; j < 200; j++)
+            tally(t, c, proc, (j + (unsigned)proc * 50) % 200, &l, mm_rl_now_us());
+}
+
+START_TEST(test_procs_many_keys)
+{
+    mm_rl_table *t = new_table(1024);
+    shared_counts *c = shared(sizeof(*c));
+    unsigned k;
+
+    run_procs(t, c, hammer_many_keys);
+    ck_assert_uint_eq(c->no_slot, 0);
+    for (k = 0; k < 200; k++)
+        ck_assert_uint_eq(admitted_total(c, k), 20);
+    munmap(c, sizeof(*c));
+    free_table(t, 1024);
+}
+END_TEST
+
+/* Eight generations of 24 keys through 48 slots: from the second on every
+ * key takes over an expired slot while the other processes do the same. */
+#define GENERATIONS 8
+#define GEN_KEYS 24
+
+static void churn(mm_rl_table *t, shared_counts *c, int proc)
+{
+    mm_gcra_limit l = lim(5, 3600);
+    unsigned g, pass, j;
+
+    for (g = 0; g < GENERATIONS; g++) {
+        int64_t now = NOW + (int64_t)g * 7200 * S;
+
+        barrier(c, PROCS * (g + 1));
+        for (pass = 0; pass < 10; pass++)
+            for (j = 0; j < GEN_KEYS; j++)
+                tally(t, c, proc, g * GEN_KEYS + (j + (unsigned)proc * 5) % GEN_KEYS, &l, now);
+    }
+}
+
+START_TEST(test_procs_churn)
+{
+    mm_rl_table *t = new_table(48);
+    shared_counts *c = shared(sizeof(*c));
+    unsigned k;
+
+    run_procs(t, c, churn);
+    ck_assert_uint_eq(c->no_slot, 0);
+    for (k = 0; k < GENERATIONS * GEN_KEYS; k++)
+        ck_assert_uint_eq(admitted_total(c, k), 5);
+    munmap(c, sizeof(*c));
+    free_table(t, 48);
+}
+END_TEST
+
+/* ---- the apr_shm glue ---- */
+
+START_TEST(test_shm_attach)
+{
+    apr_pool_t *pool;
+    mm_rl_table *t1, *t2, *t3;
+    mm_gcra_limit l = lim(1, 3600);
+    int64_t now = mm_rl_now_us();
+
+    ck_assert_int_eq(apr_initialize(), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    ck_assert_int_eq(mm_rl_shm_attach(pool, 0, &t1), APR_EINVAL);
+    ck_assert_int_eq(mm_rl_shm_attach(pool, 100, &t1), APR_SUCCESS);
+    ck_assert_uint_eq((uintptr_t)t1 % 64, 0);
+    ck_assert_int_eq(allowed(t1, key_n(1), &l, now), 1);
+    /* A graceful restart: same size, same segment, same budgets. */
+    ck_assert_int_eq(mm_rl_shm_attach(pool, 100, &t2), APR_SUCCESS);
+    ck_assert_ptr_eq(t1, t2);
+    ck_assert_int_eq(allowed(t2, key_n(1), &l, now), 0);
+    /* A new size: a new, empty table. */
+    ck_assert_int_eq(mm_rl_shm_attach(pool, 300, &t3), APR_SUCCESS);
+    ck_assert_int_eq(allowed(t3, key_n(1), &l, now), 1);
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+END_TEST
+
+static Suite *rl_suite(void)
+{
+    Suite *s = suite_create("rl_table");
+    TCase *tc = tcase_create("single");
+    TCase *mp = tcase_create("processes");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_sizes);
+    tcase_add_test(tc, test_key);
+    tcase_add_test(tc, test_distinct_keys_independent);
+    tcase_add_test(tc, test_same_as_gcra);
+    tcase_add_test(tc, test_full_no_slot);
+    tcase_add_test(tc, test_evicts_oldest_expired);
+    tcase_add_test(tc, test_tiny_table);
+    tcase_add_test(tc, test_stale_mark_healed);
+    tcase_add_test(tc, test_shm_attach);
+    tcase_set_timeout(mp, 120);         /* under valgrind */
+    tcase_add_test(mp, test_procs_one_key);
+    tcase_add_test(mp, test_procs_many_keys);
+    tcase_add_test(mp, test_procs_churn);
+    suite_add_tcase(s, tc);
+    suite_add_tcase(s, mp);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(rl_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
