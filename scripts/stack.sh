@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 PACKAGES="apache2 apache2-dev libaprutil1-dbd-pgsql libjansson-dev libjwt-dev libpq-dev
 libwebsockets-dev libssl-dev pkg-config check postgresql-15 postgresql-contrib
-python3-pytest python3-requests python3-websockets valgrind curl"
+python3-pytest python3-requests python3-websockets valgrind curl clang libclang-rt-14-dev"
 
 as_postgres() { runuser -u postgres -- "$@"; }
 

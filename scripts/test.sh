@@ -14,6 +14,10 @@ status=0
 echo "== unit tests (C, ASan + UBSan)"
 make -s unit || status=1
 
+echo "== fuzzing the parsers (libFuzzer, ASan + UBSan, 10 s; make fuzz runs longer)"
+make -s fuzz FUZZ_SECONDS=10 >build/fuzz.log 2>&1 || { tail -40 build/fuzz.log; status=1; }
+grep -E "^Done [0-9]+ runs" build/fuzz.log || true
+
 echo "== integration tests (pytest: private httpd + PostgreSQL)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@" || status=1
 
