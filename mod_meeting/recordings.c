@@ -68,6 +68,25 @@ static const char *file_url(mm_req *q, const char *rid)
     return ap_construct_url(q->r->pool, path, q->r);
 }
 
+/* mm_db_result, with the SQL NULLs that apr_dbd's pgsql driver reads back as
+ * "" taken for NULL again (no column of an mm_result is legitimately empty):
+ * else an error carries "field":"" and the file routes take every refusal
+ * for a refused recording id. */
+static int rec_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res)
+{
+    if (mm_db_result(q, id, nargs, args, res))
+        return MM_DONE;
+    if (res->error && !*res->error)
+        res->error = NULL;
+    if (res->field && !*res->field)
+        res->field = NULL;
+    if (res->message && !*res->message)
+        res->message = NULL;
+    if (res->data && !*res->data)
+        res->data = NULL;
+    return 0;
+}
+
 int mm_recordings_list(mm_req *q)
 {
     const char *args[2] = {mm_mid(q), mm_uid(q)};
@@ -75,7 +94,7 @@ int mm_recordings_list(mm_req *q)
     json_t *data, *item;
     size_t i;
 
-    if (mm_db_result(q, S_RECORDING_LIST, 2, args, &res))
+    if (rec_result(q, S_RECORDING_LIST, 2, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -131,33 +150,92 @@ static const char *upload_type(request_rec *r)
     return NULL;
 }
 
-/* Streams the body into f; returns its size, or -1 (413 answered when the
- * cap is passed, the client gone otherwise). */
+/* Answers a refused or failed upload. The connection is closed afterwards, so
+ * that httpd does not read (and discard) the rest of a body that may be
+ * gigabytes long; lingering close still lets the client read the answer. */
+static void upload_refused(mm_req *q, int status)
+{
+    q->r->connection->keepalive = AP_CONN_CLOSE;
+    switch (status) {
+    case HTTP_REQUEST_ENTITY_TOO_LARGE:
+        mm_error(q->r, status, "body_too_large",
+                 "the recording is larger than the server accepts", NULL);
+        break;
+    case HTTP_REQUEST_TIME_OUT:
+        mm_error_for_status(q->r, status);
+        break;
+    case HTTP_INTERNAL_SERVER_ERROR:
+        mm_error(q->r, status, "internal", "cannot store the file", NULL);
+        break;
+    default:
+        mm_error(q->r, HTTP_BAD_REQUEST, "invalid_field", "the upload was interrupted", NULL);
+    }
+}
+
+/* Streams the body into f, one brigade at a time (nothing accumulates in the
+ * request pool, whatever the size). Returns its size, or -1 once the refusal
+ * is answered (413 past the cap, whether ours or LimitRequestBody; 408; 400
+ * when the client went away; 500 when the disk refuses). */
 static apr_off_t stream_body(mm_req *q, apr_file_t *f)
 {
-    char *buf = apr_palloc(q->r->pool, UPLOAD_CHUNK);
+    request_rec *r = q->r;
+    apr_bucket_brigade *bb;
     apr_off_t total = 0;
-    long n;
+    apr_status_t rv;
+    int rc, eos = 0;
 
-    if (ap_setup_client_block(q->r, REQUEST_CHUNKED_DECHUNK) != OK)
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        upload_refused(q, rc);
         return -1;
-    while ((n = ap_get_client_block(q->r, buf, UPLOAD_CHUNK)) > 0) {
-        apr_size_t len = (apr_size_t)n;
-        total += n;
-        if (total > q->conf->recording_max) {
-            mm_error(q->r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
-                     "the recording is larger than the server accepts", NULL);
-            return -1;
-        }
-        if (apr_file_write_full(f, buf, len, NULL) != APR_SUCCESS) {
-            mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot store the file",
-                     NULL);
-            return -1;
-        }
     }
-    if (n < 0) {
-        mm_error(q->r, HTTP_BAD_REQUEST, "invalid_field", "the upload was interrupted", NULL);
-        return -1;
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    while (!eos) {
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
+                            UPLOAD_CHUNK);
+        if (rv != APR_SUCCESS) {
+            rc = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            if (rc == AP_FILTER_ERROR) /* an input filter has answered already */
+                r->connection->keepalive = AP_CONN_CLOSE;
+            else
+                upload_refused(q, rc);
+            apr_brigade_cleanup(bb);
+            return -1;
+        }
+        if (APR_BRIGADE_EMPTY(bb)) { /* no EOS and no data: the client is gone */
+            upload_refused(q, HTTP_BAD_REQUEST);
+            return -1;
+        }
+        for (apr_bucket *e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+             e = APR_BUCKET_NEXT(e)) {
+            const char *data;
+            apr_size_t len;
+
+            if (APR_BUCKET_IS_EOS(e)) {
+                eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(e))
+                continue;
+            if ((rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ)) != APR_SUCCESS) {
+                apr_brigade_cleanup(bb);
+                upload_refused(q, HTTP_BAD_REQUEST);
+                return -1;
+            }
+            total += (apr_off_t)len;
+            if (total > q->conf->recording_max) {
+                apr_brigade_cleanup(bb);
+                upload_refused(q, HTTP_REQUEST_ENTITY_TOO_LARGE);
+                return -1;
+            }
+            if (len && (rv = apr_file_write_full(f, data, len, NULL)) != APR_SUCCESS) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                              "MM0503: cannot write the upload of recording %s", q->params.rec);
+                apr_brigade_cleanup(bb);
+                upload_refused(q, HTTP_INTERNAL_SERVER_ERROR);
+                return -1;
+            }
+        }
+        apr_brigade_cleanup(bb);
     }
     return total;
 }
@@ -175,7 +253,7 @@ static apr_off_t store_upload(mm_req *q, const char *rid)
                                        | APR_FOPEN_BUFFERED, q->r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, q->r, "MM0502: cannot create %s", tmpl);
-        mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot store the file", NULL);
+        upload_refused(q, HTTP_INTERNAL_SERVER_ERROR);
         return -1;
     }
     size = stream_body(q, f);
@@ -184,9 +262,11 @@ static apr_off_t store_upload(mm_req *q, const char *rid)
         rv = apr_file_rename(tmpl, file_path(q, rid), q->r->pool);
     if (size < 0 || rv != APR_SUCCESS) {
         apr_file_remove(tmpl, q->r->pool);
-        if (size >= 0)
-            mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "cannot store the file",
-                     NULL);
+        if (size >= 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, q->r,
+                          "MM0504: cannot store the upload of recording %s", rid);
+            upload_refused(q, HTTP_INTERNAL_SERVER_ERROR);
+        }
         return -1;
     }
     return size;
@@ -194,7 +274,7 @@ static apr_off_t store_upload(mm_req *q, const char *rid)
 
 int mm_recording_upload(mm_req *q)
 {
-    const char *type = upload_type(q->r), *cl, *args[4];
+    const char *type = upload_type(q->r), *cl, *args[4], *stored = NULL;
     mm_result res;
     apr_off_t size;
     int found;
@@ -203,7 +283,7 @@ int mm_recording_upload(mm_req *q)
     args[1] = mm_uid(q);
     args[2] = apr_itoa(q->r->pool, MM_NEED_STAFF);
     args[3] = q->params.rec;
-    if (mm_db_result(q, S_RECORDING_FILE, 4, args, &res))
+    if (rec_result(q, S_RECORDING_FILE, 4, args, &res))
         return OK;
     if (res.code != HTTP_OK && !res.field)
         return mm_reply_result(q, &res, NULL);
@@ -212,9 +292,10 @@ int mm_recording_upload(mm_req *q)
                         "a recording must be video/webm, video/mp4, audio/webm or audio/ogg",
                         NULL);
     cl = apr_table_get(q->r->headers_in, "Content-Length");
-    if (cl && apr_atoi64(cl) > q->conf->recording_max)
-        return mm_error(q->r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
-                        "the recording is larger than the server accepts", NULL);
+    if (cl && apr_atoi64(cl) > q->conf->recording_max) {
+        upload_refused(q, HTTP_REQUEST_ENTITY_TOO_LARGE);
+        return OK;
+    }
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
     if (!q->conf->recording_dir)
@@ -225,8 +306,15 @@ int mm_recording_upload(mm_req *q)
     args[1] = args[3];
     args[2] = apr_off_t_toa(q->r->pool, size);
     args[3] = type;
-    if (mm_db_row(q, S_RECORDING_STORED, 4, args, &cl, 1, &found))
+    if (mm_db_row(q, S_RECORDING_STORED, 4, args, &stored, 1, &found))
         return OK;
+    if (!found || !stored || *stored != 't') {
+        /* The meeting was deleted while the body streamed in: its files are
+         * gone, and so must this one be. */
+        apr_file_remove(file_path(q, args[1]), q->r->pool);
+        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "recording not found",
+                        "recording_id");
+    }
     return mm_reply_json(q->r, HTTP_OK, "Recording uploaded successfully",
                          json_pack("{s:s,s:I}", "recording_id", args[1], "size",
                                    (json_int_t)size));
@@ -275,6 +363,8 @@ static int send_file(mm_req *q, const char *path, const char *type)
     apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
     apr_table_setn(r->headers_out, "Cache-Control", "private, max-age=60");
     if ((status = ap_meets_conditions(r)) != OK) {
+        if (status != HTTP_NOT_MODIFIED) /* 412: an answer with a (JSON) body */
+            return mm_error_for_status(r, status);
         r->status = status;
         return OK;
     }
@@ -304,7 +394,7 @@ int mm_recording_download(mm_req *q)
     args[1] = mm_uid(q);
     args[2] = apr_itoa(q->r->pool, signed_ok ? MM_NEED_ANYONE : MM_NEED_MEMBER);
     args[3] = q->params.rec;
-    if (mm_db_result(q, S_RECORDING_FILE, 4, args, &res))
+    if (rec_result(q, S_RECORDING_FILE, 4, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);

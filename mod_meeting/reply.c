@@ -118,8 +118,12 @@ int mm_error_for_status(request_rec *r, int status)
     case HTTP_SERVICE_UNAVAILABLE:
         return mm_error(r, status, "service_unavailable", "the service is unavailable", NULL);
     default:
+        if (status == HTTP_BAD_REQUEST)
+            return mm_error(r, status, "invalid_json", "the request is malformed", NULL);
+        if (status == HTTP_PRECONDITION_FAILED)
+            return mm_error(r, status, "conflict", "a precondition of the request failed", NULL);
         if (status >= 400 && status < 500)
-            return mm_error(r, status, "invalid_request", "the request was refused", NULL);
+            return mm_error(r, status, "forbidden", "the request was refused", NULL);
         return mm_error(r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
     }
 }

@@ -250,14 +250,20 @@ int mm_email_valid(const char *s)
 
 static int url_valid(const char *s)
 {
+    size_t scheme;
+
     if (*s == '\0')
         return 1;
-    if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+    if (strncmp(s, "https://", 8) == 0)
+        scheme = 8;
+    else if (strncmp(s, "http://", 7) == 0)
+        scheme = 7;
+    else
         return 0;
     for (const char *p = s; *p; p++)
         if ((unsigned char)*p <= ' ')
             return 0;
-    return strlen(s) > 8;
+    return s[scheme] != '\0' && s[scheme] != '/';
 }
 
 static int fail(mm_verr *err, const char *code, const char *prefix, const char *name,

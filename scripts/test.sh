@@ -18,6 +18,9 @@ echo "== fuzzing the parsers (libFuzzer, ASan + UBSan, 10 s; make fuzz runs long
 make -s fuzz FUZZ_SECONDS=10 >build/fuzz.log 2>&1 || { tail -40 build/fuzz.log; status=1; }
 grep -E "^Done [0-9]+ runs" build/fuzz.log || true
 
+echo "== OpenAPI document (redocly lint)"
+bash tests/openapi/lint.sh || status=1
+
 echo "== integration tests (pytest: private httpd + PostgreSQL)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@" || status=1
 
