@@ -44,6 +44,7 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->signald_cmd = add->signald_cmd ? add->signald_cmd : base->signald_cmd;
     c->ice = add->ice->nelts ? add->ice : base->ice;
     c->rl_exempt = add->rl_exempt ? add->rl_exempt : base->rl_exempt;
+    c->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
     c->issuer = MERGE(issuer);
     c->access_ttl = MERGE(access_ttl);
     c->refresh_ttl = MERGE(refresh_ttl);
@@ -305,6 +306,21 @@ static const char *add_rl_exempt(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+static const char *add_cors_origin(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    mm_srv_conf *c = srv(cmd);
+
+    (void)dummy;
+    if (strcmp(arg, "*") != 0 && strncmp(arg, "https://", 8) != 0
+        && strncmp(arg, "http://", 7) != 0)
+        return apr_psprintf(cmd->pool, "%s: '%s' must be * or an origin such as "
+                            "https://app.example.com", cmd->cmd->name, arg);
+    if (!c->cors_origins)
+        c->cors_origins = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(c->cors_origins, const char *) = arg;
+    return NULL;
+}
+
 static const char *set_recording_dir(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg);
@@ -366,6 +382,8 @@ const command_rec mm_cmds[] = {
                   "endpoint name (or *) and N/min, N/s, N/h, N/<seconds> or off"),
     AP_INIT_ITERATE("MeetingRateLimitExempt", add_rl_exempt, NULL, RSRC_CONF,
                     "client IP addresses or CIDR ranges that are never rate limited"),
+    AP_INIT_ITERATE("MeetingCORSOrigin", add_cors_origin, NULL, RSRC_CONF,
+                    "origins (or *) whose browsers may call the API"),
     AP_INIT_TAKE1("MeetingRecordingDir", set_recording_dir, NULL, RSRC_CONF,
                   "directory that holds recording files"),
     AP_INIT_TAKE1("MeetingRecordingMaxSize", set_int, (void *)&slot_rec_max, RSRC_CONF,

@@ -9,7 +9,10 @@
 #include "auth.h"
 #include "db.h"
 #include "ratelimit.h"
+#include "cors.h"
 #include "signald_proc.h"
+#include "stats.h"
+#include "status.h"
 
 #include <http_core.h>
 
@@ -64,12 +67,11 @@ static const char *api_path(request_rec *r)
     return r->uri + strlen(mm_api_base(r));
 }
 
-static int route(mm_req *q)
+static int route(mm_req *q, const char *path)
 {
     const char *allow = NULL;
 
-    switch (mm_route_find(mm_method_from(q->r->method), api_path(q->r), &q->route, &q->params,
-                          &allow)) {
+    switch (mm_route_find(mm_method_from(q->r->method), path, &q->route, &q->params, &allow)) {
     case MM_ROUTE_FOUND:
         return 0;
     case MM_ROUTE_BAD_METHOD:
@@ -81,6 +83,18 @@ static int route(mm_req *q)
     default:
         return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "no such API endpoint", NULL);
     }
+}
+
+/* Authenticates, rate-limits and runs the route's handler. */
+static void serve(mm_req *q, const char *path)
+{
+    if (mm_cors(q, path) || route(q, path))
+        return;
+    if (q->route->auth == MM_AUTH_JWT && mm_authenticate(q))
+        return;
+    if (q->route->auth != MM_AUTH_JWT_OR_SIGNED && mm_ratelimit(q))
+        return;
+    handlers[q->route->id](q);
 }
 
 static int meeting_handler(request_rec *r)
@@ -97,13 +111,8 @@ static int meeting_handler(request_rec *r)
     memset(&q, 0, sizeof(q));
     q.r = r;
     q.conf = ap_get_module_config(r->server->module_config, &meeting_module);
-    if (route(&q))
-        return OK;
-    if (q.route->auth == MM_AUTH_JWT && mm_authenticate(&q))
-        return OK;
-    if (q.route->auth != MM_AUTH_JWT_OR_SIGNED && mm_ratelimit(&q))
-        return OK;
-    handlers[q.route->id](&q);
+    serve(&q, api_path(r));
+    mm_stats_count(q.conf->stats, q.route, r->status);
     return OK;
 }
 
@@ -129,6 +138,7 @@ static int prepare_statements(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     mm_rl_table *table = NULL;
+    mm_stats *stats = NULL;
     const char *err;
     apr_status_t rv;
 
@@ -151,7 +161,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
+        if (!stats && (rv = mm_stats_attach(s->process->pool, &stats)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MM0003: cannot create the statistics");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         c->rl = table;
+        c->stats = stats;
     }
     return mm_signald_start(pconf, s);
 }
@@ -164,6 +179,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(prepare_statements, NULL, before_dbd, APR_HOOK_FIRST);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(meeting_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    mm_status_register();
 }
 
 AP_DECLARE_MODULE(meeting) = {

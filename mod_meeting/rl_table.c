@@ -450,3 +450,17 @@ apr_status_t mm_rl_shm_attach(apr_pool_t *process_pool, apr_size_t slots, mm_rl_
     apr_pool_userdata_setn(shm, RL_USERDATA, NULL, process_pool);
     return APR_SUCCESS;
 }
+
+void mm_rl_usage(mm_rl_table *t, int64_t now_us, size_t *slots, size_t *used, size_t *live)
+{
+    *slots = (size_t)t->nslots;
+    *used = *live = 0;
+    for (size_t i = 0; i < *slots; i++) {
+        uint64_t key = __atomic_load_n(&t->slot[i].key, __ATOMIC_RELAXED);
+        if (key == 0 || (key & RL_MARK))
+            continue;
+        (*used)++;
+        if (__atomic_load_n(&t->slot[i].tat, __ATOMIC_RELAXED) > now_us)
+            (*live)++;
+    }
+}

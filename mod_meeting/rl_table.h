@@ -47,4 +47,8 @@ int64_t mm_rl_now_us(void);
  * another size destroyed). Call from post_config, before children fork. */
 apr_status_t mm_rl_shm_attach(apr_pool_t *process_pool, apr_size_t slots, mm_rl_table **out);
 
+/* For server-status: slots in the table, slots holding a key, and keys whose
+ * bucket is not full (state that matters). A racy but harmless snapshot. */
+void mm_rl_usage(mm_rl_table *t, int64_t now_us, size_t *slots, size_t *used, size_t *live);
+
 #endif

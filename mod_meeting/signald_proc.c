@@ -145,3 +145,15 @@ int mm_signald_start(apr_pool_t *pconf, server_rec *s)
     st->argv = build_argv(st->pool, c);
     return spawn(st) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
+
+int mm_signald_info(server_rec *s, int *pid, int *restarts)
+{
+    signald_state *st = NULL;
+
+    apr_pool_userdata_get((void **)&st, USERDATA_KEY, s->process->pool);
+    if (!st)
+        return -1;
+    *pid = st->running ? (int)st->proc.pid : 0;
+    *restarts = st->starts > 0 ? st->starts - 1 : 0;
+    return st->running;
+}

@@ -1,0 +1,64 @@
+"""For admins and browser clients: health, server-status, CORS."""
+import pytest
+import requests
+
+from conftest import Postgres, Stack, unique
+
+
+def test_health_needs_no_token_and_is_never_limited(make_stack):
+    s = make_stack("MeetingRateLimit * 1")
+    for _ in range(5):
+        r = s.api("GET", "/health")
+        assert r.status_code == 200
+        assert "X-RateLimit-Limit" not in r.headers
+
+
+@pytest.mark.allow_errors
+def test_health_is_503_without_the_database(workdir):
+    pg = Postgres(workdir, unique("pg"))
+    pg.start()
+    pg.migrate()
+    s = Stack(workdir, pg)
+    s.start()
+    try:
+        pg.stop()
+        r = s.api("GET", "/health")
+        assert r.status_code == 503 and r.headers["Retry-After"]
+    finally:
+        s.stop()
+        pg.stop()
+
+
+def test_server_status_has_a_meeting_section(stack):
+    u = stack.new_user()
+    stack.api("GET", "/users/profile", token=u["token"])
+    stack.api("GET", "/no-such-thing")
+    text = requests.get(stack.url + "/server-status?auto", timeout=10).text
+    fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    assert int(fields["MeetingRateLimitSlots"]) == 4096
+    assert int(fields["MeetingRateLimitSlotsUsed"]) >= 1
+    assert fields["MeetingSignald"] == "up"
+    assert int(fields["MeetingRoute_profile.get_requests"]) >= 1
+    assert int(fields["MeetingRoute_profile.get_2xx"]) >= 1
+    assert int(fields["MeetingRoute_unrouted_4xx"]) >= 1
+    html = requests.get(stack.url + "/server-status", timeout=10).text
+    assert "mod_meeting" in html and "profile.get" in html
+
+
+def test_cors_preflight_and_headers(make_stack):
+    s = make_stack("MeetingCORSOrigin https://app.example.com\nMeetingRateLimit * 1")
+    pre = requests.options(s.url + "/api/v1/meetings/5", timeout=10, headers={
+        "Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert pre.status_code == 204
+    assert pre.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert pre.headers["Access-Control-Allow-Methods"] == "PUT"
+    assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
+    # Preflights spend no token: the limit of 1 is still there for the real call.
+    r = s.api("POST", "/auth/login", json={"username": "x", "password": "y"},
+              headers={"Origin": "https://app.example.com"})
+    assert r.status_code == 401
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "X-RateLimit-Remaining" in r.headers["Access-Control-Expose-Headers"]
+    other = s.api("GET", "/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
