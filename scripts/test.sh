@@ -24,4 +24,7 @@ bash tests/openapi/lint.sh || status=1
 echo "== integration tests (pytest: private httpd + PostgreSQL)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@" || status=1
 
+echo "== end to end (two headless Chromium pages, a real WebRTC call through signald)"
+bash tests/e2e/run.sh || status=1
+
 exit $status
