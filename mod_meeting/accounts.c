@@ -105,7 +105,7 @@ int mm_accounts_login(mm_req *q)
     args[0] = mm_body_string(body, "username");
     if (mm_db_row(q, S_LOGIN_USER, 1, args, cols, 4, &found))
         return OK;
-    if (!found) {
+    if (!found || !cols[0] || !cols[1]) {
         /* Same bcrypt work as for a real user, so timing does not tell names. */
         apr_password_validate(password, q->conf->dummy_hash);
         return login_failed(q);

@@ -95,6 +95,16 @@ static int failed(mm_req *q, mm_stmt_id id, int rv)
     return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
 }
 
+/* A column's text, NULL for SQL NULL (get_entry alone would answer ""). */
+static const char *entry(mm_req *q, apr_dbd_row_t *row, int col)
+{
+    const char *text;
+
+    if (apr_dbd_datum_get(q->db->driver, row, col, APR_DBD_TYPE_STRING, &text) == APR_ENOENT)
+        return NULL;
+    return apr_dbd_get_entry(q->db->driver, row, col);
+}
+
 int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
               int ncols, int *found)
 {
@@ -118,7 +128,7 @@ int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char
         return failed(q, id, rv);
     *found = apr_dbd_get_row(q->db->driver, q->r->pool, res, &row, 1) == 0;
     for (int i = 0; *found && i < ncols; i++)
-        cols[i] = apr_dbd_get_entry(q->db->driver, row, i);
+        cols[i] = entry(q, row, i);
     return 0;
 }
 

@@ -54,27 +54,46 @@ static const mm_field no_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-/* Replaces an RFC 3339 member by its epoch seconds; returns them (or -1). */
-static long long epoch_member(json_t *doc, const char *name)
+/* The instants that can be written back as YYYY-MM-DDTHH:MM:SSZ. */
+#define MIN_EPOCH (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define MAX_EPOCH 253402300799LL   /* 9999-12-31T23:59:59Z */
+
+/* Replaces an RFC 3339 member (already validated) by its epoch seconds in *t.
+ * 1 converted, 0 absent, -1 outside the years 0001-9999 once in UTC. */
+static int epoch_member(json_t *doc, const char *name, long long *t)
 {
-    long long t;
     json_t *v = json_object_get(doc, name);
 
-    if (!v || mm_time_parse(json_string_value(v), &t) != 0)
+    if (!json_is_string(v) || mm_time_parse(json_string_value(v), t) != 0)
+        return 0;
+    if (*t < MIN_EPOCH || *t > MAX_EPOCH)
         return -1;
-    json_object_set_new(doc, name, json_integer(t));
-    return t;
+    json_object_set_new(doc, name, json_integer(*t));
+    return 1;
 }
 
 /* The body as the database takes it: times as epoch seconds, the password
- * as a bcrypt hash ("" or null: no password). 0, or MM_DONE after a 400/500. */
-static int to_document(mm_req *q, json_t *doc)
+ * as a bcrypt hash ("" or null: no password). 0, or MM_DONE after a 400/500.
+ * need: MM_NEED_NONE for create, which refuses end_time <= start_time here;
+ * an update leaves that to the database, which compares the merged times,
+ * and answers its own 400s only after mm_meeting_context(need) passes
+ * (SPEC.md 1: a stranger's bad body answers 403, not 400). */
+static int to_document(mm_req *q, json_t *doc, mm_need need)
 {
-    long long start = epoch_member(doc, "start_time");
-    long long end = epoch_member(doc, "end_time");
+    long long start = 0, end = 0;
+    int has_start = epoch_member(doc, "start_time", &start);
+    int has_end = epoch_member(doc, "end_time", &end);
+    const char *bad = has_start < 0 ? "start_time" : has_end < 0 ? "end_time" : NULL;
     json_t *pw = json_object_get(doc, "password");
 
-    if (start >= 0 && end >= 0 && end <= start)
+    if (bad) {
+        if (need != MM_NEED_NONE && mm_meeting_context(q, need))
+            return MM_DONE;
+        return mm_field_error(q, bad, apr_pstrcat(q->r->pool, bad,
+                                                  " must fall in the years 0001 to 9999 (UTC)",
+                                                  NULL));
+    }
+    if (need == MM_NEED_NONE && has_start > 0 && has_end > 0 && end <= start)
         return mm_field_error(q, "end_time", "end_time must be after start_time");
     if (pw) {
         const char *s = json_string_value(pw);
@@ -93,7 +112,7 @@ int mm_meetings_create(mm_req *q)
     json_t *body;
     const char *args[2];
 
-    if (mm_body_read(q, create_fields, &body) || to_document(q, body))
+    if (mm_body_read(q, create_fields, &body) || to_document(q, body, MM_NEED_NONE))
         return OK;
     args[0] = mm_uid(q);
     args[1] = mm_json_text(q, body);
@@ -189,7 +208,7 @@ int mm_meetings_update(mm_req *q)
 
     if (mm_meeting_body(q, MM_NEED_HOST, update_fields, &body))
         return OK;
-    if (to_document(q, body))
+    if (to_document(q, body, MM_NEED_HOST))
         return OK;
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
@@ -262,6 +281,7 @@ int mm_meetings_join(mm_req *q)
         return mm_error(q->r, HTTP_FORBIDDEN, "forbidden", "you were removed from this meeting",
                         NULL);
     pw = mm_body_string(body, "password");
+    /* No password: SQL NULL, which the driver reads back as "". */
     if (info[1] && !(info[2] && info[2][0] == 't')
         && (!pw || apr_password_validate(pw, info[1]) != APR_SUCCESS))
         return wrong_password(q);

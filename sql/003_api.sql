@@ -455,13 +455,16 @@ BEGIN
         RETURN mm_fail(404, 'not_found', 'meeting not found');
     END IF;
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_user;
-    IF FOUND AND p.removed_at IS NOT NULL THEN
+    IF p.removed_at IS NOT NULL THEN
         RETURN mm_fail(403, 'forbidden', 'you were removed from this meeting');
     END IF;
     IF m_status <> 'ongoing' THEN
         RETURN mm_fail(409, 'conflict', 'only an ongoing meeting can be joined');
     END IF;
-    IF NOT (FOUND AND (p.role = 'host' OR p.lease_until > now()))
+    -- Hosts and holders of a live lease keep their seat; anyone else (a
+    -- stranger, a member who never joined, left or whose lease ran out, where
+    -- lease_until is NULL or past) takes one only if one is free.
+    IF NOT (coalesce(p.role = 'host', false) OR coalesce(p.lease_until > now(), false))
        AND mm_online_count(p_meeting) >= m_max THEN
         RETURN mm_fail(409, 'meeting_full', 'the meeting is full');
     END IF;
@@ -541,6 +544,9 @@ BEGIN
     IF caller_role = 'moderator' AND p_role <> 'participant' THEN
         RETURN mm_fail(403, 'forbidden', 'a moderator may only add participants', 'role');
     END IF;
+    -- The meeting row lock serialises this with joins and other adds, which
+    -- may insert the same (meeting, user) row (else: unique_violation, a 500).
+    PERFORM 1 FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_target
        FOR UPDATE;
     IF FOUND AND p.removed_at IS NULL THEN
@@ -598,6 +604,9 @@ BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
+    -- Serialised with joins (meeting row lock): a join racing the removal
+    -- either finishes first (and the removal takes its seat back) or sees it.
+    PERFORM 1 FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
     UPDATE participants SET removed_at = now(), lease_until = NULL,
            left_at = CASE WHEN lease_until > now() THEN date_trunc('second', now())
                           ELSE left_at END
