@@ -68,25 +68,6 @@ static const char *file_url(mm_req *q, const char *rid)
     return ap_construct_url(q->r->pool, path, q->r);
 }
 
-/* mm_db_result, with the SQL NULLs that apr_dbd's pgsql driver reads back as
- * "" taken for NULL again (no column of an mm_result is legitimately empty):
- * else an error carries "field":"" and the file routes take every refusal
- * for a refused recording id. */
-static int rec_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res)
-{
-    if (mm_db_result(q, id, nargs, args, res))
-        return MM_DONE;
-    if (res->error && !*res->error)
-        res->error = NULL;
-    if (res->field && !*res->field)
-        res->field = NULL;
-    if (res->message && !*res->message)
-        res->message = NULL;
-    if (res->data && !*res->data)
-        res->data = NULL;
-    return 0;
-}
-
 int mm_recordings_list(mm_req *q)
 {
     const char *args[2] = {mm_mid(q), mm_uid(q)};
@@ -94,7 +75,7 @@ int mm_recordings_list(mm_req *q)
     json_t *data, *item;
     size_t i;
 
-    if (rec_result(q, S_RECORDING_LIST, 2, args, &res))
+    if (mm_db_result(q, S_RECORDING_LIST, 2, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -283,7 +264,7 @@ int mm_recording_upload(mm_req *q)
     args[1] = mm_uid(q);
     args[2] = apr_itoa(q->r->pool, MM_NEED_STAFF);
     args[3] = q->params.rec;
-    if (rec_result(q, S_RECORDING_FILE, 4, args, &res))
+    if (mm_db_result(q, S_RECORDING_FILE, 4, args, &res))
         return OK;
     if (res.code != HTTP_OK && !res.field)
         return mm_reply_result(q, &res, NULL);
@@ -394,7 +375,7 @@ int mm_recording_download(mm_req *q)
     args[1] = mm_uid(q);
     args[2] = apr_itoa(q->r->pool, signed_ok ? MM_NEED_ANYONE : MM_NEED_MEMBER);
     args[3] = q->params.rec;
-    if (rec_result(q, S_RECORDING_FILE, 4, args, &res))
+    if (mm_db_result(q, S_RECORDING_FILE, 4, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
