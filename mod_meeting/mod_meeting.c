@@ -90,6 +90,8 @@ static void serve(mm_req *q, const char *path)
 {
     if (mm_cors(q, path) || route(q, path))
         return;
+    /* For the access log: LogFormat "... %{meeting-route}n %D" */
+    apr_table_setn(q->r->notes, "meeting-route", q->route->name);
     if (q->route->auth == MM_AUTH_JWT && mm_authenticate(q))
         return;
     if (q->route->auth != MM_AUTH_JWT_OR_SIGNED && mm_ratelimit(q))

@@ -59,3 +59,22 @@ def test_directive_reference_matches_the_code():
     assert code and code == docs
     readme = (ROOT / "README.md").read_text()
     assert all(f"`{d}`" in readme for d in code)
+
+
+def test_shipped_debian_snippets_pass_configtest(workdir, pg):
+    """conf/meeting.load and conf/meeting.conf, as a2enmod would enable them."""
+    s = Stack(workdir, pg)
+    load = (ROOT / "conf/meeting.load").read_text().replace(
+        "/usr/lib/apache2/modules/mod_meeting.so", str(ROOT / "build/mod_meeting.so"))
+    conf = ((ROOT / "conf/meeting.conf").read_text()
+            .replace("/etc/apache2/meeting/jwt.secret", str(s.state / "jwt.secret"))
+            .replace("/var/lib/mod_meeting/recordings", str(s.state / "recordings"))
+            .replace("/usr/sbin/mod_meeting-signald", str(ROOT / "build/signald")))
+    main = s.conf.read_text()
+    start = main.index("LoadModule meeting_module")
+    main = main[:start] + main[main.index("\n", start) + 1:]
+    main = main[:main.index("DBDriver")]  # keep the server basics, drop our own setup
+    (s.state / "debian.conf").write_text(main + load + conf)
+    r = subprocess.run([HTTPD, "-f", str(s.state / "debian.conf"), "-t"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
