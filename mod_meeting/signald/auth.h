@@ -1,0 +1,25 @@
+/*
+ * signald: the upgrade request. The path must be the signaling endpoint and
+ * the query must carry meeting_id, user_id and a ticket (JWT HS256 signed by
+ * mod_meeting, typ "ticket") that names that same user and meeting and has
+ * not expired. Membership and the meeting's state are checked afterwards by
+ * mm_seat_take, since they may have changed since the ticket was signed.
+ */
+#ifndef MM_SIG_AUTH_H
+#define MM_SIG_AUTH_H
+
+#include <libwebsockets.h>
+
+#include "../token.h"
+
+void mm_auth_init(const mm_token_key *key);
+
+/* Any path ending in /ws/signaling (whatever prefix a proxy keeps), or "/"
+ * (a proxy that maps the endpoint onto the root). */
+int mm_auth_path_ok(struct lws *wsi);
+
+/* Checks the query of the upgrade request. Returns 0 with *meeting_id and
+ * *user_id set, or a close code (4401) with *why set to a static reason. */
+int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, const char **why);
+
+#endif

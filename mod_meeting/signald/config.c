@@ -1,0 +1,178 @@
+/* signald: command line (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+/* An integer flag: where it goes and what it may be. */
+typedef struct {
+    const char *name;
+    size_t offset;
+    int def, min, max;
+} int_flag;
+
+#define INT_FLAG(n, field, d, lo, hi) { n, offsetof(mm_sig_config, field), d, lo, hi }
+
+static const int_flag int_flags[] = {
+    INT_FLAG("--grace", grace, 15, 5, 60),
+    INT_FLAG("--max-frame", max_frame, 65536, 1024, 16 * 1024 * 1024),
+    INT_FLAG("--rate", rate, 50, 1, 100000),
+    INT_FLAG("--burst", burst, 100, 1, 1000000),
+    INT_FLAG("--ping-interval", ping_interval, 30, 1, 3600),
+    INT_FLAG("--idle-timeout", idle_timeout, 90, 2, 86400),
+    /* Leases last 90 s: renewing less often than every 60 s would let a live
+     * socket's seat lapse. */
+    INT_FLAG("--renew-interval", renew_interval, 30, 1, 60),
+};
+
+#define N_INT_FLAGS (sizeof(int_flags) / sizeof(int_flags[0]))
+
+static const char usage[] =
+    "usage: signald --listen HOST:PORT --secret-file PATH --issuer ISS --db CONNINFO\n"
+    "               [--grace 5..60] [--max-frame BYTES] [--rate N] [--burst N]\n"
+    "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n";
+
+static int bad(const char *flag, const char *what)
+{
+    fprintf(stderr, "signald: %s %s\n%s", flag, what, usage);
+    return MM_EXIT_USAGE;
+}
+
+/* HOST:PORT, HOST may be [v6]; the port must be 1..65535. */
+static int parse_listen(mm_sig_config *c, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    const char *host = v;
+    size_t hlen;
+    char *end;
+    long port;
+
+    if (!colon)
+        return -1;
+    hlen = (size_t)(colon - v);
+    if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
+        host++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof(c->host))
+        return -1;
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
+        return -1;
+    memcpy(c->host, host, hlen);
+    c->host[hlen] = '\0';
+    c->port = (int)port;
+    return 0;
+}
+
+static int set_int(mm_sig_config *c, const int_flag *f, const char *v)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < f->min || n > f->max) {
+        char what[96];
+
+        snprintf(what, sizeof(what), "must be an integer from %d to %d", f->min, f->max);
+        return bad(f->name, what);
+    }
+    *(int *)((char *)c + f->offset) = (int)n;
+    return 0;
+}
+
+/* A string flag; returns 1 when name is not one. */
+static int set_str(mm_sig_config *c, const char *name, const char *v)
+{
+    if (!strcmp(name, "--listen"))
+        return parse_listen(c, v) ? bad(name, "must be HOST:PORT") : 0;
+    if (!strcmp(name, "--secret-file"))
+        c->secret_file = v;
+    else if (!strcmp(name, "--issuer"))
+        c->issuer = v;
+    else if (!strcmp(name, "--db"))
+        c->db = v;
+    else
+        return 1;
+    return 0;
+}
+
+static int set_flag(mm_sig_config *c, const char *name, const char *v)
+{
+    int rc = set_str(c, name, v);
+
+    if (rc != 1)
+        return rc;
+    for (size_t i = 0; i < N_INT_FLAGS; i++)
+        if (!strcmp(name, int_flags[i].name))
+            return set_int(c, &int_flags[i], v);
+    return bad(name, "is not an option");
+}
+
+/* Cross-flag rules and required flags, once everything is read. */
+static int check(const mm_sig_config *c)
+{
+    PQconninfoOption *opts;
+    char *err = NULL;
+
+    if (!c->host[0])
+        return bad("--listen", "is required");
+    if (!c->secret_file || !*c->secret_file)
+        return bad("--secret-file", "is required");
+    if (!c->issuer || !*c->issuer)
+        return bad("--issuer", "is required");
+    if (!c->db)
+        return bad("--db", "is required");
+    /* The parser's message may quote the string, which can hold a password. */
+    opts = PQconninfoParse(c->db, &err);
+    PQfreemem(err);
+    if (!opts)
+        return bad("--db", "is not a valid libpq connection string");
+    PQconninfoFree(opts);
+    if (c->idle_timeout <= c->ping_interval)
+        return bad("--idle-timeout", "must be longer than --ping-interval");
+    return 0;
+}
+
+int mm_config_parse(mm_sig_config *c, int argc, char **argv)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < N_INT_FLAGS; i++)
+        *(int *)((char *)c + int_flags[i].offset) = int_flags[i].def;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *eq = strchr(arg, '=');
+        char name[32];
+        int rc;
+
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        if (strncmp(arg, "--", 2) != 0)
+            return bad(arg, "is not an option");
+        if (eq) {
+            /* --flag=value */
+            size_t n = (size_t)(eq - arg);
+
+            if (n >= sizeof(name))
+                return bad(arg, "is not an option");
+            memcpy(name, arg, n);
+            name[n] = '\0';
+            rc = set_flag(c, name, eq + 1);
+        } else if (i + 1 >= argc) {
+            return bad(arg, "needs a value");
+        } else {
+            rc = set_flag(c, arg, argv[++i]);
+        }
+        if (rc)
+            return rc;
+    }
+    return check(c);
+}

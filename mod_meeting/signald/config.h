@@ -1,0 +1,33 @@
+/*
+ * signald: command line. Every setting is a flag (no environment, no config
+ * file) so httpd's MeetingSignalingDaemon line shows the whole configuration.
+ */
+#ifndef MM_SIG_CONFIG_H
+#define MM_SIG_CONFIG_H
+
+/* Exit codes the supervisor in httpd tells apart: 2 means the command line is
+ * wrong, 3 means start-up failed (bind, secret) and restarting cannot help. */
+#define MM_EXIT_USAGE 2
+#define MM_EXIT_STARTUP 3
+
+typedef struct {
+    char host[256];         /* --listen HOST:PORT */
+    int port;
+    const char *secret_file;
+    const char *issuer;
+    const char *db;         /* libpq conninfo */
+    int grace;              /* seconds a dropped socket keeps its seat */
+    int max_frame;          /* bytes; a larger message closes with 1009 */
+    int rate;               /* frames per second per connection ... */
+    int burst;              /* ... with bursts of this many */
+    int ping_interval;      /* seconds between WebSocket pings */
+    int idle_timeout;       /* seconds without a sign of life before closing */
+    int renew_interval;     /* seconds between batched lease renewals */
+} mm_sig_config;
+
+/* Fills *c from argv. Returns 0 when the daemon should run, -1 after printing
+ * the usage (--help: exit 0), or MM_EXIT_USAGE after naming the bad flag on
+ * stderr. */
+int mm_config_parse(mm_sig_config *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,249 @@
+/* signald: one client WebSocket (see conn.h). */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* A client that lets this much pile up is not reading: it is closed rather
+ * than allowed to grow the daemon without bound. */
+#define OUT_MAX_FRAMES 2048
+#define OUT_MAX_BYTES (4u * 1024 * 1024)
+/* A close that has not got out by then (the peer stopped reading) is forced. */
+#define CLOSE_GRACE_US (5 * MM_US)
+
+static const mm_sig_config *cfg;
+static mm_conn *all;
+static size_t nall;
+
+void mm_conns_init(const mm_sig_config *c)
+{
+    cfg = c;
+}
+
+mm_buf *mm_buf_json(const json_t *frame)
+{
+    size_t n = json_dumpb(frame, NULL, 0, JSON_COMPACT);
+    mm_buf *b;
+
+    if (n == 0)
+        return NULL;
+    b = malloc(sizeof(*b) + LWS_PRE + n);
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = json_dumpb(frame, (char *)b->data + LWS_PRE, n, JSON_COMPACT);
+    return b;
+}
+
+void mm_buf_unref(mm_buf *b)
+{
+    if (b && --b->refs == 0)
+        free(b);
+}
+
+static void drop_queue(mm_conn *c)
+{
+    mm_out *o = c->out_head, *next;
+
+    for (; o; o = next) {
+        next = o->next;
+        mm_buf_unref(o->buf);
+        free(o);
+    }
+    c->out_head = c->out_tail = NULL;
+    c->out_count = c->out_bytes = 0;
+}
+
+void mm_conn_open(mm_conn *c, struct lws *wsi)
+{
+    long long now = mm_mono_us();
+
+    c->wsi = wsi;
+    c->opened_us = c->last_seen_us = c->last_ping_us = c->bucket_us = now;
+    c->bucket = cfg->burst;
+    c->next = all;
+    c->prev = NULL;
+    if (all)
+        all->prev = c;
+    all = c;
+    c->listed = 1;
+    nall++;
+}
+
+void mm_conn_closed(mm_conn *c)
+{
+    drop_queue(c);
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+    if (!c->listed)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        all = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->listed = 0;
+    nall--;
+}
+
+void mm_conn_close(mm_conn *c, int code, const char *reason)
+{
+    if (c->close_code)
+        return;
+    c->state = MM_CONN_CLOSING;
+    c->close_code = code;
+    c->close_reason = reason;
+    c->close_at_us = mm_mono_us();
+    lws_callback_on_writable(c->wsi);
+}
+
+void mm_conn_send(mm_conn *c, mm_buf *b)
+{
+    mm_out *o;
+
+    if (!b || c->close_code)
+        return;
+    if (c->out_count >= OUT_MAX_FRAMES || c->out_bytes + b->len > OUT_MAX_BYTES) {
+        mm_log("warn", "meeting %lld user %lld: not reading its frames, closing",
+               c->meeting_id, c->user_id);
+        drop_queue(c);
+        mm_conn_close(c, 1008, "not reading");
+        return;
+    }
+    o = malloc(sizeof(*o));
+    if (!o)
+        return;
+    b->refs++;
+    o->buf = b;
+    o->next = NULL;
+    if (c->out_tail)
+        c->out_tail->next = o;
+    else
+        c->out_head = o;
+    c->out_tail = o;
+    c->out_count++;
+    c->out_bytes += b->len;
+    lws_callback_on_writable(c->wsi);
+}
+
+void mm_conn_send_json(mm_conn *c, const json_t *frame)
+{
+    mm_buf *b = mm_buf_json(frame);
+
+    mm_conn_send(c, b);
+    mm_buf_unref(b);
+}
+
+/* Writes the next queued frame. lws allows one write per writable callback. */
+static int write_next(mm_conn *c)
+{
+    mm_out *o = c->out_head;
+    int n;
+
+    c->out_head = o->next;
+    if (!c->out_head)
+        c->out_tail = NULL;
+    c->out_count--;
+    c->out_bytes -= o->buf->len;
+    /* Server frames are unmasked and nothing rewrites the payload, so one
+     * buffer can be written to many sockets: lws only fills the header in
+     * the headroom, identically each time. */
+    n = lws_write(c->wsi, o->buf->data + LWS_PRE, o->buf->len, LWS_WRITE_TEXT);
+    mm_buf_unref(o->buf);
+    free(o);
+    return n < 0 ? -1 : 0;
+}
+
+int mm_conn_writable(mm_conn *c)
+{
+    if (c->ping_due) {
+        /* Not empty: lws does not report a pong without payload. */
+        unsigned char ping[LWS_PRE + 4] = {0};
+
+        c->ping_due = 0;
+        memcpy(ping + LWS_PRE, "mm", 2);
+        if (lws_write(c->wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+            return -1;
+    } else if (c->out_head) {
+        if (write_next(c))
+            return -1;
+    } else if (c->close_code) {
+        size_t n = strlen(c->close_reason);
+
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, n);
+        return -1;
+    }
+    if (c->out_head || c->close_code || c->ping_due)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void mm_conn_alive(mm_conn *c)
+{
+    c->last_seen_us = mm_mono_us();
+}
+
+long long mm_conn_last_alive(const mm_conn *c)
+{
+    return c->timed_out ? c->last_seen_us : mm_mono_us();
+}
+
+int mm_conn_take_token(mm_conn *c)
+{
+    long long now = mm_mono_us();
+
+    c->bucket += (double)(now - c->bucket_us) * cfg->rate / MM_US;
+    c->bucket_us = now;
+    if (c->bucket > cfg->burst)
+        c->bucket = cfg->burst;
+    if (c->bucket < 1.0)
+        return -1;
+    c->bucket -= 1.0;
+    return 0;
+}
+
+static void sweep_one(mm_conn *c, long long now)
+{
+    if (c->close_code) {
+        if (now - c->close_at_us > CLOSE_GRACE_US) {
+            c->timed_out = 1;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        }
+        return;
+    }
+    if (now - c->last_seen_us >= (long long)cfg->idle_timeout * MM_US) {
+        mm_log("info", "meeting %lld user %lld: silent for %d s, closing", c->meeting_id,
+               c->user_id, cfg->idle_timeout);
+        c->timed_out = 1;
+        mm_conn_close(c, 1001, "idle timeout");
+        return;
+    }
+    if (now - c->last_ping_us >= (long long)cfg->ping_interval * MM_US) {
+        c->last_ping_us = now;
+        c->ping_due = 1;
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
+void mm_conns_sweep(long long now_us)
+{
+    for (mm_conn *c = all; c; c = c->next)
+        sweep_one(c, now_us);
+}
+
+size_t mm_conns_close_all(int code, const char *reason)
+{
+    for (mm_conn *c = all; c; c = c->next)
+        mm_conn_close(c, code, reason);
+    return nall;
+}
+
+size_t mm_conns_count(void)
+{
+    return nall;
+}

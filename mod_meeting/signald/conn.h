@@ -1,0 +1,104 @@
+/*
+ * signald: one client WebSocket. Owns what the socket needs whatever room it
+ * is in: the outgoing queue (frames are written one per writable callback, as
+ * lws requires), the close to send once the queue is flushed, the message
+ * being reassembled, the token bucket and the sign-of-life clock. The struct
+ * is lws's per-session user space: it lives exactly as long as the socket.
+ */
+#ifndef MM_SIG_CONN_H
+#define MM_SIG_CONN_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "config.h"
+
+/* A serialised frame, shared by every socket a broadcast goes to. */
+typedef struct {
+    unsigned refs;
+    size_t len;
+    unsigned char data[];   /* LWS_PRE bytes of headroom, then len bytes */
+} mm_buf;
+
+/* Serialises a frame (the caller keeps its reference). NULL if out of memory. */
+mm_buf *mm_buf_json(const json_t *frame);
+void mm_buf_unref(mm_buf *b);
+
+typedef struct mm_out {
+    struct mm_out *next;
+    mm_buf *buf;
+} mm_out;
+
+typedef enum {
+    MM_CONN_HANDSHAKE,      /* ticket being checked, not yet in a room */
+    MM_CONN_PENDING,        /* ticket good, waiting for mm_seat_take */
+    MM_CONN_SEATED,         /* in its room */
+    MM_CONN_CLOSING,        /* a close is queued; frames from it are ignored */
+} mm_conn_state;
+
+struct mm_seat;
+struct mm_take;
+struct mm_leave;
+
+typedef struct mm_conn {
+    struct lws *wsi;
+    mm_conn_state state;
+    long long meeting_id, user_id;
+    int refuse_code;                /* the handshake refused the ticket: close code */
+    const char *refuse_reason;
+    struct mm_seat *seat;           /* MM_CONN_SEATED */
+    struct mm_take *take;           /* MM_CONN_PENDING */
+    struct mm_leave *leaving;       /* sent leave; the release is on its way */
+    long long opened_us, last_seen_us, last_ping_us, close_at_us;
+    double bucket;                  /* frames the token bucket still allows */
+    long long bucket_us;
+    unsigned char *rx;              /* message being reassembled */
+    size_t rx_len, rx_cap;
+    unsigned rx_binary : 1, ping_due : 1, listed : 1;
+    unsigned timed_out : 1;         /* closed by us for silence, not by the peer */
+    mm_out *out_head, *out_tail;
+    size_t out_count, out_bytes;
+    int close_code;
+    const char *close_reason;       /* a string literal */
+    struct mm_conn *next, *prev;    /* every open socket, for the sweep */
+} mm_conn;
+
+void mm_conns_init(const mm_sig_config *cfg);
+
+/* The socket is upgraded: start its clocks and list it. */
+void mm_conn_open(mm_conn *c, struct lws *wsi);
+
+/* The socket is gone: free what it holds. */
+void mm_conn_closed(mm_conn *c);
+
+/* Queues a frame (takes a reference of b). */
+void mm_conn_send(mm_conn *c, mm_buf *b);
+void mm_conn_send_json(mm_conn *c, const json_t *frame);
+
+/* Closes with code and reason once the frames queued so far are written. */
+void mm_conn_close(mm_conn *c, int code, const char *reason);
+
+/* LWS_CALLBACK_SERVER_WRITEABLE. Returns -1 when lws should close. */
+int mm_conn_writable(mm_conn *c);
+
+/* Any frame or pong from the client. */
+void mm_conn_alive(mm_conn *c);
+
+/* When the client was last known alive, for a socket that has just closed:
+ * its last frame or pong if signald closed it for silence, else now (the
+ * peer closing, even by a bare TCP FIN, is itself a sign of life). */
+long long mm_conn_last_alive(const mm_conn *c);
+
+/* Takes one frame from the token bucket: 0 if allowed, -1 if rate limited. */
+int mm_conn_take_token(mm_conn *c);
+
+/* Once a second: pings due, idle sockets, closes that never got out. */
+void mm_conns_sweep(long long now_us);
+
+/* Shutdown: closes every socket with code. Returns how many are still open. */
+size_t mm_conns_close_all(int code, const char *reason);
+size_t mm_conns_count(void);
+
+#endif

@@ -1,0 +1,451 @@
+/* signald: asynchronous PostgreSQL connection (see db.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "db.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* A connection attempt or a query taking longer than this is given up, so a
+ * half-dead server cannot leave sockets waiting for their seat forever. */
+#define DEADLINE_US (10 * MM_US)
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 5000
+/* How often an attempt in progress checks its socket. */
+#define CONNECT_POLL_US 5000
+/* Failed attempts between two log lines, once the backoff is at its top. */
+#define LOG_EVERY 12
+
+static const char SQL_TIMEOUT[] = "SET statement_timeout = 8000";
+
+enum { DB_WAIT, DB_CONNECTING, DB_READY, DB_CLOSED };
+
+typedef struct query {
+    struct query *next;
+    const char *sql;        /* a string literal of the caller's */
+    int nparams;
+    char **params;
+    mm_db_result_fn fn;
+    void *arg;
+} query;
+
+struct mm_db {
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    const char *name;
+    const char *conninfo;
+    mm_db_hooks hooks;
+    int state;
+    PGconn *pg;
+    struct lws *wsi;        /* the adopted dup of PQsocket, while DB_READY */
+    PostgresPollingStatusType poll;
+    long long deadline_us;
+    int backoff_ms;
+    int failures;           /* attempts failed in a row, to thin out the log */
+    int inflight;           /* head has been sent and is being answered */
+    int pumping;            /* guards pump() against re-entry from callbacks */
+    PGresult *result;
+    query *head, *tail;
+    lws_sorted_usec_list_t sul;
+    lws_sorted_usec_list_t kick;    /* a pump on the next loop turn */
+};
+
+static void tick(lws_sorted_usec_list_t *sul);
+static void pump(mm_db *db);
+
+static void schedule(mm_db *db, long long us)
+{
+    lws_sul_schedule(db->ctx, 0, &db->sul, tick, us);
+}
+
+static void free_query(query *q)
+{
+    for (int i = 0; i < q->nparams; i++)
+        free(q->params[i]);
+    free(q->params);
+    free(q);
+}
+
+/* Answers every queued query with NULL. The list is detached first: a
+ * callback may try to send again, and is refused because we are not up. */
+static void fail_all(mm_db *db)
+{
+    query *q = db->head, *next;
+
+    db->head = db->tail = NULL;
+    db->inflight = 0;
+    for (; q; q = next) {
+        next = q->next;
+        if (q->fn)
+            q->fn(q->arg, NULL);
+        free_query(q);
+    }
+}
+
+static void drop_connection(mm_db *db)
+{
+    if (db->wsi) {
+        /* lws closes its dup of the socket; libpq closes its own. */
+        lws_set_opaque_user_data(db->wsi, NULL);
+        lws_set_timeout(db->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        db->wsi = NULL;
+    }
+    PQclear(db->result);
+    db->result = NULL;
+    PQfinish(db->pg);
+    db->pg = NULL;
+}
+
+/* The connection failed or broke: answer the waiting queries, retry later. */
+static void lost(mm_db *db, const char *why)
+{
+    int was_ready = db->state == DB_READY;
+
+    /* While the server stays away: the first failure, then one a minute. */
+    if (was_ready || db->failures++ % LOG_EVERY == 0)
+        mm_log("warn", "db %s: %s: %s", db->name,
+               was_ready ? "connection lost" : "cannot connect", why && *why ? why : "?");
+    drop_connection(db);
+    db->state = DB_WAIT;
+    fail_all(db);
+    schedule(db, (long long)db->backoff_ms * 1000);
+    db->backoff_ms = db->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : db->backoff_ms * 2;
+}
+
+/* Server notices (and the FATAL of a terminated backend) go to our log
+ * rather than raw to stderr. */
+static void notice(void *arg, const char *message)
+{
+    mm_log("warn", "db %s: %s", (const char *)arg, message);
+}
+
+static void connect_start(mm_db *db)
+{
+    /* Ours come first so that anything in the admin's conninfo (the dbname
+     * entry, expanded) overrides them. connect_timeout is not enforced by
+     * libpq in non-blocking mode: deadline_us does it. */
+    static const char *const keys[] = {"application_name", "keepalives", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count", "dbname",
+                                       NULL};
+    const char *vals[] = {"signald", "1", "10", "5", "3", db->conninfo, NULL};
+
+    db->pg = PQconnectStartParams(keys, vals, 1);
+    if (!db->pg || PQstatus(db->pg) == CONNECTION_BAD) {
+        lost(db, db->pg ? PQerrorMessage(db->pg) : "out of memory");
+        return;
+    }
+    PQsetNoticeProcessor(db->pg, notice, (void *)db->name);
+    db->state = DB_CONNECTING;
+    db->poll = PGRES_POLLING_WRITING;
+    db->deadline_us = mm_mono_us() + DEADLINE_US;
+    schedule(db, 0);
+}
+
+static void become_ready(mm_db *db)
+{
+    lws_adopt_desc_t ad;
+    int fd;
+
+    if (PQsetnonblocking(db->pg, 1) != 0) {
+        lost(db, PQerrorMessage(db->pg));
+        return;
+    }
+    /* A dup, so that lws and libpq each close their own descriptor. */
+    fd = fcntl(PQsocket(db->pg), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        lost(db, "cannot duplicate the socket");
+        return;
+    }
+    memset(&ad, 0, sizeof(ad));
+    ad.vh = db->vh;
+    ad.type = LWS_ADOPT_RAW_FILE_DESC;
+    ad.fd.filefd = fd;
+    ad.vh_prot_name = MM_DB_PROTOCOL;
+    ad.opaque = db;
+    db->wsi = lws_adopt_descriptor_vhost_via_info(&ad);
+    if (!db->wsi) {
+        lost(db, "cannot add the socket to the event loop");
+        return;
+    }
+    db->state = DB_READY;
+    db->backoff_ms = BACKOFF_MIN_MS;
+    mm_log("info", "db %s: connected", db->name);
+    db->failures = 0;
+    schedule(db, MM_US);
+    /* The server gives up on a statement (a lock wait, say) before our own
+     * deadline would drop the connection: the query fails alone and the
+     * server does not go on to run it after we stopped waiting. */
+    mm_db_send(db, SQL_TIMEOUT, 0, NULL, NULL, NULL);
+    if (db->hooks.up)
+        db->hooks.up(db->hooks.arg);
+    pump(db);
+}
+
+/* One step of PQconnectPoll, taken only when its socket is ready, as libpq
+ * asks: a peek with poll() and a zero timeout never blocks the loop. */
+static void connect_step(mm_db *db)
+{
+    struct pollfd p;
+    int r;
+
+    p.fd = PQsocket(db->pg);
+    p.events = db->poll == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    p.revents = 0;
+    r = p.fd < 0 ? 1 : poll(&p, 1, 0);
+    if (r == 0) {
+        if (mm_mono_us() > db->deadline_us)
+            lost(db, "connection attempt timed out");
+        else
+            schedule(db, CONNECT_POLL_US);
+        return;
+    }
+    db->poll = PQconnectPoll(db->pg);
+    if (db->poll == PGRES_POLLING_OK)
+        become_ready(db);
+    else if (db->poll == PGRES_POLLING_FAILED)
+        lost(db, PQerrorMessage(db->pg));
+    else
+        schedule(db, 0);
+}
+
+/* The one timer of a connection: its meaning follows the state. */
+static void tick(lws_sorted_usec_list_t *sul)
+{
+    mm_db *db = lws_container_of(sul, mm_db, sul);
+
+    switch (db->state) {
+    case DB_WAIT:
+        connect_start(db);
+        break;
+    case DB_CONNECTING:
+        connect_step(db);
+        break;
+    case DB_READY:
+        if (db->inflight && mm_mono_us() > db->deadline_us)
+            lost(db, "query timed out");
+        else
+            schedule(db, MM_US);
+        break;
+    default:
+        break;
+    }
+}
+
+static void flush(mm_db *db)
+{
+    int r = PQflush(db->pg);
+
+    if (r < 0)
+        lost(db, PQerrorMessage(db->pg));
+    else if (r > 0)
+        lws_callback_on_writable(db->wsi);
+}
+
+static int send_head(mm_db *db)
+{
+    query *q = db->head;
+
+    if (!PQsendQueryParams(db->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
+                           NULL, NULL, 0)) {
+        lost(db, PQerrorMessage(db->pg));
+        return -1;
+    }
+    db->inflight = 1;
+    db->deadline_us = mm_mono_us() + DEADLINE_US;
+    flush(db);
+    return db->state == DB_READY ? 0 : -1;
+}
+
+/* The head query has all its results: hand them over. */
+static void complete_head(mm_db *db)
+{
+    query *q = db->head;
+    PGresult *res = db->result;
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    int ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+
+    db->head = q->next;
+    if (!db->head)
+        db->tail = NULL;
+    db->inflight = 0;
+    db->result = NULL;
+    if (!ok)
+        mm_log("error", "db %s: query failed: %s", db->name,
+               res ? PQresultErrorMessage(res) : "no result");
+    if (q->fn)
+        q->fn(q->arg, ok ? res : NULL);
+    PQclear(res);
+    free_query(q);
+}
+
+/* Sends queued queries and collects answers as far as input allows. */
+static void pump(mm_db *db)
+{
+    if (db->pumping)
+        return;
+    db->pumping = 1;
+    while (db->state == DB_READY) {
+        PGresult *r;
+
+        if (!db->inflight) {
+            if (!db->head || send_head(db))
+                break;
+            continue;
+        }
+        if (PQisBusy(db->pg))
+            break;
+        r = PQgetResult(db->pg);
+        if (!r) {
+            complete_head(db);
+            continue;
+        }
+        /* One statement per query: keep the first result, drop any other. */
+        if (!db->result)
+            db->result = r;
+        else
+            PQclear(r);
+    }
+    db->pumping = 0;
+}
+
+static void deliver_notifications(mm_db *db)
+{
+    PGnotify *n;
+
+    while (db->state == DB_READY && (n = PQnotifies(db->pg)) != NULL) {
+        if (db->hooks.notify)
+            db->hooks.notify(db->hooks.arg, n->relname, n->extra);
+        PQfreemem(n);
+    }
+}
+
+static void readable(mm_db *db)
+{
+    if (!PQconsumeInput(db->pg)) {
+        lost(db, PQerrorMessage(db->pg));
+        return;
+    }
+    pump(db);
+    deliver_notifications(db);
+}
+
+static void kick(lws_sorted_usec_list_t *sul)
+{
+    pump(lws_container_of(sul, mm_db, kick));
+}
+
+int mm_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                       void *in, size_t len)
+{
+    mm_db *db = lws_get_opaque_user_data(wsi);
+
+    (void)user;
+    (void)in;
+    (void)len;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        if (!db || db->wsi != wsi)
+            return -1;     /* a socket we already gave up on */
+        readable(db);
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+        if (db && db->wsi == wsi)
+            flush(db);
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        if (db && db->wsi == wsi) {
+            db->wsi = NULL;
+            lost(db, "socket closed");
+        }
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return -1;      /* a client naming this protocol gets no WebSocket */
+    default:
+        return 0;
+    }
+}
+
+mm_db *mm_db_open(struct lws_context *ctx, struct lws_vhost *vh, const char *name,
+                  const char *conninfo, const mm_db_hooks *hooks)
+{
+    mm_db *db = calloc(1, sizeof(*db));
+
+    if (!db)
+        return NULL;
+    db->ctx = ctx;
+    db->vh = vh;
+    db->name = name;
+    db->conninfo = conninfo;
+    if (hooks)
+        db->hooks = *hooks;
+    db->backoff_ms = BACKOFF_MIN_MS;
+    db->state = DB_WAIT;
+    connect_start(db);
+    return db;
+}
+
+static query *new_query(const char *sql, int nparams, const char *const *params)
+{
+    query *q = calloc(1, sizeof(*q));
+
+    if (!q)
+        return NULL;
+    q->sql = sql;
+    q->params = calloc(nparams > 0 ? (size_t)nparams : 1, sizeof(char *));
+    if (!q->params) {
+        free(q);
+        return NULL;
+    }
+    for (; q->nparams < nparams; q->nparams++) {
+        q->params[q->nparams] = strdup(params[q->nparams] ? params[q->nparams] : "");
+        if (!q->params[q->nparams]) {
+            free_query(q);
+            return NULL;
+        }
+    }
+    return q;
+}
+
+int mm_db_send(mm_db *db, const char *sql, int nparams, const char *const *params,
+               mm_db_result_fn fn, void *arg)
+{
+    query *q;
+
+    if (!db || db->state != DB_READY)
+        return -1;
+    q = new_query(sql, nparams, params);
+    if (!q)
+        return -1;
+    q->fn = fn;
+    q->arg = arg;
+    if (db->tail)
+        db->tail->next = q;
+    else
+        db->head = q;
+    db->tail = q;
+    /* Sent from the loop, not from here: the caller never sees its own
+     * callback run before mm_db_send has returned. */
+    lws_sul_schedule(db->ctx, 0, &db->kick, kick, 0);
+    return 0;
+}
+
+int mm_db_ready(const mm_db *db)
+{
+    return db && db->state == DB_READY;
+}
+
+void mm_db_close(mm_db *db)
+{
+    if (!db)
+        return;
+    lws_sul_cancel(&db->sul);
+    lws_sul_cancel(&db->kick);
+    drop_connection(db);
+    db->state = DB_CLOSED;
+    fail_all(db);
+    free(db);
+}

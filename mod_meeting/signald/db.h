@@ -1,0 +1,50 @@
+/*
+ * signald: one asynchronous PostgreSQL connection driven by the lws event
+ * loop. libpq runs non-blocking; once connected, a dup of its socket is
+ * adopted into lws as a raw descriptor, so readiness wakes the loop like any
+ * WebSocket would, and nothing here ever waits on the server. Queries run one
+ * at a time in the order they were sent. When the connection breaks (server
+ * restart, network, a query stuck past its deadline) every waiting query is
+ * answered with NULL, and the connection is re-made with backoff.
+ */
+#ifndef MM_SIG_DB_H
+#define MM_SIG_DB_H
+
+#include <libpq-fe.h>
+#include <libwebsockets.h>
+
+/* The vhost protocol that adopted database sockets are bound to. */
+#define MM_DB_PROTOCOL "mm-pg"
+
+typedef struct mm_db mm_db;
+
+/* Called once per query: res is the successful result (valid only during the
+ * call), or NULL when the query failed or the connection went away. */
+typedef void (*mm_db_result_fn)(void *arg, const PGresult *res);
+
+typedef struct {
+    void (*up)(void *arg);  /* connected (again): e.g. re-LISTEN */
+    void (*notify)(void *arg, const char *channel, const char *payload);
+    void *arg;
+} mm_db_hooks;
+
+/* Starts connecting at once; never fails for an unreachable server (it keeps
+ * retrying). name only labels log lines. Returns NULL when out of memory. */
+mm_db *mm_db_open(struct lws_context *ctx, struct lws_vhost *vh, const char *name,
+                  const char *conninfo, const mm_db_hooks *hooks);
+
+/* Queues a query with text parameters (copied). Returns 0, or -1 when the
+ * connection is not up: then fn is never called. */
+int mm_db_send(mm_db *db, const char *sql, int nparams, const char *const *params,
+               mm_db_result_fn fn, void *arg);
+
+int mm_db_ready(const mm_db *db);
+
+/* Closes for good (shutdown); waiting queries are answered with NULL. */
+void mm_db_close(mm_db *db);
+
+/* The callback of the MM_DB_PROTOCOL protocol. */
+int mm_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                       void *in, size_t len);
+
+#endif

@@ -1,0 +1,375 @@
+/* signald: who holds a seat (see seats.h). */
+#include "seats.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgevents.h"
+#include "protocol.h"
+#include "rooms.h"
+#include "util.h"
+
+static const char SQL_TAKE[] = "SELECT code, participant_id, role, username, nickname"
+                               " FROM mm_seat_take($1::bigint, $2::bigint)";
+static const char SQL_RELEASE[] = "SELECT mm_seat_release($1::bigint, $2::bigint)";
+static const char SQL_RENEW[] = "SELECT mm_seat_renew($1::bigint[], $2::bigint[])";
+
+/* Seats per mm_seat_renew statement: keeps each statement small. */
+#define RENEW_BATCH 500
+/* Room for one id in an array literal: a separator and 20 digits. */
+#define ID_CHARS 21
+
+static const mm_sig_config *cfg;
+static mm_db *db;
+static struct lws_context *ctx;
+static lws_sorted_usec_list_t renew_sul;
+static int shutting_down;
+
+/* A seat being given back: mm_seat_release has not answered yet. */
+typedef struct mm_leave {
+    mm_conn *conn;                  /* the socket that sent leave, if still open */
+    long long meeting_id, user_id;
+    unsigned long long serial;      /* the seat being given back */
+} mm_leave;
+
+static void ids(char m[24], char u[24], long long meeting_id, long long user_id)
+{
+    snprintf(m, 24, "%lld", meeting_id);
+    snprintf(u, 24, "%lld", user_id);
+}
+
+/* Drops the seat from its room and tells the others, if they knew of it. */
+static void vacate(mm_seat *s)
+{
+    mm_room *r = s->room;
+    long long user_id = s->user_id;
+    int announced = s->announced;
+
+    mm_seat_remove(s);
+    if (announced) {
+        json_t *f = mm_frame_user("user-left", r->meeting_id, user_id);
+
+        mm_room_send(r, f, 0);
+        json_decref(f);
+    }
+    mm_room_gc(r);
+}
+
+static void send_joined(mm_seat *s)
+{
+    json_t *f = mm_frame_joined(s);
+
+    if (f)
+        mm_conn_send_json(s->conn, f);
+    json_decref(f);
+    if (s->announced)
+        return;
+    /* First time the others hear of this user (a reconnect is silent). */
+    s->announced = 1;
+    f = mm_frame_peer("user-joined", s);
+    mm_room_send(s->room, f, s->user_id);
+    json_decref(f);
+}
+
+/* The newer socket replaces the older: the user stays, so no user-left. */
+static void replace(mm_seat *s, mm_conn *c)
+{
+    mm_conn *old = s->conn;
+
+    if (old && old != c) {
+        old->seat = NULL;
+        s->conn = NULL;
+        mm_log("info", "meeting %lld user %lld: replaced by a newer connection",
+               s->room->meeting_id, s->user_id);
+        mm_conn_close(old, 4409, "replaced by a newer connection");
+    }
+    mm_seat_attach(s, c);
+}
+
+/* mm_seat_take said 200. c is NULL when the socket closed while waiting: the
+ * seat is ours all the same, so it gets the grace period a dropped socket
+ * gets (and is released quietly if nobody comes back). */
+static void seat(mm_take *t, mm_conn *c, const PGresult *res)
+{
+    mm_room *r = t->room;
+    mm_seat *s = mm_seat_find(r->meeting_id, t->user_id);
+
+    if (!s && !(s = mm_seat_add(r, t->user_id))) {
+        if (c)
+            mm_conn_close(c, 1011, "out of memory");
+        return;
+    }
+    if (mm_seat_set_profile(s, atoll(PQgetvalue(res, 0, 1)), PQgetvalue(res, 0, 3),
+                            PQgetvalue(res, 0, 4), t->role ? t->role : PQgetvalue(res, 0, 2)))
+        mm_log("error", "meeting %lld user %lld: out of memory", r->meeting_id, t->user_id);
+    if (!c) {
+        long long until = t->gone_us + (long long)cfg->grace * MM_US;
+
+        if (!s->conn && (!s->in_grace || s->grace_until_us < until))
+            mm_seat_grace(s, until);
+        return;
+    }
+    replace(s, c);
+    mm_log("info", "meeting %lld user %lld: seated", r->meeting_id, t->user_id);
+    send_joined(s);
+}
+
+static void refuse(mm_conn *c, int code, long long meeting_id)
+{
+    static const struct { int db, close; const char *why; } map[] = {
+        {403, 4403, "not a member of this meeting"},
+        {410, 4410, "meeting is not ongoing"},
+        {429, 4429, "meeting is full"},
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i].db == code) {
+            mm_log("info", "meeting %lld user %lld: refused: %s", meeting_id, c->user_id,
+                   map[i].why);
+            mm_conn_close(c, map[i].close, map[i].why);
+            return;
+        }
+    mm_log("error", "meeting %lld: mm_seat_take answered %d", meeting_id, code);
+    mm_conn_close(c, 1011, "unexpected answer from the database");
+}
+
+/* The answer of mm_seat_take. */
+static void took(void *arg, const PGresult *res)
+{
+    mm_take *t = arg;
+    mm_room *r = t->room;
+    mm_conn *c = t->conn;
+    int code = res && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+
+    mm_take_unlink(t);
+    if (c) {
+        c->take = NULL;
+        lws_rx_flow_control(c->wsi, 1);
+        if (c->close_code) {
+            /* Closing anyway (shutdown): as if already gone. */
+            t->gone_us = mm_conn_last_alive(c);
+            c = NULL;
+        }
+    }
+    if (!res || shutting_down) {
+        if (c)
+            mm_conn_close(c, 1013, "database unavailable, try again");
+    } else if (code == 200 && t->doom_code) {
+        /* Removed, ended or left while the answer was on its way. */
+        if (c)
+            mm_conn_close(c, t->doom_code, t->doom_reason);
+    } else if (code == 200) {
+        seat(t, c, res);
+    } else if (c) {
+        refuse(c, code, r->meeting_id);
+    }
+    free(t->role);
+    free(t);
+    mm_room_gc(r);
+}
+
+void mm_seats_connect(mm_conn *c)
+{
+    mm_room *r = mm_room_get(c->meeting_id);
+    mm_take *t = calloc(1, sizeof(*t));
+    char m[24], u[24];
+    const char *params[2] = {m, u};
+
+    ids(m, u, c->meeting_id, c->user_id);
+    if (!r || !t || mm_db_send(db, SQL_TAKE, 2, params, took, t)) {
+        free(t);
+        mm_room_gc(r);
+        mm_log("warn", "meeting %lld user %lld: database unavailable", c->meeting_id,
+               c->user_id);
+        mm_conn_close(c, 1013, "database unavailable, try again");
+        return;
+    }
+    t->conn = c;
+    t->user_id = c->user_id;
+    mm_take_link(r, t);
+    c->take = t;
+    c->state = MM_CONN_PENDING;
+    /* Nothing the client sends means anything before it is seated. */
+    lws_rx_flow_control(c->wsi, 0);
+}
+
+void mm_seats_disconnect(mm_conn *c)
+{
+    mm_seat *s = c->seat;
+
+    if (c->take) {
+        c->take->conn = NULL;
+        c->take->gone_us = mm_conn_last_alive(c);
+        c->take = NULL;
+    }
+    if (c->leaving)
+        c->leaving->conn = NULL;
+    if (!s)
+        return;
+    s->conn = NULL;
+    c->seat = NULL;
+    /* A leaving seat is vacated by given_back(), with no grace period. */
+    if (shutting_down || c->leaving)
+        return;
+    /* Counted from the last sign of life: a socket that went silent before
+     * it was closed has used up part of its grace already. */
+    mm_seat_grace(s, mm_conn_last_alive(c) + (long long)cfg->grace * MM_US);
+    mm_log("info", "meeting %lld user %lld: socket lost, seat kept for the grace period",
+           s->room->meeting_id, s->user_id);
+    mm_seats_sweep(mm_mono_us());
+}
+
+/* The seat is back (or the database is away: its lease lapses by itself).
+ * Only now do the others hear user-left and a leaving client get its 1000,
+ * so that whoever asks the REST API next sees the user offline. */
+static void given_back(void *arg, const PGresult *res)
+{
+    mm_leave *l = arg;
+    mm_seat *s = mm_seat_find(l->meeting_id, l->user_id);
+
+    (void)res;
+    /* Not if another socket of the user took the seat over meanwhile. */
+    if (s && s->serial == l->serial && (!s->conn || s->conn == l->conn))
+        vacate(s);
+    if (l->conn) {
+        l->conn->leaving = NULL;
+        mm_conn_close(l->conn, 1000, "left");
+    }
+    free(l);
+}
+
+/* Releases the seat in the database, then vacates it. c is the socket that
+ * sent leave, or NULL when a grace period ran out. A reconnect meanwhile
+ * queues its mm_seat_take behind the release, so it takes a fresh seat. */
+static void give_back(mm_seat *s, mm_conn *c)
+{
+    char m[24], u[24];
+    const char *params[2] = {m, u};
+    mm_leave *l = calloc(1, sizeof(*l));
+
+    mm_seat_ungrace(s);
+    ids(m, u, s->room->meeting_id, s->user_id);
+    if (!l || mm_db_send(db, SQL_RELEASE, 2, params, given_back, l)) {
+        mm_log("warn", "meeting %lld user %lld: database away, seat left to its lease",
+               s->room->meeting_id, s->user_id);
+        free(l);
+        vacate(s);
+        if (c)
+            mm_conn_close(c, 1000, "left");
+        return;
+    }
+    l->conn = c;
+    l->meeting_id = s->room->meeting_id;
+    l->user_id = s->user_id;
+    l->serial = s->serial;
+    if (c)
+        c->leaving = l;
+}
+
+void mm_seats_leave(mm_conn *c)
+{
+    if (!c->seat || c->leaving)
+        return;
+    mm_log("info", "meeting %lld user %lld: left", c->meeting_id, c->user_id);
+    c->state = MM_CONN_CLOSING;     /* nothing it sends counts any more */
+    give_back(c->seat, c);
+}
+
+/* A socket of this user is waiting for mm_seat_take: a reconnect whose
+ * answer would come after a release queued now, and find no seat. */
+static int reconnecting(const mm_seat *s)
+{
+    for (const mm_take *t = s->room->takes; t; t = t->next)
+        if (t->user_id == s->user_id && t->conn)
+            return 1;
+    return 0;
+}
+
+void mm_seats_sweep(long long now_us)
+{
+    mm_seat *s = mm_grace_list(), *next;
+
+    for (; s; s = next) {
+        next = s->gnext;
+        if (s->grace_until_us > now_us || reconnecting(s))
+            continue;
+        mm_log("info", "meeting %lld user %lld: grace period over, seat released",
+               s->room->meeting_id, s->user_id);
+        give_back(s, NULL);
+    }
+}
+
+/* A count short of the batch means some seats were not renewed: a removal or
+ * an end the LISTEN connection missed. Reconciling finds out which. */
+static void renewed(void *arg, const PGresult *res)
+{
+    long long sent = (long long)(uintptr_t)arg;
+
+    if (res && PQntuples(res) == 1 && atoll(PQgetvalue(res, 0, 0)) < sent)
+        mm_events_reconcile();
+}
+
+/* Two bigint[] literals, "{1,2,3}", built side by side. */
+typedef struct {
+    char m[RENEW_BATCH * ID_CHARS + 2], u[RENEW_BATCH * ID_CHARS + 2];
+    size_t mlen, ulen, n;
+} batch;
+
+static void batch_send(batch *b)
+{
+    const char *params[2] = {b->m, b->u};
+
+    memcpy(b->m + b->mlen, "}", 2);
+    memcpy(b->u + b->ulen, "}", 2);
+    if (mm_db_send(db, SQL_RENEW, 2, params, renewed, (void *)(uintptr_t)b->n))
+        mm_log("warn", "lease renewal skipped: database unavailable");
+    b->mlen = b->ulen = b->n = 0;
+}
+
+static void batch_add(batch *b, long long meeting_id, long long user_id)
+{
+    char sep = b->n ? ',' : '{';
+
+    b->mlen += (size_t)snprintf(b->m + b->mlen, ID_CHARS + 1, "%c%lld", sep, meeting_id);
+    b->ulen += (size_t)snprintf(b->u + b->ulen, ID_CHARS + 1, "%c%lld", sep, user_id);
+    if (++b->n == RENEW_BATCH)
+        batch_send(b);
+}
+
+/* One mm_seat_renew per RENEW_BATCH live sockets. Seats in their grace period
+ * are not renewed: their lease must not outlive the grace. */
+static void renew(void)
+{
+    static batch b;
+
+    for (mm_room *r = mm_rooms_first(); r; r = r->next)
+        for (mm_seat *s = r->seats; s; s = s->next)
+            if (s->conn)
+                batch_add(&b, r->meeting_id, s->user_id);
+    if (b.n)
+        batch_send(&b);
+}
+
+static void renew_tick(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    if (!shutting_down)
+        renew();
+    lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * MM_US);
+}
+
+void mm_seats_init(const mm_sig_config *c, mm_db *d, struct lws_context *context)
+{
+    cfg = c;
+    db = d;
+    ctx = context;
+    lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * MM_US);
+}
+
+void mm_seats_shutdown(void)
+{
+    shutting_down = 1;
+    lws_sul_cancel(&renew_sul);
+}

@@ -1,0 +1,40 @@
+/*
+ * signald: who holds a seat. The database is the judge (mm_seat_take,
+ * mm_seat_renew, mm_seat_release in sql/002_seats.sql); this file asks it at
+ * the right moments and keeps the room in step:
+ *   connect   ticket good -> mm_seat_take -> joined / user-joined, or a close
+ *   leave     the client's leave frame -> mm_seat_release -> user-left
+ *   drop      socket lost -> grace period from its last sign of life; a
+ *             reconnect inside it is silent, otherwise mm_seat_release and
+ *             user-left
+ *   renew     every --renew-interval, one batched mm_seat_renew for all
+ *             live sockets
+ */
+#ifndef MM_SIG_SEATS_H
+#define MM_SIG_SEATS_H
+
+#include <libwebsockets.h>
+
+#include "config.h"
+#include "conn.h"
+#include "db.h"
+
+void mm_seats_init(const mm_sig_config *cfg, mm_db *db, struct lws_context *ctx);
+
+/* The socket's ticket was accepted: take its seat. */
+void mm_seats_connect(mm_conn *c);
+
+/* The socket closed (whoever closed it). */
+void mm_seats_disconnect(mm_conn *c);
+
+/* The client sent leave. */
+void mm_seats_leave(mm_conn *c);
+
+/* Ends the grace periods that ran out. */
+void mm_seats_sweep(long long now_us);
+
+/* From now on sockets closing keep their seats: a restarted signald finds
+ * them on the clients' reconnect. */
+void mm_seats_shutdown(void);
+
+#endif
