@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: sets up what is missing (packages, build), then the C unit
-# tests under ASan/UBSan, then the integration tests, each of which starts its
-# own PostgreSQL and httpd in a temporary directory on free ports. Exits
-# non-zero when any test fails.
+# tests under ASan/UBSan, a short fuzzing run, the OpenAPI lint, the
+# integration tests (each starts its own PostgreSQL and httpd in a temporary
+# directory on free ports) and the browser end-to-end test. Ends with one
+# line "total: N passed, N failed"; exits non-zero when any test fails.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,21 +11,46 @@ cd "$ROOT"
 ./scripts/stack.sh packages || exit 1
 ./scripts/stack.sh build || exit 1
 
+LOGS=build/test-logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
 status=0
+
+# stage NAME COMMAND...: runs one stage, its output shown and kept in LOGS/NAME.
+stage() {
+    local name=$1
+    shift
+    "$@" 2>&1 | tee "$LOGS/$name.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+}
+
 echo "== unit tests (C, ASan + UBSan)"
-make -s unit || status=1
+stage unit make -s unit
 
 echo "== fuzzing the parsers (libFuzzer, ASan + UBSan, 10 s; make fuzz runs longer)"
-make -s fuzz FUZZ_SECONDS=10 >build/fuzz.log 2>&1 || { tail -40 build/fuzz.log; status=1; }
-grep -E "^Done [0-9]+ runs" build/fuzz.log || true
+make -s fuzz FUZZ_SECONDS=10 >"$LOGS/fuzz.log" 2>&1 || { tail -40 "$LOGS/fuzz.log"; status=1; }
+grep -E "^Done [0-9]+ runs" "$LOGS/fuzz.log" || true
 
 echo "== OpenAPI document (redocly lint)"
-bash tests/openapi/lint.sh || status=1
+stage openapi bash tests/openapi/lint.sh
 
 echo "== integration tests (pytest: private httpd + PostgreSQL)"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@" || status=1
+stage integration /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
 
 echo "== end to end (two headless Chromium pages, a real WebRTC call through signald)"
-bash tests/e2e/run.sh || status=1
+stage e2e bash tests/e2e/run.sh
 
+# One closing line over every runner's own count.
+# sum FILE REGEX: the numbers in every match of REGEX in FILE, added up.
+sum() { grep -ohE "$2" "$1" 2>/dev/null | grep -oE '[0-9]+' | awk '{n += $1} END {print n + 0}'; }
+checks=$(sum "$LOGS/unit.log" 'Checks: [0-9]+')
+check_bad=$(sum "$LOGS/unit.log" '(Failures|Errors): [0-9]+')
+py_pass=$(sum "$LOGS/integration.log" '[0-9]+ passed')
+py_fail=$(sum "$LOGS/integration.log" '[0-9]+ (failed|errors?)')
+e2e_pass=$(sum "$LOGS/e2e.log" '^ℹ pass [0-9]+')
+e2e_fail=$(sum "$LOGS/e2e.log" '^ℹ fail [0-9]+')
+passed=$((checks - check_bad + py_pass + e2e_pass))
+failed=$((check_bad + py_fail + e2e_fail))
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "total: $passed passed, $failed failed"
 exit $status
