@@ -24,10 +24,6 @@ static const mm_field refresh_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static const mm_field empty_fields[] = {
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
 static const mm_field profile_fields[] = {
     {"nickname", MM_F_STRING, 0, 0, 50, NULL, NULL},
     {"email", MM_F_EMAIL, 0, 3, 254, NULL, NULL},
@@ -170,7 +166,7 @@ int mm_accounts_logout(mm_req *q)
     const char *args[1], *col;
     int found;
 
-    if (mm_body_read(q, empty_fields, &body))
+    if (mm_body_read(q, mm_no_fields, &body))
         return OK;
     args[0] = mm_lld(q, q->user_id);
     if (mm_db_row(q, S_LOGOUT, 1, args, &col, 0, &found))

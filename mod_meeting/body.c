@@ -1,6 +1,10 @@
 /* Request bodies: media type, size cap, JSON parsing and field validation. */
 #include "body.h"
 
+const mm_field mm_no_fields[] = {
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
 /* application/json, with or without parameters such as charset. */
 static int is_json_type(const char *ct)
 {

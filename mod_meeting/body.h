@@ -13,6 +13,9 @@ typedef struct {
     const char *field;
 } mm_body_error;
 
+/* The field table of endpoints that take no input: no body, or {}. */
+extern const mm_field mm_no_fields[];
+
 /* Reads and validates the JSON body against fields. No body at all counts as
  * {} (so POSTs that need no input accept an empty request). Returns 0 with
  * *out set (owned by the request pool), or -1 with *e filled. */

@@ -50,10 +50,6 @@ static const mm_field join_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static const mm_field no_fields[] = {
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
 /* The instants that can be written back as YYYY-MM-DDTHH:MM:SSZ. */
 #define MIN_EPOCH (-62135596800LL) /* 0001-01-01T00:00:00Z */
 #define MAX_EPOCH 253402300799LL   /* 9999-12-31T23:59:59Z */
@@ -236,7 +232,7 @@ int mm_meetings_start(mm_req *q)
     mm_result res;
     const char *url;
 
-    if (mm_meeting_body(q, MM_NEED_HOST, no_fields, &body)
+    if (mm_meeting_body(q, MM_NEED_HOST, mm_no_fields, &body)
         || mm_db_result(q, S_MEETING_START, 2, args, &res))
         return OK;
     if (res.code != HTTP_OK)
@@ -253,7 +249,7 @@ int mm_meetings_end(mm_req *q)
     json_t *body;
     const char *args[2] = {mm_mid(q), mm_uid(q)};
 
-    if (mm_meeting_body(q, MM_NEED_HOST, no_fields, &body))
+    if (mm_meeting_body(q, MM_NEED_HOST, mm_no_fields, &body))
         return OK;
     return mm_meeting_call(q, S_MEETING_END, 2, args, "Meeting ended successfully");
 }
@@ -300,7 +296,7 @@ int mm_meetings_leave(mm_req *q)
     json_t *body;
     const char *args[2] = {mm_mid(q), mm_uid(q)};
 
-    if (mm_meeting_body(q, MM_NEED_MEMBER, no_fields, &body))
+    if (mm_meeting_body(q, MM_NEED_MEMBER, mm_no_fields, &body))
         return OK;
     return mm_meeting_call(q, S_MEETING_LEAVE, 2, args, "Left meeting successfully");
 }

@@ -14,10 +14,6 @@ static const mm_field role_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static const mm_field no_fields[] = {
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
 int mm_participants_list(mm_req *q)
 {
     const char *args[2] = {mm_mid(q), mm_uid(q)};
@@ -45,7 +41,7 @@ int mm_participants_remove(mm_req *q)
     json_t *body;
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_lld(q, q->params.id[1])};
 
-    if (mm_meeting_body(q, MM_NEED_STAFF, no_fields, &body))
+    if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
         return OK;
     return mm_meeting_call(q, S_PARTICIPANT_REMOVE, 3, args, "Participant removed successfully");
 }

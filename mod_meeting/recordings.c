@@ -13,10 +13,6 @@
 
 #define UPLOAD_CHUNK 65536
 
-static const mm_field no_fields[] = {
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
 static const char *const media_types[] = {"video/webm", "video/mp4", "audio/webm", "audio/ogg",
                                           NULL};
 
@@ -25,7 +21,7 @@ int mm_recording_start(mm_req *q)
     json_t *body;
     const char *hex, *args[3];
 
-    if (mm_meeting_body(q, MM_NEED_STAFF, no_fields, &body))
+    if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
         return OK;
     if (!(hex = mm_random_hex(q->r->pool, 16)))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
@@ -40,7 +36,7 @@ int mm_recording_stop(mm_req *q)
     json_t *body;
     const char *args[2] = {mm_mid(q), mm_uid(q)};
 
-    if (mm_meeting_body(q, MM_NEED_STAFF, no_fields, &body))
+    if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
         return OK;
     return mm_meeting_call(q, S_RECORDING_STOP, 2, args, "Recording stopped successfully");
 }
