@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 
 /* An integer flag: where it goes and what it may be. */
@@ -33,7 +34,7 @@ static const int_flag int_flags[] = {
 #define N_INT_FLAGS (sizeof(int_flags) / sizeof(int_flags[0]))
 
 static const char usage[] =
-    "usage: signald --listen HOST:PORT --secret-file PATH --issuer ISS --db CONNINFO\n"
+    "usage: signald --listen ADDRESS:PORT --secret-file PATH --issuer ISS --db CONNINFO\n"
     "               [--grace 5..60] [--max-frame BYTES] [--rate N] [--burst N]\n"
     "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n";
 
@@ -43,11 +44,12 @@ static int bad(const char *flag, const char *what)
     return MM_EXIT_USAGE;
 }
 
-/* HOST:PORT, HOST may be [v6]; the port must be 1..65535. */
+/* ADDRESS:PORT, ADDRESS numeric, [v6] for IPv6; the port must be 1..65535. */
 static int parse_listen(mm_sig_config *c, const char *v)
 {
     const char *colon = strrchr(v, ':');
     const char *host = v;
+    unsigned char addr[sizeof(struct in6_addr)];
     size_t hlen;
     char *end;
     long port;
@@ -61,12 +63,15 @@ static int parse_listen(mm_sig_config *c, const char *v)
     }
     if (hlen == 0 || hlen >= sizeof(c->host))
         return -1;
+    memcpy(c->host, host, hlen);
+    c->host[hlen] = '\0';
+    /* A numeric address: a name could resolve to more than one place. */
+    if (inet_pton(AF_INET, c->host, &addr) != 1 && inet_pton(AF_INET6, c->host, &addr) != 1)
+        return -1;
     errno = 0;
     port = strtol(colon + 1, &end, 10);
     if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
         return -1;
-    memcpy(c->host, host, hlen);
-    c->host[hlen] = '\0';
     c->port = (int)port;
     return 0;
 }
@@ -92,7 +97,7 @@ static int set_int(mm_sig_config *c, const int_flag *f, const char *v)
 static int set_str(mm_sig_config *c, const char *name, const char *v)
 {
     if (!strcmp(name, "--listen"))
-        return parse_listen(c, v) ? bad(name, "must be HOST:PORT") : 0;
+        return parse_listen(c, v) ? bad(name, "must be ADDRESS:PORT (a numeric IP address)") : 0;
     if (!strcmp(name, "--secret-file"))
         c->secret_file = v;
     else if (!strcmp(name, "--issuer"))

@@ -11,7 +11,7 @@
 #define MM_EXIT_STARTUP 3
 
 typedef struct {
-    char host[256];         /* --listen HOST:PORT */
+    char host[64];          /* --listen ADDRESS:PORT, a numeric IP address */
     int port;
     const char *secret_file;
     const char *issuer;

@@ -1,4 +1,5 @@
 /* signald: control events applied to rooms (see control.h). */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include "control.h"
 
 #include <stdlib.h>

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "conn.h"
 #include "db.h"
+#include "listen.h"
 #include "pgevents.h"
 #include "seats.h"
 #include "util.h"
@@ -42,6 +43,7 @@ static const struct lws_protocols protocols[] = {
     /* First: a client that names no subprotocol gets this one. */
     {MM_WS_PROTOCOL, mm_ws_callback, sizeof(mm_conn), RX_CHUNK, 0, NULL, 0},
     {MM_DB_PROTOCOL, mm_db_lws_callback, 0, 0, 0, NULL, 0},
+    {MM_LISTEN_PROTOCOL, mm_listen_lws_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -89,7 +91,9 @@ static mm_token_key *load_key(const mm_sig_config *cfg)
     return key;
 }
 
-static struct lws_vhost *listen_on(const mm_sig_config *cfg)
+/* The event loop with one vhost that listens on nothing itself: the socket
+ * of --listen (listen.c) hands it the connections. */
+static struct lws_vhost *make_loop(void)
 {
     struct lws_context_creation_info info;
     struct lws_vhost *vh;
@@ -105,12 +109,11 @@ static struct lws_vhost *listen_on(const mm_sig_config *cfg)
         return NULL;
     }
     info.vhost_name = "signald";
-    info.iface = cfg->host;
-    info.port = cfg->port;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
     vh = lws_create_vhost(context, &info);
     if (!vh)
-        mm_log("error", "cannot listen on %s:%d", cfg->host, cfg->port);
+        mm_log("error", "cannot create the event loop's vhost");
     return vh;
 }
 
@@ -152,7 +155,7 @@ int main(int argc, char **argv)
     mm_token_key *key;
     struct lws_vhost *vh;
     mm_db *db;
-    int rc = mm_config_parse(&cfg, argc, argv);
+    int lfd, rc = mm_config_parse(&cfg, argc, argv);
 
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -161,8 +164,11 @@ int main(int argc, char **argv)
     if (!key)
         return MM_EXIT_STARTUP;
     catch_signals();
-    vh = listen_on(&cfg);
-    if (!vh) {
+    lfd = mm_listen_open(cfg.host, cfg.port);
+    if (lfd < 0)
+        return MM_EXIT_STARTUP;
+    vh = make_loop();
+    if (!vh || mm_listen_start(context, vh, lfd)) {
         if (context)
             lws_context_destroy(context);
         return MM_EXIT_STARTUP;

@@ -1,0 +1,137 @@
+/* signald: the listening socket (see listen.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE         /* accept4 */
+#endif
+#include "listen.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* Connections accepted per wake-up, so a flood cannot starve the loop. */
+#define ACCEPT_BATCH 64
+
+static struct lws_context *ctx;
+static struct lws_vhost *vhost;
+static struct lws *listener;
+static lws_sorted_usec_list_t resume_sul;
+
+static int bind_to(const struct addrinfo *ai)
+{
+    int one = 1, fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    /* Exactly the address given: an IPv6 one does not take IPv4 as well. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0
+        || (ai->ai_family == AF_INET6
+            && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int mm_listen_open(const char *host, int port)
+{
+    struct addrinfo hints, *ai = NULL;
+    char service[8];
+    int rc, fd;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    snprintf(service, sizeof(service), "%d", port);
+    rc = getaddrinfo(host, service, &hints, &ai);
+    if (rc != 0) {
+        mm_log("error", "cannot listen on %s:%d: %s", host, port, gai_strerror(rc));
+        return -1;
+    }
+    fd = bind_to(ai);
+    if (fd < 0)
+        mm_log("error", "cannot listen on %s:%d: %s", host, port, strerror(errno));
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static void resume(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    if (listener)
+        lws_rx_flow_control(listener, 1);
+}
+
+/* Out of descriptors: the pending connection stays readable, so stop
+ * listening for a second rather than spin on it. */
+static void pause_accepting(int err)
+{
+    mm_log("error", "cannot accept connections: %s; pausing for a second", strerror(err));
+    lws_rx_flow_control(listener, 0);
+    lws_sul_schedule(ctx, 0, &resume_sul, resume, MM_US);
+}
+
+static void accept_some(int lfd)
+{
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(errno);
+            return;
+        }
+        /* On failure lws has closed fd already. */
+        if (!lws_adopt_socket_vhost(vhost, fd))
+            mm_log("error", "cannot hand a new connection to the event loop");
+    }
+}
+
+int mm_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                           void *in, size_t len)
+{
+    (void)user;
+    (void)in;
+    (void)len;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        accept_some(lws_get_socket_fd(wsi));
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        if (wsi == listener)
+            listener = NULL;
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return -1;      /* a client naming this protocol gets no WebSocket */
+    default:
+        return 0;
+    }
+}
+
+int mm_listen_start(struct lws_context *context, struct lws_vhost *vh, int fd)
+{
+    lws_sock_file_fd_type desc;
+
+    ctx = context;
+    vhost = vh;
+    desc.filefd = fd;
+    listener = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, desc, MM_LISTEN_PROTOCOL,
+                                          NULL);
+    if (!listener) {
+        mm_log("error", "cannot add the listening socket to the event loop");
+        return -1;
+    }
+    return 0;
+}

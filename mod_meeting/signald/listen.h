@@ -1,0 +1,29 @@
+/*
+ * signald: the listening socket. signald makes it itself instead of giving
+ * lws an interface: lws 4.1 binds every interface (IPv6 any, dual stack)
+ * when it cannot match the address it is given, even 127.0.0.1, and a
+ * daemon meant to sit behind a local proxy must listen exactly where it was
+ * told or not at all. Accepted sockets are handed to lws, which serves them
+ * as if it had accepted them.
+ */
+#ifndef MM_SIG_LISTEN_H
+#define MM_SIG_LISTEN_H
+
+#include <libwebsockets.h>
+
+/* The vhost protocol the listening socket is bound to. */
+#define MM_LISTEN_PROTOCOL "mm-listen"
+
+/* Binds and listens on host (a numeric IPv4 or IPv6 address) and port.
+ * Returns the socket, or -1 after logging why. */
+int mm_listen_open(const char *host, int port);
+
+/* Puts the socket into the event loop: connections are accepted from now on.
+ * Returns 0, or -1 (the socket is closed). */
+int mm_listen_start(struct lws_context *ctx, struct lws_vhost *vh, int fd);
+
+/* The callback of the MM_LISTEN_PROTOCOL protocol. */
+int mm_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                           void *in, size_t len);
+
+#endif
