@@ -35,7 +35,7 @@ trap stop INT TERM EXIT
 "$STACK" pg-start "$PGDIR" "$PGPORT"
 "$STACK" migrate "$PGPORT"
 "$STACK" render "$STATE" "$PORT" "$PGPORT" "$SIGPORT"
-/usr/sbin/apache2 -f "$STATE/httpd.conf" -t -q
+/usr/sbin/apache2 -f "$STATE/httpd.conf" -t
 echo "run: mod_meeting on http://127.0.0.1:$PORT/api/v1 (signaling ws://127.0.0.1:$PORT/ws/signaling)"
 echo "run: logs in $STATE/logs; Ctrl-C stops"
 /usr/sbin/apache2 -f "$STATE/httpd.conf" -DFOREGROUND &

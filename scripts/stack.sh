@@ -69,6 +69,7 @@ psql_admin() {
 
 cmd_migrate() {
     local port=$1
+    export PGOPTIONS="-c client_min_messages=warning"
     # Extensions need a superuser; the rest runs as the owner of the database.
     psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d meeting \
         -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" >/dev/null
