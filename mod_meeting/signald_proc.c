@@ -3,11 +3,15 @@
  * mod_cgid's daemon: spawned from post_config, registered as an "other child"
  * of the parent so that its death is noticed and it is started again.
  *
- * It lives on the process pool, not pconf: a graceful restart re-reads the
- * configuration but keeps the running daemon (and its WebSocket connections);
- * it is stopped when httpd's parent process exits (PR_SET_PDEATHSIG: this holds
- * even when httpd is killed). An exit with SIGNALD_EXIT_FATAL
- * (bad arguments, cannot bind) is not retried: restarting would only fail again.
+ * Its state lives on the process pool, so a graceful restart re-reads the
+ * configuration but keeps the running daemon (and its WebSocket connections).
+ * The other-child registration, which points at this module's code, is made
+ * on pconf and made again by every generation: the module is unloaded with
+ * pconf, and a registration on the process pool would call into unmapped
+ * code when httpd exits. signald is stopped when httpd's parent process exits
+ * (PR_SET_PDEATHSIG: this holds even when httpd is killed). An exit with
+ * SIGNALD_EXIT_FATAL (bad arguments, cannot bind) is not retried: restarting
+ * would only fail again.
  */
 #include "signald_proc.h"
 
@@ -24,7 +28,8 @@
 
 typedef struct {
     apr_pool_t *pool;           /* the process pool */
-    server_rec *s;
+    apr_pool_t *pconf;          /* this generation's, for the registration */
+    server_rec *s;              /* this generation's, for logging */
     const char *const *argv;
     apr_proc_t proc;
     pid_t parent;               /* the httpd parent that supervises it */
@@ -33,17 +38,6 @@ typedef struct {
 } signald_state;
 
 static void maintain(int reason, void *data, int status);
-
-/* Stops signald (other-child unregistration), but only from the parent:
- * httpd's children inherit this state and run the same pool cleanups. */
-static void stop(signald_state *st)
-{
-    if (!st->running || getpid() != st->parent)
-        return;
-    st->running = 0;
-    apr_proc_kill(&st->proc, SIGTERM);
-    apr_proc_wait(&st->proc, NULL, NULL, APR_WAIT);
-}
 
 /* In the forked child: tie signald's life to httpd's parent process (the
  * kernel sends SIGTERM when it exits, however it exits), close what httpd
@@ -71,7 +65,7 @@ static apr_status_t spawn(signald_state *st)
     }
     st->running = 1;
     st->starts++;
-    apr_proc_other_child_register(&st->proc, maintain, st, NULL, st->pool);
+    apr_proc_other_child_register(&st->proc, maintain, st, NULL, st->pconf);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, st->s, "MM0402: signald started (pid %d)",
                  (int)st->proc.pid);
     return APR_SUCCESS;
@@ -100,10 +94,10 @@ static void maintain(int reason, void *data, int status)
                      "MM0404: signald (pid %d) died; starting it again", (int)st->proc.pid);
         spawn(st);
         break;
-    case APR_OC_REASON_UNREGISTER:
-        stop(st);
-        break;
     default:
+        /* UNREGISTER (pconf cleared: restart or exit) needs nothing: the
+         * next generation registers again, and the kernel ends signald when
+         * httpd's parent exits. */
         break;
     }
 }
@@ -129,12 +123,9 @@ int mm_signald_start(apr_pool_t *pconf, server_rec *s)
     const mm_srv_conf *c = ap_get_module_config(s->module_config, &meeting_module);
     signald_state *st = NULL;
 
-    (void)pconf;
     if (!c->signald_cmd || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     apr_pool_userdata_get((void **)&st, USERDATA_KEY, s->process->pool);
-    if (st && st->running)
-        return OK;
     if (!st) {
         st = apr_pcalloc(s->process->pool, sizeof(*st));
         st->pool = s->process->pool;
@@ -142,6 +133,12 @@ int mm_signald_start(apr_pool_t *pconf, server_rec *s)
         apr_pool_userdata_set(st, USERDATA_KEY, apr_pool_cleanup_null, s->process->pool);
     }
     st->s = s;
+    st->pconf = pconf;
+    if (st->running) {
+        /* A graceful restart: keep signald, register this generation's code. */
+        apr_proc_other_child_register(&st->proc, maintain, st, NULL, pconf);
+        return OK;
+    }
     st->argv = build_argv(st->pool, c);
     return spawn(st) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

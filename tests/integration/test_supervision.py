@@ -2,11 +2,12 @@
 it dies, keeps it across a graceful restart, stops it with httpd."""
 import os
 import signal
+import subprocess
 import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import HTTPD, ROOT
 
 SIGNALD = str(ROOT / "build" / "signald")
 
@@ -60,4 +61,32 @@ def test_signald_stops_with_httpd(make_stack):
     s = make_stack()
     assert wait_for(lambda: signald_pids(s), 5)
     s.stop()
+    assert wait_for(lambda: not signald_pids(s), 5)
+
+
+@pytest.mark.allow_errors
+def test_restart_after_graceful_uses_the_new_generation(make_stack):
+    s = make_stack()
+    (pid,) = wait_for(lambda: signald_pids(s), 5)
+    s.graceful()
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: [p for p in signald_pids(s) if p != pid], 2.5)
+    assert s.api("GET", "/health").status_code == 200
+
+
+def test_httpd_exits_cleanly_after_serving(make_stack):
+    """The parent's exit runs pool cleanups after modules are unloaded: none
+    of ours may be left to call into the unloaded module (it crashed once)."""
+    s = make_stack(start=False)
+    httpd = subprocess.Popen([HTTPD, "-f", str(s.conf), "-DFOREGROUND"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        s.wait_up()
+        s.new_user()
+        s.graceful()
+        assert s.api("GET", "/health").status_code == 200
+    finally:
+        httpd.send_signal(signal.SIGTERM)
+        code = httpd.wait(timeout=20)
+    assert code == 0
     assert wait_for(lambda: not signald_pids(s), 5)
