@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,9 +25,18 @@ static const char SQL_TIMEOUT[] = "SET statement_timeout = 8000";
 
 enum { DB_WAIT, DB_CONNECTING, DB_READY, DB_CLOSED };
 
+/* What the head query waits for: every query is a named prepared statement,
+ * so the first use of a SQL text on a session takes two steps, Parse
+ * (PQsendPrepare) and then the execution (PQsendQueryPrepared); libpq allows
+ * one of them in flight at a time. */
+enum { FLIGHT_NONE, FLIGHT_PREPARE, FLIGHT_EXECUTE };
+
+/* Room for "s" and an int. */
+#define STMT_NAME 16
+
 typedef struct query {
     struct query *next;
-    const char *sql;        /* a string literal of the caller's */
+    const char *sql;        /* a string literal of the caller's: kept, not copied */
     int nparams;
     char **params;
     mm_db_result_fn fn;
@@ -46,16 +56,23 @@ struct mm_db {
     long long deadline_us;
     int backoff_ms;
     int failures;           /* attempts failed in a row, to thin out the log */
-    int inflight;           /* head has been sent and is being answered */
+    int inflight;           /* FLIGHT_*: head has been sent and is being answered */
     int pumping;            /* guards pump() against re-entry from callbacks */
     PGresult *result;
     query *head, *tail;
+    /* The statements prepared on this session: stmts[i] is the SQL text of
+     * the one named "s<i>", NULL for one given up on (stmt_stale). A new
+     * session has none, so drop_connection empties the list. */
+    const char **stmts;
+    int nstmts, capstmts;
+    int stmt;               /* the index the head query is using */
     lws_sorted_usec_list_t sul;
     lws_sorted_usec_list_t kick;    /* a pump on the next loop turn */
 };
 
 static void tick(lws_sorted_usec_list_t *sul);
 static void pump(mm_db *db);
+static void complete_head(mm_db *db);
 
 static void schedule(mm_db *db, long long us)
 {
@@ -77,7 +94,7 @@ static void fail_all(mm_db *db)
     query *q = db->head, *next;
 
     db->head = db->tail = NULL;
-    db->inflight = 0;
+    db->inflight = FLIGHT_NONE;
     for (; q; q = next) {
         next = q->next;
         if (q->fn)
@@ -98,6 +115,7 @@ static void drop_connection(mm_db *db)
     db->result = NULL;
     PQfinish(db->pg);
     db->pg = NULL;
+    db->nstmts = 0;     /* the server forgot them with the session */
 }
 
 /* The connection failed or broke: answer the waiting queries, retry later. */
@@ -245,16 +263,78 @@ static void flush(mm_db *db)
         lws_callback_on_writable(db->wsi);
 }
 
+/* The index of the statement prepared for sql on this session, or -1. The
+ * texts are few (one per string literal of the callers): a scan will do. */
+static int stmt_find(const mm_db *db, const char *sql)
+{
+    for (int i = 0; i < db->nstmts; i++)
+        if (db->stmts[i] && (db->stmts[i] == sql || !strcmp(db->stmts[i], sql)))
+            return i;
+    return -1;
+}
+
+/* Registers sql under the next free name; -1 when out of memory. */
+static int stmt_add(mm_db *db, const char *sql)
+{
+    if (db->nstmts == db->capstmts) {
+        int cap = db->capstmts ? db->capstmts * 2 : 8;
+        const char **s = realloc(db->stmts, (size_t)cap * sizeof(*s));
+
+        if (!s)
+            return -1;
+        db->stmts = s;
+        db->capstmts = cap;
+    }
+    db->stmts[db->nstmts] = sql;
+    return db->nstmts++;
+}
+
+/* An execution failed because the server's copy of the statement is no
+ * longer usable: "cached plan must not change result type" (a migration
+ * changed what it returns) or "prepared statement does not exist". The
+ * query fails; the next one with this text prepares it anew under a new
+ * name, instead of every one failing until the next reconnect. The server
+ * function that raised it is checked too, since a SQL function may raise
+ * the same SQLSTATE at every call, and each would cost a statement. */
+static void stmt_stale(mm_db *db, const PGresult *res)
+{
+    const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *where = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
+
+    if (!code || !where)
+        return;
+    if ((!strcmp(code, "0A000") && !strcmp(where, "RevalidateCachedQuery"))
+        || (!strcmp(code, "26000") && !strcmp(where, "FetchPreparedStatement")))
+        db->stmts[db->stmt] = NULL;
+}
+
+/* Sends the head query's next step: the Parse of its statement if this
+ * session has not prepared its text yet, else the execution. */
 static int send_head(mm_db *db)
 {
     query *q = db->head;
+    char name[STMT_NAME];
+    int sent;
 
-    if (!PQsendQueryParams(db->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
-                           NULL, NULL, 0)) {
+    db->stmt = stmt_find(db, q->sql);
+    db->inflight = db->stmt < 0 ? FLIGHT_PREPARE : FLIGHT_EXECUTE;
+    if (db->stmt < 0 && (db->stmt = stmt_add(db, q->sql)) < 0) {
+        mm_log("error", "db %s: out of memory", db->name);
+        complete_head(db);
+        return 0;
+    }
+    snprintf(name, sizeof(name), "s%d", db->stmt);
+    /* Parameter types are left to the server, which infers them from the
+     * casts in the text ($1::bigint), as it did for unnamed statements. */
+    if (db->inflight == FLIGHT_PREPARE)
+        sent = PQsendPrepare(db->pg, name, q->sql, 0, NULL);
+    else
+        sent = PQsendQueryPrepared(db->pg, name, q->nparams, (const char *const *)q->params,
+                                   NULL, NULL, 0);
+    if (!sent) {
         lost(db, PQerrorMessage(db->pg));
         return -1;
     }
-    db->inflight = 1;
     db->deadline_us = mm_mono_us() + DEADLINE_US;
     flush(db);
     return db->state == DB_READY ? 0 : -1;
@@ -271,8 +351,10 @@ static void complete_head(mm_db *db)
     db->head = q->next;
     if (!db->head)
         db->tail = NULL;
-    db->inflight = 0;
+    db->inflight = FLIGHT_NONE;
     db->result = NULL;
+    if (!ok && res && db->stmt >= 0)
+        stmt_stale(db, res);
     if (!ok)
         mm_log("error", "db %s: query failed: %s", db->name,
                res ? PQresultErrorMessage(res) : "no result");
@@ -280,6 +362,22 @@ static void complete_head(mm_db *db)
         q->fn(q->arg, ok ? res : NULL);
     PQclear(res);
     free_query(q);
+}
+
+/* The head's Parse is answered. Prepared: its execution goes next (pump's
+ * loop sends it). Refused (a syntax error, say): the query fails, and the
+ * name, the newest one, is free again since the server did not take it. */
+static void prepared(mm_db *db)
+{
+    if (db->result && PQresultStatus(db->result) == PGRES_COMMAND_OK) {
+        PQclear(db->result);
+        db->result = NULL;
+        db->inflight = FLIGHT_NONE;
+        return;
+    }
+    db->nstmts--;
+    db->stmt = -1;
+    complete_head(db);
 }
 
 /* Sends queued queries and collects answers as far as input allows. */
@@ -300,7 +398,10 @@ static void pump(mm_db *db)
             break;
         r = PQgetResult(db->pg);
         if (!r) {
-            complete_head(db);
+            if (db->inflight == FLIGHT_PREPARE)
+                prepared(db);
+            else
+                complete_head(db);
             continue;
         }
         /* One statement per query: keep the first result, drop any other. */
@@ -447,5 +548,6 @@ void mm_db_close(mm_db *db)
     drop_connection(db);
     db->state = DB_CLOSED;
     fail_all(db);
+    free(db->stmts);
     free(db);
 }

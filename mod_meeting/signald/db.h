@@ -6,6 +6,10 @@
  * at a time in the order they were sent. When the connection breaks (server
  * restart, network, a query stuck past its deadline) every waiting query is
  * answered with NULL, and the connection is re-made with backoff.
+ *
+ * Every statement is a named prepared statement of its connection ("s0",
+ * "s1", ...): the first query with a given SQL text prepares it, the later
+ * ones only execute it. A new connection starts with none prepared.
  */
 #ifndef MM_SIG_DB_H
 #define MM_SIG_DB_H
@@ -33,8 +37,10 @@ typedef struct {
 mm_db *mm_db_open(struct lws_context *ctx, struct lws_vhost *vh, const char *name,
                   const char *conninfo, const mm_db_hooks *hooks);
 
-/* Queues a query with text parameters (copied). Returns 0, or -1 when the
- * connection is not up: then fn is never called. */
+/* Queues a query with text parameters (copied). sql is one statement with
+ * $n placeholders, never data: it names a prepared statement for as long as
+ * db lives, so it is kept, not copied (a string literal). Returns 0, or -1
+ * when the connection is not up: then fn is never called. */
 int mm_db_send(mm_db *db, const char *sql, int nparams, const char *const *params,
                mm_db_result_fn fn, void *arg);
 

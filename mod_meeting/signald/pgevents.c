@@ -11,6 +11,10 @@
 #include "rooms.h"
 #include "util.h"
 
+/* Prepared like every other statement (db.c): the SQL command PREPARE takes
+ * only SELECT, INSERT, UPDATE, DELETE and VALUES, but the protocol's Parse
+ * message that PQsendPrepare sends takes utility statements such as LISTEN
+ * too, and a prepared LISTEN subscribes as a plain one does. */
 static const char SQL_LISTEN[] = "LISTEN " MM_EVENTS_CHANNEL;
 static const char SQL_PING[] = "SELECT 1";
 /* For each seat: is its meeting still ongoing, is the user still a member,

@@ -1,9 +1,7 @@
 /* signald: the client protocol (see protocol.h). */
 #include "protocol.h"
 
-#include <stdio.h>
-#include <string.h>
-
+#include "parse.h"
 #include "seats.h"
 
 json_t *mm_frame(const char *type, long long meeting_id)
@@ -89,61 +87,32 @@ static void invalid(mm_conn *c, const char *message)
     mm_send_error(c, "INVALID_MESSAGE", message);
 }
 
-/* Says where the parser stopped: client developers need that more than
- * anything. The parser's text may quote the client's bytes, which may not be
- * UTF-8: then the plain message goes. */
-static void not_json(mm_conn *c, const json_error_t *err)
+/* offer / answer / ice-candidate: to the named peer only, the frame as sent. */
+static const char *relay(mm_conn *c, mm_sig_msg *m)
 {
-    char text[JSON_ERROR_TEXT_LENGTH + 64];
-    json_t *probe;
+    mm_seat *s = m->target == c->user_id ? NULL : mm_seat_find(c->meeting_id, m->target);
 
-    snprintf(text, sizeof(text), "not valid JSON: %s at byte %d", err->text, err->position);
-    probe = json_string(text);
-    invalid(c, probe ? text : "not valid JSON");
-    json_decref(probe);
-}
-
-/* offer / answer / ice-candidate: to the named peer only, payload as sent. */
-static const char *relay(mm_conn *c, json_t *msg, const char *payload)
-{
-    json_t *target = json_object_get(msg, "target_user_id");
-    json_t *p = json_object_get(msg, payload);
-    int is_candidate = !strcmp(payload, "candidate");
-    long long to;
-    mm_seat *s;
-
-    if (!json_is_integer(target) || json_integer_value(target) <= 0)
-        return "target_user_id must be a positive integer";
-    if (!p || !(json_is_string(p) || json_is_object(p) || (is_candidate && json_is_null(p))))
-        return is_candidate ? "candidate must be an object, a string or null"
-                            : "sdp must be a string or an object";
-    to = json_integer_value(target);
-    s = to == c->user_id ? NULL : mm_seat_find(c->meeting_id, to);
     if (!s || !s->conn) {
         mm_send_error(c, "TARGET_NOT_FOUND", "target_user_id is not connected to this meeting");
         return NULL;
     }
     /* The sender is who the server says it is, whatever the frame claims. */
-    if (json_object_set_new(msg, "from_user_id", json_integer(c->user_id))
-        || json_object_set_new(msg, "meeting_id", json_integer(c->meeting_id)))
+    if (json_object_set_new(m->json, "from_user_id", json_integer(c->user_id))
+        || json_object_set_new(m->json, "meeting_id", json_integer(c->meeting_id)))
         return "out of memory";
-    mm_conn_send_json(s->conn, msg);
+    mm_conn_send_json(s->conn, m->json);
     return NULL;
 }
 
-static const char *media_state(mm_conn *c, json_t *msg)
+static const char *media_state(mm_conn *c, const mm_sig_msg *m)
 {
-    static const char *const keys[] = {"audio_enabled", "video_enabled", "screen_sharing"};
-    json_t *f;
+    json_t *f = mm_frame_user("media-state", c->meeting_id, c->user_id);
 
-    for (size_t i = 0; i < 3; i++)
-        if (!json_is_boolean(json_object_get(msg, keys[i])))
-            return "audio_enabled, video_enabled and screen_sharing must be booleans";
-    f = mm_frame_user("media-state", c->meeting_id, c->user_id);
     if (!f)
         return "out of memory";
-    for (size_t i = 0; i < 3; i++)
-        json_object_set(f, keys[i], json_object_get(msg, keys[i]));
+    json_object_set_new(f, "audio_enabled", json_boolean(m->audio));
+    json_object_set_new(f, "video_enabled", json_boolean(m->video));
+    json_object_set_new(f, "screen_sharing", json_boolean(m->screen));
     mm_room_send(c->seat->room, f, c->user_id);
     json_decref(f);
     return NULL;
@@ -160,17 +129,19 @@ static const char *ping(mm_conn *c)
     return NULL;
 }
 
-static const char *dispatch(mm_conn *c, json_t *msg, const char *type)
+/* Carries out a checked message; returns why it could not, or NULL. */
+static const char *dispatch(mm_conn *c, mm_sig_msg *m)
 {
-    if (!strcmp(type, "offer") || !strcmp(type, "answer"))
-        return relay(c, msg, "sdp");
-    if (!strcmp(type, "ice-candidate"))
-        return relay(c, msg, "candidate");
-    if (!strcmp(type, "media-state"))
-        return media_state(c, msg);
-    if (!strcmp(type, "ping"))
+    switch (m->type) {
+    case MM_SIG_OFFER:
+    case MM_SIG_ANSWER:
+    case MM_SIG_ICE_CANDIDATE:
+        return relay(c, m);
+    case MM_SIG_MEDIA_STATE:
+        return media_state(c, m);
+    case MM_SIG_PING:
         return ping(c);
-    if (!strcmp(type, "leave")) {
+    case MM_SIG_LEAVE:
         mm_seats_leave(c);
         return NULL;
     }
@@ -179,8 +150,7 @@ static const char *dispatch(mm_conn *c, json_t *msg, const char *type)
 
 void mm_protocol_frame(mm_conn *c, const unsigned char *data, size_t len, int binary)
 {
-    json_error_t err;
-    json_t *msg, *type;
+    mm_sig_msg m;
     const char *why;
 
     if (c->state != MM_CONN_SEATED || !c->seat)
@@ -193,21 +163,12 @@ void mm_protocol_frame(mm_conn *c, const unsigned char *data, size_t len, int bi
         invalid(c, "frames must be JSON text");
         return;
     }
-    /* Duplicate keys are refused: which target_user_id would be meant? */
-    msg = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err);
-    if (!msg) {
-        not_json(c, &err);
+    if (mm_sig_parse((const char *)data, len, &m)) {
+        invalid(c, m.why);
         return;
     }
-    if (!json_is_object(msg)) {
-        invalid(c, "a frame must be a JSON object");
-        json_decref(msg);
-        return;
-    }
-    type = json_object_get(msg, "type");
-    why = json_is_string(type) ? dispatch(c, msg, json_string_value(type))
-                               : "type must be a string";
+    why = dispatch(c, &m);
     if (why)
         invalid(c, why);
-    json_decref(msg);
+    mm_sig_msg_clear(&m);
 }

@@ -1,7 +1,8 @@
 /*
  * signald: the client protocol (docs/signaling.md). Builds the server's
- * frames, and reads, checks and carries out each frame a client sends. A bad
- * frame is answered with an error frame; the socket stays open.
+ * frames, and carries out each frame a client sends once parse.c has read and
+ * checked it. A bad frame is answered with an error frame; the socket stays
+ * open.
  */
 #ifndef MM_SIG_PROTOCOL_H
 #define MM_SIG_PROTOCOL_H

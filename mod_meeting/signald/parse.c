@@ -1,0 +1,110 @@
+/* signald: reading a client's text frame (see parse.h). */
+#include "parse.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Sets why; returns -1 for the caller to return. */
+static int refuse(mm_sig_msg *m, const char *why)
+{
+    snprintf(m->why, sizeof(m->why), "%s", why);
+    return -1;
+}
+
+/* Says where the parser stopped: client developers need that more than
+ * anything. The parser's text may quote the client's bytes, which may not be
+ * UTF-8: then the plain message goes. */
+static int not_json(mm_sig_msg *m, const json_error_t *err)
+{
+    json_t *probe;
+
+    snprintf(m->why, sizeof(m->why), "not valid JSON: %s at byte %d", err->text,
+             err->position);
+    probe = json_string(m->why);
+    if (!probe)
+        return refuse(m, "not valid JSON");
+    json_decref(probe);
+    return -1;
+}
+
+/* offer / answer / ice-candidate: the peer to send to, and what to send. */
+static int relay(mm_sig_msg *m, const char *payload)
+{
+    json_t *target = json_object_get(m->json, "target_user_id");
+    json_t *p = json_object_get(m->json, payload);
+    int is_candidate = !strcmp(payload, "candidate");
+
+    if (!json_is_integer(target) || json_integer_value(target) <= 0)
+        return refuse(m, "target_user_id must be a positive integer");
+    if (!p || !(json_is_string(p) || json_is_object(p) || (is_candidate && json_is_null(p))))
+        return refuse(m, is_candidate ? "candidate must be an object, a string or null"
+                                      : "sdp must be a string or an object");
+    m->target = json_integer_value(target);
+    m->payload = p;
+    return 0;
+}
+
+static int media_state(mm_sig_msg *m)
+{
+    json_t *a = json_object_get(m->json, "audio_enabled");
+    json_t *v = json_object_get(m->json, "video_enabled");
+    json_t *s = json_object_get(m->json, "screen_sharing");
+
+    if (!json_is_boolean(a) || !json_is_boolean(v) || !json_is_boolean(s))
+        return refuse(m, "audio_enabled, video_enabled and screen_sharing must be booleans");
+    m->audio = json_is_true(a);
+    m->video = json_is_true(v);
+    m->screen = json_is_true(s);
+    return 0;
+}
+
+/* The checks of each type. The names are compared as C strings, as they
+ * always were: a type with a NUL in it is read up to the NUL. */
+static int by_type(mm_sig_msg *m, const char *type)
+{
+    if (!strcmp(type, "offer") || !strcmp(type, "answer")) {
+        m->type = type[0] == 'o' ? MM_SIG_OFFER : MM_SIG_ANSWER;
+        return relay(m, "sdp");
+    }
+    if (!strcmp(type, "ice-candidate")) {
+        m->type = MM_SIG_ICE_CANDIDATE;
+        return relay(m, "candidate");
+    }
+    if (!strcmp(type, "media-state")) {
+        m->type = MM_SIG_MEDIA_STATE;
+        return media_state(m);
+    }
+    if (!strcmp(type, "ping") || !strcmp(type, "leave")) {
+        m->type = type[0] == 'p' ? MM_SIG_PING : MM_SIG_LEAVE;
+        return 0;
+    }
+    return refuse(m, "unknown type");
+}
+
+int mm_sig_parse(const char *buf, size_t len, mm_sig_msg *out)
+{
+    json_error_t err;
+    json_t *type;
+
+    memset(out, 0, sizeof(*out));
+    /* Duplicate keys are refused: which target_user_id would be meant? */
+    out->json = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+    if (!out->json)
+        return not_json(out, &err);
+    type = json_object_get(out->json, "type");
+    if (!json_is_object(out->json))
+        refuse(out, "a frame must be a JSON object");
+    else if (!json_is_string(type))
+        refuse(out, "type must be a string");
+    else if (by_type(out, json_string_value(type)) == 0)
+        return 0;
+    mm_sig_msg_clear(out);
+    return -1;
+}
+
+void mm_sig_msg_clear(mm_sig_msg *m)
+{
+    json_decref(m->json);
+    m->json = NULL;
+    m->payload = NULL;
+}
