@@ -102,6 +102,12 @@ static void maintain(int reason, void *data, int status)
     }
 }
 
+/* Where signald reports its counts for server-status. */
+static const char *status_path(apr_pool_t *p)
+{
+    return ap_runtime_dir_relative(p, "mod_meeting-signald.status");
+}
+
 static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
 {
     char **words;
@@ -114,6 +120,8 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
     APR_ARRAY_PUSH(argv, const char *) = c->secret_file;
     APR_ARRAY_PUSH(argv, const char *) = "--issuer";
     APR_ARRAY_PUSH(argv, const char *) = c->issuer;
+    APR_ARRAY_PUSH(argv, const char *) = "--status-file";
+    APR_ARRAY_PUSH(argv, const char *) = status_path(p);
     APR_ARRAY_PUSH(argv, const char *) = NULL;
     return (const char *const *)argv->elts;
 }
@@ -143,14 +151,34 @@ int mm_signald_start(apr_pool_t *pconf, server_rec *s)
     return spawn(st) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
-int mm_signald_info(server_rec *s, int *pid, int *restarts)
+/* "name N" lines of signald's status file; -1 when absent. */
+static void read_counts(apr_pool_t *p, mm_signald_status *out)
+{
+    apr_file_t *f;
+    char line[64];
+
+    out->rooms = out->connections = -1;
+    if (apr_file_open(&f, status_path(p), APR_FOPEN_READ, 0, p) != APR_SUCCESS)
+        return;
+    while (apr_file_gets(line, sizeof(line), f) == APR_SUCCESS) {
+        if (strncmp(line, "rooms ", 6) == 0)
+            out->rooms = atoi(line + 6);
+        else if (strncmp(line, "connections ", 12) == 0)
+            out->connections = atoi(line + 12);
+    }
+    apr_file_close(f);
+}
+
+int mm_signald_info(request_rec *r, mm_signald_status *out)
 {
     signald_state *st = NULL;
 
-    apr_pool_userdata_get((void **)&st, USERDATA_KEY, s->process->pool);
+    apr_pool_userdata_get((void **)&st, USERDATA_KEY, r->server->process->pool);
     if (!st)
         return -1;
-    *pid = st->running ? (int)st->proc.pid : 0;
-    *restarts = st->starts > 0 ? st->starts - 1 : 0;
-    return st->running;
+    out->pid = st->running ? (int)st->proc.pid : 0;
+    out->restarts = st->starts > 0 ? st->starts - 1 : 0;
+    out->running = st->running;
+    read_counts(r->pool, out);
+    return 0;
 }

@@ -8,8 +8,13 @@
  * keeps the running daemon. Returns OK or HTTP_INTERNAL_SERVER_ERROR. */
 int mm_signald_start(apr_pool_t *pconf, server_rec *s);
 
-/* For server-status, as the parent last saw it: -1 not configured, else
- * whether signald runs, with its pid and how often it was restarted. */
-int mm_signald_info(server_rec *s, int *pid, int *restarts);
+typedef struct {
+    int running, pid, restarts;     /* as the parent last saw it */
+    int rooms, connections;         /* from signald's status file; -1 unknown */
+} mm_signald_status;
+
+/* For server-status: -1 when httpd does not supervise signald, else 0 with
+ * *out filled. */
+int mm_signald_info(request_rec *r, mm_signald_status *out);
 
 #endif

@@ -8,36 +8,47 @@
 
 static const char *const col_names[MM_STAT_COLS] = {"requests", "2xx", "4xx", "429", "5xx"};
 
-static void print_short(request_rec *r, const mm_srv_conf *c, size_t slots, size_t used,
-                        size_t live, int sig, int pid, int restarts)
+/* What the page shows, gathered once. */
+typedef struct {
+    size_t slots, used, live;       /* rate-limit table */
+    int supervised;                 /* httpd runs signald */
+    mm_signald_status sig;
+} snapshot;
+
+static const char *route_name(int row)
 {
-    ap_rprintf(r, "MeetingRateLimitSlots: %" APR_SIZE_T_FMT "\n", slots);
-    ap_rprintf(r, "MeetingRateLimitSlotsUsed: %" APR_SIZE_T_FMT "\n", used);
-    ap_rprintf(r, "MeetingRateLimitKeysLimited: %" APR_SIZE_T_FMT "\n", live);
-    if (sig >= 0)
-        ap_rprintf(r, "MeetingSignald: %s\nMeetingSignaldPid: %d\nMeetingSignaldRestarts: %d\n",
-                   sig ? "up" : "down", pid, restarts);
+    return row < MM_ROUTE_COUNT ? mm_route_by_id((mm_route_id)row)->name : "unrouted";
+}
+
+static void print_short(request_rec *r, const mm_srv_conf *c, const snapshot *s)
+{
+    ap_rprintf(r, "MeetingRateLimitSlots: %" APR_SIZE_T_FMT "\n", s->slots);
+    ap_rprintf(r, "MeetingRateLimitSlotsUsed: %" APR_SIZE_T_FMT "\n", s->used);
+    ap_rprintf(r, "MeetingRateLimitKeysLimited: %" APR_SIZE_T_FMT "\n", s->live);
+    if (s->supervised)
+        ap_rprintf(r, "MeetingSignald: %s\nMeetingSignaldPid: %d\nMeetingSignaldRestarts: %d\n"
+                   "MeetingSignaldRooms: %d\nMeetingSignaldConnections: %d\n",
+                   s->sig.running ? "up" : "down", s->sig.pid, s->sig.restarts, s->sig.rooms,
+                   s->sig.connections);
     for (int i = 0; i <= MM_ROUTE_COUNT && c->stats; i++) {
         apr_uint64_t row[MM_STAT_COLS];
-        const char *name = i < MM_ROUTE_COUNT ? mm_route_by_id((mm_route_id)i)->name
-                                              : "unrouted";
         mm_stats_row(c->stats, i, row);
         for (int k = 0; k < MM_STAT_COLS; k++)
-            ap_rprintf(r, "MeetingRoute_%s_%s: %" APR_UINT64_T_FMT "\n", name, col_names[k],
-                       row[k]);
+            ap_rprintf(r, "MeetingRoute_%s_%s: %" APR_UINT64_T_FMT "\n", route_name(i),
+                       col_names[k], row[k]);
     }
 }
 
-static void print_html(request_rec *r, const mm_srv_conf *c, size_t slots, size_t used,
-                       size_t live, int sig, int pid, int restarts)
+static void print_html(request_rec *r, const mm_srv_conf *c, const snapshot *s)
 {
     ap_rputs("<hr /><h2>mod_meeting</h2>\n<dl>", r);
     ap_rprintf(r, "<dt>Rate-limit table: %" APR_SIZE_T_FMT " of %" APR_SIZE_T_FMT
                " slots used, %" APR_SIZE_T_FMT " keys below a full bucket</dt>\n",
-               used, slots, live);
-    if (sig >= 0)
-        ap_rprintf(r, "<dt>signald: %s (pid %d), restarted %d times</dt>\n",
-                   sig ? "up" : "down", pid, restarts);
+               s->used, s->slots, s->live);
+    if (s->supervised)
+        ap_rprintf(r, "<dt>signald: %s (pid %d), restarted %d times, %d rooms, "
+                   "%d connections</dt>\n", s->sig.running ? "up" : "down", s->sig.pid,
+                   s->sig.restarts, s->sig.rooms, s->sig.connections);
     ap_rputs("</dl>\n<table border=\"1\"><tr><th>route</th>", r);
     for (int k = 0; k < MM_STAT_COLS; k++)
         ap_rprintf(r, "<th>%s</th>", col_names[k]);
@@ -45,8 +56,7 @@ static void print_html(request_rec *r, const mm_srv_conf *c, size_t slots, size_
     for (int i = 0; i <= MM_ROUTE_COUNT && c->stats; i++) {
         apr_uint64_t row[MM_STAT_COLS];
         mm_stats_row(c->stats, i, row);
-        ap_rprintf(r, "<tr><td>%s</td>",
-                   i < MM_ROUTE_COUNT ? mm_route_by_id((mm_route_id)i)->name : "unrouted");
+        ap_rprintf(r, "<tr><td>%s</td>", route_name(i));
         for (int k = 0; k < MM_STAT_COLS; k++)
             ap_rprintf(r, "<td>%" APR_UINT64_T_FMT "</td>", row[k]);
         ap_rputs("</tr>\n", r);
@@ -57,15 +67,16 @@ static void print_html(request_rec *r, const mm_srv_conf *c, size_t slots, size_
 static int status_hook(request_rec *r, int flags)
 {
     const mm_srv_conf *c = ap_get_module_config(r->server->module_config, &meeting_module);
-    size_t slots = 0, used = 0, live = 0;
-    int pid = 0, restarts = 0, sig = mm_signald_info(r->server, &pid, &restarts);
+    snapshot s;
 
+    memset(&s, 0, sizeof(s));
     if (c->rl)
-        mm_rl_usage(c->rl, mm_rl_now_us(), &slots, &used, &live);
+        mm_rl_usage(c->rl, mm_rl_now_us(), &s.slots, &s.used, &s.live);
+    s.supervised = mm_signald_info(r, &s.sig) == 0;
     if (flags & AP_STATUS_SHORT)
-        print_short(r, c, slots, used, live, sig, pid, restarts);
+        print_short(r, c, &s);
     else
-        print_html(r, c, slots, used, live, sig, pid, restarts);
+        print_html(r, c, &s);
     return OK;
 }
 

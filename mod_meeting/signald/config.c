@@ -36,7 +36,8 @@ static const int_flag int_flags[] = {
 static const char usage[] =
     "usage: signald --listen ADDRESS:PORT --secret-file PATH --issuer ISS --db CONNINFO\n"
     "               [--grace 5..60] [--max-frame BYTES] [--rate N] [--burst N]\n"
-    "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n";
+    "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n"
+    "               [--status-file PATH]\n";
 
 static int bad(const char *flag, const char *what)
 {
@@ -104,6 +105,8 @@ static int set_str(mm_sig_config *c, const char *name, const char *v)
         c->issuer = v;
     else if (!strcmp(name, "--db"))
         c->db = v;
+    else if (!strcmp(name, "--status-file"))
+        c->status_file = v;
     else
         return 1;
     return 0;

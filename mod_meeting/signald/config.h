@@ -16,6 +16,7 @@ typedef struct {
     const char *secret_file;
     const char *issuer;
     const char *db;         /* libpq conninfo */
+    const char *status_file;    /* --status-file: counts for server-status */
     int grace;              /* seconds a dropped socket keeps its seat */
     int max_frame;          /* bytes; a larger message closes with 1009 */
     int rate;               /* frames per second per connection ... */

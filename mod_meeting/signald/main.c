@@ -24,6 +24,7 @@
 #include "listen.h"
 #include "pgevents.h"
 #include "seats.h"
+#include "status.h"
 #include "util.h"
 #include "ws.h"
 
@@ -38,6 +39,7 @@
 static struct lws_context *context;
 static volatile sig_atomic_t stopping;
 static lws_sorted_usec_list_t sweep_sul;
+static const char *status_file;       /* --status-file, or NULL */
 
 static const struct lws_protocols protocols[] = {
     /* First: a client that names no subprotocol gets this one. */
@@ -61,7 +63,8 @@ static void lws_logger(int level, const char *line)
     mm_log(level == LLL_ERR ? "error" : "warn", "lws: %s", line);
 }
 
-/* Once a second: pings and idle sockets, then grace periods that ran out. */
+/* Once a second: pings and idle sockets, grace periods that ran out, and the
+ * status file. */
 static void sweep(lws_sorted_usec_list_t *sul)
 {
     long long now = mm_mono_us();
@@ -69,6 +72,8 @@ static void sweep(lws_sorted_usec_list_t *sul)
     (void)sul;
     mm_conns_sweep(now);
     mm_seats_sweep(now);
+    if (status_file)
+        mm_status_write(status_file);
     lws_sul_schedule(context, 0, &sweep_sul, sweep, MM_US);
 }
 
@@ -182,6 +187,9 @@ int main(int argc, char **argv)
         return MM_EXIT_STARTUP;
     }
     mm_seats_init(&cfg, db, context);
+    status_file = cfg.status_file;
+    if (status_file)
+        mm_status_write(status_file);
     lws_sul_schedule(context, 0, &sweep_sul, sweep, MM_US);
     mm_log("info", "listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d)",
            cfg.host, cfg.port, cfg.grace, cfg.max_frame, cfg.rate, cfg.burst);

@@ -38,6 +38,7 @@ def test_server_status_has_a_meeting_section(stack):
     assert int(fields["MeetingRateLimitSlots"]) == 4096
     assert int(fields["MeetingRateLimitSlotsUsed"]) >= 1
     assert fields["MeetingSignald"] == "up"
+    assert "MeetingSignaldRooms" in fields and "MeetingSignaldConnections" in fields
     assert int(fields["MeetingRoute_profile.get_requests"]) >= 1
     assert int(fields["MeetingRoute_profile.get_2xx"]) >= 1
     assert int(fields["MeetingRoute_unrouted_4xx"]) >= 1
@@ -62,3 +63,26 @@ def test_cors_preflight_and_headers(make_stack):
     assert "X-RateLimit-Remaining" in r.headers["Access-Control-Expose-Headers"]
     other = s.api("GET", "/health", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_server_status_counts_signald_connections(stack):
+    from test_signaling import Room
+    import asyncio
+    import time
+    import websockets
+
+    room = Room(stack, guests=1)
+
+    def fields():
+        text = requests.get(stack.url + "/server-status?auto", timeout=10).text
+        return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+    async def connected():
+        async with websockets.connect(room.url(room.guests[0])) as ws:
+            await ws.recv()
+            time.sleep(1.5)  # signald writes its counts once a second
+            return fields()
+
+    f = asyncio.run(connected())
+    assert int(f["MeetingSignaldRooms"]) >= 1
+    assert int(f["MeetingSignaldConnections"]) >= 1

@@ -1,0 +1,13 @@
+/*
+ * signald: a status file for httpd's server-status page. httpd's children
+ * cannot ask the daemon directly, so it writes what they show ("rooms N",
+ * "seats N", "connections N") to --status-file once a second.
+ */
+#ifndef MM_SIG_STATUS_H
+#define MM_SIG_STATUS_H
+
+/* Writes the counts to path through a temporary file and a rename, so a
+ * reader never sees half a file. Errors are ignored: it is only a report. */
+void mm_status_write(const char *path);
+
+#endif
