@@ -210,3 +210,28 @@ scenario('a chat message sent by A appears on B\'s page', async (t) => {
   assert.equal(frame.user_id, aId);
   t.diagnostic(`chat frame: ${JSON.stringify(frame)}`);
 });
+
+scenario('a recording made in the page is uploaded and its signed URL serves it', async (t) => {
+  const { a, b } = await call(t);
+  const started = await clickFor(a, 'Start recording', '/recording/start');
+  assert.equal(started.status(), 200, await started.text());
+  await sleep(2500);
+  const [upload] = await Promise.all([
+    a.page.waitForResponse((r) => r.url().endsWith('/file') && r.request().method() === 'PUT',
+      { timeout: 15000 }),
+    a.page.getByRole('button', { name: 'Stop recording', exact: true }).click(),
+  ]);
+  assert.equal(upload.status(), 200, await upload.text());
+  const { size } = (await upload.json()).data;
+  assert.ok(size > 1000, `uploaded only ${size} bytes`);
+  await a.page.waitForSelector('#recordings li a');
+  // The pre-signed URL works without any token, e.g. from B's page.
+  const url = await a.page.getAttribute('#recordings li a', 'href');
+  const got = await b.page.evaluate(async (u) => {
+    const r = await fetch(u);
+    return { status: r.status, type: r.headers.get('content-type'),
+             bytes: (await r.arrayBuffer()).byteLength };
+  }, url);
+  assert.deepEqual(got, { status: 200, type: 'video/webm', bytes: size });
+  t.diagnostic(`recorded and uploaded ${size} bytes; signed URL served them back`);
+});
