@@ -1,6 +1,8 @@
 /* Database access through mod_dbd (see db.h). */
 #include "db.h"
 
+#include <libpq-fe.h>
+
 #define RESULT_COLS "code, error, field, message, data"
 
 /* Every statement the module runs. Integers are typed (%lld, %d) because the
@@ -67,6 +69,26 @@ static int unavailable(mm_req *q)
                     "the database is unreachable; try again shortly", NULL);
 }
 
+static apr_status_t prepare_again(mm_req *q);
+
+/* A pooled connection whose server went away (a PostgreSQL restart) has
+ * the server's goodbye waiting on its socket: read it without blocking, and
+ * reset such a connection before use instead of failing a request on it. */
+static int revive_if_stale(mm_req *q)
+{
+    PGconn *pg = apr_dbd_native_handle(q->db->driver, q->db->handle);
+
+    if (!pg || (PQconsumeInput(pg) && PQstatus(pg) == CONNECTION_OK))
+        return 0;
+    if (apr_dbd_check_conn(q->db->driver, q->r->pool, q->db->handle) != APR_SUCCESS
+        || PQstatus(pg) != CONNECTION_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0207: database connection lost");
+        return unavailable(q);
+    }
+    prepare_again(q);
+    return 0;
+}
+
 static int acquire(mm_req *q)
 {
     if (q->db)
@@ -76,23 +98,61 @@ static int acquire(mm_req *q)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0201: no database connection");
         return unavailable(q);
     }
-    return 0;
+    return revive_if_stale(q);
 }
 
-/* A failed statement: 503 when the connection is gone, else a bug (500). */
+/* Whether the connection under q->db is gone. Asked of libpq directly:
+ * apr_dbd_check_conn() would reset it and report success. */
+static int connection_lost(mm_req *q)
+{
+    PGconn *pg = apr_dbd_native_handle(q->db->driver, q->db->handle);
+
+    return !pg || PQstatus(pg) != CONNECTION_OK;
+}
+
+/* A failed statement: 503 when the connection is gone (reset for the next
+ * request), else a bug (500). */
 static int failed(mm_req *q, mm_stmt_id id, int rv)
 {
     const char *msg = apr_dbd_error(q->db->driver, q->db->handle, rv);
 
-    if (apr_dbd_check_conn(q->db->driver, q->r->pool, q->db->handle) != APR_SUCCESS) {
+    if (connection_lost(q)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       "MM0202: database connection lost running %s: %s", label(id),
                       msg ? msg : "?");
+        apr_dbd_check_conn(q->db->driver, q->r->pool, q->db->handle);
         return unavailable(q);
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0203: statement %s failed: %s", label(id),
                   msg ? msg : "?");
     return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+}
+
+/* A connection that libpq reset after PostgreSQL came back is a new session
+ * without the statements mod_dbd prepared on it: prepare them again. */
+static int statement_missing(mm_req *q, int rv)
+{
+    const char *msg = apr_dbd_error(q->db->driver, q->db->handle, rv);
+
+    return msg && strstr(msg, "prepared statement") && strstr(msg, "does not exist");
+}
+
+static apr_status_t prepare_again(mm_req *q)
+{
+    apr_status_t worst = APR_SUCCESS;
+
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
+                  "MM0206: preparing the statements again on a reset connection");
+    for (int i = 0; i < S_COUNT; i++) {
+        apr_dbd_prepared_t *st = NULL;
+        int rv = apr_dbd_prepare(q->db->driver, q->db->pool, q->db->handle, statements[i],
+                                 label((mm_stmt_id)i), &st);
+        if (rv == 0)
+            apr_hash_set(q->db->prepared, label((mm_stmt_id)i), APR_HASH_KEY_STRING, st);
+        else
+            worst = APR_EGENERAL;
+    }
+    return worst;
 }
 
 /* A column's text, NULL for SQL NULL (get_entry alone would answer ""). */
@@ -124,6 +184,11 @@ int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char
     /* Random access: the driver fetches the whole result at once, so a lost
      * connection shows here as an error rather than as "no rows". */
     rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, &res, st, 1, nargs, args);
+    if (rv != 0 && statement_missing(q, rv) && prepare_again(q) == APR_SUCCESS) {
+        st = apr_hash_get(q->db->prepared, label(id), APR_HASH_KEY_STRING);
+        rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, &res, st, 1, nargs,
+                             args);
+    }
     if (rv != 0)
         return failed(q, id, rv);
     *found = apr_dbd_get_row(q->db->driver, q->r->pool, res, &row, 1) == 0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <jwt.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -83,12 +84,19 @@ void mm_token_key_free(mm_token_key *k)
     free(k);
 }
 
-/* An integer claim that must be present. */
+/* An integer claim that must be present and be a JSON integer: libjwt's
+ * jwt_get_grant_int() reads a string or a real as 0 without an error. */
 static int int_claim(jwt_t *jwt, const char *name, long long *out)
 {
-    errno = 0;
-    *out = jwt_get_grant_int(jwt, name);
-    return errno == 0 ? 0 : -1;
+    char *text = jwt_get_grants_json(jwt, name);
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    int ok = json_is_integer(v);
+
+    if (ok)
+        *out = json_integer_value(v);
+    json_decref(v);
+    free(text);
+    return ok ? 0 : -1;
 }
 
 /* A positive decimal id written as a string (the "sub" claim). */
