@@ -116,10 +116,12 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
     apr_tokenize_to_argv(c->signald_cmd, &words, p);
     for (; *words; words++)
         APR_ARRAY_PUSH(argv, const char *) = *words;
+    /* Copied: these live in pconf, which a restart clears while signald runs
+     * on and may need starting again with the same arguments. */
     APR_ARRAY_PUSH(argv, const char *) = "--secret-file";
-    APR_ARRAY_PUSH(argv, const char *) = c->secret_file;
+    APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->secret_file);
     APR_ARRAY_PUSH(argv, const char *) = "--issuer";
-    APR_ARRAY_PUSH(argv, const char *) = c->issuer;
+    APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->issuer);
     APR_ARRAY_PUSH(argv, const char *) = "--status-file";
     APR_ARRAY_PUSH(argv, const char *) = status_path(p);
     APR_ARRAY_PUSH(argv, const char *) = NULL;

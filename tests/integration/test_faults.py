@@ -711,19 +711,7 @@ def test_hard_restart_under_load(make_stack):
     assert wait_for(lambda: len(signald_pids(s)) == 1, 3)
 
 
-@pytest.mark.parametrize("how", ["graceful"])      # '-k restart' fails alike
-@pytest.mark.xfail(strict=True, reason=(
-    "After a graceful (or hard) restart, signald is never successfully restarted again: "
-    "once it dies, httpd respawns it every second with garbage arguments ('signald: "
-    "--secret-file is required', or a --secret-file of stray bytes) and signaling stays "
-    "down for good. mod_meeting/signald_proc.c mm_signald_start() builds st->argv only at "
-    "the first start, and build_argv() puts c->secret_file and c->issuer (strings of that "
-    "generation's pconf) into it; a restart clears that pconf, and the next spawn() "
-    "execs signald with freed memory. (Before 5077f19, st->s dangled the same way and "
-    "httpd's parent could crash instead: AH00060.) Proposed fix: rebuild st->argv on every "
-    "generation, before the 'if (st->running)' return, in this generation's pconf "
-    "(build_argv(pconf, c)): the other-child registration is on pconf too, so every "
-    "maintain() that can spawn runs while that pconf is alive."))
+@pytest.mark.parametrize("how", ["graceful", "restart"])
 def test_signald_dies_after_a_restart_and_comes_back(make_stack, how):
     s = started(make_stack)
     world = World(s, threads=1, joiners=4)
