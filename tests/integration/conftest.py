@@ -113,7 +113,7 @@ class Stack:
             raise RuntimeError(f"httpd failed to start: {r.stderr}{self.log_text()}")
         self.wait_up()
 
-    def wait_up(self, timeout=15):
+    def wait_up(self, timeout=60):
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
