@@ -7,7 +7,7 @@
 # runs as the postgres user), on Debian 12. Settings: see bench.py (BENCH_*).
 set -uo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
+HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
 
@@ -36,7 +36,8 @@ cc -std=gnu11 -shared -fPIC -O2 -Wall -Wextra -Wno-unused-parameter \
     -I"$(apxs -q INCLUDEDIR)" $(pkg-config --cflags apr-1 apr-util-1) \
     -o build/bench/mod_bench_bare.so tests/bench/mod_bench_bare.c || exit 1
 cc -std=gnu11 -O2 -Wall -Wextra -Imod_meeting -o build/bench/jwt_bench \
-    tests/bench/jwt_bench.c mod_meeting/token.c -ljwt -lcrypto || exit 1
+    tests/bench/jwt_bench.c mod_meeting/token.c $(pkg-config --cflags --libs jansson) -ljwt -lcrypto \
+    || exit 1
 
 # 5,000 WebSockets on each side: signald inherits this limit from httpd.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -25,19 +25,19 @@ BODY_TABLES = {
     "auth.register": ("accounts.c", "register_fields"),
     "auth.login": ("accounts.c", "login_fields"),
     "auth.refresh": ("accounts.c", "refresh_fields"),
-    "auth.logout": ("accounts.c", "empty_fields"),
+    "auth.logout": ("body.c", "mm_no_fields"),
     "profile.update": ("accounts.c", "profile_fields"),
     "meeting.create": ("meetings.c", "create_fields"),
     "meeting.update": ("meetings.c", "update_fields"),
-    "meeting.start": ("meetings.c", "no_fields"),
-    "meeting.end": ("meetings.c", "no_fields"),
+    "meeting.start": ("body.c", "mm_no_fields"),
+    "meeting.end": ("body.c", "mm_no_fields"),
     "meeting.join": ("meetings.c", "join_fields"),
-    "meeting.leave": ("meetings.c", "no_fields"),
+    "meeting.leave": ("body.c", "mm_no_fields"),
     "participant.add": ("participants.c", "add_fields"),
-    "participant.remove": ("participants.c", "no_fields"),
+    "participant.remove": ("body.c", "mm_no_fields"),
     "participant.role": ("participants.c", "role_fields"),
-    "recording.start": ("recordings.c", "no_fields"),
-    "recording.stop": ("recordings.c", "no_fields"),
+    "recording.start": ("body.c", "mm_no_fields"),
+    "recording.stop": ("body.c", "mm_no_fields"),
     "message.send": ("messages.c", "send_fields"),
 }
 
@@ -75,7 +75,7 @@ def c_choices(text):
 def field_table(filename, table):
     """A C mm_field table: name -> dict(kind, flags, min, max, choices, fields)."""
     text = (SRC / filename).read_text()
-    m = re.search(r'static const mm_field ' + table + r'\[\]\s*=\s*\{(.*?)\n\};', text, re.S)
+    m = re.search(r'(?:static )?const mm_field ' + table + r'\[\]\s*=\s*\{(.*?)\n\};', text, re.S)
     assert m, f"{table} not found in {filename}"
     choices = c_choices(text)
     fields = {}

@@ -105,9 +105,14 @@ def burst(s, n, path, token, workers=32):
 
 
 def child_pids(s):
-    parent = s.pid()
-    return [p for p in os.listdir("/proc") if p.isdigit()
-            and open(f"/proc/{p}/stat").read().split()[3] == str(parent)]
+    parent, pids = str(s.pid()), []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if open(f"/proc/{p}/stat").read().split()[3] == parent:
+                pids.append(p)
+        except OSError:  # the process ended while we looked
+            continue
+    return pids
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
