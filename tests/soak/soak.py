@@ -219,10 +219,11 @@ class Rest:
             r = sess.request(method, self.w.url + path, json=body, headers=h, timeout=30)
         except requests.RequestException as e:
             with self.lock:
-                # httpd closed an idle keep-alive connection (a child retiring
-                # when the MPM scales down) as the request went out on it: no
-                # answer at all. Counted apart, and the writes among them are
-                # checked in the database afterwards (none may have been done).
+                # httpd closed an idle keep-alive connection (KeepAliveTimeout,
+                # the event MPM shedding keep-alive connections when busy, or a
+                # child retiring) as the request went out on it: no answer at
+                # all (RFC 9112 9.3.1). Counted apart, and the writes among them
+                # are checked in the database afterwards (none may have been done).
                 if "RemoteDisconnected" in str(e) or "Connection reset" in str(e):
                     self.races[op] += 1
                 else:
@@ -590,7 +591,7 @@ def main():
         retired = [k for k in sampler.columns if k.startswith("child")
                    and sampler.rows[-1][1].get(k) is None]
         print(f"keep-alive reuse races (no answer on a reused connection httpd had just "
-              f"closed; {len(retired)} children retired by the MPM during the run): "
+              f"closed while idle; {len(retired)} children retired during the run): "
               f"{dict(rest.races) or 'none'}; writes among them done anyway: {done_anyway}")
         print(f"errors: {dict(errors) or 'none'}")
         crash_lines = [line for line in stack.log_text().splitlines()
