@@ -11,6 +11,7 @@
 
 #include "mm.h"
 #include "validate.h"
+#include "json.h"
 
 #define MM_DONE 1
 
@@ -28,11 +29,5 @@ int mm_error_invalid(request_rec *r, const mm_verr *e);
 
 /* The error envelope for a status httpd produced itself (ErrorDocument). */
 int mm_error_for_status(request_rec *r, int status);
-
-/* A JSON string literal (quotes included) for s, allocated from p. */
-const char *mm_json_quote(apr_pool_t *p, const char *s);
-
-/* Ties a jansson value to a pool: released when the pool is cleared. */
-json_t *mm_json_pool(apr_pool_t *p, json_t *v);
 
 #endif

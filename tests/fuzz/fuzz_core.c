@@ -1,13 +1,14 @@
 /*
  * libFuzzer harness for everything in the module that parses client bytes
  * without httpd: JSON bodies against field tables, RFC 3339 times, route
- * matching, query strings, tokens, UTF-8 handling. The first byte picks the
- * parser; the rest is its input.
+ * matching, query strings, tokens, UTF-8 handling and JSON quoting. The first
+ * byte picks the parser; the rest is its input.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "query.h"
 #include "router.h"
 #include "token.h"
@@ -88,10 +89,29 @@ static void fuzz_token(const char *s)
     mm_token_verify(k, s, MM_TOKEN_ACCESS, 1800000000LL, &c);
 }
 
+/* Any UTF-8 text quoted by mm_json_quote reads back as itself. */
+static void fuzz_quote(const char *s)
+{
+    static apr_pool_t *p;
+    json_t *v;
+
+    if (!p) {
+        apr_initialize();
+        apr_pool_create(&p, NULL);
+    }
+    v = json_loads(mm_json_quote(p, s), JSON_DECODE_ANY, NULL);
+    if (!v || strcmp(json_string_value(v), s) != 0)
+        abort();
+    json_decref(v);
+    apr_pool_clear(p);
+}
+
 static void fuzz_utf8(const char *s, size_t n)
 {
     size_t start;
 
+    if (mm_utf8_valid(s, strlen(s)))
+        fuzz_quote(s);
     if (mm_utf8_valid(s, n)) {
         size_t len = mm_utf8_trim(s, n, &start);
         if (start + len > n || mm_utf8_length(s + start, len) > n)

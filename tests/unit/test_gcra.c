@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "gcra.h"
+#include "check_main.h"
 
 #define S 1000000LL                 /* one second in microseconds */
 #define NOW (1700000000LL * S)      /* an arbitrary wall-clock-like instant */
@@ -296,13 +297,4 @@ static Suite *gcra_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(gcra_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MM_CHECK_MAIN(gcra_suite)

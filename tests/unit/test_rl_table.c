@@ -16,6 +16,7 @@
 #include <apr_pools.h>
 
 #include "rl_table.h"
+#include "check_main.h"
 
 #define S 1000000LL
 #define NOW (1700000000LL * S)
@@ -445,13 +446,4 @@ static Suite *rl_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(rl_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MM_CHECK_MAIN(rl_suite)

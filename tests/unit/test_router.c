@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "router.h"
+#include "check_main.h"
 
 static mm_route_match find(const char *method, const char *path, const mm_route **rt,
                            mm_path_params *pp, const char **allow)
@@ -104,12 +105,10 @@ START_TEST(wrong_method_lists_allowed)
 }
 END_TEST
 
-int main(void)
+static Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, table_is_indexed_by_id);
     tcase_add_test(tc, seed_limits);
@@ -118,9 +117,7 @@ int main(void)
     tcase_add_test(tc, recording_ids);
     tcase_add_test(tc, wrong_method_lists_allowed);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+MM_CHECK_MAIN(router_suite)

@@ -8,6 +8,7 @@
 #include <jwt.h>
 
 #include "token.h"
+#include "check_main.h"
 
 static const unsigned char SECRET[] = "0123456789abcdef0123456789abcdef-test";
 #define NOW 1800000000LL
@@ -153,12 +154,10 @@ START_TEST(url_signatures)
 }
 END_TEST
 
-int main(void)
+static Suite *token_suite(void)
 {
     Suite *s = suite_create("token");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, refuses_wrong_type_issuer_time);
@@ -166,9 +165,7 @@ int main(void)
     tcase_add_test(tc, secret_files);
     tcase_add_test(tc, url_signatures);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+MM_CHECK_MAIN(token_suite)

@@ -5,6 +5,7 @@
 
 #include "query.h"
 #include "validate.h"
+#include "check_main.h"
 
 START_TEST(time_parse_accepts_rfc3339_with_offset)
 {
@@ -190,12 +191,10 @@ START_TEST(query_strings)
 }
 END_TEST
 
-int main(void)
+static Suite *validate_suite(void)
 {
     Suite *s = suite_create("validate");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, time_parse_accepts_rfc3339_with_offset);
     tcase_add_test(tc, time_parse_rejects_the_rest);
@@ -206,9 +205,7 @@ int main(void)
     tcase_add_test(tc, object_validation);
     tcase_add_test(tc, query_strings);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+MM_CHECK_MAIN(validate_suite)
