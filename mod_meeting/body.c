@@ -39,34 +39,109 @@ static int too_large(mm_body_error *e)
                   "the request body is larger than the server accepts", NULL);
 }
 
+#define READ_CHUNK 65536
+
+/* The data buckets of one brigade into sink; 0 at EOS, 1 for more, or a status. */
+static int drain(apr_bucket_brigade *bb, apr_off_t max, mm_body_sink *sink, void *baton,
+                 apr_off_t *size)
+{
+    for (apr_bucket *e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        const char *data;
+        apr_size_t len;
+
+        if (APR_BUCKET_IS_EOS(e))
+            return 0;
+        if (APR_BUCKET_IS_METADATA(e))
+            continue;
+        if (apr_bucket_read(e, &data, &len, APR_BLOCK_READ) != APR_SUCCESS)
+            return HTTP_BAD_REQUEST;
+        if ((apr_off_t)len > max - *size)
+            return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        if (len && sink(baton, data, len) != APR_SUCCESS)
+            return HTTP_INTERNAL_SERVER_ERROR;
+        *size += (apr_off_t)len;
+    }
+    return 1;
+}
+
+int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton,
+                   apr_off_t *size)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+    int rc = 1;
+
+    *size = 0;
+    if (cl && apr_atoi64(cl) > max)
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    /* httpd refuses here what LimitRequestBody does not allow. */
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK)
+        return rc;
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    do {
+        /* Not ap_get_client_block(): it turns mod_reqtimeout's APR_TIMEUP
+         * (and every other failure) into -1. */
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
+                            READ_CHUNK);
+        if (rv != APR_SUCCESS)
+            rc = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        else if (APR_BRIGADE_EMPTY(bb)) /* no EOS and no data: the client is gone */
+            rc = HTTP_BAD_REQUEST;
+        else
+            rc = drain(bb, max, sink, baton, size);
+        apr_brigade_cleanup(bb);
+    } while (rc == 1);
+    return rc;
+}
+
+/* A sink into a pool buffer sized for the whole body. */
+typedef struct {
+    char *buf;
+    apr_size_t len, cap;
+} buffer;
+
+static apr_status_t to_buffer(void *baton, const char *data, apr_size_t len)
+{
+    buffer *b = baton;
+
+    if (len > b->cap - b->len)
+        return APR_ENOSPC;
+    memcpy(b->buf + b->len, data, len);
+    b->len += len;
+    return APR_SUCCESS;
+}
+
 /* Reads the whole body into a pool buffer of at most max bytes. */
-static int read_all(request_rec *r, apr_off_t max, char **buf, apr_size_t *len,
+static int read_all(request_rec *r, apr_off_t max, char **out, apr_size_t *len,
                     mm_body_error *e)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    apr_size_t cap = (apr_size_t)max + 1, got = 0;
-    long n;
-    int rc;
+    apr_int64_t n = cl ? apr_atoi64(cl) : -1;
+    buffer b = {NULL, 0, (apr_size_t)max};
+    apr_off_t size;
 
-    if (cl && apr_atoi64(cl) > max)
+    if (n >= 0 && n < max && !apr_table_get(r->headers_in, "Transfer-Encoding"))
+        b.cap = (apr_size_t)n;
+    b.buf = apr_palloc(r->pool, b.cap + 1);
+    switch (mm_body_stream(r, max, to_buffer, &b, &size)) {
+    case OK:
+        break;
+    case HTTP_REQUEST_ENTITY_TOO_LARGE:
         return too_large(e);
-    /* httpd refuses here what LimitRequestBody does not allow. */
-    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK)
-        return rc == HTTP_REQUEST_ENTITY_TOO_LARGE
-                   ? too_large(e)
-                   : refuse(e, HTTP_BAD_REQUEST, "invalid_json", "the request body is unreadable",
-                            NULL);
-    *buf = apr_palloc(r->pool, cap + 1);
-    while ((n = ap_get_client_block(r, *buf + got, cap - got)) > 0) {
-        got += (apr_size_t)n;
-        if (got > (apr_size_t)max)
-            return too_large(e);
-    }
-    if (n < 0)
+    case HTTP_REQUEST_TIME_OUT:
+        return refuse(e, HTTP_REQUEST_TIME_OUT, "request_timeout",
+                      "the request body took too long to arrive", NULL);
+    case AP_FILTER_ERROR:
+        return refuse(e, AP_FILTER_ERROR, "", "", NULL);
+    default:
         return refuse(e, HTTP_BAD_REQUEST, "invalid_json",
                       "the request body could not be read completely", NULL);
-    (*buf)[got] = '\0';
-    *len = got;
+    }
+    b.buf[b.len] = '\0';
+    *out = b.buf;
+    *len = b.len;
     return 0;
 }
 
@@ -110,6 +185,8 @@ int mm_body_parse(mm_req *q, const mm_field *fields, json_t **out, mm_body_error
 
 int mm_body_reply_error(request_rec *r, const mm_body_error *e)
 {
+    if (e->status == AP_FILTER_ERROR) /* httpd has sent its (JSON) error page */
+        return MM_DONE;
     return mm_error(r, e->status, e->code, e->message, e->field);
 }
 

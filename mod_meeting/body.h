@@ -7,11 +7,24 @@
 /* Why a body was refused: answered later, after the checks that SPEC.md 1
  * puts first (the meeting exists, the caller may act on it). */
 typedef struct {
-    int status;             /* 400, 413 or 415 */
+    int status;             /* 400, 408, 413 or 415; AP_FILTER_ERROR: answered */
     const char *code;
     const char *message;
     const char *field;
 } mm_body_error;
+
+/* Takes each piece of a request body as it arrives; anything but
+ * APR_SUCCESS stops the read (the sink logs why). */
+typedef apr_status_t mm_body_sink(void *baton, const char *data, apr_size_t len);
+
+/* Reads the request body one brigade at a time into sink (nothing accumulates
+ * in the request pool), refusing it past max bytes. Returns OK with *size set,
+ * or the status that answers the failure: 413 past max (Content-Length or
+ * bytes seen) or LimitRequestBody, 408 when mod_reqtimeout cut the body, 400
+ * for bad framing or a client that went away, 500 when the sink refused, or
+ * AP_FILTER_ERROR when an input filter has answered the request already. */
+int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton,
+                   apr_off_t *size);
 
 /* The field table of endpoints that take no input: no body, or {}. */
 extern const mm_field mm_no_fields[];

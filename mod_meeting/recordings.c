@@ -11,8 +11,6 @@
 #include <http_core.h>
 #include <util_filter.h>
 
-#define UPLOAD_CHUNK 65536
-
 static const char *const media_types[] = {"video/webm", "video/mp4", "audio/webm", "audio/ogg",
                                           NULL};
 
@@ -149,72 +147,40 @@ static void upload_refused(mm_req *q, int status)
     }
 }
 
-/* Streams the body into f, one brigade at a time (nothing accumulates in the
- * request pool, whatever the size). Returns its size, or -1 once the refusal
- * is answered (413 past the cap, whether ours or LimitRequestBody; 408; 400
- * when the client went away; 500 when the disk refuses). */
+/* The sink of an upload: the temporary file. */
+typedef struct {
+    mm_req *q;
+    apr_file_t *f;
+} upload;
+
+static apr_status_t to_file(void *baton, const char *data, apr_size_t len)
+{
+    upload *u = baton;
+    apr_status_t rv = apr_file_write_full(u->f, data, len, NULL);
+
+    if (rv != APR_SUCCESS)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, u->q->r,
+                      "MM0503: cannot write the upload of recording %s", u->q->params.rec);
+    return rv;
+}
+
+/* Streams the body into f (mm_body_stream: nothing accumulates in the request
+ * pool, whatever the size). Returns its size, or -1 once the refusal is
+ * answered (413 past the cap, whether ours or LimitRequestBody; 408; 400 when
+ * the client went away; 500 when the disk refuses). */
 static apr_off_t stream_body(mm_req *q, apr_file_t *f)
 {
-    request_rec *r = q->r;
-    apr_bucket_brigade *bb;
-    apr_off_t total = 0;
-    apr_status_t rv;
-    int rc, eos = 0;
+    upload u = {q, f};
+    apr_off_t total;
+    int rc = mm_body_stream(q->r, q->conf->recording_max, to_file, &u, &total);
 
-    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+    if (rc == OK)
+        return total;
+    if (rc == AP_FILTER_ERROR) /* an input filter has answered already */
+        q->r->connection->keepalive = AP_CONN_CLOSE;
+    else
         upload_refused(q, rc);
-        return -1;
-    }
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    while (!eos) {
-        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
-                            UPLOAD_CHUNK);
-        if (rv != APR_SUCCESS) {
-            rc = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-            if (rc == AP_FILTER_ERROR) /* an input filter has answered already */
-                r->connection->keepalive = AP_CONN_CLOSE;
-            else
-                upload_refused(q, rc);
-            apr_brigade_cleanup(bb);
-            return -1;
-        }
-        if (APR_BRIGADE_EMPTY(bb)) { /* no EOS and no data: the client is gone */
-            upload_refused(q, HTTP_BAD_REQUEST);
-            return -1;
-        }
-        for (apr_bucket *e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
-             e = APR_BUCKET_NEXT(e)) {
-            const char *data;
-            apr_size_t len;
-
-            if (APR_BUCKET_IS_EOS(e)) {
-                eos = 1;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(e))
-                continue;
-            if ((rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ)) != APR_SUCCESS) {
-                apr_brigade_cleanup(bb);
-                upload_refused(q, HTTP_BAD_REQUEST);
-                return -1;
-            }
-            total += (apr_off_t)len;
-            if (total > q->conf->recording_max) {
-                apr_brigade_cleanup(bb);
-                upload_refused(q, HTTP_REQUEST_ENTITY_TOO_LARGE);
-                return -1;
-            }
-            if (len && (rv = apr_file_write_full(f, data, len, NULL)) != APR_SUCCESS) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                              "MM0503: cannot write the upload of recording %s", q->params.rec);
-                apr_brigade_cleanup(bb);
-                upload_refused(q, HTTP_INTERNAL_SERVER_ERROR);
-                return -1;
-            }
-        }
-        apr_brigade_cleanup(bb);
-    }
-    return total;
+    return -1;
 }
 
 /* Writes the body to a temporary file and renames it over the recording's

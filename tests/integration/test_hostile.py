@@ -789,13 +789,6 @@ def test_slow_clients_are_cut_off_with_a_4xx(drips, case):
 
 
 @pytest.mark.parametrize("case", BODY_DRIPS)
-@pytest.mark.xfail(strict=True, reason=(
-    "A body that arrives too slowly is answered 400 invalid_json 'could not be read "
-    "completely' instead of 408 request_timeout: mod_meeting/body.c read_all() reads with "
-    "ap_get_client_block(), which drops mod_reqtimeout's APR_TIMEUP and returns -1. "
-    "Proposed fix: read with ap_get_brigade() as recordings.c stream_body() does and map "
-    "the status with ap_map_http_request_error(); answer 408 request_timeout when it "
-    "gives HTTP_REQUEST_TIME_OUT (and AP_FILTER_ERROR: the filter has answered)."))
 def test_slow_bodies_answer_408(drips, case):
     raw_envelope(*parse_raw(drips[case].out), want=408)
 
