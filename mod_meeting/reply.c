@@ -65,6 +65,8 @@ int mm_error_for_status(request_rec *r, int status)
     case HTTP_REQUEST_TIME_OUT:
         return mm_error(r, status, "request_timeout", "the request took too long to arrive",
                         NULL);
+    case HTTP_REQUEST_URI_TOO_LARGE: /* malformed, as httpd's own 400s */
+        return mm_error(r, status, "invalid_json", "the request line is too long", NULL);
     case HTTP_NOT_FOUND:
         return mm_error(r, status, "not_found", "no such resource", NULL);
     case HTTP_METHOD_NOT_ALLOWED:
