@@ -190,6 +190,16 @@ class Stack:
     def sql(self, query, *args):
         return self.pg.sql(query, *args)
 
+    def directive(self, name):
+        """The arguments of each `name` line of the rendered httpd.conf, in order."""
+        return [line.split()[1:] for line in self.conf.read_text().splitlines()
+                if line.split()[:1] == [name]]
+
+    def signaling_url(self):
+        """MeetingSignalingURL as configured, else the module's default."""
+        urls = [w[0].strip('"') for w in self.directive("MeetingSignalingURL") if len(w) == 1]
+        return urls[-1] if urls else f"ws://127.0.0.1:{self.port}/ws/signaling"
+
 
 @pytest.fixture(scope="session")
 def workdir():

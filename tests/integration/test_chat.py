@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from envelopes import assert_error
+
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
@@ -45,16 +47,6 @@ def messages(s, user, mid, **params):
     r = page(s, user, mid, **params)
     assert r.status_code == 200, r.text
     return r.json()["data"]
-
-
-def assert_error(r, status, error, field=None):
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert body["code"] == status and body["error"] == error, body
-    assert body.get("field", "x"), body  # never "field": ""
-    if field:
-        assert body.get("field") == field, body
-    return body
 
 
 @pytest.fixture

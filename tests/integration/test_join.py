@@ -11,20 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from envelopes import ANY, assert_error
 from jwtutil import b64url, claims_of, secret_of
 
-ANY = object()
 JOIN_KEYS = {"meeting_id", "participant_id", "room_url", "ice_servers"}
 
 
 def stun_entries(stack):
     """ice_servers' STUN entries, as the rendered httpd.conf configures them."""
-    urls = []
-    for line in stack.conf.read_text().splitlines():
-        words = line.split()
-        if words and words[0] == "MeetingStunServer":
-            urls += words[1:]
-    return [{"urls": u} for u in urls]
+    return [{"urls": u} for words in stack.directive("MeetingStunServer") for u in words]
 
 
 def meeting_body(**over):
@@ -32,16 +27,6 @@ def meeting_body(**over):
          "end_time": "2030-05-01T11:00:00Z", "max_participants": 10, "meeting_type": "video"}
     b.update(over)
     return b
-
-
-def assert_error(r, status, error, field=None):
-    assert r.status_code == status, r.text
-    j = r.json()
-    assert j["code"] == status and j["error"] == error, j
-    assert set(j) <= {"code", "message", "error", "field", "request_id"}, j
-    if field is not ANY:
-        assert j.get("field") == field, j
-    return j
 
 
 def create(stack, host, start=True, **over):
@@ -89,19 +74,9 @@ def guests(stack):
     return [stack.new_user() for _ in range(4)]
 
 
-def signaling_url(stack):
-    """MeetingSignalingURL from the rendered httpd.conf (else the module's default)."""
-    url = f"ws://127.0.0.1:{stack.port}/ws/signaling"
-    for line in stack.conf.read_text().splitlines():
-        words = line.split()
-        if len(words) == 2 and words[0] == "MeetingSignalingURL":
-            url = words[1].strip('"')
-    return url
-
-
 def verify_ticket(stack, room_url, mid, uid):
     base, _, query = room_url.partition("?")
-    assert base == signaling_url(stack)
+    assert base == stack.signaling_url()
     u = urlsplit(room_url)
     q = parse_qs(u.query, strict_parsing=True)
     assert set(q) == {"meeting_id", "user_id", "token"}

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from conftest import unique
+from envelopes import ANY, assert_error
 from jwtutil import claims_of
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -47,21 +48,6 @@ def listing(stack, user, **params):
     params.setdefault("page", 1)
     params.setdefault("page_size", 100)
     return stack.api("GET", "/meetings", token=user["token"], params=params)
-
-
-ANY = object()
-
-
-def assert_error(r, status, error, field=None):
-    """The error envelope; field None means no field is named, ANY skips the check."""
-    assert r.status_code == status, r.text
-    j = r.json()
-    assert j["code"] == status and j["error"] == error, j
-    assert isinstance(j["message"], str) and j["message"]
-    assert set(j) <= {"code", "message", "error", "field", "request_id"}, j
-    if field is not ANY:
-        assert j.get("field") == field, j
-    return j
 
 
 def assert_ok(r, status=200, message=None, data=True):
@@ -708,20 +694,10 @@ def test_state_machine(stack, alice, state, action, code, after):
     assert status_of(stack, alice, mid) == after
 
 
-def signaling_url(stack):
-    """MeetingSignalingURL from the rendered httpd.conf (else the module's default)."""
-    url = f"ws://127.0.0.1:{stack.port}/ws/signaling"
-    for line in stack.conf.read_text().splitlines():
-        words = line.split()
-        if len(words) == 2 and words[0] == "MeetingSignalingURL":
-            url = words[1].strip('"')
-    return url
-
-
 def test_start_room_url_carries_a_ticket(stack, alice):
     mid = create(stack, alice)["meeting_id"]
     d = stack.api("POST", f"/meetings/{mid}/start", token=alice["token"]).json()["data"]
-    assert d["room_url"].partition("?")[0] == signaling_url(stack)
+    assert d["room_url"].partition("?")[0] == stack.signaling_url()
     u = urlsplit(d["room_url"])
     q = parse_qs(u.query)
     assert q["meeting_id"] == [str(mid)] and q["user_id"] == [str(alice["user_id"])]

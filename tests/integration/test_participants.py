@@ -6,10 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from envelopes import ANY, assert_error
+
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 PARTICIPANT_KEYS = {"participant_id", "user_id", "username", "nickname", "role", "status",
                     "joined_at"}
-ANY = object()
 
 
 def meeting_body(**over):
@@ -18,16 +19,6 @@ def meeting_body(**over):
          "settings": {"enable_recording": True}}
     b.update(over)
     return b
-
-
-def assert_error(r, status, error, field=None):
-    assert r.status_code == status, r.text
-    j = r.json()
-    assert j["code"] == status and j["error"] == error, j
-    assert set(j) <= {"code", "message", "error", "field", "request_id"}, j
-    if field is not ANY:
-        assert j.get("field") == field, j
-    return j
 
 
 def assert_ok(r, message):
