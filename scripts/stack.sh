@@ -14,8 +14,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 PACKAGES="apache2 apache2-dev libaprutil1-dbd-pgsql libjansson-dev libjwt-dev libpq-dev
-libwebsockets-dev libssl-dev pkg-config check postgresql-15 postgresql-contrib
-python3-pytest python3-requests python3-websockets valgrind curl clang libclang-rt-14-dev"
+libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev pkg-config check postgresql-15
+postgresql-contrib python3-pytest python3-requests python3-websockets valgrind curl clang
+libclang-rt-14-dev"
 
 as_postgres() { runuser -u postgres -- "$@"; }
 
@@ -47,9 +48,12 @@ cmd_pg_start() {
         as_postgres "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 \
             --locale=C.UTF-8 >/dev/null
     fi
+    # max_connections: two httpds of the template at their limit (ServerLimit x
+    # DBDMax + signald's two, 130 each; the tests run the session httpd and a
+    # test's own at once) and the tests' psql sessions.
     as_postgres "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
-            -c max_connections=200 -c fsync=on" start >/dev/null
+            -c max_connections=300 -c fsync=on" start >/dev/null
     psql_admin "$port" -tAc "SELECT 1 FROM pg_roles WHERE rolname='meeting'" | grep -q 1 \
         || psql_admin "$port" -c "CREATE ROLE meeting LOGIN" >/dev/null
     psql_admin "$port" -tAc "SELECT 1 FROM pg_database WHERE datname='meeting'" | grep -q 1 \

@@ -21,6 +21,7 @@ static struct lws_context *ctx;
 static struct lws_vhost *vhost;
 static struct lws *listener;
 static lws_sorted_usec_list_t resume_sul;
+static int paused_for_good;
 
 static int bind_to(const struct addrinfo *ai)
 {
@@ -68,7 +69,7 @@ int mm_listen_open(const char *host, int port)
 static void resume(lws_sorted_usec_list_t *sul)
 {
     (void)sul;
-    if (listener)
+    if (listener && !paused_for_good)
         lws_rx_flow_control(listener, 1);
 }
 
@@ -118,6 +119,14 @@ int mm_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     default:
         return 0;
     }
+}
+
+void mm_listen_pause(void)
+{
+    paused_for_good = 1;
+    lws_sul_cancel(&resume_sul);
+    if (listener)
+        lws_rx_flow_control(listener, 0);
 }
 
 int mm_listen_start(struct lws_context *context, struct lws_vhost *vh, int fd)

@@ -22,6 +22,10 @@ int mm_listen_open(const char *host, int port);
  * Returns 0, or -1 (the socket is closed). */
 int mm_listen_start(struct lws_context *ctx, struct lws_vhost *vh, int fd);
 
+/* Shutdown: accepts no more connections (they wait in the backlog, and are
+ * refused once signald has exited). */
+void mm_listen_pause(void);
+
 /* The callback of the MM_LISTEN_PROTOCOL protocol. */
 int mm_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                            void *in, size_t len);

@@ -1,7 +1,8 @@
 /*
  * signald: the WebRTC signaling daemon of mod_meeting.
  *
- * One process, one libwebsockets event loop, no threads. Clients connect
+ * One process, one event loop (libev, epoll), no threads: libwebsockets and
+ * the libpq sockets run inside it, and so do SIGTERM and SIGINT. Clients connect
  * with the ticket that join/start returned; their seats are taken, renewed
  * and released through the SQL functions of sql/002_seats.sql; offers,
  * answers and ICE candidates are relayed between the peers of a room; and
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
 #include <libwebsockets.h>
 
 #include "../token.h"
@@ -34,10 +36,15 @@
 /* Cookies forwarded by a browser can make upgrade requests large. */
 #define MAX_HEADER 8192
 /* How long shutdown waits for the close frames to get out. */
-#define SHUTDOWN_US (2 * MM_US)
+#define SHUTDOWN_S 2.0
 
+static struct ev_loop *loop;
 static struct lws_context *context;
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t early_signal;     /* before the loop took over */
+static int stopping;
+static ev_signal sig_term, sig_int;
+static ev_prepare stop_when_closed;
+static ev_timer stop_deadline;
 static lws_sorted_usec_list_t sweep_sul;
 static const char *status_file;       /* --status-file, or NULL */
 
@@ -49,13 +56,11 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
-static void on_signal(int sig)
+/* Until the loop watches the signals: remember one came. */
+static void on_early_signal(int sig)
 {
     (void)sig;
-    stopping = 1;
-    /* Wakes the loop; it only writes to a pipe, which a handler may do. */
-    if (context)
-        lws_cancel_service(context);
+    early_signal = 1;
 }
 
 static void lws_logger(int level, const char *line)
@@ -96,21 +101,33 @@ static mm_token_key *load_key(const mm_sig_config *cfg)
     return key;
 }
 
-/* The event loop with one vhost that listens on nothing itself: the socket
+/* The event loop: libev (epoll) rather than lws's default poll(), which
+ * walks every socket on every wake-up. lws drives its sockets through its
+ * libev plugin (libwebsockets-evlib-ev) on our loop, so signals and timers
+ * of our own share it. One vhost that listens on nothing itself: the socket
  * of --listen (listen.c) hands it the connections. */
 static struct lws_vhost *make_loop(void)
 {
     struct lws_context_creation_info info;
+    void *foreign[1];
     struct lws_vhost *vh;
 
+    loop = ev_loop_new(EVFLAG_AUTO);
+    if (!loop) {
+        mm_log("error", "cannot create the event loop (libev)");
+        return NULL;
+    }
+    foreign[0] = loop;
     memset(&info, 0, sizeof(info));
-    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_LIBEV;
+    info.foreign_loops = foreign;
     info.gid = -1;
     info.uid = -1;
     info.max_http_header_data = MAX_HEADER;
     context = lws_create_context(&info);
     if (!context) {
-        mm_log("error", "cannot create the event loop");
+        mm_log("error", "cannot create the event loop: libwebsockets without its libev "
+               "plugin (Debian package libwebsockets-evlib-ev)?");
         return NULL;
     }
     info.vhost_name = "signald";
@@ -122,12 +139,14 @@ static struct lws_vhost *make_loop(void)
     return vh;
 }
 
-static void catch_signals(void)
+/* Until the loop runs, a signal only sets a flag (the loop looks at it
+ * once it watches the signals itself); SIGPIPE is never wanted. */
+static void catch_signals_early(void)
 {
     struct sigaction sa;
 
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
+    sa.sa_handler = on_early_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -135,22 +154,74 @@ static void catch_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Close frames (1001) to every client, a moment for them to get out, then
- * the end. Seats are not released: clients reconnect to the next signald
- * within their grace period and keep them. */
-static void shut_down(mm_db *db)
+static void stop_loop(struct ev_loop *l)
 {
-    long long deadline = mm_mono_us() + SHUTDOWN_US;
+    ev_break(l, EVBREAK_ALL);
+}
 
+/* Run before the loop would block: every socket closed, nothing to wait for. */
+static void check_closed(struct ev_loop *l, ev_prepare *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    if (!mm_conns_count())
+        stop_loop(l);
+}
+
+static void deadline_passed(struct ev_loop *l, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    mm_log("info", "%zu socket(s) did not close in time", mm_conns_count());
+    stop_loop(l);
+}
+
+/* SIGTERM or SIGINT: stop accepting, send close frames (1001) to every
+ * client, and let the loop run until they are out or SHUTDOWN_S has passed.
+ * Seats are not released: clients reconnect to the next signald within
+ * their grace period and keep them. */
+static void begin_shutdown(void)
+{
+    if (stopping)
+        return;
+    stopping = 1;
     mm_log("info", "shutting down: closing %zu socket(s)", mm_conns_count());
+    mm_listen_pause();
     mm_seats_shutdown();
     mm_conns_close_all(1001, "server shutting down");
-    while (mm_conns_count() && mm_mono_us() < deadline)
-        if (lws_service(context, 0) < 0)
-            break;
+    ev_prepare_start(loop, &stop_when_closed);
+    ev_timer_start(loop, &stop_deadline);
+    /* lws re-arms its own timers after its events, not after ours. */
+    lws_cancel_service(context);
+}
+
+static void on_signal(struct ev_loop *l, ev_signal *w, int revents)
+{
+    (void)l;
+    (void)revents;
+    mm_log("info", "signal %d", w->signum);
+    begin_shutdown();
+}
+
+/* The loop takes the signals over from catch_signals_early(). */
+static void watch_signals(void)
+{
+    ev_signal_init(&sig_term, on_signal, SIGTERM);
+    ev_signal_init(&sig_int, on_signal, SIGINT);
+    ev_signal_start(loop, &sig_term);
+    ev_signal_start(loop, &sig_int);
+    ev_prepare_init(&stop_when_closed, check_closed);
+    ev_timer_init(&stop_deadline, deadline_passed, SHUTDOWN_S, 0.);
+    if (early_signal)
+        begin_shutdown();
+}
+
+static void finish(mm_db *db)
+{
     mm_events_stop();
     mm_db_close(db);
     lws_context_destroy(context);
+    ev_loop_destroy(loop);
     mm_log("info", "stopped");
 }
 
@@ -168,7 +239,7 @@ int main(int argc, char **argv)
     key = load_key(&cfg);
     if (!key)
         return MM_EXIT_STARTUP;
-    catch_signals();
+    catch_signals_early();
     lfd = mm_listen_open(cfg.host, cfg.port);
     if (lfd < 0)
         return MM_EXIT_STARTUP;
@@ -193,10 +264,9 @@ int main(int argc, char **argv)
     lws_sul_schedule(context, 0, &sweep_sul, sweep, MM_US);
     mm_log("info", "listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d)",
            cfg.host, cfg.port, cfg.grace, cfg.max_frame, cfg.rate, cfg.burst);
-    while (!stopping)
-        if (lws_service(context, 0) < 0)
-            break;
-    shut_down(db);
+    watch_signals();
+    ev_run(loop, 0);
+    finish(db);
     mm_token_key_free(key);
     return 0;
 }

@@ -1,13 +1,16 @@
 """httpd supervises signald (MeetingSignalingDaemon): starts it, restarts it when
 it dies, keeps it across a graceful restart, stops it with httpd."""
+import asyncio
 import os
 import signal
 import subprocess
 import time
 
 import pytest
+import websockets
 
 from conftest import HTTPD, ROOT
+from test_signaling import Room, enter
 
 SIGNALD = str(ROOT / "build" / "signald")
 
@@ -47,6 +50,49 @@ def test_signald_is_restarted_after_sigkill(make_stack):
     assert new, "signald was not restarted"
     assert time.time() - killed_at <= 2.5
     assert len(signald_pids(s)) == 1
+
+
+def test_sigterm_closes_every_socket_with_1001_and_exits_at_once(make_stack):
+    """SIGTERM (httpd's parent exiting sends it too): close frames out, a
+    prompt exit, and the seats kept for the signald httpd starts next."""
+    s = make_stack()
+    (pid,) = wait_for(lambda: signald_pids(s), 5)
+    room = Room(s, guests=2)
+    users = [room.host, *room.guests]
+
+    async def before():
+        peers = [(await enter(room, u))[0] for u in users]
+        for p in peers[:-1]:
+            await p.until("user-joined")     # the last one's arrival
+        t0 = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        codes = [(await p.closed(timeout=3))[1][0] for p in peers]
+        return codes, time.monotonic() - t0
+
+    codes, took = asyncio.run(before())
+    assert codes == [1001] * len(users)
+    assert took < 2
+    assert wait_for(lambda: pid not in signald_pids(s), 3), "signald did not exit"
+    assert wait_for(lambda: [p for p in signald_pids(s) if p != pid], 3)
+
+    async def after():
+        # The seats are still theirs: every user is let back in.
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                peers = [await enter(room, users[0])]
+                break
+            except (OSError, websockets.InvalidStatusCode, websockets.ConnectionClosed):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+        peers += [await enter(room, u) for u in users[1:]]
+        last = peers[-1][1]
+        assert {p["user_id"] for p in last["participants"]} == {u["user_id"] for u in users[:-1]}
+        for p, _ in peers:
+            await p.close()
+
+    asyncio.run(after())
 
 
 def test_graceful_restart_keeps_one_signald(make_stack):
