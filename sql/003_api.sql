@@ -20,6 +20,11 @@ CREATE OR REPLACE FUNCTION mm_fail(p_code integer, p_error text, p_message text,
                                    p_field text DEFAULT NULL) RETURNS mm_result
 LANGUAGE sql IMMUTABLE AS $$ SELECT (p_code, p_error, p_field, p_message, NULL)::mm_result $$;
 
+-- The meeting of the path does not exist (or no longer: a writer that waited
+-- for the meeting's row lock finds no row when a delete committed first).
+CREATE OR REPLACE FUNCTION mm_no_meeting() RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$ SELECT mm_fail(404, 'not_found', 'meeting not found') $$;
+
 -- Times are written back in UTC, to the second.
 CREATE OR REPLACE FUNCTION mm_ts(t timestamptz) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -168,7 +173,7 @@ DECLARE
 BEGIN
     SELECT creator_id INTO m_creator FROM meetings WHERE meeting_id = p_meeting;
     IF NOT FOUND THEN
-        RETURN mm_fail(404, 'not_found', 'meeting not found');
+        RETURN mm_no_meeting();
     END IF;
     IF p_need < 0 THEN
         RETURN mm_ok(200);
@@ -305,6 +310,9 @@ BEGIN
         RETURN r;
     END IF;
     SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
     new_start := coalesce(mm_time((p_patch->>'start_time')::bigint), m.start_time);
     new_end := coalesce(mm_time((p_patch->>'end_time')::bigint), m.end_time);
     IF new_end <= new_start THEN
@@ -338,6 +346,9 @@ BEGIN
         mute_on_join = coalesce((s->>'mute_on_join')::boolean, mute_on_join),
         updated_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting;
+    IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
     RETURN mm_ok(200);
 END
 $$;
@@ -356,6 +367,9 @@ BEGIN
         RETURN r;
     END IF;
     SELECT status INTO m_status FROM meetings WHERE meeting_id = p_meeting FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
     IF m_status = 'ongoing' THEN
         RETURN mm_fail(409, 'conflict', 'an ongoing meeting cannot be deleted; end it first');
     END IF;
@@ -375,15 +389,20 @@ CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint) RET
 LANGUAGE plpgsql AS $$
 DECLARE
     r mm_result := mm_context(p_meeting, p_user, 2);
+    m_status text;
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    UPDATE meetings SET status = 'ongoing', updated_at = date_trunc('second', now())
-     WHERE meeting_id = p_meeting AND status = 'scheduled';
+    SELECT status INTO m_status FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
     IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
+    IF m_status <> 'scheduled' THEN
         RETURN mm_fail(409, 'conflict', 'only a scheduled meeting can be started');
     END IF;
+    UPDATE meetings SET status = 'ongoing', updated_at = date_trunc('second', now())
+     WHERE meeting_id = p_meeting;
     RETURN mm_ok(200);
 END
 $$;
@@ -410,15 +429,20 @@ CREATE OR REPLACE FUNCTION mm_meeting_end(p_meeting bigint, p_user bigint) RETUR
 LANGUAGE plpgsql AS $$
 DECLARE
     r mm_result := mm_context(p_meeting, p_user, 2);
+    m_status text;
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    UPDATE meetings SET status = 'ended', updated_at = date_trunc('second', now())
-     WHERE meeting_id = p_meeting AND status = 'ongoing';
+    SELECT status INTO m_status FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
     IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
+    IF m_status <> 'ongoing' THEN
         RETURN mm_fail(409, 'conflict', 'only an ongoing meeting can be ended');
     END IF;
+    UPDATE meetings SET status = 'ended', updated_at = date_trunc('second', now())
+     WHERE meeting_id = p_meeting;
     UPDATE participants SET lease_until = NULL, left_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND lease_until > now();
     PERFORM mm_recording_finish(p_meeting);
@@ -452,7 +476,7 @@ BEGIN
     SELECT status, max_participants INTO m_status, m_max
       FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
     IF NOT FOUND THEN
-        RETURN mm_fail(404, 'not_found', 'meeting not found');
+        RETURN mm_no_meeting();
     END IF;
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_user;
     IF p.removed_at IS NOT NULL THEN
@@ -492,6 +516,10 @@ BEGIN
         RETURN r;
     END IF;
     IF NOT mm_seat_release(p_meeting, p_user) THEN
+        -- A delete that committed meanwhile took the participant row with it.
+        IF NOT EXISTS (SELECT 1 FROM meetings WHERE meeting_id = p_meeting) THEN
+            RETURN mm_no_meeting();
+        END IF;
         RETURN mm_fail(409, 'conflict', 'you are not in this meeting');
     END IF;
     PERFORM mm_notify('participant-left', p_meeting, jsonb_build_object('user_id', p_user));
@@ -547,6 +575,9 @@ BEGIN
     -- The meeting row lock serialises this with joins and other adds, which
     -- may insert the same (meeting, user) row (else: unique_violation, a 500).
     PERFORM 1 FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_target
        FOR UPDATE;
     IF FOUND AND p.removed_at IS NULL THEN
@@ -607,10 +638,16 @@ BEGIN
     -- Serialised with joins (meeting row lock): a join racing the removal
     -- either finishes first (and the removal takes its seat back) or sees it.
     PERFORM 1 FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
     UPDATE participants SET removed_at = now(), lease_until = NULL,
            left_at = CASE WHEN lease_until > now() THEN date_trunc('second', now())
                           ELSE left_at END
-     WHERE meeting_id = p_meeting AND user_id = p_target;
+     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL;
+    IF NOT FOUND THEN -- another removal got there first
+        RETURN mm_fail(404, 'not_found', 'that user is not a member of this meeting');
+    END IF;
     PERFORM mm_notify('participant-removed', p_meeting, jsonb_build_object('user_id', p_target));
     RETURN mm_ok(200);
 END
@@ -628,7 +665,15 @@ BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    UPDATE participants SET role = p_role WHERE meeting_id = p_meeting AND user_id = p_target;
+    UPDATE participants SET role = p_role
+     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL;
+    IF NOT FOUND THEN
+        -- A removal, or the meeting's delete, committed meanwhile.
+        IF NOT EXISTS (SELECT 1 FROM meetings WHERE meeting_id = p_meeting) THEN
+            RETURN mm_no_meeting();
+        END IF;
+        RETURN mm_fail(404, 'not_found', 'that user is not a member of this meeting');
+    END IF;
     PERFORM mm_notify('role-changed', p_meeting,
                       jsonb_build_object('user_id', p_target, 'role', p_role));
     RETURN mm_ok(200);
@@ -681,6 +726,9 @@ BEGIN
     RETURNING * INTO m;
     IF NOT FOUND THEN
         SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting;
+        IF NOT FOUND THEN
+            RETURN mm_no_meeting();
+        END IF;
         IF NOT m.enable_chat THEN
             RETURN mm_fail(403, 'forbidden', 'chat is turned off for this meeting');
         END IF;
@@ -712,6 +760,9 @@ BEGIN
         RETURN r;
     END IF;
     SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
     IF NOT m.enable_recording THEN
         RETURN mm_fail(403, 'forbidden', 'recording is turned off for this meeting');
     END IF;
@@ -739,6 +790,9 @@ BEGIN
         RETURN r;
     END IF;
     PERFORM 1 FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
     IF NOT mm_recording_finish(p_meeting) THEN
         RETURN mm_fail(409, 'conflict', 'no recording is running');
     END IF;
