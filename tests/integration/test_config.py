@@ -78,3 +78,24 @@ def test_shipped_debian_snippets_pass_configtest(workdir, pg):
     r = subprocess.run([HTTPD, "-f", str(s.state / "debian.conf"), "-t"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_readme_sample_passes_configtest(workdir, pg):
+    """The configuration README.md shows for enabling the module in one's own httpd."""
+    s = Stack(workdir, pg)
+    readme = (ROOT / "README.md").read_text()
+    sample = readme.split("## Enabling it in your own httpd")[1].split("```apache\n")[1]
+    sample = (sample.split("```")[0]
+              .replace("modules/mod_meeting.so", str(ROOT / "build/mod_meeting.so"))
+              .replace(" modules/", " /usr/lib/apache2/modules/")
+              .replace("/etc/apache2/meeting/jwt.secret", str(s.state / "jwt.secret"))
+              .replace("/var/lib/mod_meeting/recordings", str(s.state / "recordings"))
+              .replace("/usr/sbin/mod_meeting-signald", str(ROOT / "build/signald")))
+    main = s.conf.read_text()
+    main = "".join(line for line in main.splitlines(keepends=True)
+                   if not re.match(r"LoadModule (dbd|proxy|proxy_wstunnel|meeting)_module ", line))
+    main = main[:main.index("DBDriver")]
+    (s.state / "readme.conf").write_text(main + sample)
+    r = subprocess.run([HTTPD, "-f", str(s.state / "readme.conf"), "-t"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
