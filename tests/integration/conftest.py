@@ -100,7 +100,6 @@ class Stack:
             text = self.conf.read_text().replace(
                 "mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so",
                 f"mpm_{self.mpm}_module /usr/lib/apache2/modules/mod_mpm_{self.mpm}.so")
-            text = text.replace("ThreadsPerChild 25\n", "")
             self.conf.write_text(text)
 
     def httpd(self, *args):
