@@ -118,6 +118,34 @@ static int meeting_handler(request_rec *r)
     return OK;
 }
 
+/* Marks, in r->request_config, a request SetHandler meeting-api applies to. */
+static char api_request;
+
+/* Whether SetHandler meeting-api applies to r: translate_name runs with the
+ * <Location> configuration merged, map_to_storage no longer does. */
+static int translate_name(request_rec *r)
+{
+    const core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *handler;
+
+    if (!d || !d->expr_handler)
+        return DECLINED;
+    handler = ap_expr_str_exec(r, d->expr_handler, &err);
+    if (!err && handler && strcmp(handler, MM_HANDLER) == 0)
+        ap_set_module_config(r->request_config, &meeting_module, &api_request);
+    return DECLINED;
+}
+
+/* An API request maps to no file: skip httpd's directory and file walk (and
+ * .htaccess lookups), as mod_proxy does for its own. The <Location> walk that
+ * follows still applies its configuration (handler, limits, access). */
+static int map_to_storage(request_rec *r)
+{
+    if (ap_get_module_config(r->request_config, &meeting_module) != &api_request)
+        return DECLINED;
+    return OK;
+}
+
 int mm_health(mm_req *q)
 {
     const char *col;
@@ -180,6 +208,8 @@ static void register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_post_config(prepare_statements, NULL, before_dbd, APR_HOOK_FIRST);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(meeting_handler, NULL, NULL, APR_HOOK_MIDDLE);
     mm_status_register();
 }
