@@ -48,6 +48,16 @@ static ev_timer stop_deadline;
 static lws_sorted_usec_list_t sweep_sul;
 static const char *status_file;       /* --status-file, or NULL */
 
+/* No validity timer of lws's own: conn.c pings and times out idle sockets
+ * itself, once a second for all of them. lws would re-arm a per-socket timer
+ * on every frame received, and its timers are a sorted list: each re-arm
+ * walked the timers of every other socket (a sixth of signald's CPU at
+ * 5,000 sockets). A hang-up time of 0 turns the timer off. */
+static const lws_retry_bo_t no_validity_timer = {
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
+};
+
 static const struct lws_protocols protocols[] = {
     /* First: a client that names no subprotocol gets this one. */
     {MM_WS_PROTOCOL, mm_ws_callback, sizeof(mm_conn), RX_CHUNK, 0, NULL, 0},
@@ -124,6 +134,7 @@ static struct lws_vhost *make_loop(void)
     info.gid = -1;
     info.uid = -1;
     info.max_http_header_data = MAX_HEADER;
+    info.retry_and_idle_policy = &no_validity_timer;
     context = lws_create_context(&info);
     if (!context) {
         mm_log("error", "cannot create the event loop: libwebsockets without its libev "
