@@ -22,17 +22,24 @@ void mm_conns_init(const mm_sig_config *c)
     cfg = c;
 }
 
+mm_buf *mm_buf_new(size_t len)
+{
+    mm_buf *b = malloc(sizeof(*b) + LWS_PRE + len);
+
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = len;
+    return b;
+}
+
 mm_buf *mm_buf_json(const json_t *frame)
 {
     size_t n = json_dumpb(frame, NULL, 0, JSON_COMPACT);
     mm_buf *b;
 
-    if (n == 0)
+    if (n == 0 || !(b = mm_buf_new(n)))
         return NULL;
-    b = malloc(sizeof(*b) + LWS_PRE + n);
-    if (!b)
-        return NULL;
-    b->refs = 1;
     b->len = json_dumpb(frame, (char *)b->data + LWS_PRE, n, JSON_COMPACT);
     return b;
 }

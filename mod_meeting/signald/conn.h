@@ -22,6 +22,10 @@ typedef struct {
     unsigned char data[];   /* LWS_PRE bytes of headroom, then len bytes */
 } mm_buf;
 
+/* A frame of len bytes for the caller to fill in (data + LWS_PRE), with one
+ * reference. NULL if out of memory. */
+mm_buf *mm_buf_new(size_t len);
+
 /* Serialises a frame (the caller keeps its reference). NULL if out of memory. */
 mm_buf *mm_buf_json(const json_t *frame);
 void mm_buf_unref(mm_buf *b);

@@ -335,6 +335,43 @@ async def test_offer_answer_and_candidates_go_to_the_target_only(stack, room):
 
 
 @aio
+async def test_relayed_text_is_one_object_with_each_key_once(stack, room):
+    """signald forwards the sender's own text with the ids put in front (or,
+    when the frame names either id, writes it out anew): whatever the
+    spacing and escapes, the target gets one JSON object, every key once."""
+    g1, g2 = room.guests
+    p1, _ = await enter(room, g1)
+    p2, _ = await enter(room, g2)
+    await p1.until("user-joined")
+
+    def pairs(text):
+        """The object, and the keys of its outermost level as they came."""
+        seen = []
+        obj = json.loads(text, object_pairs_hook=lambda kv: seen.append(kv) or dict(kv))
+        return obj, [k for k, _ in seen[-1]]     # the outermost object closes last
+
+    target = g1["user_id"]
+    texts = [
+        f' \n {{ "type" : "offer",\n  "target_user_id": {target},'
+        ' "sdp": "caf\\u00e9 \\ud83d\\ude00 \\"q\\" \\/",\n "n": [1e3, -0.5, {}] } \n',
+        f'{{"type":"answer","target_user_id":{target},"sdp":{{"type":"answer","sdp":"x"}},'
+        '"meeting_id":1}',
+        f'{{"type":"ice-candidate","target_user_id":{target},"candidate":null,'
+        '"from\\u005fuser_id":7}',
+    ]
+    for text in texts:
+        await p2.send(text)
+        raw = await asyncio.wait_for(p1.ws.recv(), 3)
+        got, keys = pairs(raw)
+        want = json.loads(text)
+        want.update(from_user_id=g2["user_id"], meeting_id=room.mid)
+        assert got == want
+        assert sorted(keys) == sorted(want), raw
+    await p1.close()
+    await p2.close()
+
+
+@aio
 async def test_unknown_target_is_an_error_and_the_socket_stays(stack, room):
     g1, g2 = room.guests
     p1, _ = await enter(room, g1)
