@@ -7,6 +7,14 @@
 -- Every action returns mm_result: code is the HTTP status; on an error, error
 -- is the machine code, message one human sentence and field the input field
 -- at fault (or NULL); on success data is the JSON of the reply's "data" (or NULL).
+--
+-- Functions called by a statement of their own are PL/pgSQL, even when their
+-- body is one query: PostgreSQL parses and plans a SQL-language function that
+-- it cannot inline (one with a FROM clause or a data change) again on every
+-- call, PL/pgSQL keeps its plans for the session. The small SQL helpers below
+-- (mm_ok, mm_ts, mm_meeting_json, ...) are inlined into the queries that use
+-- them, which needs their volatility to be no stricter than their body's:
+-- mm_ts is STABLE because to_char is.
 
 DO $$ BEGIN
     CREATE TYPE mm_result AS (code integer, error text, field text, message text, data text);
@@ -27,7 +35,7 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT mm_fail(404, 'not_found', 'meeting not found
 
 -- Times are written back in UTC, to the second.
 CREATE OR REPLACE FUNCTION mm_ts(t timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 $$;
 
@@ -77,18 +85,30 @@ $$;
 
 CREATE OR REPLACE FUNCTION mm_login_user(p_username text,
     OUT user_id bigint, OUT password_hash text, OUT token_gen integer, OUT data text)
-LANGUAGE sql STABLE AS $$
-    SELECT u.user_id, u.password_hash, u.token_gen, mm_user_json(u)::text
-      FROM users u WHERE lower(u.username) = lower(p_username) AND u.status = 'active'
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    u users;
+BEGIN
+    SELECT * INTO u FROM users
+     WHERE lower(users.username) = lower(p_username) AND users.status = 'active';
+    IF FOUND THEN
+        user_id := u.user_id;
+        password_hash := u.password_hash;
+        token_gen := u.token_gen;
+        data := mm_user_json(u)::text;
+    END IF;
+END
 $$;
 
 -- Refresh tokens are kept as SHA-256 of their jti.
 CREATE OR REPLACE FUNCTION mm_refresh_store(p_jti text, p_user bigint, p_family text,
                                             p_ttl integer) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO refresh_tokens (jti_hash, user_id, family, expires_at)
     VALUES (sha256(convert_to(p_jti, 'UTF8')), p_user, p_family,
-            now() + make_interval(secs => p_ttl))
+            now() + make_interval(secs => p_ttl));
+END
 $$;
 
 -- Rotates a refresh token: the old one stops working, a new one of the same
@@ -122,15 +142,24 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION mm_logout(p_user bigint) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     UPDATE users SET token_gen = token_gen + 1 WHERE user_id = p_user;
     UPDATE refresh_tokens SET revoked = true WHERE user_id = p_user AND NOT revoked;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION mm_profile(p_user bigint) RETURNS mm_result
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT mm_ok(200, mm_profile_json(u)) FROM users u WHERE user_id = p_user),
-                    mm_fail(404, 'not_found', 'user not found'))
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    u users;
+BEGIN
+    SELECT * INTO u FROM users WHERE user_id = p_user;
+    IF NOT FOUND THEN
+        RETURN mm_fail(404, 'not_found', 'user not found');
+    END IF;
+    RETURN mm_ok(200, mm_profile_json(u));
+END
 $$;
 
 CREATE OR REPLACE FUNCTION mm_profile_update(p_user bigint, p_patch jsonb) RETURNS mm_result
@@ -254,15 +283,17 @@ $$;
 
 CREATE OR REPLACE FUNCTION mm_meeting_list(p_user bigint, p_status text, p_keyword text,
                                            p_page integer, p_size integer) RETURNS mm_result
-LANGUAGE sql STABLE AS $$
-    WITH mine AS (
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    pattern text := mm_like_pattern(p_keyword);
+BEGIN
+    RETURN (WITH mine AS (
         SELECT m.meeting_id, m.title, m.start_time, m.end_time, m.status
           FROM participants p JOIN meetings m USING (meeting_id)
          WHERE p.user_id = p_user AND p.removed_at IS NULL
            AND (p_status IS NULL OR m.status = p_status)
-           AND (p_keyword IS NULL
-                OR lower(m.title) LIKE mm_like_pattern(p_keyword)
-                OR lower(m.description) LIKE mm_like_pattern(p_keyword))),
+           AND (pattern IS NULL
+                OR lower(m.title) LIKE pattern OR lower(m.description) LIKE pattern)),
     page AS (
         SELECT * FROM mine ORDER BY start_time DESC, meeting_id DESC
          LIMIT p_size OFFSET (p_page - 1)::bigint * p_size)
@@ -277,7 +308,8 @@ LANGUAGE sql STABLE AS $$
                                                 AND c.removed_at IS NULL))
                        ORDER BY g.start_time DESC, g.meeting_id DESC)
               FROM page g), '[]'::json),
-        'total', (SELECT count(*) FROM mine), 'page', p_page, 'page_size', p_size))
+        'total', (SELECT count(*) FROM mine), 'page', p_page, 'page_size', p_size)));
+END
 $$;
 
 CREATE OR REPLACE FUNCTION mm_meeting_get(p_meeting bigint, p_user bigint) RETURNS mm_result
@@ -455,13 +487,22 @@ $$;
 -- missing, else the password hash and the caller's standing.
 CREATE OR REPLACE FUNCTION mm_join_info(p_meeting bigint, p_user bigint,
     OUT code integer, OUT password_hash text, OUT is_host boolean, OUT removed boolean)
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(max(200), 404), max(m.password_hash),
-           coalesce(bool_or(p.role = 'host' AND p.removed_at IS NULL), false),
-           coalesce(bool_or(p.removed_at IS NOT NULL), false)
-      FROM meetings m
-      LEFT JOIN participants p ON p.meeting_id = m.meeting_id AND p.user_id = p_user
-     WHERE m.meeting_id = p_meeting
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    SELECT m.password_hash INTO password_hash FROM meetings m WHERE m.meeting_id = p_meeting;
+    IF NOT FOUND THEN
+        code := 404;
+        is_host := false;
+        removed := false;
+        RETURN;
+    END IF;
+    code := 200;
+    SELECT p.role = 'host' AND p.removed_at IS NULL, p.removed_at IS NOT NULL
+      INTO is_host, removed
+      FROM participants p WHERE p.meeting_id = p_meeting AND p.user_id = p_user;
+    is_host := coalesce(is_host, false);  -- no participant row: both NULL
+    removed := coalesce(removed, false);
+END
 $$;
 
 -- Takes a seat: only in an ongoing meeting, under the capacity rule for
@@ -683,9 +724,19 @@ $$;
 ------------------------------------------------------------------------------
 -- Chat
 
+-- A page of chat, newest first. Its LIMIT and OFFSET are parameters of the
+-- plans PL/pgSQL caches; with them unknown PostgreSQL's cost guess makes any
+-- generic plan look dearer than a plan made for the values at hand, so it
+-- would plan this query again on every call (~250 us). The generic plan is
+-- forced instead, and the query is written so that it is the right plan for
+-- any page: the page's first message is found by skipping the pages before it
+-- in the messages_page index alone (no heap visits), the page is read from
+-- there in index order, and each message's username is one index lookup.
+-- The same guess (a tenth of a million-message meeting) puts the generic
+-- plan's cost above jit_above_cost: JIT would compile it on every call (~7 ms).
 CREATE OR REPLACE FUNCTION mm_message_list(p_meeting bigint, p_user bigint, p_page integer,
                                            p_size integer) RETURNS mm_result
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan SET jit = off AS $$
 DECLARE
     r mm_result := mm_context(p_meeting, p_user, 0);
 BEGIN
@@ -696,13 +747,16 @@ BEGIN
         'messages', coalesce((
             SELECT json_agg(json_build_object(
                        'message_id', g.message_id, 'user_id', g.user_id,
-                       'username', u.username, 'content', g.content,
-                       'timestamp', mm_ts(g.created_at))
+                       'username', (SELECT username FROM users u WHERE u.user_id = g.user_id),
+                       'content', g.content, 'timestamp', mm_ts(g.created_at))
                        ORDER BY g.created_at DESC, g.message_id DESC)
-              FROM (SELECT * FROM messages WHERE meeting_id = p_meeting
-                     ORDER BY created_at DESC, message_id DESC
-                     LIMIT p_size OFFSET (p_page - 1)::bigint * p_size) g
-              JOIN users u USING (user_id)), '[]'::json),
+              FROM (SELECT * FROM messages
+                     WHERE meeting_id = p_meeting AND (created_at, message_id) <= (
+                           SELECT created_at, message_id FROM messages
+                            WHERE meeting_id = p_meeting
+                            ORDER BY created_at DESC, message_id DESC
+                            LIMIT 1 OFFSET (p_page - 1)::bigint * p_size)
+                     ORDER BY created_at DESC, message_id DESC LIMIT p_size) g), '[]'::json),
         'total', (SELECT message_count FROM meetings WHERE meeting_id = p_meeting),
         'page', p_page, 'page_size', p_size));
 END
@@ -845,8 +899,10 @@ $$;
 
 CREATE OR REPLACE FUNCTION mm_recording_stored(p_meeting bigint, p_id text, p_size bigint,
                                                p_type text) RETURNS boolean
-LANGUAGE sql AS $$
-    WITH s AS (UPDATE recordings SET size = p_size, content_type = p_type
-                WHERE recording_id = p_id AND meeting_id = p_meeting RETURNING 1)
-    SELECT EXISTS (SELECT 1 FROM s)
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE recordings SET size = p_size, content_type = p_type
+     WHERE recording_id = p_id AND meeting_id = p_meeting;
+    RETURN FOUND;
+END
 $$;
