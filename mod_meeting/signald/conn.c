@@ -12,6 +12,10 @@
 #define OUT_MAX_BYTES (4u * 1024 * 1024)
 /* A close that has not got out by then (the peer stopped reading) is forced. */
 #define CLOSE_GRACE_US (5 * MM_US)
+/* Frames written in one writable callback at most, while the socket takes
+ * them: a backlog (a burst of broadcasts, say) drains in fewer turns of the
+ * loop, and no one socket holds the loop for long. */
+#define WRITE_BATCH 16
 
 static const mm_sig_config *cfg;
 static mm_conn *all;
@@ -145,7 +149,7 @@ void mm_conn_send_json(mm_conn *c, const json_t *frame)
     mm_buf_unref(b);
 }
 
-/* Writes the next queued frame. lws allows one write per writable callback. */
+/* Writes the next queued frame. */
 static int write_next(mm_conn *c)
 {
     mm_out *o = c->out_head;
@@ -176,8 +180,15 @@ int mm_conn_writable(mm_conn *c)
         if (lws_write(c->wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
             return -1;
     } else if (c->out_head) {
-        if (write_next(c))
-            return -1;
+        /* lws buffers what the socket did not take of a frame and then
+         * reports the socket choked: the next frame waits for the next
+         * callback, as lws requires. */
+        int n = 0;
+
+        do {
+            if (write_next(c))
+                return -1;
+        } while (c->out_head && ++n < WRITE_BATCH && !lws_send_pipe_choked(c->wsi));
     } else if (c->close_code) {
         size_t n = strlen(c->close_reason);
 

@@ -1,7 +1,8 @@
 /*
  * signald: one client WebSocket. Owns what the socket needs whatever room it
- * is in: the outgoing queue (frames are written one per writable callback, as
- * lws requires), the close to send once the queue is flushed, the message
+ * is in: the outgoing queue (frames are written from lws's writable
+ * callbacks, as many at a time as the socket takes without lws having to
+ * buffer any), the close to send once the queue is flushed, the message
  * being reassembled, the token bucket and the sign-of-life clock. The struct
  * is lws's per-session user space: it lives exactly as long as the socket.
  */

@@ -396,6 +396,29 @@ async def test_a_message_just_under_the_frame_limit_is_relayed(stack, room):
 
 
 @aio
+async def test_a_backlog_reaches_a_slow_reader_whole_and_in_order(stack, room):
+    """Frames pile up while the target does not read (its socket buffers
+    fill, so writes come back short); once it reads, every frame arrives
+    complete and in the order it was sent."""
+    g1, g2 = room.guests
+    p1, _ = await enter(room, g1)
+    p2, _ = await enter(room, g2)
+    await p1.until("user-joined")
+    sizes = [10, FRAME_MAX - 200, 3000, 40000, 1, FRAME_MAX - 200, 500] * 5
+    for i, n in enumerate(sizes):
+        await p2.send({"type": "ice-candidate", "target_user_id": g1["user_id"],
+                       "candidate": {"seq": i, "pad": "c" * n}})
+    await p2.alive()                    # signald has handled them all
+    await asyncio.sleep(0.5)
+    for i, n in enumerate(sizes):
+        m = await p1.recv(timeout=5)
+        assert (m["candidate"]["seq"], len(m["candidate"]["pad"])) == (i, n)
+    await p1.alive()
+    await p1.close()
+    await p2.close()
+
+
+@aio
 async def test_a_fragmented_message_is_reassembled(stack, room):
     p, _ = await enter(room, room.guests[0])
     await p.send(iter(['{"type"', ':"pi', 'ng"}']))
