@@ -195,6 +195,8 @@ void mm_seats_connect(mm_conn *c)
     lws_rx_flow_control(c->wsi, 0);
 }
 
+static void expire(mm_seat *s, long long now_us);
+
 void mm_seats_disconnect(mm_conn *c)
 {
     mm_seat *s = c->seat;
@@ -218,7 +220,10 @@ void mm_seats_disconnect(mm_conn *c)
     mm_seat_grace(s, mm_conn_last_alive(c) + (long long)cfg->grace * MM_US);
     mm_log("info", "meeting %lld user %lld: socket lost, seat kept for the grace period",
            s->room->meeting_id, s->user_id);
-    mm_seats_sweep(mm_mono_us());
+    /* A socket closed for silence may have used up its grace already. Only
+     * this seat: the others are the sweep's, once a second (looking at all
+     * of them here made a mass disconnect quadratic). */
+    expire(s, mm_mono_us());
 }
 
 /* The seat is back (or the database is away: its lease lapses by itself).
@@ -287,17 +292,24 @@ static int reconnecting(const mm_seat *s)
     return 0;
 }
 
+/* Gives the seat back if its grace period is over, unless its user is
+ * reconnecting right now. */
+static void expire(mm_seat *s, long long now_us)
+{
+    if (s->grace_until_us > now_us || reconnecting(s))
+        return;
+    mm_log("info", "meeting %lld user %lld: grace period over, seat released",
+           s->room->meeting_id, s->user_id);
+    give_back(s, NULL);
+}
+
 void mm_seats_sweep(long long now_us)
 {
     mm_seat *s = mm_grace_list(), *next;
 
     for (; s; s = next) {
         next = s->gnext;
-        if (s->grace_until_us > now_us || reconnecting(s))
-            continue;
-        mm_log("info", "meeting %lld user %lld: grace period over, seat released",
-               s->room->meeting_id, s->user_id);
-        give_back(s, NULL);
+        expire(s, now_us);
     }
 }
 

@@ -6,11 +6,15 @@ import time
 import websockets
 
 from conftest import ROOT
-from test_signaling import Room, aio
+from test_signaling import Room, aio, enter
 
 # signald renewing every second, so the test need not wait half a minute.
 FAST_RENEW = (f'MeetingSignalingDaemon "{ROOT}/build/signald" --listen 127.0.0.1:%d '
               f'--db "host=127.0.0.1 port=%d dbname=meeting user=meeting" --renew-interval 1')
+# A silent socket closed after 6 s, which is more than its 5 s of grace.
+SHORT_IDLE = (f'MeetingSignalingDaemon "{ROOT}/build/signald" --listen 127.0.0.1:%d '
+              f'--db "host=127.0.0.1 port=%d dbname=meeting user=meeting" '
+              f'--ping-interval 1 --idle-timeout 6 --grace 5')
 
 
 def lease_seconds(stack, mid, uid):
@@ -44,3 +48,27 @@ def test_a_join_without_a_socket_runs_out(stack):
     stack.sql("UPDATE participants SET lease_until = now() - interval '1 second' "
               "WHERE meeting_id = %s AND user_id = %s", room.mid, guest["user_id"])
     assert room.status(guest) == "offline"
+
+
+@aio
+async def test_a_socket_silent_past_its_grace_gives_the_seat_back_when_closed(make_stack):
+    """The grace period counts from the last sign of life: a client that went
+    silent for longer than the grace has none left when signald closes it."""
+    s = make_stack(start=False)
+    s.extra += SHORT_IDLE % (s.sigport, s.pg.port)
+    s.render()
+    s.start()
+    room = Room(s, guests=1)
+    guest = room.guests[0]
+    ph, _ = await enter(room, room.host)
+    pg, _ = await enter(room, guest)
+    await ph.until("user-joined")
+    pg.ws.transport.pause_reading()     # no pongs, no frames: silent
+    silent = time.monotonic()
+    m = await ph.until("user-left", timeout=12)
+    waited = time.monotonic() - silent
+    assert m == {"type": "user-left", "meeting_id": room.mid, "user_id": guest["user_id"]}
+    assert 5 <= waited <= 8.5, waited   # at the close (6 s), not 5 s of grace later
+    assert room.status(guest) == "offline"
+    pg.ws.transport.abort()
+    await ph.close()
