@@ -1,7 +1,6 @@
 /* Accounts (SPEC.md 2): register, log in, refresh, log out, profile. */
 #include "auth.h"
-#include "body.h"
-#include "db.h"
+#include "meeting.h"
 
 #include <apr_md5.h>
 
@@ -163,24 +162,22 @@ int mm_accounts_refresh(mm_req *q)
 int mm_accounts_logout(mm_req *q)
 {
     json_t *body;
-    const char *args[1], *col;
-    int found;
+    const char *args[2] = {mm_uid(q), mm_gen(q)};
+    mm_result res;
 
-    if (mm_body_read(q, mm_no_fields, &body))
+    if (mm_meeting_body(q, MM_NEED_NONE, mm_no_fields, &body)
+        || mm_db_result(q, S_LOGOUT, 2, args, &res))
         return OK;
-    args[0] = mm_lld(q, q->user_id);
-    if (mm_db_row(q, S_LOGOUT, 1, args, &col, 0, &found))
-        return OK;
-    mm_reply(q->r, HTTP_OK, "Logged out successfully", NULL);
+    mm_reply_result(q, &res, "Logged out successfully");
     return OK;
 }
 
 int mm_profile_get(mm_req *q)
 {
-    const char *args[1] = {mm_lld(q, q->user_id)};
+    const char *args[2] = {mm_uid(q), mm_gen(q)};
     mm_result res;
 
-    if (mm_db_result(q, S_PROFILE, 1, args, &res))
+    if (mm_db_result(q, S_PROFILE, 2, args, &res))
         return OK;
     mm_reply_result(q, &res, NULL);
     return OK;
@@ -189,19 +186,16 @@ int mm_profile_get(mm_req *q)
 int mm_profile_update(mm_req *q)
 {
     json_t *body;
-    const char *args[2];
+    const char *args[3];
     mm_result res;
-    char *patch;
 
-    if (mm_body_read(q, profile_fields, &body))
+    if (mm_meeting_body(q, MM_NEED_NONE, profile_fields, &body))
         return OK;
-    patch = json_dumps(body, JSON_COMPACT);
-    if (!patch)
+    args[0] = mm_uid(q);
+    args[1] = mm_gen(q);
+    if (!(args[2] = mm_json_text(q, body)))
         return internal(q, "JSON encoding");
-    args[0] = mm_lld(q, q->user_id);
-    args[1] = apr_pstrdup(q->r->pool, patch);
-    free(patch);
-    if (mm_db_result(q, S_PROFILE_UPDATE, 2, args, &res))
+    if (mm_db_result(q, S_PROFILE_UPDATE, 3, args, &res))
         return OK;
     mm_reply_result(q, &res, "Profile updated successfully");
     return OK;

@@ -4,12 +4,18 @@
 
 #include <apr_random.h>
 
-static int unauthorized(request_rec *r, const char *code, const char *message, int bad_token)
+int mm_unauthorized(request_rec *r, const char *code, const char *message, int bad_token)
 {
+    r->user = NULL; /* the access log names no user for a refused token */
     apr_table_setn(r->err_headers_out, "WWW-Authenticate",
                    bad_token ? "Bearer realm=\"mod_meeting\", error=\"invalid_token\""
                              : "Bearer realm=\"mod_meeting\"");
     return mm_error(r, HTTP_UNAUTHORIZED, code, message, NULL);
+}
+
+static int revoked(request_rec *r)
+{
+    return mm_unauthorized(r, "unauthorized", "the access token has been revoked", 1);
 }
 
 const char *mm_bearer_token(request_rec *r)
@@ -27,29 +33,42 @@ const char *mm_bearer_token(request_rec *r)
 int mm_authenticate(mm_req *q)
 {
     const char *token = mm_bearer_token(q->r);
-    const char *args[1], *gen = NULL;
     mm_claims c;
-    int found;
 
     if (!token)
-        return unauthorized(q->r, "unauthorized", "a Bearer token is required", 0);
+        return mm_unauthorized(q->r, "unauthorized", "a Bearer token is required", 0);
     switch (mm_token_verify(q->conf->key, token, MM_TOKEN_ACCESS, apr_time_sec(apr_time_now()),
                             &c)) {
     case MM_TOKEN_EXPIRED:
-        return unauthorized(q->r, "token_expired", "the access token has expired", 1);
+        return mm_unauthorized(q->r, "token_expired", "the access token has expired", 1);
     case MM_TOKEN_INVALID:
-        return unauthorized(q->r, "unauthorized", "the access token is not valid", 1);
+        return mm_unauthorized(q->r, "unauthorized", "the access token is not valid", 1);
     default:
         break;
     }
-    args[0] = mm_lld(q, c.user_id);
-    if (mm_db_row(q, S_TOKEN_GEN, 1, args, &gen, 1, &found))
-        return MM_DONE;
-    if (!found || !gen || apr_atoi64(gen) != c.gen)
-        return unauthorized(q->r, "unauthorized", "the access token has been revoked", 1);
     q->user_id = c.user_id;
     q->gen = c.gen;
-    q->r->user = (char *)args[0];
+    q->r->user = (char *)mm_lld(q, c.user_id);
+    return 0;
+}
+
+const char *mm_gen(mm_req *q)
+{
+    return q->user_id > 0 ? mm_lld(q, q->gen) : NULL;
+}
+
+int mm_auth_confirm(mm_req *q)
+{
+    const char *args[1], *gen = NULL;
+    int found;
+
+    if (q->user_id <= 0)
+        return 0;
+    args[0] = mm_lld(q, q->user_id);
+    if (mm_db_row(q, S_TOKEN_GEN, 1, args, &gen, 1, &found))
+        return MM_DONE;
+    if (!found || !gen || apr_atoi64(gen) != q->gen)
+        return revoked(q->r);
     return 0;
 }
 

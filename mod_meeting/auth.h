@@ -7,10 +7,28 @@
 /* The token of an "Authorization: Bearer ..." header, or NULL. */
 const char *mm_bearer_token(request_rec *r);
 
-/* Verifies the access token and that it has not been revoked (logout bumps
- * the user's token generation); sets q->user_id and r->user. Returns 0, or
- * MM_DONE after a 401 (or 503). */
+/* Verifies the access token's signature, type and expiry; sets q->user_id,
+ * q->gen (the token's generation) and r->user. Returns 0, or MM_DONE after a
+ * 401. Whether the token still holds (logout bumps the user's generation; a
+ * deleted or disabled user loses every token) needs the database: the
+ * request's action statement checks it, given mm_gen(q), and answers 401
+ * first, so an authenticated request costs one statement. An answer that
+ * comes before that statement (429, a refused body or query) calls
+ * mm_auth_confirm first, so that a revoked token still gets its 401. */
 int mm_authenticate(mm_req *q);
+
+/* The token generation as a statement argument: NULL (nothing to check)
+ * when the request carries no access token, e.g. a pre-signed download. */
+const char *mm_gen(mm_req *q);
+
+/* Checks on its own (one statement) that the token of an authenticated
+ * request still holds. Returns 0 (also when the request has no token), or
+ * MM_DONE after a 401 or 503. */
+int mm_auth_confirm(mm_req *q);
+
+/* A 401 with WWW-Authenticate (error="invalid_token" when bad_token: a
+ * token was sent but refused). Returns MM_DONE. */
+int mm_unauthorized(request_rec *r, const char *code, const char *message, int bad_token);
 
 /* bytes of randomness as lower-case hex, from p; NULL if none could be had. */
 const char *mm_random_hex(apr_pool_t *p, apr_size_t bytes);

@@ -1,44 +1,55 @@
 /* Database access through mod_dbd (see db.h). */
 #include "db.h"
+#include "auth.h"
 
 #include <libpq-fe.h>
 
 #define RESULT_COLS "code, error, field, message, data"
 
 /* Every statement the module runs. Integers are typed (%lld, %d) because the
- * pgsql driver types %s as varchar; JSON documents are cast by the SQL. */
+ * pgsql driver types %s as varchar; JSON documents are cast by the SQL.
+ * The actions of authenticated requests take the caller and the generation
+ * of their access token (the "user, gen" pairs below) and answer 401 when the
+ * token no longer holds: one statement per request. S_TOKEN_GEN asks that
+ * alone, for the answers a request gives before it reaches its action. */
 static const char *const statements[S_COUNT] = {
     [S_TOKEN_GEN] = "SELECT token_gen FROM users WHERE user_id = %lld AND status = 'active'",
     [S_REGISTER] = "SELECT " RESULT_COLS " FROM mm_register(%s, %s, %s, %s)",
     [S_LOGIN_USER] = "SELECT user_id, password_hash, token_gen, data FROM mm_login_user(%s)",
     [S_REFRESH_STORE] = "SELECT mm_refresh_store(%s, %lld, %s, %d)",
     [S_REFRESH_ROTATE] = "SELECT code, token_gen FROM mm_refresh_rotate(%s, %lld, %s, %d)",
-    [S_LOGOUT] = "SELECT mm_logout(%lld)",
-    [S_PROFILE] = "SELECT " RESULT_COLS " FROM mm_profile(%lld)",
-    [S_PROFILE_UPDATE] = "SELECT " RESULT_COLS " FROM mm_profile_update(%lld, %s::jsonb)",
-    [S_CONTEXT] = "SELECT " RESULT_COLS " FROM mm_context(%lld, %lld, %d)",
-    [S_MEETING_CREATE] = "SELECT " RESULT_COLS " FROM mm_meeting_create(%lld, %s::jsonb)",
-    [S_MEETING_LIST] = "SELECT " RESULT_COLS " FROM mm_meeting_list(%lld, %s, %s, %d, %d)",
-    [S_MEETING_GET] = "SELECT " RESULT_COLS " FROM mm_meeting_get(%lld, %lld)",
-    [S_MEETING_UPDATE] = "SELECT " RESULT_COLS " FROM mm_meeting_update(%lld, %lld, %s::jsonb)",
-    [S_MEETING_DELETE] = "SELECT " RESULT_COLS " FROM mm_meeting_delete(%lld, %lld)",
-    [S_MEETING_START] = "SELECT " RESULT_COLS " FROM mm_meeting_start(%lld, %lld)",
-    [S_MEETING_END] = "SELECT " RESULT_COLS " FROM mm_meeting_end(%lld, %lld)",
-    [S_JOIN_INFO] = "SELECT code, password_hash, is_host, removed FROM mm_join_info(%lld, %lld)",
-    [S_MEETING_JOIN] = "SELECT " RESULT_COLS " FROM mm_meeting_join(%lld, %lld)",
-    [S_MEETING_LEAVE] = "SELECT " RESULT_COLS " FROM mm_meeting_leave(%lld, %lld)",
-    [S_PARTICIPANT_LIST] = "SELECT " RESULT_COLS " FROM mm_participant_list(%lld, %lld)",
-    [S_PARTICIPANT_ADD] = "SELECT " RESULT_COLS " FROM mm_participant_add(%lld, %lld, %lld, %s)",
+    [S_LOGOUT] = "SELECT " RESULT_COLS " FROM mm_logout(%lld, %lld)",
+    [S_PROFILE] = "SELECT " RESULT_COLS " FROM mm_profile(%lld, %lld)",
+    [S_PROFILE_UPDATE] = "SELECT " RESULT_COLS " FROM mm_profile_update(%lld, %lld, %s::jsonb)",
+    [S_CONTEXT] = "SELECT " RESULT_COLS " FROM mm_context(%lld, %lld, %lld, %d)",
+    [S_MEETING_CREATE] = "SELECT " RESULT_COLS " FROM mm_meeting_create(%lld, %lld, %s::jsonb)",
+    [S_MEETING_LIST] =
+        "SELECT " RESULT_COLS " FROM mm_meeting_list(%lld, %lld, %s, %s, %d, %d)",
+    [S_MEETING_GET] = "SELECT " RESULT_COLS " FROM mm_meeting_get(%lld, %lld, %lld)",
+    [S_MEETING_UPDATE] =
+        "SELECT " RESULT_COLS " FROM mm_meeting_update(%lld, %lld, %lld, %s::jsonb)",
+    [S_MEETING_DELETE] = "SELECT " RESULT_COLS " FROM mm_meeting_delete(%lld, %lld, %lld)",
+    [S_MEETING_START] = "SELECT " RESULT_COLS " FROM mm_meeting_start(%lld, %lld, %lld)",
+    [S_MEETING_END] = "SELECT " RESULT_COLS " FROM mm_meeting_end(%lld, %lld, %lld)",
+    [S_JOIN_INFO] =
+        "SELECT code, password_hash, is_host, removed FROM mm_join_info(%lld, %lld, %lld)",
+    [S_MEETING_JOIN] = "SELECT " RESULT_COLS " FROM mm_meeting_join(%lld, %lld, %lld)",
+    [S_MEETING_LEAVE] = "SELECT " RESULT_COLS " FROM mm_meeting_leave(%lld, %lld, %lld)",
+    [S_PARTICIPANT_LIST] = "SELECT " RESULT_COLS " FROM mm_participant_list(%lld, %lld, %lld)",
+    [S_PARTICIPANT_ADD] =
+        "SELECT " RESULT_COLS " FROM mm_participant_add(%lld, %lld, %lld, %lld, %s)",
     [S_PARTICIPANT_REMOVE] =
-        "SELECT " RESULT_COLS " FROM mm_participant_remove(%lld, %lld, %lld)",
+        "SELECT " RESULT_COLS " FROM mm_participant_remove(%lld, %lld, %lld, %lld)",
     [S_PARTICIPANT_ROLE] =
-        "SELECT " RESULT_COLS " FROM mm_participant_role(%lld, %lld, %lld, %s)",
-    [S_MESSAGE_LIST] = "SELECT " RESULT_COLS " FROM mm_message_list(%lld, %lld, %d, %d)",
-    [S_MESSAGE_SEND] = "SELECT " RESULT_COLS " FROM mm_message_send(%lld, %lld, %s)",
-    [S_RECORDING_START] = "SELECT " RESULT_COLS " FROM mm_recording_start(%lld, %lld, %s)",
-    [S_RECORDING_STOP] = "SELECT " RESULT_COLS " FROM mm_recording_stop(%lld, %lld)",
-    [S_RECORDING_LIST] = "SELECT " RESULT_COLS " FROM mm_recording_list(%lld, %lld)",
-    [S_RECORDING_FILE] = "SELECT " RESULT_COLS " FROM mm_recording_file(%lld, %lld, %d, %s)",
+        "SELECT " RESULT_COLS " FROM mm_participant_role(%lld, %lld, %lld, %lld, %s)",
+    [S_MESSAGE_LIST] = "SELECT " RESULT_COLS " FROM mm_message_list(%lld, %lld, %lld, %d, %d)",
+    [S_MESSAGE_SEND] = "SELECT " RESULT_COLS " FROM mm_message_send(%lld, %lld, %lld, %s)",
+    [S_RECORDING_START] =
+        "SELECT " RESULT_COLS " FROM mm_recording_start(%lld, %lld, %lld, %s)",
+    [S_RECORDING_STOP] = "SELECT " RESULT_COLS " FROM mm_recording_stop(%lld, %lld, %lld)",
+    [S_RECORDING_LIST] = "SELECT " RESULT_COLS " FROM mm_recording_list(%lld, %lld, %lld)",
+    [S_RECORDING_FILE] =
+        "SELECT " RESULT_COLS " FROM mm_recording_file(%lld, %lld, %lld, %d, %s)",
     [S_RECORDING_STORED] = "SELECT mm_recording_stored(%lld, %s, %lld, %s)",
     [S_HEALTH] = "SELECT 1",
 };
@@ -219,6 +230,9 @@ int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_resu
 
 int mm_reply_result(mm_req *q, const mm_result *res, const char *message)
 {
+    if (res->code == HTTP_UNAUTHORIZED) /* the access token no longer holds */
+        return mm_unauthorized(q->r, res->error ? res->error : "unauthorized",
+                               res->message ? res->message : "the access token is not valid", 1);
     if (res->code >= 400)
         return mm_error(q->r, res->code, res->error ? res->error : "internal",
                         res->message ? res->message : "request failed", res->field);

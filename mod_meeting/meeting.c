@@ -1,5 +1,6 @@
 /* Shared machinery of the meeting-scoped endpoints (see meeting.h). */
 #include "meeting.h"
+#include "auth.h"
 
 const char *mm_mid(mm_req *q)
 {
@@ -13,10 +14,16 @@ const char *mm_uid(mm_req *q)
 
 int mm_meeting_context(mm_req *q, mm_need need)
 {
-    const char *args[3] = {mm_mid(q), mm_uid(q), apr_itoa(q->r->pool, (int)need)};
+    const char *args[4];
     mm_result res;
 
-    if (mm_db_result(q, S_CONTEXT, 3, args, &res))
+    if (need == MM_NEED_NONE)
+        return mm_auth_confirm(q);
+    args[0] = mm_mid(q);
+    args[1] = mm_uid(q);
+    args[2] = mm_gen(q);
+    args[3] = apr_itoa(q->r->pool, (int)need);
+    if (mm_db_result(q, S_CONTEXT, 4, args, &res))
         return MM_DONE;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -56,4 +63,11 @@ const char *mm_json_text(mm_req *q, json_t *v)
 int mm_field_error(mm_req *q, const char *field, const char *message)
 {
     return mm_error(q->r, HTTP_BAD_REQUEST, "invalid_field", message, field);
+}
+
+int mm_field_refused(mm_req *q, mm_need need, const char *field, const char *message)
+{
+    if (mm_meeting_context(q, need))
+        return MM_DONE;
+    return mm_field_error(q, field, message);
 }

@@ -71,9 +71,9 @@ static int epoch_member(json_t *doc, const char *name, long long *t)
 /* The body as the database takes it: times as epoch seconds, the password
  * as a bcrypt hash ("" or null: no password). 0, or MM_DONE after a 400/500.
  * need: MM_NEED_NONE for create, which refuses end_time <= start_time here;
- * an update leaves that to the database, which compares the merged times,
- * and answers its own 400s only after mm_meeting_context(need) passes
- * (SPEC.md 1: a stranger's bad body answers 403, not 400). */
+ * an update leaves that to the database, which compares the merged times.
+ * Its own 400s come only after mm_meeting_context(need) passes (SPEC.md 1: a
+ * revoked token's bad body answers 401, a stranger's 403, not 400). */
 static int to_document(mm_req *q, json_t *doc, mm_need need)
 {
     long long start = 0, end = 0;
@@ -82,15 +82,12 @@ static int to_document(mm_req *q, json_t *doc, mm_need need)
     const char *bad = has_start < 0 ? "start_time" : has_end < 0 ? "end_time" : NULL;
     json_t *pw = json_object_get(doc, "password");
 
-    if (bad) {
-        if (need != MM_NEED_NONE && mm_meeting_context(q, need))
-            return MM_DONE;
-        return mm_field_error(q, bad, apr_pstrcat(q->r->pool, bad,
-                                                  " must fall in the years 0001 to 9999 (UTC)",
-                                                  NULL));
-    }
+    if (bad)
+        return mm_field_refused(q, need, bad,
+                                apr_pstrcat(q->r->pool, bad,
+                                            " must fall in the years 0001 to 9999 (UTC)", NULL));
     if (need == MM_NEED_NONE && has_start > 0 && has_end > 0 && end <= start)
-        return mm_field_error(q, "end_time", "end_time must be after start_time");
+        return mm_field_refused(q, need, "end_time", "end_time must be after start_time");
     if (pw) {
         const char *s = json_string_value(pw);
         const char *hash = (s && *s) ? mm_password_hash(q, s) : NULL;
@@ -106,13 +103,15 @@ static int to_document(mm_req *q, json_t *doc, mm_need need)
 int mm_meetings_create(mm_req *q)
 {
     json_t *body;
-    const char *args[2];
+    const char *args[3];
 
-    if (mm_body_read(q, create_fields, &body) || to_document(q, body, MM_NEED_NONE))
+    if (mm_meeting_body(q, MM_NEED_NONE, create_fields, &body)
+        || to_document(q, body, MM_NEED_NONE))
         return OK;
     args[0] = mm_uid(q);
-    args[1] = mm_json_text(q, body);
-    return mm_meeting_call(q, S_MEETING_CREATE, 2, args, "Meeting created successfully");
+    args[1] = mm_gen(q);
+    args[2] = mm_json_text(q, body);
+    return mm_meeting_call(q, S_MEETING_CREATE, 3, args, "Meeting created successfully");
 }
 
 /* Reads one query parameter into buf: 1 present, 0 absent, -1 after a 400. */
@@ -123,7 +122,8 @@ static int query_param(mm_req *q, const char *name, char *buf, size_t n)
     if (rc == 1 && !mm_utf8_valid(buf, strlen(buf)))
         rc = -1;
     if (rc < 0)
-        mm_field_error(q, name, apr_psprintf(q->r->pool, "%s is malformed or too long", name));
+        mm_field_refused(q, MM_NEED_NONE, name,
+                         apr_psprintf(q->r->pool, "%s is malformed or too long", name));
     return rc;
 }
 
@@ -152,9 +152,7 @@ int mm_list_page(mm_req *q, mm_need need, long dflt_size, long *page, long *size
         err = page_param(q, field = "page_size", 100, dflt_size, size);
     if (!err)
         return 0;
-    if (need != MM_NEED_NONE && mm_meeting_context(q, need))
-        return MM_DONE;
-    return mm_field_error(q, field, err);
+    return mm_field_refused(q, need, field, err);
 }
 
 static int known_status(const char *s)
@@ -168,7 +166,7 @@ static int known_status(const char *s)
 int mm_meetings_list(mm_req *q)
 {
     char status[16], keyword[404];
-    const char *args[5];
+    const char *args[6];
     long page, size;
     int has_status, has_keyword;
 
@@ -178,29 +176,31 @@ int mm_meetings_list(mm_req *q)
         || (has_keyword = query_param(q, "keyword", keyword, sizeof(keyword))) < 0)
         return OK;
     if (has_status && !known_status(status))
-        return mm_field_error(q, "status",
-                              "status must be one of scheduled, ongoing, ended or cancelled");
+        return mm_field_refused(q, MM_NEED_NONE, "status",
+                                "status must be one of scheduled, ongoing, ended or cancelled");
     if (has_keyword && mm_utf8_length(keyword, strlen(keyword)) > 100)
-        return mm_field_error(q, "keyword", "keyword must be at most 100 characters long");
+        return mm_field_refused(q, MM_NEED_NONE, "keyword",
+                                "keyword must be at most 100 characters long");
     args[0] = mm_uid(q);
-    args[1] = has_status ? status : NULL;
-    args[2] = has_keyword && *keyword ? keyword : NULL;
-    args[3] = apr_ltoa(q->r->pool, page);
-    args[4] = apr_ltoa(q->r->pool, size);
-    return mm_meeting_call(q, S_MEETING_LIST, 5, args, NULL);
+    args[1] = mm_gen(q);
+    args[2] = has_status ? status : NULL;
+    args[3] = has_keyword && *keyword ? keyword : NULL;
+    args[4] = apr_ltoa(q->r->pool, page);
+    args[5] = apr_ltoa(q->r->pool, size);
+    return mm_meeting_call(q, S_MEETING_LIST, 6, args, NULL);
 }
 
 int mm_meetings_get(mm_req *q)
 {
-    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
 
-    return mm_meeting_call(q, S_MEETING_GET, 2, args, NULL);
+    return mm_meeting_call(q, S_MEETING_GET, 3, args, NULL);
 }
 
 int mm_meetings_update(mm_req *q)
 {
     json_t *body;
-    const char *args[3];
+    const char *args[4];
 
     if (mm_meeting_body(q, MM_NEED_HOST, update_fields, &body))
         return OK;
@@ -208,16 +208,17 @@ int mm_meetings_update(mm_req *q)
         return OK;
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
-    args[2] = mm_json_text(q, body);
-    return mm_meeting_call(q, S_MEETING_UPDATE, 3, args, "Meeting updated successfully");
+    args[2] = mm_gen(q);
+    args[3] = mm_json_text(q, body);
+    return mm_meeting_call(q, S_MEETING_UPDATE, 4, args, "Meeting updated successfully");
 }
 
 int mm_meetings_delete(mm_req *q)
 {
-    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
     mm_result res;
 
-    if (mm_db_result(q, S_MEETING_DELETE, 2, args, &res))
+    if (mm_db_result(q, S_MEETING_DELETE, 3, args, &res))
         return OK;
     if (res.code == HTTP_OK)
         mm_recording_files_remove(q, res.data);
@@ -228,12 +229,12 @@ int mm_meetings_delete(mm_req *q)
 int mm_meetings_start(mm_req *q)
 {
     json_t *body;
-    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
     mm_result res;
     const char *url;
 
     if (mm_meeting_body(q, MM_NEED_HOST, mm_no_fields, &body)
-        || mm_db_result(q, S_MEETING_START, 2, args, &res))
+        || mm_db_result(q, S_MEETING_START, 3, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -247,11 +248,11 @@ int mm_meetings_start(mm_req *q)
 int mm_meetings_end(mm_req *q)
 {
     json_t *body;
-    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
 
     if (mm_meeting_body(q, MM_NEED_HOST, mm_no_fields, &body))
         return OK;
-    return mm_meeting_call(q, S_MEETING_END, 2, args, "Meeting ended successfully");
+    return mm_meeting_call(q, S_MEETING_END, 3, args, "Meeting ended successfully");
 }
 
 static int wrong_password(mm_req *q)
@@ -262,13 +263,15 @@ static int wrong_password(mm_req *q)
 
 int mm_meetings_join(mm_req *q)
 {
-    const char *args[2] = {mm_mid(q), mm_uid(q)}, *info[4] = {NULL}, *pw;
+    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)}, *info[4] = {NULL}, *pw;
     json_t *body, *data;
     mm_result res;
     int found;
 
-    if (mm_db_row(q, S_JOIN_INFO, 2, args, info, 4, &found))
+    if (mm_db_row(q, S_JOIN_INFO, 3, args, info, 4, &found))
         return OK;
+    if (found && info[0] && atoi(info[0]) == HTTP_UNAUTHORIZED)
+        return mm_unauthorized(q->r, "unauthorized", "the access token has been revoked", 1);
     if (!found || !info[0] || atoi(info[0]) != HTTP_OK)
         return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "meeting not found", NULL);
     if (mm_body_read(q, join_fields, &body))
@@ -281,7 +284,7 @@ int mm_meetings_join(mm_req *q)
     if (info[1] && !(info[2] && info[2][0] == 't')
         && (!pw || apr_password_validate(pw, info[1]) != APR_SUCCESS))
         return wrong_password(q);
-    if (mm_db_result(q, S_MEETING_JOIN, 2, args, &res))
+    if (mm_db_result(q, S_MEETING_JOIN, 3, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -294,9 +297,9 @@ int mm_meetings_join(mm_req *q)
 int mm_meetings_leave(mm_req *q)
 {
     json_t *body;
-    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
 
     if (mm_meeting_body(q, MM_NEED_MEMBER, mm_no_fields, &body))
         return OK;
-    return mm_meeting_call(q, S_MEETING_LEAVE, 2, args, "Left meeting successfully");
+    return mm_meeting_call(q, S_MEETING_LEAVE, 3, args, "Left meeting successfully");
 }

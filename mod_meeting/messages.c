@@ -1,4 +1,5 @@
 /* Chat (seed 3.17-3.18): list a page of messages, send one. */
+#include "auth.h"
 #include "meeting.h"
 
 static const mm_field send_fields[] = {
@@ -10,22 +11,23 @@ static const mm_field send_fields[] = {
 
 int mm_messages_list(mm_req *q)
 {
-    const char *args[4];
+    const char *args[5];
     long page, size;
 
     if (mm_list_page(q, MM_NEED_MEMBER, 50, &page, &size))
         return OK;
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
-    args[2] = apr_ltoa(q->r->pool, page);
-    args[3] = apr_ltoa(q->r->pool, size);
-    return mm_meeting_call(q, S_MESSAGE_LIST, 4, args, NULL);
+    args[2] = mm_gen(q);
+    args[3] = apr_ltoa(q->r->pool, page);
+    args[4] = apr_ltoa(q->r->pool, size);
+    return mm_meeting_call(q, S_MESSAGE_LIST, 5, args, NULL);
 }
 
 int mm_messages_send(mm_req *q)
 {
     json_t *body, *content;
-    const char *text, *args[3];
+    const char *text, *args[4];
     size_t start, len;
 
     if (mm_meeting_body(q, MM_NEED_MEMBER, send_fields, &body))
@@ -33,14 +35,12 @@ int mm_messages_send(mm_req *q)
     content = json_object_get(body, "content");
     text = json_string_value(content);
     len = mm_utf8_trim(text, json_string_length(content), &start);
-    if (len == 0 || mm_utf8_length(text + start, len) > MAX_CONTENT) {
-        if (mm_meeting_context(q, MM_NEED_MEMBER))
-            return OK;
-        return mm_field_error(q, "content",
-                              "content must be 1 to 1000 characters long after trimming");
-    }
+    if (len == 0 || mm_utf8_length(text + start, len) > MAX_CONTENT)
+        return mm_field_refused(q, MM_NEED_MEMBER, "content",
+                                "content must be 1 to 1000 characters long after trimming");
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
-    args[2] = apr_pstrmemdup(q->r->pool, text + start, len);
-    return mm_meeting_call(q, S_MESSAGE_SEND, 3, args, "Message sent successfully");
+    args[2] = mm_gen(q);
+    args[3] = apr_pstrmemdup(q->r->pool, text + start, len);
+    return mm_meeting_call(q, S_MESSAGE_SEND, 4, args, "Message sent successfully");
 }

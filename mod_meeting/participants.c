@@ -1,4 +1,5 @@
 /* Participants (seed 3.10-3.13): list, add, remove, change role. */
+#include "auth.h"
 #include "meeting.h"
 
 static const char *const roles[] = {"host", "moderator", "participant", NULL};
@@ -16,47 +17,49 @@ static const mm_field role_fields[] = {
 
 int mm_participants_list(mm_req *q)
 {
-    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
 
-    return mm_meeting_call(q, S_PARTICIPANT_LIST, 2, args, NULL);
+    return mm_meeting_call(q, S_PARTICIPANT_LIST, 3, args, NULL);
 }
 
 int mm_participants_add(mm_req *q)
 {
     json_t *body;
-    const char *role, *args[4];
+    const char *role, *args[5];
 
     if (mm_meeting_body(q, MM_NEED_STAFF, add_fields, &body))
         return OK;
     role = mm_body_string(body, "role");
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
-    args[2] = mm_lld(q, json_integer_value(json_object_get(body, "user_id")));
-    args[3] = role ? role : "participant";
-    return mm_meeting_call(q, S_PARTICIPANT_ADD, 4, args, "Participant added successfully");
+    args[2] = mm_gen(q);
+    args[3] = mm_lld(q, json_integer_value(json_object_get(body, "user_id")));
+    args[4] = role ? role : "participant";
+    return mm_meeting_call(q, S_PARTICIPANT_ADD, 5, args, "Participant added successfully");
 }
 
 int mm_participants_remove(mm_req *q)
 {
     json_t *body;
-    const char *args[3] = {mm_mid(q), mm_uid(q), mm_lld(q, q->params.id[1])};
+    const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q), mm_lld(q, q->params.id[1])};
 
     if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
         return OK;
-    return mm_meeting_call(q, S_PARTICIPANT_REMOVE, 3, args, "Participant removed successfully");
+    return mm_meeting_call(q, S_PARTICIPANT_REMOVE, 4, args, "Participant removed successfully");
 }
 
 int mm_participants_role(mm_req *q)
 {
     json_t *body;
-    const char *args[4];
+    const char *args[5];
 
     if (mm_meeting_body(q, MM_NEED_HOST, role_fields, &body))
         return OK;
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
-    args[2] = mm_lld(q, q->params.id[1]);
-    args[3] = mm_body_string(body, "role");
-    return mm_meeting_call(q, S_PARTICIPANT_ROLE, 4, args,
+    args[2] = mm_gen(q);
+    args[3] = mm_lld(q, q->params.id[1]);
+    args[4] = mm_body_string(body, "role");
+    return mm_meeting_call(q, S_PARTICIPANT_ROLE, 5, args,
                            "Participant role updated successfully");
 }

@@ -2,6 +2,7 @@
  * in gcra.c, the shared table in rl_table.c; this file picks the key, applies
  * the configured limit and writes the headers. */
 #include "ratelimit.h"
+#include "auth.h"
 
 #include <apr_network_io.h>
 
@@ -45,6 +46,10 @@ int mm_ratelimit(mm_req *q)
                       "(raise MeetingRateLimitSlots)", q->route->name);
         return 0;
     }
+    /* The action's statement tells a revoked token (see auth.h); a request
+     * refused here never gets there, and SPEC.md 1 puts its 401 first. */
+    if (!res.allowed && mm_auth_confirm(q))
+        return MM_DONE;
     set_headers(q->r, &res);
     if (res.allowed)
         return 0;

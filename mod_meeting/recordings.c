@@ -17,7 +17,7 @@ static const char *const media_types[] = {"video/webm", "video/mp4", "audio/webm
 int mm_recording_start(mm_req *q)
 {
     json_t *body;
-    const char *hex, *args[3];
+    const char *hex, *args[4];
 
     if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
         return OK;
@@ -25,18 +25,19 @@ int mm_recording_start(mm_req *q)
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
-    args[2] = apr_pstrcat(q->r->pool, "rec_", hex, NULL);
-    return mm_meeting_call(q, S_RECORDING_START, 3, args, "Recording started successfully");
+    args[2] = mm_gen(q);
+    args[3] = apr_pstrcat(q->r->pool, "rec_", hex, NULL);
+    return mm_meeting_call(q, S_RECORDING_START, 4, args, "Recording started successfully");
 }
 
 int mm_recording_stop(mm_req *q)
 {
     json_t *body;
-    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
 
     if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
         return OK;
-    return mm_meeting_call(q, S_RECORDING_STOP, 2, args, "Recording stopped successfully");
+    return mm_meeting_call(q, S_RECORDING_STOP, 3, args, "Recording stopped successfully");
 }
 
 /* The string a download signature covers. */
@@ -64,12 +65,12 @@ static const char *file_url(mm_req *q, const char *rid)
 
 int mm_recordings_list(mm_req *q)
 {
-    const char *args[2] = {mm_mid(q), mm_uid(q)};
+    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
     mm_result res;
     json_t *data, *item;
     size_t i;
 
-    if (mm_db_result(q, S_RECORDING_LIST, 2, args, &res))
+    if (mm_db_result(q, S_RECORDING_LIST, 3, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -217,16 +218,17 @@ static apr_off_t store_upload(mm_req *q, const char *rid)
 
 int mm_recording_upload(mm_req *q)
 {
-    const char *type = upload_type(q->r), *cl, *args[4], *stored = NULL;
+    const char *type = upload_type(q->r), *cl, *args[5], *stored = NULL;
     mm_result res;
     apr_off_t size;
     int found;
 
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
-    args[2] = apr_itoa(q->r->pool, MM_NEED_STAFF);
-    args[3] = q->params.rec;
-    if (mm_db_result(q, S_RECORDING_FILE, 4, args, &res))
+    args[2] = mm_gen(q);
+    args[3] = apr_itoa(q->r->pool, MM_NEED_STAFF);
+    args[4] = q->params.rec;
+    if (mm_db_result(q, S_RECORDING_FILE, 5, args, &res))
         return OK;
     if (res.code != HTTP_OK && !res.field)
         return mm_reply_result(q, &res, NULL);
@@ -244,9 +246,9 @@ int mm_recording_upload(mm_req *q)
     if (!q->conf->recording_dir)
         return mm_error(q->r, HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
                         "recording storage is not configured (MeetingRecordingDir)", NULL);
-    if ((size = store_upload(q, args[3])) < 0)
+    if ((size = store_upload(q, q->params.rec)) < 0)
         return OK;
-    args[1] = args[3];
+    args[1] = q->params.rec;
     args[2] = apr_off_t_toa(q->r->pool, size);
     args[3] = type;
     if (mm_db_row(q, S_RECORDING_STORED, 4, args, &stored, 1, &found))
@@ -322,7 +324,7 @@ static int send_file(mm_req *q, const char *path, const char *type)
 int mm_recording_download(mm_req *q)
 {
     int signed_ok = check_signature(q);
-    const char *args[4];
+    const char *args[5];
     mm_result res;
     json_t *data;
 
@@ -335,9 +337,10 @@ int mm_recording_download(mm_req *q)
         return OK;
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
-    args[2] = apr_itoa(q->r->pool, signed_ok ? MM_NEED_ANYONE : MM_NEED_MEMBER);
-    args[3] = q->params.rec;
-    if (mm_db_result(q, S_RECORDING_FILE, 4, args, &res))
+    args[2] = mm_gen(q);
+    args[3] = apr_itoa(q->r->pool, signed_ok ? MM_NEED_ANYONE : MM_NEED_MEMBER);
+    args[4] = q->params.rec;
+    if (mm_db_result(q, S_RECORDING_FILE, 5, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);

@@ -21,6 +21,34 @@ DO $$ BEGIN
 EXCEPTION WHEN duplicate_object THEN NULL;
 END $$;
 
+-- Signatures that later versions of this file replaced (the caller's token
+-- generation joined the actions): dropped, so that no stale overload is left
+-- to be called or to make a call ambiguous.
+DROP FUNCTION IF EXISTS mm_logout(bigint);
+DROP FUNCTION IF EXISTS mm_profile(bigint);
+DROP FUNCTION IF EXISTS mm_profile_update(bigint, jsonb);
+DROP FUNCTION IF EXISTS mm_context(bigint, bigint, integer);
+DROP FUNCTION IF EXISTS mm_meeting_create(bigint, jsonb);
+DROP FUNCTION IF EXISTS mm_meeting_list(bigint, text, text, integer, integer);
+DROP FUNCTION IF EXISTS mm_meeting_get(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_meeting_update(bigint, bigint, jsonb);
+DROP FUNCTION IF EXISTS mm_meeting_delete(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_meeting_start(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_meeting_end(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_join_info(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_meeting_join(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_meeting_leave(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_participant_list(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_participant_add(bigint, bigint, bigint, text);
+DROP FUNCTION IF EXISTS mm_participant_remove(bigint, bigint, bigint);
+DROP FUNCTION IF EXISTS mm_participant_role(bigint, bigint, bigint, text);
+DROP FUNCTION IF EXISTS mm_message_list(bigint, bigint, integer, integer);
+DROP FUNCTION IF EXISTS mm_message_send(bigint, bigint, text);
+DROP FUNCTION IF EXISTS mm_recording_start(bigint, bigint, text);
+DROP FUNCTION IF EXISTS mm_recording_stop(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_recording_list(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_recording_file(bigint, bigint, integer, text);
+
 CREATE OR REPLACE FUNCTION mm_ok(p_code integer, p_data json DEFAULT NULL) RETURNS mm_result
 LANGUAGE sql IMMUTABLE AS $$ SELECT (p_code, NULL, NULL, NULL, p_data::text)::mm_result $$;
 
@@ -32,6 +60,26 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT (p_code, p_error, p_field, p_message, NULL):
 -- for the meeting's row lock finds no row when a delete committed first).
 CREATE OR REPLACE FUNCTION mm_no_meeting() RETURNS mm_result
 LANGUAGE sql IMMUTABLE AS $$ SELECT mm_fail(404, 'not_found', 'meeting not found') $$;
+
+-- Authentication: the module verifies an access token's signature and expiry
+-- itself; whether it still holds needs the database, and every action of an
+-- authenticated request checks it first (SPEC.md 1: 401 before all else), in
+-- the action's own statement, so a request makes one round trip, not two.
+-- p_gen is the token's generation: logout bumps users.token_gen, and a user
+-- deleted or no longer active loses every token. p_gen NULL: no token to
+-- check (a download by pre-signed URL).
+CREATE OR REPLACE FUNCTION mm_token_revoked(p_user bigint, p_gen bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN p_gen IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM users WHERE user_id = p_user AND token_gen = p_gen AND status = 'active');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_unauthorized() RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT mm_fail(401, 'unauthorized', 'the access token has been revoked')
+$$;
 
 -- Times are written back in UTC, to the second.
 CREATE OR REPLACE FUNCTION mm_ts(t timestamptz) RETURNS text
@@ -141,19 +189,26 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_logout(p_user bigint) RETURNS void
+CREATE OR REPLACE FUNCTION mm_logout(p_user bigint, p_gen bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF mm_token_revoked(p_user, p_gen) THEN
+        RETURN mm_unauthorized();
+    END IF;
     UPDATE users SET token_gen = token_gen + 1 WHERE user_id = p_user;
     UPDATE refresh_tokens SET revoked = true WHERE user_id = p_user AND NOT revoked;
+    RETURN mm_ok(200);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_profile(p_user bigint) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_profile(p_user bigint, p_gen bigint) RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     u users;
 BEGIN
+    IF mm_token_revoked(p_user, p_gen) THEN
+        RETURN mm_unauthorized();
+    END IF;
     SELECT * INTO u FROM users WHERE user_id = p_user;
     IF NOT FOUND THEN
         RETURN mm_fail(404, 'not_found', 'user not found');
@@ -162,11 +217,15 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_profile_update(p_user bigint, p_patch jsonb) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_profile_update(p_user bigint, p_gen bigint, p_patch jsonb)
+RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
     u users;
 BEGIN
+    IF mm_token_revoked(p_user, p_gen) THEN
+        RETURN mm_unauthorized();
+    END IF;
     IF p_patch ? 'email' AND EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(p_patch->>'email')
                                      AND user_id <> p_user) THEN
         RETURN mm_fail(409, 'conflict', 'that email is already registered', 'email');
@@ -192,14 +251,19 @@ $$;
 
 -- What a route needs of the caller: 0 any member, 1 host or moderator,
 -- 2 host, 3 the creator, -1 nothing (join: anyone may try).
--- 404 when the meeting does not exist, 403 when the caller falls short.
-CREATE OR REPLACE FUNCTION mm_context(p_meeting bigint, p_user bigint, p_need integer)
+-- 401 when the caller's token no longer holds, 404 when the meeting does not
+-- exist, 403 when the caller falls short.
+CREATE OR REPLACE FUNCTION mm_context(p_meeting bigint, p_user bigint, p_gen bigint,
+                                      p_need integer)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     m_creator bigint;
     p_role    text;
 BEGIN
+    IF mm_token_revoked(p_user, p_gen) THEN
+        RETURN mm_unauthorized();
+    END IF;
     SELECT creator_id INTO m_creator FROM meetings WHERE meeting_id = p_meeting;
     IF NOT FOUND THEN
         RETURN mm_no_meeting();
@@ -246,12 +310,16 @@ $$;
 
 -- p_doc: the validated body with times as epoch seconds and the password
 -- replaced by its hash (password_hash).
-CREATE OR REPLACE FUNCTION mm_meeting_create(p_user bigint, p_doc jsonb) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_meeting_create(p_user bigint, p_gen bigint, p_doc jsonb)
+RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
     m meetings;
     s jsonb := coalesce(p_doc->'settings', '{}'::jsonb);
 BEGIN
+    IF mm_token_revoked(p_user, p_gen) THEN
+        RETURN mm_unauthorized();
+    END IF;
     INSERT INTO meetings (title, description, start_time, end_time, max_participants,
                           meeting_type, password_hash, creator_id, enable_recording,
                           enable_chat, enable_screen_share, enable_waiting_room, mute_on_join)
@@ -281,12 +349,16 @@ LANGUAGE sql IMMUTABLE AS $$
            || '%'
 $$;
 
-CREATE OR REPLACE FUNCTION mm_meeting_list(p_user bigint, p_status text, p_keyword text,
-                                           p_page integer, p_size integer) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_meeting_list(p_user bigint, p_gen bigint, p_status text,
+                                           p_keyword text, p_page integer, p_size integer)
+RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     pattern text := mm_like_pattern(p_keyword);
 BEGIN
+    IF mm_token_revoked(p_user, p_gen) THEN
+        RETURN mm_unauthorized();
+    END IF;
     RETURN (WITH mine AS (
         SELECT m.meeting_id, m.title, m.start_time, m.end_time, m.status
           FROM participants p JOIN meetings m USING (meeting_id)
@@ -312,10 +384,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_meeting_get(p_meeting bigint, p_user bigint) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_meeting_get(p_meeting bigint, p_user bigint, p_gen bigint)
+RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 0);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
     m meetings;
 BEGIN
     IF r.code <> 200 THEN
@@ -328,11 +401,12 @@ $$;
 
 -- p_patch: the validated body, times as epoch seconds, password as
 -- password_hash (JSON null clears it).
-CREATE OR REPLACE FUNCTION mm_meeting_update(p_meeting bigint, p_user bigint, p_patch jsonb)
+CREATE OR REPLACE FUNCTION mm_meeting_update(p_meeting bigint, p_user bigint, p_gen bigint,
+                                             p_patch jsonb)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 2);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
     m meetings;
     s jsonb := coalesce(p_patch->'settings', '{}'::jsonb);
     new_start timestamptz;
@@ -387,11 +461,11 @@ $$;
 
 -- Scheduled: cancelled. Ended or cancelled: removed with everything under it;
 -- data then lists the recording ids whose files the module must delete.
-CREATE OR REPLACE FUNCTION mm_meeting_delete(p_meeting bigint, p_user bigint)
+CREATE OR REPLACE FUNCTION mm_meeting_delete(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 3);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 3);
     m_status text;
     recs json;
 BEGIN
@@ -417,10 +491,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint, p_gen bigint)
+RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 2);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
     m_status text;
 BEGIN
     IF r.code <> 200 THEN
@@ -457,10 +532,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_meeting_end(p_meeting bigint, p_user bigint) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_meeting_end(p_meeting bigint, p_user bigint, p_gen bigint)
+RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 2);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
     m_status text;
 BEGIN
     IF r.code <> 200 THEN
@@ -483,12 +559,19 @@ BEGIN
 END
 $$;
 
--- What join needs before the password check: 404 when the meeting is
--- missing, else the password hash and the caller's standing.
-CREATE OR REPLACE FUNCTION mm_join_info(p_meeting bigint, p_user bigint,
+-- What join needs before the password check: 401 when the caller's token no
+-- longer holds, 404 when the meeting is missing, else the password hash and
+-- the caller's standing.
+CREATE OR REPLACE FUNCTION mm_join_info(p_meeting bigint, p_user bigint, p_gen bigint,
     OUT code integer, OUT password_hash text, OUT is_host boolean, OUT removed boolean)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
+    IF mm_token_revoked(p_user, p_gen) THEN
+        code := 401;
+        is_host := false;
+        removed := false;
+        RETURN;
+    END IF;
     SELECT m.password_hash INTO password_hash FROM meetings m WHERE m.meeting_id = p_meeting;
     IF NOT FOUND THEN
         code := 404;
@@ -507,13 +590,17 @@ $$;
 
 -- Takes a seat: only in an ongoing meeting, under the capacity rule for
 -- anyone but a host, atomically (the meeting row lock serialises joins).
-CREATE OR REPLACE FUNCTION mm_meeting_join(p_meeting bigint, p_user bigint) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_meeting_join(p_meeting bigint, p_user bigint, p_gen bigint)
+RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
     m_status text;
     m_max    integer;
     p        participants;
 BEGIN
+    IF mm_token_revoked(p_user, p_gen) THEN
+        RETURN mm_unauthorized();
+    END IF;
     SELECT status, max_participants INTO m_status, m_max
       FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -548,10 +635,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_meeting_leave(p_meeting bigint, p_user bigint) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_meeting_leave(p_meeting bigint, p_user bigint, p_gen bigint)
+RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 0);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
@@ -571,11 +659,11 @@ $$;
 ------------------------------------------------------------------------------
 -- Participants
 
-CREATE OR REPLACE FUNCTION mm_participant_list(p_meeting bigint, p_user bigint)
+CREATE OR REPLACE FUNCTION mm_participant_list(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 0);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
@@ -594,11 +682,11 @@ END
 $$;
 
 -- Adds (or re-adds a removed) user. Moderators may add participants only.
-CREATE OR REPLACE FUNCTION mm_participant_add(p_meeting bigint, p_user bigint,
+CREATE OR REPLACE FUNCTION mm_participant_add(p_meeting bigint, p_user bigint, p_gen bigint,
                                               p_target bigint, p_role text) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 1);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     caller_role text;
     p participants;
 BEGIN
@@ -664,11 +752,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_participant_remove(p_meeting bigint, p_user bigint,
+CREATE OR REPLACE FUNCTION mm_participant_remove(p_meeting bigint, p_user bigint, p_gen bigint,
                                                  p_target bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 1);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
 BEGIN
     IF r.code = 200 THEN
         r := mm_participant_target(p_meeting, p_user, p_target, false);
@@ -694,11 +782,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_participant_role(p_meeting bigint, p_user bigint,
+CREATE OR REPLACE FUNCTION mm_participant_role(p_meeting bigint, p_user bigint, p_gen bigint,
                                                p_target bigint, p_role text) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 2);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
 BEGIN
     IF r.code = 200 THEN
         r := mm_participant_target(p_meeting, p_user, p_target, true);
@@ -734,11 +822,11 @@ $$;
 -- there in index order, and each message's username is one index lookup.
 -- The same guess (a tenth of a million-message meeting) puts the generic
 -- plan's cost above jit_above_cost: JIT would compile it on every call (~7 ms).
-CREATE OR REPLACE FUNCTION mm_message_list(p_meeting bigint, p_user bigint, p_page integer,
-                                           p_size integer) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_message_list(p_meeting bigint, p_user bigint, p_gen bigint,
+                                           p_page integer, p_size integer) RETURNS mm_result
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan SET jit = off AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 0);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
@@ -763,11 +851,12 @@ END
 $$;
 
 -- p_content is already trimmed and length-checked by the module.
-CREATE OR REPLACE FUNCTION mm_message_send(p_meeting bigint, p_user bigint, p_content text)
+CREATE OR REPLACE FUNCTION mm_message_send(p_meeting bigint, p_user bigint, p_gen bigint,
+                                           p_content text)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 0);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
     m meetings;
     msg messages;
     uname text;
@@ -803,11 +892,12 @@ $$;
 ------------------------------------------------------------------------------
 -- Recordings
 
-CREATE OR REPLACE FUNCTION mm_recording_start(p_meeting bigint, p_user bigint, p_id text)
+CREATE OR REPLACE FUNCTION mm_recording_start(p_meeting bigint, p_user bigint, p_gen bigint,
+                                              p_id text)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 1);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     m meetings;
 BEGIN
     IF r.code <> 200 THEN
@@ -834,11 +924,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_recording_stop(p_meeting bigint, p_user bigint)
+CREATE OR REPLACE FUNCTION mm_recording_stop(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 1);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
@@ -854,11 +944,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_recording_list(p_meeting bigint, p_user bigint)
+CREATE OR REPLACE FUNCTION mm_recording_list(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, 0);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
@@ -878,11 +968,11 @@ $$;
 
 -- The recording a file request names: 404 (field recording_id) when it is
 -- not in this meeting. data: {"content_type": ...} of the stored file.
-CREATE OR REPLACE FUNCTION mm_recording_file(p_meeting bigint, p_user bigint, p_need integer,
-                                             p_id text) RETURNS mm_result
+CREATE OR REPLACE FUNCTION mm_recording_file(p_meeting bigint, p_user bigint, p_gen bigint,
+                                             p_need integer, p_id text) RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_need);
+    r mm_result := mm_context(p_meeting, p_user, p_gen, p_need);
     ct text;
 BEGIN
     IF r.code <> 200 THEN

@@ -201,6 +201,55 @@ def test_logout_revokes_tokens_but_not_the_next_login(stack):
     assert stack.api("GET", "/users/profile", token=fresh["token"]).status_code == 200
 
 
+def revoked_envelope(r):
+    assert r.status_code == 401, r.text
+    assert r.json()["error"] == "unauthorized"
+    assert r.json()["message"] == "the access token has been revoked"
+    assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+
+
+def test_a_revoked_token_answers_401_before_anything_the_request_does_wrong(stack):
+    """Revocation is checked by the action's own statement; the answers that come
+    before it (a bad query, a bad body, a bad field after trimming) check it
+    first, so a logged-out token still gets 401, never 400 (SPEC.md 1)."""
+    host, u = stack.new_user(), stack.new_user()
+    mid = stack.api("POST", "/meetings", token=host["token"], json={
+        "title": "t", "start_time": "2030-01-01T10:00:00Z", "end_time": "2030-01-01T11:00:00Z",
+        "max_participants": 5, "meeting_type": "video"}).json()["data"]["meeting_id"]
+    assert stack.api("POST", f"/meetings/{mid}/participants", token=host["token"],
+                     json={"user_id": u["user_id"]}).status_code == 200
+    assert stack.api("POST", "/auth/logout", token=u["token"]).status_code == 200
+    for method, path, body in [
+            ("GET", "/meetings?page=0&page_size=10", None),
+            ("GET", "/meetings?page=1&page_size=10&status=nope", None),
+            ("POST", "/meetings", {}),
+            ("POST", "/meetings", {"title": "t", "start_time": "2030-01-01T10:00:00Z",
+                                   "end_time": "2030-01-01T09:00:00Z", "max_participants": 5,
+                                   "meeting_type": "video"}),
+            ("PUT", "/users/profile", {"nickname": 5}),
+            ("POST", "/auth/logout", {"x": 1}),
+            ("GET", f"/meetings/{mid}/messages?page=0", None),
+            ("POST", f"/meetings/{mid}/messages", {"content": "   "}),
+            ("PUT", f"/meetings/{mid}", {"title": ""}),
+            ("POST", f"/meetings/{mid}/join", {"password": 5}),
+            ("GET", f"/meetings/{mid}", None),
+            ("GET", "/users/profile", None)]:
+        revoked_envelope(stack.api(method, path, token=u["token"], json=body))
+
+
+def test_a_revoked_token_answers_401_not_429(make_stack):
+    s = make_stack("MeetingRateLimit profile.get 1/h\nMeetingRateLimit meeting.list 1/h")
+    u = s.new_user()
+    assert s.api("GET", "/users/profile", token=u["token"]).status_code == 200
+    assert s.api("GET", "/users/profile", token=u["token"]).status_code == 429
+    assert s.api("POST", "/auth/logout", token=u["token"]).status_code == 200
+    r = s.api("GET", "/users/profile", token=u["token"])
+    revoked_envelope(r)
+    assert "Retry-After" not in r.headers and "X-RateLimit-Limit" not in r.headers
+    # With tokens left in the bucket the action itself answers: 401 as well.
+    revoked_envelope(s.api("GET", "/meetings?page=1&page_size=5", token=u["token"]))
+
+
 def test_profile_get_and_update(stack):
     u = stack.new_user(nickname="Before")
     r = stack.api("GET", "/users/profile", token=u["token"])
