@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -84,6 +85,8 @@ static void pause_accepting(int err)
 
 static void accept_some(int lfd)
 {
+    int one = 1;
+
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -94,6 +97,10 @@ static void accept_some(int lfd)
                 pause_accepting(errno);
             return;
         }
+        /* Frames are small and each is wanted at once: no Nagle delay
+         * behind an unacknowledged one (lws sets this on sockets it accepts
+         * itself, not on adopted ones). */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         /* On failure lws has closed fd already. */
         if (!lws_adopt_socket_vhost(vhost, fd))
             mm_log("error", "cannot hand a new connection to the event loop");
