@@ -1,6 +1,7 @@
 /* Authentication of API requests: Bearer access tokens (see auth.h). */
 #include "auth.h"
 #include "db.h"
+#include "ratelimit.h"
 
 #include <apr_random.h>
 
@@ -13,9 +14,10 @@ int mm_unauthorized(request_rec *r, const char *code, const char *message, int b
     return mm_error(r, HTTP_UNAUTHORIZED, code, message, NULL);
 }
 
-static int revoked(request_rec *r)
+int mm_revoked(mm_req *q)
 {
-    return mm_unauthorized(r, "unauthorized", "the access token has been revoked", 1);
+    mm_ratelimit_refund(q);
+    return mm_unauthorized(q->r, "unauthorized", "the access token has been revoked", 1);
 }
 
 const char *mm_bearer_token(request_rec *r)
@@ -68,7 +70,7 @@ int mm_auth_confirm(mm_req *q)
     if (mm_db_row(q, S_TOKEN_GEN, 1, args, &gen, 1, &found))
         return MM_DONE;
     if (!found || !gen || apr_atoi64(gen) != q->gen)
-        return revoked(q->r);
+        return mm_revoked(q);
     return 0;
 }
 

@@ -26,6 +26,10 @@ const char *mm_gen(mm_req *q);
  * MM_DONE after a 401 or 503. */
 int mm_auth_confirm(mm_req *q);
 
+/* The 401 of a token that has been revoked (logout, user deleted or
+ * disabled), its rate-limit charge given back. Returns MM_DONE. */
+int mm_revoked(mm_req *q);
+
 /* A 401 with WWW-Authenticate (error="invalid_token" when bad_token: a
  * token was sent but refused). Returns MM_DONE. */
 int mm_unauthorized(request_rec *r, const char *code, const char *message, int bad_token);

@@ -231,8 +231,7 @@ int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_resu
 int mm_reply_result(mm_req *q, const mm_result *res, const char *message)
 {
     if (res->code == HTTP_UNAUTHORIZED) /* the access token no longer holds */
-        return mm_unauthorized(q->r, res->error ? res->error : "unauthorized",
-                               res->message ? res->message : "the access token is not valid", 1);
+        return mm_revoked(q);
     if (res->code >= 400)
         return mm_error(q->r, res->code, res->error ? res->error : "internal",
                         res->message ? res->message : "request failed", res->field);

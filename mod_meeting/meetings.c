@@ -271,7 +271,7 @@ int mm_meetings_join(mm_req *q)
     if (mm_db_row(q, S_JOIN_INFO, 3, args, info, 4, &found))
         return OK;
     if (found && info[0] && atoi(info[0]) == HTTP_UNAUTHORIZED)
-        return mm_unauthorized(q->r, "unauthorized", "the access token has been revoked", 1);
+        return mm_revoked(q);
     if (!found || !info[0] || atoi(info[0]) != HTTP_OK)
         return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "meeting not found", NULL);
     if (mm_body_read(q, join_fields, &body))

@@ -83,6 +83,8 @@ typedef struct {
     long long user_id;          /* 0 until authenticated */
     long long gen;
     ap_dbd_t *db;
+    uint64_t rl_key;            /* the bucket this request was charged to */
+    const mm_gcra_limit *rl_limit;  /* NULL: not charged (or refunded) */
 } mm_req;
 
 typedef int (*mm_handler_fn)(mm_req *q);

@@ -51,12 +51,23 @@ int mm_ratelimit(mm_req *q)
     if (!res.allowed && mm_auth_confirm(q))
         return MM_DONE;
     set_headers(q->r, &res);
-    if (res.allowed)
+    if (res.allowed) {
+        q->rl_key = key;
+        q->rl_limit = &lim->limit;
         return 0;
+    }
     apr_table_setn(q->r->err_headers_out, "Retry-After",
                    apr_itoa(q->r->pool, (int)res.retry_after_s));
     return mm_error(q->r, HTTP_TOO_MANY_REQUESTS, "rate_limited",
                     apr_psprintf(q->r->pool, "too many requests to %s; retry in %u s",
                                  q->route->name, res.retry_after_s),
                     NULL);
+}
+
+void mm_ratelimit_refund(mm_req *q)
+{
+    if (!q->rl_limit)
+        return;
+    mm_rl_refund(q->conf->rl, q->rl_key, q->rl_limit, mm_rl_now_us());
+    q->rl_limit = NULL;
 }

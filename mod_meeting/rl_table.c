@@ -396,6 +396,26 @@ int mm_rl_check(mm_rl_table *t, uint64_t key, const mm_gcra_limit *l, int64_t no
     return 1;
 }
 
+void mm_rl_refund(mm_rl_table *t, uint64_t key, const mm_gcra_limit *l, int64_t now_us)
+{
+    rl_probe p;
+    rl_slot *s;
+    int64_t tat, back;
+
+    key = fold_key(key);
+    scan(t, key, now_us, &p);
+    if (p.match == RL_NONE)
+        return;
+    s = &t->slot[p.match];
+    tat = load_tat(s);
+    do {
+        /* key after tat, as in charge(): a TAT read after a hand-over is not ours. */
+        if (load_key(s) != key || tat <= now_us)
+            return;
+        back = tat - l->interval_us < now_us ? now_us : tat - l->interval_us;
+    } while (!cas_tat(s, &tat, back));
+}
+
 int64_t mm_rl_now_us(void)
 {
     struct timespec ts;

@@ -37,6 +37,13 @@ uint64_t mm_rl_key(uint32_t route, const void *who, size_t len);
 int mm_rl_check(mm_rl_table *t, uint64_t key, const mm_gcra_limit *l, int64_t now_us,
                 mm_gcra_result *res);
 
+/* Gives back one request of key that mm_rl_check admitted (its answer must
+ * not count, e.g. a 401: SPEC.md 4). The TAT goes back one interval but never
+ * below now_us (a full bucket): a TAT never returns to a value it had before
+ * the slot changed hands, which the table's CAS protocol relies on. Nothing
+ * happens when the key has no slot any more (its bucket expired: full). */
+void mm_rl_refund(mm_rl_table *t, uint64_t key, const mm_gcra_limit *l, int64_t now_us);
+
 /* CLOCK_MONOTONIC in microseconds: the same in all processes, and it does
  * not jump when NTP steps the wall clock. */
 int64_t mm_rl_now_us(void);

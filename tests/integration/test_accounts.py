@@ -250,6 +250,26 @@ def test_a_revoked_token_answers_401_not_429(make_stack):
     revoked_envelope(s.api("GET", "/meetings?page=1&page_size=5", token=u["token"]))
 
 
+
+def test_a_revoked_token_spends_no_rate_limit_token(make_stack):
+    """SPEC.md 4: a request that fails authentication is not charged. A logged-out
+    token sent again and again leaves the user's bucket as it was."""
+    s = make_stack("MeetingRateLimit meeting.list 3/h")
+    LIST = "/meetings?page=1&page_size=5"
+    u = s.new_user()
+    old = u["token"]
+    r = s.api("GET", LIST, token=old)
+    assert r.status_code == 200 and r.headers["X-RateLimit-Remaining"] == "2", r.headers
+    assert s.api("POST", "/auth/logout", token=old).status_code == 200
+    for _ in range(5):
+        revoked_envelope(s.api("GET", LIST, token=old))
+    new = s.login(u["username"], u["password"])["token"]
+    for remaining in ("1", "0"):
+        r = s.api("GET", LIST, token=new)
+        assert r.status_code == 200 and r.headers["X-RateLimit-Remaining"] == remaining, \
+            (r.status_code, r.headers)
+    assert s.api("GET", LIST, token=new).status_code == 429
+
 def test_profile_get_and_update(stack):
     u = stack.new_user(nickname="Before")
     r = stack.api("GET", "/users/profile", token=u["token"])

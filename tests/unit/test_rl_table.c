@@ -166,6 +166,59 @@ START_TEST(test_same_as_gcra)
 }
 END_TEST
 
+/* A refund gives back exactly the request it undoes: the bucket is as if
+ * that request had never come, never fuller than full, and other keys and a
+ * key without a slot are left alone. */
+START_TEST(test_refund)
+{
+    mm_rl_table *t = new_table(64);
+    mm_gcra_limit l = lim(3, 60);
+    mm_gcra_result r;
+
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 1);
+    ck_assert_int_eq(allowed(t, key_n(2), &l, NOW), 1);
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 1);
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 1);
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 0);
+    mm_rl_refund(t, key_n(1), &l, NOW);
+    ck_assert_int_eq(mm_rl_check(t, key_n(1), &l, NOW, &r), 0);
+    ck_assert_int_eq(r.allowed, 1);
+    ck_assert_uint_eq(r.remaining, 0);
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 0);
+    /* Refunds past a full bucket change nothing: still a burst of 3, not 4. */
+    for (int i = 0; i < 10; i++)
+        mm_rl_refund(t, key_n(1), &l, NOW);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 1);
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 0);
+    /* Key 2 kept its own state; a key never seen has nothing to refund. */
+    ck_assert_int_eq(mm_rl_check(t, key_n(2), &l, NOW, &r), 0);
+    ck_assert_uint_eq(r.remaining, 1);
+    mm_rl_refund(t, key_n(3), &l, NOW);
+    ck_assert_int_eq(mm_rl_check(t, key_n(3), &l, NOW, &r), 0);
+    ck_assert_uint_eq(r.remaining, 2);
+    free_table(t, 64);
+}
+END_TEST
+
+/* A refund for a key whose slot was handed over does not touch the new
+ * owner's bucket. */
+START_TEST(test_refund_after_hand_over)
+{
+    mm_rl_table *t = new_table(1);
+    mm_gcra_limit l = lim(2, 60);
+    mm_gcra_result r;
+
+    ck_assert_int_eq(allowed(t, key_n(1), &l, NOW), 1);
+    ck_assert_int_eq(allowed(t, key_n(2), &l, NOW + 60 * S), 1);   /* key 1 expired */
+    ck_assert_int_eq(allowed(t, key_n(2), &l, NOW + 60 * S), 1);
+    mm_rl_refund(t, key_n(1), &l, NOW + 60 * S);
+    ck_assert_int_eq(mm_rl_check(t, key_n(2), &l, NOW + 60 * S, &r), 0);
+    ck_assert_int_eq(r.allowed, 0);
+    free_table(t, 1);
+}
+END_TEST
+
 /* All slots live: a new key gets "no slot" (admitted, full-bucket headers),
  * and the keys in the table keep their state. */
 START_TEST(test_full_no_slot)
@@ -432,6 +485,8 @@ static Suite *rl_suite(void)
     tcase_add_test(tc, test_key);
     tcase_add_test(tc, test_distinct_keys_independent);
     tcase_add_test(tc, test_same_as_gcra);
+    tcase_add_test(tc, test_refund);
+    tcase_add_test(tc, test_refund_after_hand_over);
     tcase_add_test(tc, test_full_no_slot);
     tcase_add_test(tc, test_evicts_oldest_expired);
     tcase_add_test(tc, test_tiny_table);
