@@ -2,6 +2,8 @@
 #include "db.h"
 #include "auth.h"
 
+#include <errno.h>
+#include <sys/socket.h>
 #include <libpq-fe.h>
 
 #define RESULT_COLS "code, error, field, message, data"
@@ -82,17 +84,29 @@ static int unavailable(mm_req *q)
 
 static apr_status_t prepare_again(mm_req *q);
 
-/* A pooled connection whose server went away (a PostgreSQL restart) has
- * the server's goodbye waiting on its socket: read it without blocking, and
- * reset such a connection before use instead of failing a request on it. */
+/* Whether an idle pooled connection has anything to read. It should not:
+ * bytes are the server's goodbye (the error a backend sends before it closes,
+ * e.g. at a PostgreSQL restart) and 0 is the close itself. One recv(), as
+ * cheap as PQconsumeInput(), which would read the goodbye but leave the
+ * connection looking fine until a second read saw the close. */
+static int goodbye_pending(PGconn *pg)
+{
+    char c;
+    ssize_t n = recv(PQsocket(pg), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Resets a pooled connection whose server went away before it is used,
+ * instead of failing a request on it. */
 static int revive_if_stale(mm_req *q)
 {
     PGconn *pg = apr_dbd_native_handle(q->db->driver, q->db->handle);
 
-    if (!pg || (PQconsumeInput(pg) && PQstatus(pg) == CONNECTION_OK))
+    if (!pg || (PQstatus(pg) == CONNECTION_OK && !goodbye_pending(pg)))
         return 0;
-    if (apr_dbd_check_conn(q->db->driver, q->r->pool, q->db->handle) != APR_SUCCESS
-        || PQstatus(pg) != CONNECTION_OK) {
+    PQreset(pg);
+    if (PQstatus(pg) != CONNECTION_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0207: database connection lost");
         return unavailable(q);
     }

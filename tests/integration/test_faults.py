@@ -472,9 +472,10 @@ def burst(url, token, threads=12, each=40):
 
 def test_a_quiet_database_restart_leaves_no_500s(workdir):
     """The deterministic form of the outage's 500s (before db.c's fix every burst
-    after the restart had them, more each time): a pool filled by concurrent
-    requests, PostgreSQL restarted while nothing is in flight, then bursts. Each
-    stale connection must be found and replaced, never answer 500."""
+    after the restart had them, more each time; later one 503 per stale pooled
+    connection): a pool filled by concurrent requests, PostgreSQL restarted
+    while nothing is in flight, then bursts. Each stale connection must be
+    found and replaced before it is used."""
     pg = Postgres(workdir, unique("pgq"))
     pg.start()
     pg.migrate()
@@ -490,12 +491,10 @@ def test_a_quiet_database_restart_leaves_no_500s(workdir):
         after = [burst(stack.url, u["token"]) for _ in range(3)]
         report("db-quiet-restart", warm=dict(warm), bursts_after=[dict(b) for b in after],
                mm0203=stack.log_text().count("MM0203"))
-        assert all(set(b) <= {200, 503} for b in after), after
-        # Each stale pooled connection may cost one 503 when it is first used,
-        # whenever that is: at most DBDMax (8) per child of the template, in the
-        # few children 12 client threads reach.
-        assert sum(b[503] for b in after) <= 8 * 4, after
-        assert after[-1][200] >= 0.95 * sum(after[-1].values()), after
+        # The database is up again before the first burst, so no answer may
+        # be a 503 either: each pooled connection sees the goodbye its old
+        # backend left on its socket and reconnects before it is used.
+        assert all(set(b) == {200} for b in after), after
         assert not crashes(stack), crashes(stack)
     finally:
         stack.stop()
