@@ -65,8 +65,8 @@ static int drain(apr_bucket_brigade *bb, apr_off_t max, mm_body_sink *sink, void
     return 1;
 }
 
-int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton,
-                   apr_off_t *size)
+static int stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton,
+                  apr_off_t *size)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_bucket_brigade *bb;
@@ -93,6 +93,20 @@ int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *bato
             rc = drain(bb, max, sink, baton, size);
         apr_brigade_cleanup(bb);
     } while (rc == 1);
+    return rc;
+}
+
+int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton,
+                   apr_off_t *size)
+{
+    int rc = stream(r, max, sink, baton, size);
+
+    /* The rest of a refused body stays unread, and the answer may be another
+     * (a 404 comes before a 413): close the connection after it, as httpd
+     * does for its own 413, rather than let httpd read the rest to keep the
+     * connection, and answer a second time if that read fails. */
+    if (rc != OK)
+        r->connection->keepalive = AP_CONN_CLOSE;
     return rc;
 }
 

@@ -36,7 +36,9 @@ int mm_meeting_body(mm_req *q, mm_need need, const mm_field *fields, json_t **bo
 
     if (mm_body_parse(q, fields, body, &e) == 0)
         return 0;
-    if (mm_meeting_context(q, need))
+    /* An input filter that refused the body has answered already: a 404 or
+     * 403 of the meeting checks would be a second response. */
+    if (e.status != AP_FILTER_ERROR && mm_meeting_context(q, need))
         return MM_DONE;
     return mm_body_reply_error(q->r, &e);
 }

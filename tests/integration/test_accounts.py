@@ -1,5 +1,6 @@
 """Accounts (SPEC.md 2): register, log in, refresh, log out, profile; token checks."""
 import re
+import socket
 import time
 
 import pytest
@@ -333,6 +334,34 @@ def test_httpd_own_413_is_json(make_stack):
               headers={"Content-Type": "application/json"})
     assert r.status_code == 413
     assert r.json()["error"] == "body_too_large"
+
+
+
+def test_a_refused_body_gets_one_answer_and_the_connection_closes(make_stack):
+    """A body over LimitRequestBody, sent to a meeting that does not exist: the
+    404 comes first (SPEC.md 1) and is the only answer. (httpd used to read the
+    rest of the body afterwards to keep the connection, fail on the limit and
+    answer 413 on top.) To a meeting that exists: a JSON 413."""
+    s = make_stack("MeetingMaxBodySize 1048576\n<Location /api/v1>\nLimitRequestBody 1000\n"
+                   "</Location>")
+    u = s.new_user()
+    r = s.api("POST", "/meetings", token=u["token"], json={
+        "title": "t", "start_time": "2030-05-01T10:00:00Z", "end_time": "2030-05-01T11:00:00Z",
+        "max_participants": 5, "meeting_type": "video"})
+    mid = r.json()["data"]["meeting_id"]
+    body = b"{" + b" " * 5000 + b"}"
+    for path, status, error in [(999999, 404, b"not_found"), (mid, 413, b"body_too_large")]:
+        head = (f"PUT /api/v1/meetings/{path} HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {u['token']}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(head + body)
+            out = b""
+            while chunk := c.recv(65536):     # keep-alive asked: the server closes
+                out += chunk
+        assert out.startswith(b"HTTP/1.1 %d " % status), out[:200]
+        assert out.count(b"HTTP/1.1 ") == 1, out
+        assert b"Connection: close" in out and b'"error":"%s"' % error in out, out
 
 
 @pytest.mark.allow_errors
