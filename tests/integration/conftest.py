@@ -23,6 +23,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "scripts" / "stack.sh"
 HTTPD = "/usr/sbin/apache2"
+SIGNALD = str(ROOT / "build" / "signald")
 
 # Test defaults: bcrypt at its cheapest and limits out of the way, except in
 # the tests that are about them (they pass their own directives).
@@ -188,6 +189,21 @@ class Stack:
 
     def sql(self, query, *args):
         return self.pg.sql(query, *args)
+
+    def signald_pids(self):
+        """signald processes this stack's httpd started (matched by listen port)."""
+        pids = []
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                cmd = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if cmd and cmd[0] == SIGNALD.encode() \
+                    and f"127.0.0.1:{self.sigport}".encode() in cmd:
+                pids.append(int(p))
+        return pids
 
     def directive(self, name):
         """The arguments of each `name` line of the rendered httpd.conf, in order."""

@@ -4,7 +4,6 @@ import socket
 import time
 
 import pytest
-import requests
 
 from conftest import Postgres, Stack, unique
 from jwtutil import access_claims, claims_of, secret_of, sign

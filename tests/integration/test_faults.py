@@ -29,10 +29,9 @@ import pytest
 import requests
 import websockets
 
-from conftest import ROOT, Postgres, Stack, unique
+from conftest import Postgres, Stack, unique
 from jwtutil import access_claims, secret_of, sign
 
-SIGNALD = str(ROOT / "build" / "signald")
 PGBIN = "/usr/lib/postgresql/15/bin"
 CRASH = re.compile(r"AH00052|AH00051|AH00060|Segmentation fault|seg fault|\[meeting:crit\]")
 
@@ -46,21 +45,6 @@ def ok(r, status=200):
 
 def crashes(stack):
     return [line for line in stack.log_text().splitlines() if CRASH.search(line)]
-
-
-def signald_pids(stack):
-    pids = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            cmd = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if cmd and cmd[0].decode(errors="replace") == SIGNALD \
-                and f"127.0.0.1:{stack.sigport}".encode() in cmd:
-            pids.append(int(p))
-    return pids
 
 
 def wait_for(pred, timeout, step=0.05):
@@ -534,7 +518,7 @@ def test_signald_sigkill_under_live_connections(make_stack):
     s = started(make_stack)
     world = World(s, threads=2, joiners=80)
     peers = room_urls(s, world, 40)
-    (pid,) = wait_for(lambda: signald_pids(s), 5)
+    (pid,) = wait_for(s.signald_pids, 5)
     figures = {}
 
     async def scenario():
@@ -551,7 +535,7 @@ def test_signald_sigkill_under_live_connections(make_stack):
             codes.append(ws.close_code)
         # A new signald, and a first successful reconnect.
         new = await asyncio.to_thread(
-            wait_for, lambda: [p for p in signald_pids(s) if p != pid], 3)
+            wait_for, lambda: [p for p in s.signald_pids() if p != pid], 3)
         figures["restart_s"] = round(time.monotonic() - killed, 3)
         assert new, "signald was not restarted"
         first = None
@@ -583,7 +567,7 @@ def test_signald_sigkill_under_live_connections(make_stack):
     report("signald-sigkill", sockets=len(peers), close_codes=dict(collections.Counter(codes)),
            **figures)
     assert figures["restart_s"] <= 2.0, figures
-    assert len(signald_pids(s)) == 1
+    assert len(s.signald_pids()) == 1
     assert not crashes(s), crashes(s)
     d = ok(s.api("GET", f"/meetings/{world.mid}/participants", token=world.host["token"]))
     online = {p["user_id"] for p in d["participants"] if p["status"] == "online"}
@@ -597,7 +581,7 @@ def test_rest_traffic_is_untouched_by_a_signald_kill(make_stack):
     with Load(world, threads=4) as load:
         time.sleep(1.5)
         for _ in range(3):
-            (pid,) = wait_for(lambda: signald_pids(s), 5)
+            (pid,) = wait_for(s.signald_pids, 5)
             os.kill(pid, signal.SIGKILL)
             time.sleep(1.0)
         time.sleep(1.0)
@@ -683,7 +667,7 @@ def test_graceful_restart_under_load_drops_nothing(make_stack, keepalive):
         assert done == 0
     assert_nothing_acknowledged_was_lost(s, load.acks())
     assert not crashes(s), crashes(s)
-    assert len(signald_pids(s)) == 1
+    assert len(s.signald_pids()) == 1
 
 
 def test_graceful_restart_keeps_live_websockets(make_stack):
@@ -742,19 +726,19 @@ def test_hard_restart_under_load(make_stack):
     assert load.statuses(load.between(end - 0.8, end)) .keys() <= {200, 409}
     assert_nothing_acknowledged_was_lost(s, load.acks())
     assert not crashes(s), crashes(s)
-    assert wait_for(lambda: len(signald_pids(s)) == 1, 3)
+    assert wait_for(lambda: len(s.signald_pids()) == 1, 3)
 
 
 @pytest.mark.parametrize("how", ["graceful", "restart"])
 def test_signald_dies_after_a_restart_and_comes_back(make_stack, how):
     s = started(make_stack)
     world = World(s, threads=1, joiners=4)
-    (pid,) = wait_for(lambda: signald_pids(s), 5)
+    (pid,) = wait_for(s.signald_pids, 5)
     parent = s.pid()
     httpd_restart(s, how)
     time.sleep(1.0)
     wait_healthy(s)
-    assert signald_pids(s) == [pid]
+    assert s.signald_pids() == [pid]
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     uid, url = room_urls(s, world, 1)[0]

@@ -7,7 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import unique
 from envelopes import ANY, assert_error
 from jwtutil import claims_of
 

@@ -9,25 +9,9 @@ import time
 import pytest
 import websockets
 
-from conftest import HTTPD, ROOT
+from conftest import HTTPD
 from test_signaling import Room, enter
 
-SIGNALD = str(ROOT / "build" / "signald")
-
-
-def signald_pids(stack):
-    """signald processes started by this stack (matched by its listen port)."""
-    pids = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            cmd = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if cmd and cmd[0].decode() == SIGNALD and f"127.0.0.1:{stack.sigport}".encode() in cmd:
-            pids.append(int(p))
-    return pids
 
 
 def wait_for(pred, timeout):
@@ -43,20 +27,20 @@ def wait_for(pred, timeout):
 @pytest.mark.allow_errors
 def test_signald_is_restarted_after_sigkill(make_stack):
     s = make_stack()
-    (pid,) = wait_for(lambda: signald_pids(s), 5)
+    (pid,) = wait_for(s.signald_pids, 5)
     killed_at = time.time()
     os.kill(pid, signal.SIGKILL)
-    new = wait_for(lambda: [p for p in signald_pids(s) if p != pid], 2.5)
+    new = wait_for(lambda: [p for p in s.signald_pids() if p != pid], 2.5)
     assert new, "signald was not restarted"
     assert time.time() - killed_at <= 2.5
-    assert len(signald_pids(s)) == 1
+    assert len(s.signald_pids()) == 1
 
 
 def test_sigterm_closes_every_socket_with_1001_and_exits_at_once(make_stack):
     """SIGTERM (httpd's parent exiting sends it too): close frames out, a
     prompt exit, and the seats kept for the signald httpd starts next."""
     s = make_stack()
-    (pid,) = wait_for(lambda: signald_pids(s), 5)
+    (pid,) = wait_for(s.signald_pids, 5)
     room = Room(s, guests=2)
     users = [room.host, *room.guests]
 
@@ -72,8 +56,8 @@ def test_sigterm_closes_every_socket_with_1001_and_exits_at_once(make_stack):
     codes, took = asyncio.run(before())
     assert codes == [1001] * len(users)
     assert took < 2
-    assert wait_for(lambda: pid not in signald_pids(s), 3), "signald did not exit"
-    assert wait_for(lambda: [p for p in signald_pids(s) if p != pid], 3)
+    assert wait_for(lambda: pid not in s.signald_pids(), 3), "signald did not exit"
+    assert wait_for(lambda: [p for p in s.signald_pids() if p != pid], 3)
 
     async def after():
         # The seats are still theirs: every user is let back in.
@@ -97,26 +81,26 @@ def test_sigterm_closes_every_socket_with_1001_and_exits_at_once(make_stack):
 
 def test_graceful_restart_keeps_one_signald(make_stack):
     s = make_stack()
-    before = wait_for(lambda: signald_pids(s), 5)
+    before = wait_for(s.signald_pids, 5)
     s.graceful()
     time.sleep(0.5)
-    assert signald_pids(s) == before
+    assert s.signald_pids() == before
 
 
 def test_signald_stops_with_httpd(make_stack):
     s = make_stack()
-    assert wait_for(lambda: signald_pids(s), 5)
+    assert wait_for(s.signald_pids, 5)
     s.stop()
-    assert wait_for(lambda: not signald_pids(s), 5)
+    assert wait_for(lambda: not s.signald_pids(), 5)
 
 
 @pytest.mark.allow_errors
 def test_restart_after_graceful_uses_the_new_generation(make_stack):
     s = make_stack()
-    (pid,) = wait_for(lambda: signald_pids(s), 5)
+    (pid,) = wait_for(s.signald_pids, 5)
     s.graceful()
     os.kill(pid, signal.SIGKILL)
-    assert wait_for(lambda: [p for p in signald_pids(s) if p != pid], 2.5)
+    assert wait_for(lambda: [p for p in s.signald_pids() if p != pid], 2.5)
     assert s.api("GET", "/health").status_code == 200
 
 
@@ -135,4 +119,4 @@ def test_httpd_exits_cleanly_after_serving(make_stack):
         httpd.send_signal(signal.SIGTERM)
         code = httpd.wait(timeout=20)
     assert code == 0
-    assert wait_for(lambda: not signald_pids(s), 5)
+    assert wait_for(lambda: not s.signald_pids(), 5)

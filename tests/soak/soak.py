@@ -28,7 +28,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -588,7 +587,6 @@ def main():
         errors.update(socks.errors)
         intended_429 = rest.counts[("limited", 429)]
         print(f"intended 429s (the {LIMITED} overrun at {LIMIT_PER_MIN}/min): {intended_429}")
-        races = sum(rest.races.values())
         done_anyway = processed(stack, rest.failed_writes)
         retired = [k for k in sampler.columns if k.startswith("child")
                    and sampler.rows[-1][1].get(k) is None]
