@@ -11,8 +11,8 @@ member, so authentication, membership and roles pass and the bad part of the
 request is what answers.
 
 Below the module, httpd's own protocol layer (bad framing, slow clients,
-TRACE) is probed too; what it answers is asserted as a 4xx, and where it is not
-yet the JSON envelope the test says so (xfail, strict)."""
+TRACE) is probed too: a 4xx, in the JSON envelope under /api/v1 (the template's
+server-scope ErrorDocuments)."""
 import collections
 import hashlib
 import hmac
@@ -685,18 +685,10 @@ def test_protocol_errors_are_4xx_and_the_server_stays_up(stack, case):
     assert requests.get(stack.url + "/api/v1/health", timeout=10).status_code == 200
 
 
-NUL_IN_PATH = pytest.mark.xfail(strict=True, reason=(
-    "httpd's URL decoding refuses %00 in a path with 404 in ap_process_request_internal(), "
-    "before the <Location> walk, so only a server-scope 'ErrorDocument 404' could make it "
-    "JSON; the template keeps httpd's HTML 404 for the rest of the server (the demo client "
-    "under /), and a 4xx it is all the same."))
-
-
 # httpd refuses these while reading the request line and headers (or decoding the URL),
-# before <Location /api/v1> applies: the server-scope ErrorDocuments and
-# AllowEncodedSlashes of conf/httpd.conf.in make them the JSON envelope.
-@pytest.mark.parametrize("case", [pytest.param(c, marks=NUL_IN_PATH) if c == "nul-in-path"
-                                  else c for c in sorted(PROTOCOL)])
+# before <Location /api/v1> applies: the server-scope ErrorDocuments (400, 404, 408,
+# 414) and AllowEncodedSlashes of conf/httpd.conf.in make them the JSON envelope.
+@pytest.mark.parametrize("case", sorted(PROTOCOL))
 def test_protocol_errors_under_the_api_are_json(stack, case):
     data = PROTOCOL[case].replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
     raw_envelope(*parse_raw(raw_http(stack, data)))
