@@ -17,6 +17,16 @@ SHORT_IDLE = (f'MeetingSignalingDaemon "{ROOT}/build/signald" --listen 127.0.0.1
               f'--ping-interval 1 --idle-timeout 6 --grace 5')
 
 
+def signald_started_with(make_stack, daemon_line):
+    """A started stack whose MeetingSignalingDaemon line is daemon_line, filled
+    in with the stack's own signald and PostgreSQL ports."""
+    s = make_stack(start=False)
+    s.extra += daemon_line % (s.sigport, s.pg.port)
+    s.render()
+    s.start()
+    return s
+
+
 def lease_seconds(stack, mid, uid):
     (left,), = stack.sql("SELECT extract(epoch FROM lease_until - now()) FROM participants "
                          "WHERE meeting_id = %s AND user_id = %s", mid, uid)
@@ -25,10 +35,7 @@ def lease_seconds(stack, mid, uid):
 
 @aio
 async def test_a_live_socket_renews_its_seat(make_stack):
-    s = make_stack(start=False)
-    s.extra += FAST_RENEW % (s.sigport, s.pg.port)
-    s.render()
-    s.start()
+    s = signald_started_with(make_stack, FAST_RENEW)
     room = Room(s, guests=1)
     guest = room.guests[0]
     async with websockets.connect(room.url(guest)) as ws:
@@ -54,10 +61,7 @@ def test_a_join_without_a_socket_runs_out(stack):
 async def test_a_socket_silent_past_its_grace_gives_the_seat_back_when_closed(make_stack):
     """The grace period counts from the last sign of life: a client that went
     silent for longer than the grace has none left when signald closes it."""
-    s = make_stack(start=False)
-    s.extra += SHORT_IDLE % (s.sigport, s.pg.port)
-    s.render()
-    s.start()
+    s = signald_started_with(make_stack, SHORT_IDLE)
     room = Room(s, guests=1)
     guest = room.guests[0]
     ph, _ = await enter(room, room.host)
