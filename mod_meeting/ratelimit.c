@@ -70,4 +70,8 @@ void mm_ratelimit_refund(mm_req *q)
         return;
     mm_rl_refund(q->conf->rl, q->rl_key, q->rl_limit, mm_rl_now_us());
     q->rl_limit = NULL;
+    /* Not charged after all: the answer is a 401, which carries no limit. */
+    apr_table_unset(q->r->err_headers_out, "X-RateLimit-Limit");
+    apr_table_unset(q->r->err_headers_out, "X-RateLimit-Remaining");
+    apr_table_unset(q->r->err_headers_out, "X-RateLimit-Reset");
 }

@@ -8,9 +8,9 @@
  * Sets the X-RateLimit-* headers; returns 0, or MM_DONE after a 429. */
 int mm_ratelimit(mm_req *q);
 
-/* Gives back the token this request spent: it failed authentication after
- * all (a revoked token, found by its action statement), and SPEC.md 4 does
- * not charge those. */
+/* Gives back the token this request spent, and drops its X-RateLimit-*
+ * headers: it failed authentication after all (a revoked token, found by its
+ * action statement), and SPEC.md 4 does not charge those. */
 void mm_ratelimit_refund(mm_req *q);
 
 #endif

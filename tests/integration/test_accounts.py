@@ -262,7 +262,9 @@ def test_a_revoked_token_spends_no_rate_limit_token(make_stack):
     assert r.status_code == 200 and r.headers["X-RateLimit-Remaining"] == "2", r.headers
     assert s.api("POST", "/auth/logout", token=old).status_code == 200
     for _ in range(5):
-        revoked_envelope(s.api("GET", LIST, token=old))
+        r = s.api("GET", LIST, token=old)
+        revoked_envelope(r)
+        assert "X-RateLimit-Remaining" not in r.headers, r.headers
     new = s.login(u["username"], u["password"])["token"]
     for remaining in ("1", "0"):
         r = s.api("GET", LIST, token=new)
