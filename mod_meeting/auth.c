@@ -61,15 +61,16 @@ const char *mm_gen(mm_req *q)
 
 int mm_auth_confirm(mm_req *q)
 {
-    const char *args[1], *gen = NULL;
+    const char *args[2], *revoked = NULL;
     int found;
 
     if (q->user_id <= 0)
         return 0;
     args[0] = mm_lld(q, q->user_id);
-    if (mm_db_row(q, S_TOKEN_GEN, 1, args, &gen, 1, &found))
+    args[1] = mm_gen(q);
+    if (mm_db_row(q, S_TOKEN_REVOKED, 2, args, &revoked, 1, &found))
         return MM_DONE;
-    if (!found || !gen || apr_atoi64(gen) != q->gen)
+    if (!found || !revoked || revoked[0] == 't')
         return mm_revoked(q);
     return 0;
 }

@@ -12,10 +12,11 @@
  * pgsql driver types %s as varchar; JSON documents are cast by the SQL.
  * The actions of authenticated requests take the caller and the generation
  * of their access token (the "user, gen" pairs below) and answer 401 when the
- * token no longer holds: one statement per request. S_TOKEN_GEN asks that
- * alone, for the answers a request gives before it reaches its action. */
+ * token no longer holds: one statement per request. S_TOKEN_REVOKED asks
+ * that alone (the same SQL rule), for the answers a request gives before it
+ * reaches its action. */
 static const char *const statements[S_COUNT] = {
-    [S_TOKEN_GEN] = "SELECT token_gen FROM users WHERE user_id = %lld AND status = 'active'",
+    [S_TOKEN_REVOKED] = "SELECT mm_token_revoked(%lld, %lld)",
     [S_REGISTER] = "SELECT " RESULT_COLS " FROM mm_register(%s, %s, %s, %s)",
     [S_LOGIN_USER] = "SELECT user_id, password_hash, token_gen, data FROM mm_login_user(%s)",
     [S_REFRESH_STORE] = "SELECT mm_refresh_store(%s, %lld, %s, %d)",
