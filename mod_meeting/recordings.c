@@ -177,9 +177,7 @@ static apr_off_t stream_body(mm_req *q, apr_file_t *f)
 
     if (rc == OK)
         return total;
-    if (rc == AP_FILTER_ERROR) /* an input filter has answered already */
-        q->r->connection->keepalive = AP_CONN_CLOSE;
-    else
+    if (rc != AP_FILTER_ERROR) /* else an input filter has answered already */
         upload_refused(q, rc);
     return -1;
 }

@@ -452,9 +452,6 @@ BEGIN
         mute_on_join = coalesce((s->>'mute_on_join')::boolean, mute_on_join),
         updated_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting;
-    IF NOT FOUND THEN
-        RETURN mm_no_meeting();
-    END IF;
     RETURN mm_ok(200);
 END
 $$;
