@@ -1,10 +1,10 @@
 /*
  * signald: one client WebSocket. Owns what the socket needs whatever room it
  * is in: the outgoing queue (frames are written from lws's writable
- * callbacks, as many at a time as the socket takes without lws having to
- * buffer any), the close to send once the queue is flushed, the message
- * being reassembled, the token bucket and the sign-of-life clock. The struct
- * is lws's per-session user space: it lives exactly as long as the socket.
+ * callbacks, a batch at a time until the socket reports itself choked), the
+ * close to send once the queue is flushed, the message being reassembled,
+ * the token bucket and the sign-of-life clock. The struct is lws's
+ * per-session user space: it lives exactly as long as the socket.
  */
 #ifndef MM_SIG_CONN_H
 #define MM_SIG_CONN_H

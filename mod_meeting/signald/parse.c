@@ -58,8 +58,8 @@ static int media_state(mm_sig_msg *m)
     return 0;
 }
 
-/* The checks of each type. The names are compared as C strings, as they
- * always were: a type with a NUL in it is read up to the NUL. */
+/* The checks of each type (jansson refuses a \u0000 in a string, so the
+ * names compare as C strings). */
 static int by_type(mm_sig_msg *m, const char *type)
 {
     if (!strcmp(type, "offer") || !strcmp(type, "answer")) {
