@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,9 @@ static void finish(mm_db *db)
     mm_db_close(db);
     lws_context_destroy(context);
     ev_loop_destroy(loop);
+    /* server-status would otherwise show the last counts of a stopped signald */
+    if (status_file)
+        unlink(status_file);
     mm_log("info", "stopped");
 }
 
