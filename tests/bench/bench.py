@@ -15,7 +15,6 @@ Environment (all optional):
   BENCH_DBD=4              DBDMin/DBDKeep/DBDMax of each httpd child
   BENCH_WORK=DIR           the stack's directory (run.sh passes one; default: a new one)
 """
-import base64
 import hashlib
 import hmac
 import json
@@ -39,6 +38,10 @@ STACK = ROOT / "scripts" / "stack.sh"
 HTTPD = "/usr/sbin/apache2"
 PGBIN = "/usr/lib/postgresql/15/bin"
 BARE_SO = ROOT / "build" / "bench" / "mod_bench_bare.so"
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+
+from conftest import free_port      # noqa: E402
+from jwtutil import b64url          # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
@@ -105,16 +108,6 @@ def run(*args, **kw):
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)
     return subprocess.run([str(a) for a in args], **kw)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def jwt(secret, claims):
