@@ -1,4 +1,4 @@
-/* signald: reading a client's text frame (see parse.h). */
+/* signald: reading a client's text frame, and what a relay sends (see parse.h). */
 #include "parse.h"
 
 #include <stdio.h>
@@ -107,4 +107,41 @@ void mm_sig_msg_clear(mm_sig_msg *m)
     json_decref(m->json);
     m->json = NULL;
     m->payload = NULL;
+}
+
+/* A frame naming either id: the server's set in it, written out anew. 0 if
+ * out of memory. */
+static size_t rewritten(mm_sig_msg *m, long long from_user_id, long long meeting_id,
+                        char *out, size_t cap)
+{
+    if (json_object_set_new(m->json, "from_user_id", json_integer(from_user_id))
+        || json_object_set_new(m->json, "meeting_id", json_integer(meeting_id)))
+        return 0;
+    return json_dumpb(m->json, out, cap, JSON_COMPACT);
+}
+
+/* The parser read buf as one object with members (a relayed frame has its
+ * target_user_id), with nothing but white space before its brace, so the
+ * ids and a comma in its place leave one object, each key once. */
+size_t mm_sig_relay(mm_sig_msg *m, const char *buf, size_t len, long long from_user_id,
+                    long long meeting_id, char *out, size_t cap)
+{
+    const char *brace;
+    char head[80];
+    int n;
+    size_t rest;
+
+    if (json_object_get(m->json, "from_user_id") || json_object_get(m->json, "meeting_id"))
+        return rewritten(m, from_user_id, meeting_id, out, cap);
+    brace = memchr(buf, '{', len);
+    n = snprintf(head, sizeof(head), "{\"from_user_id\":%lld,\"meeting_id\":%lld,",
+                 from_user_id, meeting_id);
+    if (!brace || n < 0 || (size_t)n >= sizeof(head))
+        return 0;
+    rest = len - (size_t)(brace + 1 - buf);
+    if ((size_t)n + rest <= cap) {
+        memcpy(out, head, (size_t)n);
+        memcpy(out + n, brace + 1, rest);
+    }
+    return (size_t)n + rest;
 }

@@ -1,7 +1,8 @@
 /*
  * signald: reading a client's text frame (docs/signaling.md). Parses the
- * bytes and checks them against the protocol, without acting on them: no
- * room, socket or database is touched, so this is also what the fuzzer
+ * bytes and checks them against the protocol, and builds the frame a relayed
+ * message reaches its target as, without acting on them: no room, socket or
+ * database is touched, so this is also what the fuzzer
  * (tests/fuzz/fuzz_signald.c) runs. protocol.c carries the message out.
  */
 #ifndef MM_SIG_PARSE_H
@@ -27,7 +28,9 @@ typedef struct {
     mm_sig_type type;
     json_t *json;       /* the whole frame, an object: relays forward it */
     long long target;   /* offer, answer, ice-candidate: target_user_id, > 0 */
-    /* offer, answer: "sdp"; ice-candidate: "candidate" (may be JSON null). */
+    /* offer, answer: "sdp"; ice-candidate: "candidate" (may be JSON null).
+     * What the target must find under the same name in mm_sig_relay's frame,
+     * as it is here: the fuzzer holds the relay to that. */
     json_t *payload;    /* borrowed from json */
     int audio, video, screen;   /* media-state: 0 or 1 each */
     char why[MM_SIG_WHY_MAX];   /* refused: the message of the error frame */
@@ -40,5 +43,20 @@ typedef struct {
 int mm_sig_parse(const char *buf, size_t len, mm_sig_msg *out);
 
 void mm_sig_msg_clear(mm_sig_msg *m);
+
+/* The frame a checked offer, answer or ice-candidate m reaches its target as:
+ * the sender's frame, every field included, with from_user_id and
+ * meeting_id set to the given ids whatever the sender put there, each key
+ * once. buf and len are the bytes m was read from. A frame that names
+ * neither id (a client has no reason to) is not written out again: it is
+ * "{", the two ids, then every byte that followed its opening brace. One that
+ * names either is written out anew from m->json, which gets the given ids.
+ *
+ * Like snprintf: writes the frame into out when it fits in cap bytes (out
+ * may be NULL when cap is 0; a part may be written when it does not fit) and
+ * returns its length either way, so a caller asks with cap 0, then writes
+ * into a buffer of that size. Returns 0 when out of memory. */
+size_t mm_sig_relay(mm_sig_msg *m, const char *buf, size_t len, long long from_user_id,
+                    long long meeting_id, char *out, size_t cap);
 
 #endif

@@ -1,9 +1,6 @@
 /* signald: the client protocol (see protocol.h). */
 #include "protocol.h"
 
-#include <stdio.h>
-#include <string.h>
-
 #include "parse.h"
 #include "seats.h"
 
@@ -90,55 +87,28 @@ static void invalid(mm_conn *c, const char *message)
     mm_send_error(c, "INVALID_MESSAGE", message);
 }
 
-/* The frame as its sender wrote it, with the sender's ids put in front:
- * "{", the two ids, and whatever followed its opening brace. The parser has
- * read the text as one JSON object (only white space may come before the
- * brace, and a relayed frame has members), so the result is one too, and the
- * frame, often an SDP of some kilobytes, is not written out again. */
-static mm_buf *as_sent(const mm_conn *c, const unsigned char *data, size_t len)
-{
-    const unsigned char *brace = memchr(data, '{', len);
-    char head[80];
-    int n = snprintf(head, sizeof(head), "{\"from_user_id\":%lld,\"meeting_id\":%lld,",
-                     c->user_id, c->meeting_id);
-    size_t rest;
-    mm_buf *b;
-
-    if (!brace || n < 0 || (size_t)n >= sizeof(head))
-        return NULL;
-    rest = len - (size_t)(brace + 1 - data);
-    b = mm_buf_new((size_t)n + rest);
-    if (!b)
-        return NULL;
-    memcpy(b->data + LWS_PRE, head, (size_t)n);
-    memcpy(b->data + LWS_PRE + n, brace + 1, rest);
-    return b;
-}
-
-/* offer / answer / ice-candidate: to the named peer only, the frame as sent. */
+/* offer / answer / ice-candidate: to the named peer only, the frame as sent
+ * (mm_sig_relay): an SDP of some kilobytes is copied, not written out again. */
 static const char *relay(mm_conn *c, mm_sig_msg *m, const unsigned char *data, size_t len)
 {
     mm_seat *s = m->target == c->user_id ? NULL : mm_seat_find(c->meeting_id, m->target);
+    const char *text = (const char *)data;
+    size_t n;
     mm_buf *b;
 
     if (!s || !s->conn) {
         mm_send_error(c, "TARGET_NOT_FOUND", "target_user_id is not connected to this meeting");
         return NULL;
     }
-    /* The sender is who the server says it is, whatever the frame claims:
-     * a frame naming either id itself is rewritten with the server's. */
-    if (!json_object_get(m->json, "from_user_id") && !json_object_get(m->json, "meeting_id")) {
-        b = as_sent(c, data, len);
-        if (!b)
-            return "out of memory";
-        mm_conn_send(s->conn, b);
+    n = mm_sig_relay(m, text, len, c->user_id, c->meeting_id, NULL, 0);
+    b = n ? mm_buf_new(n) : NULL;
+    if (!b || mm_sig_relay(m, text, len, c->user_id, c->meeting_id,
+                           (char *)b->data + LWS_PRE, n) != n) {
         mm_buf_unref(b);
-        return NULL;
-    }
-    if (json_object_set_new(m->json, "from_user_id", json_integer(c->user_id))
-        || json_object_set_new(m->json, "meeting_id", json_integer(c->meeting_id)))
         return "out of memory";
-    mm_conn_send_json(s->conn, m->json);
+    }
+    mm_conn_send(s->conn, b);
+    mm_buf_unref(b);
     return NULL;
 }
 
