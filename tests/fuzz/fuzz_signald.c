@@ -2,10 +2,14 @@
  * libFuzzer harness for signald's client frames: the input is one text frame
  * as a client would send it, read by mm_sig_parse exactly as signald reads
  * it (mod_meeting/signald/parse.c). Beyond the sanitizers, it checks that an
- * accepted frame is what the type promises, that a refusal carries a
- * message an error frame can hold, and that the frame signald would send
- * either way can be serialised.
+ * accepted frame is what the type promises, that an offer, answer or
+ * ice-candidate reaches its target as docs/signaling.md says (mm_sig_relay:
+ * one JSON object, each key once, the sender's fields as sent, the server's
+ * from_user_id and meeting_id whatever the sender claimed), that a refusal
+ * carries a message an error frame can hold, and that the error frame can be
+ * serialised.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +18,12 @@
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 
-/* What protocol.c would queue: serialised as conn.c does it. */
+/* The ids the server puts in a relayed frame; one as wide as a long long
+ * prints, for the room the ids take. */
+#define FROM_USER_ID 7
+#define MEETING_ID LLONG_MIN
+
+/* An error frame as conn.c serialises it. */
 static void serialise(const json_t *frame)
 {
     size_t n = json_dumpb(frame, NULL, 0, JSON_COMPACT);
@@ -26,23 +35,83 @@ static void serialise(const json_t *frame)
     free(buf);
 }
 
-static void accepted(mm_sig_msg *m)
+/* Compares an integer member with an id. */
+static int is_id(const json_t *obj, const char *key, long long id)
+{
+    json_t *v = json_object_get(obj, key);
+
+    return json_is_integer(v) && json_integer_value(v) == id;
+}
+
+/* What the relay must send: the frame as parsed, with the server's ids. */
+static json_t *with_ids(const json_t *frame)
+{
+    json_t *want = json_deep_copy(frame);
+
+    CHECK(want);
+    CHECK(json_object_set_new(want, "from_user_id", json_integer(FROM_USER_ID)) == 0);
+    CHECK(json_object_set_new(want, "meeting_id", json_integer(MEETING_ID)) == 0);
+    return want;
+}
+
+/* offer, answer, ice-candidate: what was read, and the frame that reaches
+ * the target. */
+static void relayed(mm_sig_msg *m, const char *data, size_t size, const char *payload)
+{
+    int names_ids = json_object_get(m->json, "from_user_id")
+                    || json_object_get(m->json, "meeting_id");
+    json_t *want = with_ids(m->json);    /* before mm_sig_relay may set them in m->json */
+    size_t n = mm_sig_relay(m, data, size, FROM_USER_ID, MEETING_ID, NULL, 0);
+    const char *brace = memchr(data, '{', size);
+    json_error_t err;
+    json_t *got;
+    char *out;
+    size_t rest;
+
+    CHECK(m->target > 0);
+    CHECK(json_is_string(m->payload) || json_is_object(m->payload)
+          || (!strcmp(payload, "candidate") && json_is_null(m->payload)));
+    CHECK(n > 0 && brace);
+    out = malloc(n);
+    CHECK(out);
+    CHECK(mm_sig_relay(m, data, size, FROM_USER_ID, MEETING_ID, out, n - 1) == n);
+    CHECK(mm_sig_relay(m, data, size, FROM_USER_ID, MEETING_ID, out, n) == n);
+    /* Each key once: next to the server's from_user_id, a second one of the
+     * client's would be the one a browser's JSON.parse keeps (the last). */
+    got = json_loadb(out, n, JSON_REJECT_DUPLICATES, &err);
+    CHECK(json_is_object(got));
+    CHECK(json_equal(json_object_get(got, "type"), json_object_get(m->json, "type")));
+    CHECK(is_id(got, "from_user_id", FROM_USER_ID) && is_id(got, "meeting_id", MEETING_ID));
+    CHECK(is_id(got, "target_user_id", m->target));
+    CHECK(json_equal(json_object_get(got, payload), m->payload));
+    /* Every other field as the sender sent it, and nothing more. */
+    CHECK(json_equal(got, want));
+    /* The usual frame is copied, not written out again: the relay's speed. */
+    rest = size - (size_t)(brace + 1 - data);
+    if (!names_ids)
+        CHECK(n > rest && !memcmp(out + n - rest, brace + 1, rest));
+    json_decref(got);
+    json_decref(want);
+    free(out);
+}
+
+static void accepted(mm_sig_msg *m, const char *data, size_t size)
 {
     const char *type = json_string_value(json_object_get(m->json, "type"));
 
     CHECK(json_is_object(m->json) && type);
     switch (m->type) {
     case MM_SIG_OFFER:
+        CHECK(!strcmp(type, "offer"));
+        relayed(m, data, size, "sdp");
+        break;
     case MM_SIG_ANSWER:
+        CHECK(!strcmp(type, "answer"));
+        relayed(m, data, size, "sdp");
+        break;
     case MM_SIG_ICE_CANDIDATE:
-        CHECK(m->target > 0);
-        CHECK(m->target == json_integer_value(json_object_get(m->json, "target_user_id")));
-        CHECK(json_is_string(m->payload) || json_is_object(m->payload)
-              || (m->type == MM_SIG_ICE_CANDIDATE && json_is_null(m->payload)));
-        /* The relay: the server's word on the sender, then the frame as sent. */
-        CHECK(json_object_set_new(m->json, "from_user_id", json_integer(1)) == 0);
-        CHECK(json_object_set_new(m->json, "meeting_id", json_integer(1)) == 0);
-        serialise(m->json);
+        CHECK(!strcmp(type, "ice-candidate"));
+        relayed(m, data, size, "candidate");
         break;
     case MM_SIG_MEDIA_STATE:
         CHECK((m->audio | m->video | m->screen) <= 1);
@@ -86,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mm_sig_msg m;
 
     if (mm_sig_parse((const char *)data, size, &m) == 0)
-        accepted(&m);
+        accepted(&m, (const char *)data, size);
     else
         refused(&m);
     mm_sig_msg_clear(&m);
