@@ -1,9 +1,10 @@
 /*
  * Signed tokens: access and refresh JWTs for the API, and the short-lived
- * signaling tickets that signald accepts. HS256 only, pinned: libjwt 1.10
- * would also accept HS384/HS512 under the same key and does not check time
- * claims, so both are checked here. Shared by the module and signald, so it
- * depends on libjwt and libc only.
+ * signaling tickets that signald accepts. HS256 only, pinned: "none",
+ * HS384 and HS512 are refused, and the time claims are checked here. libjwt
+ * signs; verification, the hot path, uses OpenSSL and jansson directly with an
+ * HMAC key prepared once (see token.c). Shared by the module and signald, so
+ * it depends on libjwt, jansson, libcrypto and libc only.
  */
 #ifndef MM_TOKEN_H
 #define MM_TOKEN_H
@@ -38,7 +39,10 @@ int mm_secret_read(const char *path, unsigned char **secret, size_t *len, const 
 mm_token_key *mm_token_key_make(const unsigned char *secret, size_t len, const char *issuer);
 void mm_token_key_free(mm_token_key *k);
 
-/* Checks signature, algorithm, issuer, type and time claims (now in seconds). */
+/* Checks signature, algorithm, issuer, type and time claims (now in seconds).
+ * A token longer than 4096 bytes is refused unread. Safe to call from many
+ * threads at once with one key. *out is cleared first; its claims mean
+ * something only when MM_TOKEN_OK or MM_TOKEN_EXPIRED is returned. */
 mm_token_status mm_token_verify(const mm_token_key *k, const char *token, mm_token_type want,
                                 long long now, mm_claims *out);
 
