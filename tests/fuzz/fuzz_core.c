@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "json.h"
 #include "query.h"
 #include "router.h"
@@ -78,15 +81,72 @@ static void fuzz_query(const char *s)
     mm_query_get(s, "keyword", buf, sizeof(buf));
 }
 
+#define FUZZ_SECRET "0123456789abcdef0123456789abcdef"
+#define FUZZ_NOW 1800000000LL
+
+/* Base64url of in, unpadded, written at out (room for (n + 2) / 3 * 4 + 1);
+ * returns its length. */
+static size_t b64url(char *out, const void *in, size_t n)
+{
+    int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+
+    while (len > 0 && out[len - 1] == '=')
+        len--;
+    out[len] = '\0';
+    for (int i = 0; i < len; i++)
+        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    return (size_t)len;
+}
+
+/* A token's "signed.part" with its HS256 signature appended, as the key's
+ * holder would write it; malloc'ed. */
+static char *fuzz_sign(const char *part, size_t n)
+{
+    char *t = malloc(n + 1 + 45);
+    unsigned char mac[32];
+    unsigned int len;
+
+    memcpy(t, part, n);
+    t[n] = '.';
+    HMAC(EVP_sha256(), FUZZ_SECRET, 32, (const unsigned char *)part, n, mac, &len);
+    b64url(t + n + 1, mac, len);
+    return t;
+}
+
+static void fuzz_verify(const mm_token_key *k, const char *t, mm_token_type want)
+{
+    mm_claims c;
+
+    if (mm_token_verify(k, t, want, FUZZ_NOW, &c) == MM_TOKEN_OK
+        && (c.user_id <= 0 || c.exp <= FUZZ_NOW || c.type != want))
+        abort();
+}
+
+/* The input as a token; then, so that the decoding and the claim checks behind
+ * the MAC are reached too, the input re-signed (its last segment replaced by
+ * the right MAC) or, without a dot, as the claims JSON under an HS256 header. */
 static void fuzz_token(const char *s)
 {
     static mm_token_key *k;
-    mm_claims c;
+    mm_token_type want = (mm_token_type)(strlen(s) % 3);
+    const char *dot = strrchr(s, '.');
+    char *t;
 
     if (!k)
-        k = mm_token_key_make((const unsigned char *)"0123456789abcdef0123456789abcdef", 32,
-                              "iss");
-    mm_token_verify(k, s, MM_TOKEN_ACCESS, 1800000000LL, &c);
+        k = mm_token_key_make((const unsigned char *)FUZZ_SECRET, 32, "iss");
+    fuzz_verify(k, s, want);
+    if (dot) {
+        t = fuzz_sign(s, (size_t)(dot - s));
+    } else {
+        size_t n = strlen(s);
+        char *part = malloc(37 + (n + 2) / 3 * 4 + 1);
+
+        memcpy(part, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 37);
+        t = fuzz_sign(part, 37 + b64url(part + 37, s, n));
+        free(part);
+    }
+    fuzz_verify(k, t, want);
+    free(t);
 }
 
 /* Any UTF-8 text quoted by mm_json_quote reads back as itself. */
