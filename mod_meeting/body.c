@@ -33,10 +33,13 @@ static int refuse(mm_body_error *e, int status, const char *code, const char *me
     return -1;
 }
 
-static int too_large(mm_body_error *e)
+/* A refusal worded as every other answer of that status (mm_status_error). */
+static int refuse_status(mm_body_error *e, int status)
 {
-    return refuse(e, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
-                  "the request body is larger than the server accepts", NULL);
+    const char *code, *message;
+
+    status = mm_status_error(status, &code, &message);
+    return refuse(e, status, code, message, NULL);
 }
 
 #define READ_CHUNK 65536
@@ -135,18 +138,17 @@ static int read_all(request_rec *r, apr_off_t max, char **out, apr_size_t *len,
     apr_int64_t n = cl ? apr_atoi64(cl) : -1;
     buffer b = {NULL, 0, (apr_size_t)max};
     apr_off_t size;
+    int rc;
 
     if (n >= 0 && n < max && !apr_table_get(r->headers_in, "Transfer-Encoding"))
         b.cap = (apr_size_t)n;
     b.buf = apr_palloc(r->pool, b.cap + 1);
-    switch (mm_body_stream(r, max, to_buffer, &b, &size)) {
+    switch ((rc = mm_body_stream(r, max, to_buffer, &b, &size))) {
     case OK:
         break;
     case HTTP_REQUEST_ENTITY_TOO_LARGE:
-        return too_large(e);
     case HTTP_REQUEST_TIME_OUT:
-        return refuse(e, HTTP_REQUEST_TIME_OUT, "request_timeout",
-                      "the request body took too long to arrive", NULL);
+        return refuse_status(e, rc);
     case AP_FILTER_ERROR:
         return refuse(e, AP_FILTER_ERROR, "", "", NULL);
     default:

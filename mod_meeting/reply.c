@@ -54,36 +54,50 @@ int mm_error_invalid(request_rec *r, const mm_verr *e)
     return mm_error(r, HTTP_BAD_REQUEST, e->code, e->message, e->field[0] ? e->field : NULL);
 }
 
+/* The one wording of each status that has no more specific one. */
+static const struct {
+    int status;
+    const char *code, *message;
+} status_errors[] = {
+    {HTTP_BAD_REQUEST, "invalid_json", "the request is malformed"},
+    {HTTP_UNAUTHORIZED, "unauthorized", "authentication required"},
+    {HTTP_FORBIDDEN, "forbidden", "access denied"},
+    {HTTP_NOT_FOUND, "not_found", "no such resource"},
+    {HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here"},
+    {HTTP_REQUEST_TIME_OUT, "request_timeout", "the request took too long to arrive"},
+    {HTTP_PRECONDITION_FAILED, "conflict", "a precondition of the request failed"},
+    {HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+     "the request body is larger than the server accepts"},
+    /* malformed, as httpd's own 400s */
+    {HTTP_REQUEST_URI_TOO_LARGE, "invalid_json", "the request line is too long"},
+    {HTTP_RANGE_NOT_SATISFIABLE, "range_not_satisfiable",
+     "the requested range is not satisfiable"},
+    {HTTP_SERVICE_UNAVAILABLE, "service_unavailable", "the service is unavailable"},
+};
+
+int mm_status_error(int status, const char **code, const char **message)
+{
+    for (size_t i = 0; i < sizeof(status_errors) / sizeof(status_errors[0]); i++) {
+        if (status_errors[i].status == status) {
+            *code = status_errors[i].code;
+            *message = status_errors[i].message;
+            return status;
+        }
+    }
+    if (status >= 400 && status < 500) {
+        *code = "forbidden";
+        *message = "the request was refused";
+        return status;
+    }
+    *code = "internal";
+    *message = "internal error";
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 int mm_error_for_status(request_rec *r, int status)
 {
-    switch (status) {
-    case HTTP_REQUEST_ENTITY_TOO_LARGE:
-        return mm_error(r, status, "body_too_large", "the request body is too large", NULL);
-    case HTTP_RANGE_NOT_SATISFIABLE:
-        return mm_error(r, status, "range_not_satisfiable",
-                        "the requested range is not satisfiable", NULL);
-    case HTTP_REQUEST_TIME_OUT:
-        return mm_error(r, status, "request_timeout", "the request took too long to arrive",
-                        NULL);
-    case HTTP_REQUEST_URI_TOO_LARGE: /* malformed, as httpd's own 400s */
-        return mm_error(r, status, "invalid_json", "the request line is too long", NULL);
-    case HTTP_NOT_FOUND:
-        return mm_error(r, status, "not_found", "no such resource", NULL);
-    case HTTP_METHOD_NOT_ALLOWED:
-        return mm_error(r, status, "method_not_allowed", "method not allowed here", NULL);
-    case HTTP_UNAUTHORIZED:
-        return mm_error(r, status, "unauthorized", "authentication required", NULL);
-    case HTTP_FORBIDDEN:
-        return mm_error(r, status, "forbidden", "access denied", NULL);
-    case HTTP_SERVICE_UNAVAILABLE:
-        return mm_error(r, status, "service_unavailable", "the service is unavailable", NULL);
-    default:
-        if (status == HTTP_BAD_REQUEST)
-            return mm_error(r, status, "invalid_json", "the request is malformed", NULL);
-        if (status == HTTP_PRECONDITION_FAILED)
-            return mm_error(r, status, "conflict", "a precondition of the request failed", NULL);
-        if (status >= 400 && status < 500)
-            return mm_error(r, status, "forbidden", "the request was refused", NULL);
-        return mm_error(r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
-    }
+    const char *code, *message;
+
+    status = mm_status_error(status, &code, &message);
+    return mm_error(r, status, code, message, NULL);
 }

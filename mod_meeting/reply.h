@@ -27,7 +27,13 @@ int mm_error(request_rec *r, int status, const char *code, const char *message,
 /* 400 from a failed mm_validate_object. */
 int mm_error_invalid(request_rec *r, const mm_verr *e);
 
-/* The error envelope for a status httpd produced itself (ErrorDocument). */
+/* The error code and message of status when nothing more specific is said
+ * (a 413, a 408, httpd's own errors): the one place they are worded. Returns
+ * the status to answer (500 for anything that is not a 4xx). */
+int mm_status_error(int status, const char **code, const char **message);
+
+/* The error envelope for a status httpd produced itself (ErrorDocument), or
+ * for a status with no more specific wording: mm_status_error's. */
 int mm_error_for_status(request_rec *r, int status);
 
 #endif
