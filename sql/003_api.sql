@@ -14,7 +14,9 @@
 -- call, PL/pgSQL keeps its plans for the session. The small SQL helpers below
 -- (mm_ok, mm_ts, mm_meeting_json, ...) are inlined into the queries that use
 -- them, which needs their volatility to be no stricter than their body's:
--- mm_ts is STABLE because to_char is.
+-- mm_ts is STABLE because to_char is. So are mm_token_holder and mm_access,
+-- one SELECT each returning SETOF: inlined into the FROM clause of the query
+-- that reads them, where their joins are planned with the rest.
 
 DO $$ BEGIN
     CREATE TYPE mm_result AS (code integer, error text, field text, message text, data text);
@@ -68,11 +70,18 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT mm_fail(404, 'not_found', 'meeting not found
 -- p_gen is the token's generation: logout bumps users.token_gen, and a user
 -- deleted or no longer active loses every token. p_gen NULL: no token to
 -- check (a download by pre-signed URL).
+-- The user a token of generation p_gen still speaks for: none when the
+-- generation moved on (logout) or the user is deleted or no longer active.
+-- SQL of one SELECT returning SETOF: inlined into the statements using it.
+CREATE OR REPLACE FUNCTION mm_token_holder(p_user bigint, p_gen bigint) RETURNS SETOF users
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM users WHERE user_id = p_user AND token_gen = p_gen AND status = 'active'
+$$;
+
 CREATE OR REPLACE FUNCTION mm_token_revoked(p_user bigint, p_gen bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    RETURN p_gen IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM users WHERE user_id = p_user AND token_gen = p_gen AND status = 'active');
+    RETURN p_gen IS NOT NULL AND NOT EXISTS (SELECT 1 FROM mm_token_holder(p_user, p_gen));
 END
 $$;
 
@@ -253,37 +262,51 @@ $$;
 -- 2 host, 3 the creator, -1 nothing (join: anyone may try).
 -- 401 when the caller's token no longer holds, 404 when the meeting does not
 -- exist, 403 when the caller falls short.
+-- Everything an action on a meeting checks first, read in one go (three
+-- index probes, one executor run): whether the caller's token still holds,
+-- the meeting (NULL when missing) and the caller's role in it (NULL when not
+-- a member). Inlined like mm_token_holder.
+CREATE OR REPLACE FUNCTION mm_access(p_meeting bigint, p_user bigint, p_gen bigint,
+                                     OUT token_ok boolean, OUT meeting meetings,
+                                     OUT role text)
+RETURNS SETOF record
+LANGUAGE sql STABLE AS $$
+    SELECT p_gen IS NULL OR EXISTS (SELECT 1 FROM mm_token_holder(p_user, p_gen)), m, p.role
+      FROM (SELECT) one
+      LEFT JOIN meetings m ON m.meeting_id = p_meeting
+      LEFT JOIN participants p
+             ON p.meeting_id = p_meeting AND p.user_id = p_user AND p.removed_at IS NULL
+$$;
+
+-- The answer to mm_access's findings for an action that needs p_need:
+-- -1 only that the meeting exists, 0 membership, 1 host or moderator,
+-- 2 host, 3 being the meeting's creator. 200 when the action may go on.
+CREATE OR REPLACE FUNCTION mm_verdict(p_token_ok boolean, p_meeting meetings, p_role text,
+                                      p_user bigint, p_need integer)
+RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN NOT p_token_ok THEN mm_unauthorized()
+        WHEN (p_meeting).meeting_id IS NULL THEN mm_no_meeting()
+        WHEN p_need < 0 THEN mm_ok(200)
+        WHEN p_role IS NULL
+            THEN mm_fail(403, 'forbidden', 'you are not a member of this meeting')
+        WHEN (p_need = 1 AND p_role NOT IN ('host', 'moderator'))
+             OR (p_need = 2 AND p_role <> 'host')
+            THEN mm_fail(403, 'forbidden', 'your role in this meeting does not allow this')
+        WHEN p_need = 3 AND (p_meeting).creator_id <> p_user
+            THEN mm_fail(403, 'forbidden', 'only the creator of the meeting may do this')
+        ELSE mm_ok(200)
+    END
+$$;
+
 CREATE OR REPLACE FUNCTION mm_context(p_meeting bigint, p_user bigint, p_gen bigint,
                                       p_need integer)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    m_creator bigint;
-    p_role    text;
 BEGIN
-    IF mm_token_revoked(p_user, p_gen) THEN
-        RETURN mm_unauthorized();
-    END IF;
-    SELECT creator_id INTO m_creator FROM meetings WHERE meeting_id = p_meeting;
-    IF NOT FOUND THEN
-        RETURN mm_no_meeting();
-    END IF;
-    IF p_need < 0 THEN
-        RETURN mm_ok(200);
-    END IF;
-    SELECT role INTO p_role FROM participants
-     WHERE meeting_id = p_meeting AND user_id = p_user AND removed_at IS NULL;
-    IF NOT FOUND THEN
-        RETURN mm_fail(403, 'forbidden', 'you are not a member of this meeting');
-    END IF;
-    IF (p_need = 1 AND p_role NOT IN ('host', 'moderator'))
-       OR (p_need = 2 AND p_role <> 'host') THEN
-        RETURN mm_fail(403, 'forbidden', 'your role in this meeting does not allow this');
-    END IF;
-    IF p_need = 3 AND m_creator <> p_user THEN
-        RETURN mm_fail(403, 'forbidden', 'only the creator of the meeting may do this');
-    END IF;
-    RETURN mm_ok(200);
+    RETURN (SELECT mm_verdict(a.token_ok, a.meeting, a.role, p_user, p_need)
+              FROM mm_access(p_meeting, p_user, p_gen) a);
 END
 $$;
 
@@ -388,14 +411,15 @@ CREATE OR REPLACE FUNCTION mm_meeting_get(p_meeting bigint, p_user bigint, p_gen
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
-    m meetings;
+    a record;
+    r mm_result;
 BEGIN
+    SELECT * INTO a FROM mm_access(p_meeting, p_user, p_gen);
+    r := mm_verdict(a.token_ok, a.meeting, a.role, p_user, 0);
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting;
-    RETURN mm_ok(200, mm_meeting_json(m));
+    RETURN mm_ok(200, mm_meeting_json(a.meeting));
 END
 $$;
 
