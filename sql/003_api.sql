@@ -63,6 +63,33 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT (p_code, p_error, p_field, p_message, NULL):
 CREATE OR REPLACE FUNCTION mm_no_meeting() RETURNS mm_result
 LANGUAGE sql IMMUTABLE AS $$ SELECT mm_fail(404, 'not_found', 'meeting not found') $$;
 
+-- A conditional write found nothing to change: p_else, unless the meeting
+-- itself is gone (a delete committed while the write waited for the row).
+CREATE OR REPLACE FUNCTION mm_gone_or(p_meeting bigint, p_else mm_result) RETURNS mm_result
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM meetings WHERE meeting_id = p_meeting) THEN
+        RETURN mm_no_meeting();
+    END IF;
+    RETURN p_else;
+END
+$$;
+
+-- Locks the meeting's row and returns it (all NULL when there is none). Every
+-- writer that must see the meeting unchanged until it commits takes this lock
+-- first: joins, adds, removals and recording changes queue on it, so capacity
+-- and the one-active-recording rule hold under concurrency. NO KEY UPDATE:
+-- inserting rows that reference the meeting (FK checks) is not blocked.
+CREATE OR REPLACE FUNCTION mm_lock_meeting(p_meeting bigint) RETURNS meetings
+LANGUAGE plpgsql AS $$
+DECLARE
+    m meetings;
+BEGIN
+    SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    RETURN m;
+END
+$$;
+
 -- Authentication: the module verifies an access token's signature and expiry
 -- itself; whether it still holds needs the database, and every action of an
 -- authenticated request checks it first (SPEC.md 1: 401 before all else), in
@@ -439,8 +466,8 @@ BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
+    m := mm_lock_meeting(p_meeting);
+    IF m.meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
     new_start := coalesce(mm_time((p_patch->>'start_time')::bigint), m.start_time);
@@ -517,20 +544,16 @@ RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
     r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
-    m_status text;
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    SELECT status INTO m_status FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RETURN mm_no_meeting();
-    END IF;
-    IF m_status <> 'scheduled' THEN
-        RETURN mm_fail(409, 'conflict', 'only a scheduled meeting can be started');
-    END IF;
     UPDATE meetings SET status = 'ongoing', updated_at = date_trunc('second', now())
-     WHERE meeting_id = p_meeting;
+     WHERE meeting_id = p_meeting AND status = 'scheduled';
+    IF NOT FOUND THEN
+        RETURN mm_gone_or(p_meeting,
+                          mm_fail(409, 'conflict', 'only a scheduled meeting can be started'));
+    END IF;
     RETURN mm_ok(200);
 END
 $$;
@@ -558,20 +581,16 @@ RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
     r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
-    m_status text;
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    SELECT status INTO m_status FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RETURN mm_no_meeting();
-    END IF;
-    IF m_status <> 'ongoing' THEN
-        RETURN mm_fail(409, 'conflict', 'only an ongoing meeting can be ended');
-    END IF;
     UPDATE meetings SET status = 'ended', updated_at = date_trunc('second', now())
-     WHERE meeting_id = p_meeting;
+     WHERE meeting_id = p_meeting AND status = 'ongoing';
+    IF NOT FOUND THEN
+        RETURN mm_gone_or(p_meeting,
+                          mm_fail(409, 'conflict', 'only an ongoing meeting can be ended'));
+    END IF;
     UPDATE participants SET lease_until = NULL, left_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND lease_until > now();
     PERFORM mm_recording_finish(p_meeting);
@@ -615,30 +634,28 @@ CREATE OR REPLACE FUNCTION mm_meeting_join(p_meeting bigint, p_user bigint, p_ge
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    m_status text;
-    m_max    integer;
-    p        participants;
+    m meetings;
+    p participants;
 BEGIN
     IF mm_token_revoked(p_user, p_gen) THEN
         RETURN mm_unauthorized();
     END IF;
-    SELECT status, max_participants INTO m_status, m_max
-      FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
+    m := mm_lock_meeting(p_meeting);
+    IF m.meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_user;
     IF p.removed_at IS NOT NULL THEN
         RETURN mm_fail(403, 'forbidden', 'you were removed from this meeting');
     END IF;
-    IF m_status <> 'ongoing' THEN
+    IF m.status <> 'ongoing' THEN
         RETURN mm_fail(409, 'conflict', 'only an ongoing meeting can be joined');
     END IF;
     -- Hosts and holders of a live lease keep their seat; anyone else (a
     -- stranger, a member who never joined, left or whose lease ran out, where
     -- lease_until is NULL or past) takes one only if one is free.
     IF NOT (coalesce(p.role = 'host', false) OR coalesce(p.lease_until > now(), false))
-       AND mm_online_count(p_meeting) >= m_max THEN
+       AND mm_online_count(p_meeting) >= m.max_participants THEN
         RETURN mm_fail(409, 'meeting_full', 'the meeting is full');
     END IF;
     IF p.participant_id IS NULL THEN
@@ -666,11 +683,7 @@ BEGIN
         RETURN r;
     END IF;
     IF NOT mm_seat_release(p_meeting, p_user) THEN
-        -- A delete that committed meanwhile took the participant row with it.
-        IF NOT EXISTS (SELECT 1 FROM meetings WHERE meeting_id = p_meeting) THEN
-            RETURN mm_no_meeting();
-        END IF;
-        RETURN mm_fail(409, 'conflict', 'you are not in this meeting');
+        RETURN mm_gone_or(p_meeting, mm_fail(409, 'conflict', 'you are not in this meeting'));
     END IF;
     PERFORM mm_notify('participant-left', p_meeting, jsonb_build_object('user_id', p_user));
     RETURN mm_ok(200);
@@ -724,8 +737,7 @@ BEGIN
     END IF;
     -- The meeting row lock serialises this with joins and other adds, which
     -- may insert the same (meeting, user) row (else: unique_violation, a 500).
-    PERFORM 1 FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
+    IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_target
@@ -787,8 +799,7 @@ BEGIN
     END IF;
     -- Serialised with joins (meeting row lock): a join racing the removal
     -- either finishes first (and the removal takes its seat back) or sees it.
-    PERFORM 1 FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
+    IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
     UPDATE participants SET removed_at = now(), lease_until = NULL,
@@ -819,10 +830,8 @@ BEGIN
      WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL;
     IF NOT FOUND THEN
         -- A removal, or the meeting's delete, committed meanwhile.
-        IF NOT EXISTS (SELECT 1 FROM meetings WHERE meeting_id = p_meeting) THEN
-            RETURN mm_no_meeting();
-        END IF;
-        RETURN mm_fail(404, 'not_found', 'that user is not a member of this meeting');
+        RETURN mm_gone_or(p_meeting, mm_fail(404, 'not_found',
+                                             'that user is not a member of this meeting'));
     END IF;
     PERFORM mm_notify('role-changed', p_meeting,
                       jsonb_build_object('user_id', p_target, 'role', p_role));
@@ -924,8 +933,8 @@ BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
+    m := mm_lock_meeting(p_meeting);
+    IF m.meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
     IF NOT m.enable_recording THEN
@@ -954,8 +963,7 @@ BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    PERFORM 1 FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
+    IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
     IF NOT mm_recording_finish(p_meeting) THEN
