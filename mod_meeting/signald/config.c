@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
 #include <libpq-fe.h>
+
+#include "listen.h"
 
 /* An integer flag: where it goes and what it may be. */
 typedef struct {
@@ -39,18 +40,23 @@ static const char usage[] =
     "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n"
     "               [--status-file PATH]\n";
 
+static const char listen_form[] =
+    "must be ADDRESS:PORT: a numeric IPv4 or [IPv6] address, a port from 1 to 65535";
+
 static int bad(const char *flag, const char *what)
 {
     fprintf(stderr, "signald: %s %s\n%s", flag, what, usage);
     return MM_EXIT_USAGE;
 }
 
-/* ADDRESS:PORT, ADDRESS numeric, [v6] for IPv6; the port must be 1..65535. */
+/* ADDRESS:PORT, [v6] for IPv6; what ADDRESS and PORT may be is
+ * mm_listen_address's to say, the one check before the socket is made. */
 static int parse_listen(mm_sig_config *c, const char *v)
 {
     const char *colon = strrchr(v, ':');
     const char *host = v;
-    unsigned char addr[sizeof(struct in6_addr)];
+    struct sockaddr_storage sa;
+    socklen_t salen;
     size_t hlen;
     char *end;
     long port;
@@ -66,12 +72,10 @@ static int parse_listen(mm_sig_config *c, const char *v)
         return -1;
     memcpy(c->host, host, hlen);
     c->host[hlen] = '\0';
-    /* A numeric address: a name could resolve to more than one place. */
-    if (inet_pton(AF_INET, c->host, &addr) != 1 && inet_pton(AF_INET6, c->host, &addr) != 1)
-        return -1;
     errno = 0;
     port = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
+    if (errno || end == colon + 1 || *end || port != (int)port
+        || mm_listen_address(c->host, (int)port, &sa, &salen) != 0)
         return -1;
     c->port = (int)port;
     return 0;
@@ -98,7 +102,7 @@ static int set_int(mm_sig_config *c, const int_flag *f, const char *v)
 static int set_str(mm_sig_config *c, const char *name, const char *v)
 {
     if (!strcmp(name, "--listen"))
-        return parse_listen(c, v) ? bad(name, "must be ADDRESS:PORT (a numeric IP address)") : 0;
+        return parse_listen(c, v) ? bad(name, listen_form) : 0;
     if (!strcmp(name, "--secret-file"))
         c->secret_file = v;
     else if (!strcmp(name, "--issuer"))

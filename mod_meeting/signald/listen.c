@@ -4,8 +4,8 @@
 #endif
 #include "listen.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -24,17 +24,40 @@ static struct lws *listener;
 static lws_sorted_usec_list_t resume_sul;
 static int paused_for_good;
 
-static int bind_to(const struct addrinfo *ai)
+int mm_listen_address(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len)
 {
-    int one = 1, fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+
+    memset(sa, 0, sizeof(*sa));
+    if (port < 1 || port > 65535)
+        return -1;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*v4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*v6);
+        return 0;
+    }
+    return -1;
+}
+
+static int bind_to(const struct sockaddr_storage *sa, socklen_t len)
+{
+    int one = 1, fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0)
         return -1;
     /* Exactly the address given: an IPv6 one does not take IPv4 as well. */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0
-        || (ai->ai_family == AF_INET6
+        || (sa->ss_family == AF_INET6
             && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-        || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+        || bind(fd, (const struct sockaddr *)sa, len) < 0 || listen(fd, SOMAXCONN) < 0) {
         int e = errno;
 
         close(fd);
@@ -46,24 +69,16 @@ static int bind_to(const struct addrinfo *ai)
 
 int mm_listen_open(const char *host, int port)
 {
-    struct addrinfo hints, *ai = NULL;
-    char service[8];
-    int rc, fd;
+    struct sockaddr_storage sa;
+    socklen_t len;
+    int fd = -1;
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-    snprintf(service, sizeof(service), "%d", port);
-    rc = getaddrinfo(host, service, &hints, &ai);
-    if (rc != 0) {
-        mm_log("error", "cannot listen on %s:%d: %s", host, port, gai_strerror(rc));
-        return -1;
-    }
-    fd = bind_to(ai);
+    /* The command line was refused already if this fails. */
+    errno = EINVAL;
+    if (mm_listen_address(host, port, &sa, &len) == 0)
+        fd = bind_to(&sa, len);
     if (fd < 0)
         mm_log("error", "cannot listen on %s:%d: %s", host, port, strerror(errno));
-    freeaddrinfo(ai);
     return fd;
 }
 

@@ -9,12 +9,21 @@
 #ifndef MM_SIG_LISTEN_H
 #define MM_SIG_LISTEN_H
 
+#include <sys/socket.h>
+
 #include <libwebsockets.h>
 
 /* The vhost protocol the listening socket is bound to. */
 #define MM_LISTEN_PROTOCOL "mm-listen"
 
-/* Binds and listens on host (a numeric IPv4 or IPv6 address) and port.
+/* The socket address of host, a numeric IPv4 or IPv6 address (no name: it
+ * could resolve to more than one place; no scope, no shorthand such as
+ * 127.1), and port. The one check of --listen: the command line is refused
+ * with it, and mm_listen_open builds its address with it. Returns 0, or -1
+ * when host is not such an address or port is not 1..65535. */
+int mm_listen_address(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len);
+
+/* Binds and listens on host and port, which mm_listen_address accepted.
  * Returns the socket, or -1 after logging why. */
 int mm_listen_open(const char *host, int port);
 

@@ -1,0 +1,77 @@
+"""Behaviours a code review touched that no other test pinned down."""
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import SIGNALD, free_port
+
+# signald's exit codes (mod_meeting/signald/config.h): the supervisor in httpd
+# does not restart a daemon that exits with either.
+EXIT_USAGE, EXIT_STARTUP = 2, 3
+
+
+def signald(listen, tmp_path, wait=None):
+    """Runs signald with --listen; the database is unreachable, which signald
+    only warns about. With wait, stops it once that port listens (or after 5 s)."""
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 48 + "\n")
+    p = subprocess.Popen([SIGNALD, "--listen", listen, "--secret-file", str(secret),
+                          "--issuer", "review", "--db", f"host={tmp_path} dbname=none"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if wait:
+        deadline = time.time() + 5
+        while p.poll() is None and time.time() < deadline:
+            try:
+                socket.create_connection(wait, timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        if p.poll() is None:
+            p.terminate()
+    out, _ = p.communicate(timeout=10)
+    return p.returncode, out
+
+
+@pytest.mark.parametrize("listen", [
+    "localhost:8080",           # a name, not an address
+    "127.1:8080",               # inet_aton shorthand
+    "[fe80::1%lo]:8080",        # a scoped address
+    "::1",                      # no port
+    "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:99999999999", "127.0.0.1:http",
+    "[::1]:", ":8080", "[]:8080",
+])
+def test_bad_listen_is_refused_on_the_command_line(tmp_path, listen):
+    """Before the secret file or anything else: exit 2, naming --listen."""
+    rc, out = signald(listen, tmp_path)
+    assert rc == EXIT_USAGE, out
+    assert out.startswith("signald: --listen must be ADDRESS:PORT"), out
+
+
+def test_listen_binds_exactly_the_ipv4_address_given(tmp_path):
+    port = free_port()
+    rc, out = signald(f"127.0.0.1:{port}", tmp_path, wait=("127.0.0.1", port))
+    assert rc == 0, out
+    assert f"listening on 127.0.0.1:{port}" in out, out
+
+
+def test_listen_binds_an_ipv6_address_in_brackets(tmp_path):
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = free_port()
+    rc, out = signald(f"[::1]:{port}", tmp_path, wait=("::1", port))
+    assert rc == 0, out
+    assert f"listening on ::1:{port}" in out, out
+
+
+def test_listen_on_a_busy_port_is_a_startup_failure(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        rc, out = signald(f"127.0.0.1:{port}", tmp_path)
+    assert rc == EXIT_STARTUP, out
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in out, out
