@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <libpq-fe.h>
+#include <libpq-events.h>
 
 #define RESULT_COLS "code, error, field, message, data"
 
@@ -83,13 +84,52 @@ static int unavailable(mm_req *q)
                     "the database is unreachable; try again shortly", NULL);
 }
 
-static apr_status_t prepare_again(mm_req *q);
+/* The PostgreSQL session under a pooled connection, kept with its PGconn by
+ * libpq's event system, in the ap_dbd_t's pool (whose cleanup closes the
+ * PGconn): whether it has the statements, and the SQLSTATE of the statement
+ * running, which apr_dbd_pgsql drops with the failed PGresult. */
+typedef struct {
+    PGconn *pg;
+    int prepared;
+    char sqlstate[6];
+} pg_session;
 
-/* Whether an idle pooled connection has anything to read. It should not:
- * bytes are the server's goodbye (the error a backend sends before it closes,
- * e.g. at a PostgreSQL restart) and 0 is the close itself. One recv(), as
- * cheap as PQconsumeInput(), which would read the goodbye but leave the
- * connection looking fine until a second read saw the close. */
+/* Every PQreset(), ours or apr_dbd_check_conn()'s when mod_dbd hands out a
+ * broken connection, starts a session without the statements. */
+static int session_event(PGEventId id, void *info, void *arg)
+{
+    pg_session *s = arg;
+    const char *state = id != PGEVT_RESULTCREATE ? NULL
+        : PQresultErrorField(((PGEventResultCreate *)info)->result, PG_DIAG_SQLSTATE);
+
+    if (id == PGEVT_CONNRESET)
+        s->prepared = 0;
+    if (state && !s->sqlstate[0]) /* the first error; what follows is its consequence */
+        apr_cpystrn(s->sqlstate, state, sizeof(s->sqlstate));
+    return 1;
+}
+
+/* A connection the module has not seen yet has the statements: mod_dbd
+ * prepared them when it opened it. */
+static pg_session *session_of(ap_dbd_t *db)
+{
+    PGconn *pg = apr_dbd_native_handle(db->driver, db->handle);
+    pg_session *s = PQinstanceData(pg, session_event);
+
+    if (s)
+        return s;
+    s = apr_pcalloc(db->pool, sizeof(*s));
+    *s = (pg_session){.pg = pg, .prepared = 1};
+    if (!PQregisterEventProc(pg, session_event, "mod_meeting", s))
+        return NULL;
+    PQsetInstanceData(pg, session_event, s);
+    return s;
+}
+
+/* Whether an idle pooled connection has anything to read. It should not: bytes
+ * are the goodbye a backend sends before it closes (FATAL 57P01 at a restart),
+ * 0 the close. PQconsumeInput() would read the goodbye yet leave the connection
+ * CONNECTION_OK until a second read saw the close. */
 static int goodbye_pending(PGconn *pg)
 {
     char c;
@@ -98,87 +138,52 @@ static int goodbye_pending(PGconn *pg)
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-/* Resets a pooled connection whose server went away before it is used,
- * instead of failing a request on it. */
-static int revive_if_stale(mm_req *q)
+/* Makes q's connection fit for a statement before anything is sent, so that
+ * nothing runs twice: one whose server went away (libpq knows, or the goodbye
+ * is on its socket) is reset, and a new session gets the statements. Those in
+ * q->db->prepared stay valid: they name a statement by its label. */
+static int ready(mm_req *q, pg_session **sp)
 {
-    PGconn *pg = apr_dbd_native_handle(q->db->driver, q->db->handle);
+    apr_dbd_prepared_t *scratch = NULL;
+    pg_session *s = NULL;
 
-    if (!pg || (PQstatus(pg) == CONNECTION_OK && !goodbye_pending(pg)))
-        return 0;
-    PQreset(pg);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0207: database connection lost");
-        return unavailable(q);
-    }
-    prepare_again(q);
-    return 0;
-}
-
-static int acquire(mm_req *q)
-{
-    if (q->db)
-        return 0;
-    q->db = ap_dbd_acquire(q->r);
-    if (!q->db) {
+    if (q->db || (q->db = ap_dbd_acquire(q->r)))
+        s = session_of(q->db);
+    if (s && (PQstatus(s->pg) != CONNECTION_OK || goodbye_pending(s->pg)))
+        PQreset(s->pg);
+    if (!s || PQstatus(s->pg) != CONNECTION_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0201: no database connection");
         return unavailable(q);
     }
-    return revive_if_stale(q);
+    if (!s->prepared)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
+                      "MM0206: preparing the statements on a new database session");
+    for (int i = 0; !s->prepared && i < S_COUNT; i++)
+        apr_dbd_prepare(q->db->driver, q->r->pool, q->db->handle, statements[i],
+                        label((mm_stmt_id)i), &scratch);
+    s->prepared = 1;
+    s->sqlstate[0] = '\0';
+    *sp = s;
+    return 0;
 }
 
-/* Whether the connection under q->db is gone. Asked of libpq directly:
- * apr_dbd_check_conn() would reset it and report success. */
-static int connection_lost(mm_req *q)
-{
-    PGconn *pg = apr_dbd_native_handle(q->db->driver, q->db->handle);
-
-    return !pg || PQstatus(pg) != CONNECTION_OK;
-}
-
-/* A failed statement: 503 when the connection is gone (reset for the next
- * request), else a bug (500). */
-static int failed(mm_req *q, mm_stmt_id id, int rv)
+/* A failed statement: 503 when the connection is gone (libpq saw it close, or
+ * the server said so: SQLSTATE class 08, 57P0x shutdown or terminated), which
+ * mod_dbd resets when it next hands it out; else a bug (500). */
+static int failed(mm_req *q, mm_stmt_id id, const pg_session *s, int rv)
 {
     const char *msg = apr_dbd_error(q->db->driver, q->db->handle, rv);
 
-    if (connection_lost(q)) {
+    if (PQstatus(s->pg) != CONNECTION_OK || !strncmp(s->sqlstate, "08", 2)
+        || !strncmp(s->sqlstate, "57P0", 4)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       "MM0202: database connection lost running %s: %s", label(id),
                       msg ? msg : "?");
-        apr_dbd_check_conn(q->db->driver, q->r->pool, q->db->handle);
         return unavailable(q);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0203: statement %s failed: %s", label(id),
-                  msg ? msg : "?");
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0203: statement %s failed (%s): %s",
+                  label(id), s->sqlstate, msg ? msg : "?");
     return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
-}
-
-/* A connection that libpq reset after PostgreSQL came back is a new session
- * without the statements mod_dbd prepared on it: prepare them again. */
-static int statement_missing(mm_req *q, int rv)
-{
-    const char *msg = apr_dbd_error(q->db->driver, q->db->handle, rv);
-
-    return msg && strstr(msg, "prepared statement") && strstr(msg, "does not exist");
-}
-
-static apr_status_t prepare_again(mm_req *q)
-{
-    apr_status_t worst = APR_SUCCESS;
-
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
-                  "MM0206: preparing the statements again on a reset connection");
-    for (int i = 0; i < S_COUNT; i++) {
-        apr_dbd_prepared_t *st = NULL;
-        int rv = apr_dbd_prepare(q->db->driver, q->db->pool, q->db->handle, statements[i],
-                                 label((mm_stmt_id)i), &st);
-        if (rv == 0)
-            apr_hash_set(q->db->prepared, label((mm_stmt_id)i), APR_HASH_KEY_STRING, st);
-        else
-            worst = APR_EGENERAL;
-    }
-    return worst;
 }
 
 /* A column's text, NULL for SQL NULL (get_entry alone would answer ""). */
@@ -197,26 +202,28 @@ int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char
     apr_dbd_prepared_t *st;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
+    pg_session *s = NULL;
     int rv;
 
-    if (acquire(q))
-        return MM_DONE;
-    st = apr_hash_get(q->db->prepared, label(id), APR_HASH_KEY_STRING);
-    if (!st) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0204: statement %s is not prepared",
-                      label(id));
-        return unavailable(q);
-    }
-    /* Random access: the driver fetches the whole result at once, so a lost
-     * connection shows here as an error rather than as "no rows". */
-    rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, &res, st, 1, nargs, args);
-    if (rv != 0 && statement_missing(q, rv) && prepare_again(q) == APR_SUCCESS) {
-        st = apr_hash_get(q->db->prepared, label(id), APR_HASH_KEY_STRING);
-        rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, &res, st, 1, nargs,
-                             args);
+    for (int tries = 0;; tries++) {
+        if (ready(q, &s))
+            return MM_DONE;
+        if (!(st = apr_hash_get(q->db->prepared, label(id), APR_HASH_KEY_STRING))) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                          "MM0204: statement %s is not prepared", label(id));
+            return unavailable(q);
+        }
+        /* Random access: the driver fetches the whole result at once, so a
+         * lost connection shows here as an error rather than as "no rows". */
+        rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, &res, st, 1, nargs, args);
+        if (rv == 0 || tries || strcmp(s->sqlstate, "26000"))
+            break;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, /* nothing ran: run it again */
+                      "MM0208: statement %s was missing from its session", label(id));
+        s->prepared = 0;
     }
     if (rv != 0)
-        return failed(q, id, rv);
+        return failed(q, id, s, rv);
     *found = apr_dbd_get_row(q->db->driver, q->r->pool, res, &row, 1) == 0;
     for (int i = 0; *found && i < ncols; i++)
         cols[i] = entry(q, row, i);
