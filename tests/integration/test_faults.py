@@ -485,6 +485,79 @@ def test_a_quiet_database_restart_leaves_no_500s(workdir):
         pg.stop()
 
 
+def module_backends(stack):
+    """The module's PostgreSQL sessions (signald and psql give an application_name)."""
+    return [int(p) for (p,) in stack.sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = 'meeting' AND usename = 'meeting' "
+        "AND application_name = ''")]
+
+
+def terminate(stack, pids):
+    stack.sql("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid",
+              "{" + ",".join(map(str, pids)) + "}")
+    assert wait_for(lambda: not set(pids) & {int(p) for (p,) in stack.sql(
+        "SELECT pid FROM pg_stat_activity")}, 5), "the backends did not go"
+
+
+def test_statements_are_prepared_again_on_a_reset_connection(workdir):
+    """Both ways a pooled connection gets a new PostgreSQL session must give the
+    session the statements before one runs: (1) its backend terminated while it
+    idles (the module resets it before use); (2) its backend terminated while a
+    write runs: that request answers 503 in the envelope and is not run again (the
+    meeting keeps its title), and mod_dbd resets the connection when it next hands
+    it out. Then every request succeeds, without ever finding a statement missing
+    (MM0208, the SQLSTATE 26000 fallback, which would hide a lost reset)."""
+    pg = Postgres(workdir, unique("pgr"))
+    pg.start()
+    pg.migrate()
+    stack = Stack(workdir, pg, "MeetingDBRetryAfter 2\n")
+    try:
+        assert stack.httpd("-k", "start").returncode == 0
+        wait_healthy(stack)
+        u = stack.new_user()
+        warm = burst(stack.url, u["token"])
+        assert set(warm) == {200}, warm
+        sessions = [stack.log_text().count("MM0206")]
+
+        terminate(stack, module_backends(stack))
+        idle = [burst(stack.url, u["token"]) for _ in range(2)]
+        sessions.append(stack.log_text().count("MM0206"))
+
+        mid = ok(stack.api("POST", "/meetings", token=u["token"], json=meeting_body()), 201)[
+            "meeting_id"]
+        lock = RowLock(stack, mid)
+        assert wait_for(lambda: stack.sql(
+            "SELECT 1 FROM pg_stat_activity WHERE state = 'idle in transaction'"), 5)
+        out = {}
+        t = threading.Thread(target=lambda: out.setdefault("r", stack.api(
+            "PUT", f"/meetings/{mid}", token=u["token"], json={"title": "renamed"})))
+        t.start()
+        try:
+            assert wait_for(lambda: lock.waiting() >= 1, 5), ("the update did not queue", out)
+            terminate(stack, [int(p) for (p,) in stack.sql(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = 'meeting'")])
+            t.join(15)
+        finally:
+            lock.release()
+        r = out["r"]
+        assert r.status_code == 503 and r.headers["Retry-After"] == "2", r.text
+        assert r.json()["code"] == 503 and r.json()["error"] == "service_unavailable", r.text
+        assert stack.sql("SELECT title FROM meetings WHERE meeting_id = %s", mid) == [["faults"]]
+        killed = [burst(stack.url, u["token"]) for _ in range(2)]
+        sessions.append(stack.log_text().count("MM0206"))
+        report("db-terminated-backends", idle=[dict(b) for b in idle],
+               mid_statement=[dict(b) for b in killed], new_sessions=sessions,
+               mm0208=stack.log_text().count("MM0208"))
+        assert all(set(b) == {200} for b in idle + killed), (idle, killed)
+        assert sessions[0] < sessions[1] < sessions[2], sessions
+        assert "MM0208" not in stack.log_text()
+        assert not crashes(stack), crashes(stack)
+    finally:
+        stack.stop()
+        pg.stop()
+
+
 # ------------------------------------------------- 2. signald killed (SIGKILL)
 
 async def open_peer(url):
