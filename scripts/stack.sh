@@ -4,7 +4,8 @@
 # the benchmark. Usage: stack.sh <command> [args]
 #   packages                      install missing Debian packages
 #   build                         ./configure && make
-#   pg-start DIR PORT             create (once) and start a PostgreSQL cluster
+#   pg-start DIR PORT [OPTS]      create (once) and start a PostgreSQL cluster
+#                                 (OPTS: more postgres options, e.g. -c shared_buffers=1GB)
 #   pg-stop DIR                   stop it
 #   migrate PORT                  apply sql/*.sql in order (idempotent)
 #   secret FILE                   write a random 48-byte secret (once)
@@ -40,7 +41,7 @@ cmd_build() {
 }
 
 cmd_pg_start() {
-    local dir=$1 port=$2
+    local dir=$1 port=$2 opts=${3:-}
     mkdir -p "$dir"
     chown postgres:postgres "$dir"
     chmod 700 "$dir"
@@ -53,7 +54,7 @@ cmd_pg_start() {
     # test's own at once) and the tests' psql sessions.
     as_postgres "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
-            -c max_connections=300 -c fsync=on" start >/dev/null
+            -c max_connections=300 -c fsync=on $opts" start >/dev/null
     psql_admin "$port" -tAc "SELECT 1 FROM pg_roles WHERE rolname='meeting'" | grep -q 1 \
         || psql_admin "$port" -c "CREATE ROLE meeting LOGIN" >/dev/null
     psql_admin "$port" -tAc "SELECT 1 FROM pg_database WHERE datname='meeting'" | grep -q 1 \
@@ -119,5 +120,5 @@ case "$command" in
     migrate) cmd_migrate "$@" ;;
     secret) cmd_secret "$@" ;;
     render) cmd_render "$@" ;;
-    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac
