@@ -30,14 +30,8 @@ fi
 ./scripts/stack.sh build || exit 1
 
 # The reference handlers (loaded into the same httpd) and the token
-# micro-benchmark, with the flags the module is built with.
-mkdir -p build/bench
-cc -std=gnu11 -shared -fPIC -O2 -Wall -Wextra -Wno-unused-parameter \
-    -I"$(apxs -q INCLUDEDIR)" $(pkg-config --cflags apr-1 apr-util-1) \
-    -o build/bench/mod_bench_bare.so tests/bench/mod_bench_bare.c || exit 1
-cc -std=gnu11 -O2 -Wall -Wextra -Imod_meeting -o build/bench/jwt_bench \
-    tests/bench/jwt_bench.c mod_meeting/token.c $(pkg-config --cflags --libs jansson) -ljwt -lcrypto \
-    || exit 1
+# micro-benchmark: Makefile.in's bench-tools (stack.sh build ran configure).
+make -s bench-tools || exit 1
 
 # 5,000 WebSockets on each side: signald inherits this limit from httpd.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
