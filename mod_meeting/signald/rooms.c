@@ -13,7 +13,7 @@ static mm_idmap rooms_by_id = MM_IDMAP_INIT;
 static mm_idmap seats_by_id = MM_IDMAP_INIT;
 static mm_room *rooms;
 static mm_seat *grace;
-static size_t nseats;
+static size_t nrooms, nseats, nattached;
 static unsigned long long serials;
 
 mm_room *mm_room_find(long long meeting_id)
@@ -39,6 +39,7 @@ mm_room *mm_room_get(long long meeting_id)
     if (rooms)
         rooms->prev = r;
     rooms = r;
+    nrooms++;
     return r;
 }
 
@@ -53,6 +54,7 @@ void mm_room_gc(mm_room *r)
         rooms = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    nrooms--;
     free(r);
 }
 
@@ -61,9 +63,32 @@ mm_room *mm_rooms_first(void)
     return rooms;
 }
 
+size_t mm_rooms_count(void)
+{
+    return nrooms;
+}
+
 size_t mm_rooms_seat_count(void)
 {
     return nseats;
+}
+
+size_t mm_rooms_attached_count(void)
+{
+    return nattached;
+}
+
+/* seats.c clears ->conn itself (a socket replaced or lost), so the count
+ * follows the calls that mark a seat connected or not. */
+static void set_attached(mm_seat *s, unsigned on)
+{
+    if (s->attached == on)
+        return;
+    s->attached = on;
+    if (on)
+        nattached++;
+    else
+        nattached--;
 }
 
 mm_seat *mm_seat_find(long long meeting_id, long long user_id)
@@ -114,6 +139,7 @@ void mm_seat_remove(mm_seat *s)
     mm_room *r = s->room;
 
     mm_seat_ungrace(s);
+    set_attached(s, 0);
     if (s->conn)
         s->conn->seat = NULL;
     mm_idmap_del(&seats_by_id, r->meeting_id, s->user_id);
@@ -162,6 +188,7 @@ int mm_seat_set_role(mm_seat *s, const char *role)
 void mm_seat_attach(mm_seat *s, mm_conn *c)
 {
     mm_seat_ungrace(s);
+    set_attached(s, 1);
     s->conn = c;
     c->seat = s;
     c->state = MM_CONN_SEATED;
@@ -169,6 +196,7 @@ void mm_seat_attach(mm_seat *s, mm_conn *c)
 
 void mm_seat_grace(mm_seat *s, long long until_us)
 {
+    set_attached(s, 0);
     s->grace_until_us = until_us;
     if (s->in_grace)
         return;

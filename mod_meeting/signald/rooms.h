@@ -29,6 +29,7 @@ typedef struct mm_seat {
     long long grace_until_us;
     unsigned announced : 1;         /* the others were sent user-joined */
     unsigned in_grace : 1;
+    unsigned attached : 1;          /* counted by mm_rooms_attached_count */
     struct mm_seat *next, *prev;    /* in the room */
     struct mm_seat *gnext, *gprev;  /* in the grace list */
 } mm_seat;
@@ -63,7 +64,16 @@ void mm_room_gc(mm_room *r);
 
 /* The first room, for walking them all (->next). */
 mm_room *mm_rooms_first(void);
+
+/* Counts kept as rooms and seats come and go, for the status file. */
+size_t mm_rooms_count(void);
 size_t mm_rooms_seat_count(void);
+/* Seats with a socket: attached (mm_seat_attach) and neither put in a grace
+ * period nor removed since. seats.c detaches a lost socket without a grace
+ * period in two cases, where the seat still counts: after the seat sent
+ * leave (until the release is answered and the seat vacated) and while
+ * signald shuts down. */
+size_t mm_rooms_attached_count(void);
 
 mm_seat *mm_seat_find(long long meeting_id, long long user_id);
 

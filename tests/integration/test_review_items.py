@@ -1,4 +1,5 @@
 """Behaviours a code review touched that no other test pinned down."""
+import asyncio
 import socket
 import subprocess
 import time
@@ -75,3 +76,54 @@ def test_listen_on_a_busy_port_is_a_startup_failure(tmp_path):
         rc, out = signald(f"127.0.0.1:{port}", tmp_path)
     assert rc == EXIT_STARTUP, out
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in out, out
+
+
+# -- signald's status file: counts kept as seats come and go -----------------
+
+def status_counts(stack):
+    path = stack.state / "run" / "mod_meeting-signald.status"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return {k: int(v) for k, v in (line.split(" ") for line in text.splitlines())}
+
+
+async def wait_counts(stack, **want):
+    """The status file (written once a second) once it shows want."""
+    deadline = time.time() + 4
+    while (got := status_counts(stack)) != want and time.time() < deadline:
+        await asyncio.sleep(0.1)
+    assert got == want
+    return got
+
+
+def test_status_file_follows_seats_and_sockets(make_stack):
+    """Joined, replaced by a newer socket, lost into the grace period,
+    reconnected, left: rooms, seats and seats with a socket at each step, in
+    the format mod_meeting's server-status reads."""
+    from test_signaling import Room, enter
+
+    s = make_stack()
+    room = Room(s, guests=2)
+    g1, g2 = room.guests
+    asyncio.run(wait_counts(s, rooms=0, seats=0, connections=0))
+
+    async def steps():
+        host, _ = await enter(room, room.host)
+        p1, _ = await enter(room, g1)
+        p2, _ = await enter(room, g2)
+        await wait_counts(s, rooms=1, seats=3, connections=3)
+        newer, _ = await enter(room, g2)                # replaces p2 (4409)
+        assert (await p2.closed())[1][0] == 4409
+        await wait_counts(s, rooms=1, seats=3, connections=3)
+        p1.ws.transport.abort()                         # lost: seat kept, no socket
+        await wait_counts(s, rooms=1, seats=3, connections=2)
+        p1, _ = await enter(room, g1)                   # back within the grace
+        await wait_counts(s, rooms=1, seats=3, connections=3)
+        for p in (newer, p1, host):
+            await p.send({"type": "leave"})
+            assert (await p.closed())[1][0] == 1000
+        await wait_counts(s, rooms=0, seats=0, connections=0)
+
+    asyncio.run(steps())
