@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from conftest import free_port      # noqa: E402
 from jwtutil import b64url          # noqa: E402
+from procstat import busy_ticks, children, cpu_ticks, rss_kib    # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
@@ -127,58 +128,9 @@ def percentile(sorted_values, p):
 
 # --- processes and memory ------------------------------------------------------
 
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0
-
-
-def children(ppid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                stat = f.read()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        # pid (comm) state ppid ...
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid_of = int(stat[stat.rindex(")") + 2:].split()[1])
-        if ppid_of == ppid:
-            out.append((int(d), comm))
-    return out
-
-
-def busy_ticks():
-    """Busy clock ticks of the whole machine (every CPU), from /proc/stat."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-
-
 def child_ticks():
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ticks(pids):
-    """user+system clock ticks of these processes (and their waited children)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total
 
 
 # --- the stack -------------------------------------------------------------------

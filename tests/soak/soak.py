@@ -43,6 +43,7 @@ import websockets        # noqa: E402  (Debian: python3-websockets)
 
 from conftest import Postgres, Stack, unique        # noqa: E402
 from jwtutil import access_claims, sign             # noqa: E402
+from procstat import children, fd_count, rss_kib    # noqa: E402
 
 SECONDS = int(os.environ.get("SOAK_SECONDS", "180"))
 MEETINGS = int(os.environ.get("SOAK_MEETINGS", "30"))
@@ -86,40 +87,12 @@ def log(*a):
 
 # ------------------------------------------------------------ processes
 
-def ppid_of(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def fd_count(pid):
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return None
-
-
 def processes(stack):
     """{label: pid}: httpd's parent, its children (by pid) and signald."""
     parent = stack.pid()
     out = {"parent": parent}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        pid = int(p)
+    for pid, _ in children(parent):
         try:
-            if ppid_of(pid) != parent:
-                continue
             exe = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode()
         except (OSError, IndexError, ValueError):
             continue
