@@ -78,18 +78,6 @@ size_t mm_rooms_attached_count(void)
     return nattached;
 }
 
-/* seats.c clears ->conn itself (a socket replaced or lost), so the count
- * follows the calls that mark a seat connected or not. */
-static void set_attached(mm_seat *s, unsigned on)
-{
-    if (s->attached == on)
-        return;
-    s->attached = on;
-    if (on)
-        nattached++;
-    else
-        nattached--;
-}
 
 mm_seat *mm_seat_find(long long meeting_id, long long user_id)
 {
@@ -139,9 +127,7 @@ void mm_seat_remove(mm_seat *s)
     mm_room *r = s->room;
 
     mm_seat_ungrace(s);
-    set_attached(s, 0);
-    if (s->conn)
-        s->conn->seat = NULL;
+    mm_seat_detach(s);
     mm_idmap_del(&seats_by_id, r->meeting_id, s->user_id);
     if (s->prev)
         s->prev->next = s->next;
@@ -188,15 +174,24 @@ int mm_seat_set_role(mm_seat *s, const char *role)
 void mm_seat_attach(mm_seat *s, mm_conn *c)
 {
     mm_seat_ungrace(s);
-    set_attached(s, 1);
+    if (!s->conn)
+        nattached++;
     s->conn = c;
     c->seat = s;
     c->state = MM_CONN_SEATED;
 }
 
+void mm_seat_detach(mm_seat *s)
+{
+    if (!s->conn)
+        return;
+    s->conn->seat = NULL;
+    s->conn = NULL;
+    nattached--;
+}
+
 void mm_seat_grace(mm_seat *s, long long until_us)
 {
-    set_attached(s, 0);
     s->grace_until_us = until_us;
     if (s->in_grace)
         return;

@@ -29,7 +29,6 @@ typedef struct mm_seat {
     long long grace_until_us;
     unsigned announced : 1;         /* the others were sent user-joined */
     unsigned in_grace : 1;
-    unsigned attached : 1;          /* counted by mm_rooms_attached_count */
     struct mm_seat *next, *prev;    /* in the room */
     struct mm_seat *gnext, *gprev;  /* in the grace list */
 } mm_seat;
@@ -68,11 +67,8 @@ mm_room *mm_rooms_first(void);
 /* Counts kept as rooms and seats come and go, for the status file. */
 size_t mm_rooms_count(void);
 size_t mm_rooms_seat_count(void);
-/* Seats with a socket: attached (mm_seat_attach) and neither put in a grace
- * period nor removed since. seats.c detaches a lost socket without a grace
- * period in two cases, where the seat still counts: after the seat sent
- * leave (until the release is answered and the seat vacated) and while
- * signald shuts down. */
+/* Seats with a socket (->conn set through mm_seat_attach, not yet cleared
+ * through mm_seat_detach or mm_seat_remove). */
 size_t mm_rooms_attached_count(void);
 
 mm_seat *mm_seat_find(long long meeting_id, long long user_id);
@@ -91,6 +87,9 @@ int mm_seat_set_role(mm_seat *s, const char *role);
 
 /* Binds socket and seat to each other (ends any grace period). */
 void mm_seat_attach(mm_seat *s, mm_conn *c);
+
+/* Unbinds the seat's socket, if any, without closing it. */
+void mm_seat_detach(mm_seat *s);
 
 /* Starts (or moves) the seat's grace period; the socket must be detached. */
 void mm_seat_grace(mm_seat *s, long long until_us);

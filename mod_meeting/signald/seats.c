@@ -79,8 +79,7 @@ static void replace(mm_seat *s, mm_conn *c)
     mm_conn *old = s->conn;
 
     if (old && old != c) {
-        old->seat = NULL;
-        s->conn = NULL;
+        mm_seat_detach(s);
         mm_log("info", "meeting %lld user %lld: replaced by a newer connection",
                s->room->meeting_id, s->user_id);
         mm_conn_close(old, 4409, "replaced by a newer connection");
@@ -210,8 +209,7 @@ void mm_seats_disconnect(mm_conn *c)
         c->leaving->conn = NULL;
     if (!s)
         return;
-    s->conn = NULL;
-    c->seat = NULL;
+    mm_seat_detach(s);
     /* A leaving seat is vacated by given_back(), with no grace period. */
     if (shutting_down || c->leaving)
         return;
