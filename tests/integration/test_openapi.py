@@ -105,6 +105,7 @@ def error_codes_in_code():
         codes |= set(re.findall(r'fail\(\s*err,\s*"(\w+)"', text))
         codes |= set(re.findall(r'->code\s*=\s*"(\w+)"', text))
         codes |= set(re.findall(r'res->error \? res->error : "(\w+)"', text))
+        codes |= set(re.findall(r'\{\s*HTTP_\w+,\s*"(\w+)"', text))  # reply.c's status table
     for path in (ROOT / "sql").glob("*.sql"):
         codes |= set(re.findall(r"mm_fail\(\s*\d+,\s*'(\w+)'", path.read_text()))
     return codes
