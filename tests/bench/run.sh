@@ -29,8 +29,8 @@ if [ ! -d "$HERE/node_modules/ws" ]; then
 fi
 ./scripts/stack.sh build || exit 1
 
-# The reference handlers (loaded into the same httpd) and the token
-# micro-benchmark: Makefile.in's bench-tools (stack.sh build ran configure).
+# The reference handlers (loaded into the same httpd) and the two
+# micro-benchmarks: Makefile.in's bench-tools (stack.sh build ran configure).
 make -s bench-tools || exit 1
 
 # 5,000 WebSockets on each side: signald inherits this limit from httpd.
@@ -70,6 +70,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== micro-benchmarks"
+./build/rl_bench
+echo
 ./build/bench/jwt_bench
 echo
 echo "== stack benchmark (tests/bench/bench.py)"
