@@ -251,6 +251,34 @@ def test_a_revoked_token_answers_401_not_429(make_stack):
 
 
 
+def test_a_revoked_or_refused_caller_costs_no_password_hash(make_stack):
+    """A meeting password is hashed (bcrypt, the dearest thing a request can ask
+    for) only for a caller the checks admit: a revoked token's create and a
+    stranger's update are answered without hashing, so they return in a small
+    part of the time a hash takes at this cost (the module's own hashing of the
+    same password, timed in the same test, is the yardstick)."""
+    s = make_stack("MeetingBcryptCost 14")
+    host, stranger, gone = s.new_user(), s.new_user(), s.new_user()
+    body = {"title": "t", "start_time": "2030-01-01T10:00:00Z",
+            "end_time": "2030-01-01T11:00:00Z", "max_participants": 5,
+            "meeting_type": "video", "password": "a long meeting password"}
+
+    def timed(method, path, token, json):
+        t = time.monotonic()
+        r = s.api(method, path, token=token, json=json)
+        return r, time.monotonic() - t
+
+    r, hashing = timed("POST", "/meetings", host["token"], body)
+    assert r.status_code == 201, r.text
+    mid = r.json()["data"]["meeting_id"]
+    assert s.api("POST", "/auth/logout", token=gone["token"]).status_code == 200
+    r, revoked = timed("POST", "/meetings", gone["token"], body)
+    revoked_envelope(r)
+    r, refused = timed("PUT", f"/meetings/{mid}", stranger["token"], {"password": "x" * 20})
+    assert r.status_code == 403, r.text
+    assert max(revoked, refused) < hashing / 4, (revoked, refused, hashing)
+
+
 def test_a_revoked_token_spends_no_rate_limit_token(make_stack):
     """SPEC.md 4: a request that fails authentication is not charged. A logged-out
     token sent again and again leaves the user's bucket as it was."""
