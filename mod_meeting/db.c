@@ -138,6 +138,42 @@ static int goodbye_pending(PGconn *pg)
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* A pooled connection taken for a request, given back when the request's
+ * pool goes or earlier (mm_db_release). ap_dbd_acquire() would tie it to the
+ * request for the request's whole life, a recording upload's included. */
+struct mm_db_hold {
+    server_rec *s;
+    ap_dbd_t *db;
+};
+
+static apr_status_t give_back(void *data)
+{
+    struct mm_db_hold *h = data;
+
+    ap_dbd_close(h->s, h->db);
+    return APR_SUCCESS;
+}
+
+static ap_dbd_t *take(mm_req *q)
+{
+    ap_dbd_t *db = ap_dbd_open(q->r->pool, q->r->server);
+
+    if (!db)
+        return NULL;
+    q->db_hold = apr_palloc(q->r->pool, sizeof(*q->db_hold));
+    *q->db_hold = (struct mm_db_hold){q->r->server, db};
+    apr_pool_cleanup_register(q->r->pool, q->db_hold, give_back, apr_pool_cleanup_null);
+    return db;
+}
+
+void mm_db_release(mm_req *q)
+{
+    if (!q->db)
+        return;
+    apr_pool_cleanup_run(q->r->pool, q->db_hold, give_back);
+    q->db = NULL;
+}
+
 /* Makes q's connection fit for a statement before anything is sent, so that
  * nothing runs twice: one whose server went away (libpq knows, or the goodbye
  * is on its socket) is reset, and a new session gets the statements. Those in
@@ -147,7 +183,7 @@ static int ready(mm_req *q, pg_session **sp)
     apr_dbd_prepared_t *scratch = NULL;
     pg_session *s = NULL;
 
-    if (q->db || (q->db = ap_dbd_acquire(q->r)))
+    if (q->db || (q->db = take(q)))
         s = session_of(q->db);
     if (s && (PQstatus(s->pg) != CONNECTION_OK || goodbye_pending(s->pg)))
         PQreset(s->pg);

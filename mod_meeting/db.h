@@ -36,6 +36,10 @@ void mm_db_prepare_all(server_rec *s);
 int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
               int ncols, int *found);
 
+/* Gives q's connection back to the pool before the request ends (a statement
+ * after it takes one again): for a request that then waits on its client. */
+void mm_db_release(mm_req *q);
+
 /* Runs an action statement returning mm_result. Returns 0 or MM_DONE. */
 int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res);
 

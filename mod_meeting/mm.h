@@ -82,7 +82,8 @@ typedef struct {
     mm_path_params params;
     long long user_id;          /* 0 until authenticated */
     long long gen;
-    ap_dbd_t *db;
+    ap_dbd_t *db;               /* NULL until a statement needs one (db.c) */
+    struct mm_db_hold *db_hold; /* gives db back to mod_dbd's pool */
     uint64_t rl_key;            /* the bucket this request was charged to */
     const mm_gcra_limit *rl_limit;  /* NULL: not charged (or refunded) */
 } mm_req;

@@ -244,6 +244,9 @@ int mm_recording_upload(mm_req *q)
     if (!q->conf->recording_dir)
         return mm_error(q->r, HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
                         "recording storage is not configured (MeetingRecordingDir)", NULL);
+    /* The body may take minutes to arrive: the connection serves other
+     * requests meanwhile (DBDMax bounds a child's connections). */
+    mm_db_release(q);
     if ((size = store_upload(q, q->params.rec)) < 0)
         return OK;
     args[1] = q->params.rec;

@@ -492,6 +492,39 @@ def test_meeting_deleted_during_an_upload_leaves_no_file(stack):
     assert not file_path(stack, rid).exists()
 
 
+def test_an_upload_leaves_its_database_connection_to_other_requests(make_stack):
+    """A recording streams in for as long as its client takes; meanwhile the
+    child's pooled connection serves other requests. One child with one
+    connection: a request made while an upload waits for its body answers, and
+    the upload completes after it."""
+    s = make_stack("StartServers 1\nServerLimit 1\nMaxRequestWorkers 64\n"
+                   "MinSpareThreads 1\nMaxSpareThreads 64\n"
+                   "DBDMin 1\nDBDKeep 1\nDBDMax 1\n")
+    host, mid = ongoing(s)
+    rid = started(s, host, mid)
+    addr = (urlsplit(s.url).hostname, urlsplit(s.url).port)
+    with socket.create_connection(addr, timeout=10) as sock:
+        head = (f"PUT /api/v1/meetings/{mid}/recordings/{rid}/file HTTP/1.1\r\n"
+                f"Host: {addr[0]}:{addr[1]}\r\nAuthorization: Bearer {host['token']}\r\n"
+                f"Content-Type: video/webm\r\nContent-Length: 200000\r\n"
+                f"Connection: close\r\n\r\n")
+        sock.sendall(head.encode() + b"q" * 100000)
+        deadline = time.time() + 5
+        while not temp_files(s) and time.time() < deadline:
+            time.sleep(0.05)
+        assert temp_files(s), "the upload did not start"
+        r = requests.get(f"{s.url}/api/v1/meetings/{mid}",
+                         headers={"Authorization": f"Bearer {host['token']}"}, timeout=5)
+        assert r.status_code == 200, r.text
+        sock.sendall(b"q" * 100000)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 "), reply
+    assert file_path(s, rid).stat().st_size == 200000
+    assert listing(s, host, mid)[rid]["size"] == 200000
+
+
 def test_size_cap_and_url_lifetime_from_directives(make_stack):
     s = make_stack("MeetingRecordingMaxSize 1048576\nMeetingDownloadURLLifetime 10")
     host, mid = ongoing(s)
