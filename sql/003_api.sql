@@ -24,10 +24,11 @@ EXCEPTION WHEN duplicate_object THEN NULL;
 END $$;
 
 -- The items of the long lists (meetings, chat messages), as rows whose
--- column names are the JSON keys: json_agg turns a row of a named type into
--- an object with the type's description looked up once, where
+-- column names are the JSON keys: array_to_json turns an array of a named
+-- row type into objects with the type's description looked up once, where
 -- json_build_object inspects the type of every argument on every row (twice
--- the cost per item).
+-- the cost per item); and it writes them compact, as json_agg would not.
+-- The types are created once: a change of their columns needs a new name.
 DO $$ BEGIN
     CREATE TYPE mm_meeting_item AS (meeting_id bigint, title text, start_time text,
                                     end_time text, status text, participant_count bigint);
@@ -106,13 +107,6 @@ BEGIN
 END
 $$;
 
--- Authentication: the module verifies an access token's signature and expiry
--- itself; whether it still holds needs the database, and every action of an
--- authenticated request checks it first (SPEC.md 1: 401 before all else), in
--- the action's own statement, so a request makes one round trip, not two.
--- p_gen is the token's generation: logout bumps users.token_gen, and a user
--- deleted or no longer active loses every token. p_gen NULL: no token to
--- check (a download by pre-signed URL).
 -- The user a token of generation p_gen still speaks for: none when the
 -- generation moved on (logout) or the user is deleted or no longer active.
 -- SQL of one SELECT returning SETOF: inlined into the statements using it.
@@ -121,6 +115,13 @@ LANGUAGE sql STABLE AS $$
     SELECT * FROM users WHERE user_id = p_user AND token_gen = p_gen AND status = 'active'
 $$;
 
+-- Authentication: the module verifies an access token's signature and expiry
+-- itself; whether it still holds needs the database, and every action of an
+-- authenticated request checks it first (SPEC.md 1: 401 before all else), in
+-- the action's own statement, so a request makes one round trip, not two.
+-- p_gen is the token's generation: logout bumps users.token_gen, and a user
+-- deleted or no longer active loses every token. p_gen NULL: no token to
+-- check (a download by pre-signed URL).
 CREATE OR REPLACE FUNCTION mm_token_revoked(p_user bigint, p_gen bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -301,10 +302,6 @@ $$;
 ------------------------------------------------------------------------------
 -- Meetings: membership and roles
 
--- What a route needs of the caller: 0 any member, 1 host or moderator,
--- 2 host, 3 the creator, -1 nothing (join: anyone may try).
--- 401 when the caller's token no longer holds, 404 when the meeting does not
--- exist, 403 when the caller falls short.
 -- Everything an action on a meeting checks first, read in one go (three
 -- index probes, one executor run): whether the caller's token still holds,
 -- the meeting (NULL when missing) and the caller's role in it (NULL when not
@@ -321,15 +318,17 @@ LANGUAGE sql STABLE AS $$
              ON p.meeting_id = p_meeting AND p.user_id = p_user AND p.removed_at IS NULL
 $$;
 
--- The answer to mm_access's findings for an action that needs p_need:
--- -1 only that the meeting exists, 0 membership, 1 host or moderator,
--- 2 host, 3 being the meeting's creator. 200 when the action may go on.
+-- The answer to mm_access's findings for an action whose route needs p_need
+-- of the caller: 0 any member, 1 host or moderator, 2 host, 3 the creator,
+-- -1 nothing but the meeting (join: anyone may try). 401 when the caller's
+-- token no longer holds, 404 when the meeting does not exist, 403 when the
+-- caller falls short, in that order (SPEC.md 1); else 200: go on.
 CREATE OR REPLACE FUNCTION mm_verdict(p_token_ok boolean, p_meeting meetings, p_role text,
                                       p_user bigint, p_need integer)
 RETURNS mm_result
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
-        WHEN NOT p_token_ok THEN mm_unauthorized()
+        WHEN p_token_ok IS NOT TRUE THEN mm_unauthorized()  -- NULL too: fail closed
         WHEN (p_meeting).meeting_id IS NULL THEN mm_no_meeting()
         WHEN p_need < 0 THEN mm_ok(200)
         WHEN p_role IS NULL
@@ -343,6 +342,8 @@ LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
+-- mm_verdict of the caller's access: what the actions that need no more of
+-- the meeting than the verdict call first.
 CREATE OR REPLACE FUNCTION mm_context(p_meeting bigint, p_user bigint, p_gen bigint,
                                       p_need integer)
 RETURNS mm_result
@@ -437,11 +438,12 @@ BEGIN
          LIMIT p_size OFFSET (p_page - 1)::bigint * p_size)
     SELECT mm_ok(200, json_build_object(
         'meetings', coalesce((
-            SELECT json_agg((g.meeting_id, g.title, mm_ts(g.start_time), mm_ts(g.end_time),
-                             g.status, (SELECT count(*) FROM participants c
-                                         WHERE c.meeting_id = g.meeting_id
-                                           AND c.removed_at IS NULL))::mm_meeting_item
-                            ORDER BY g.start_time DESC, g.meeting_id DESC)
+            SELECT array_to_json(array_agg(
+                       (g.meeting_id, g.title, mm_ts(g.start_time), mm_ts(g.end_time),
+                        g.status, (SELECT count(*) FROM participants c
+                                    WHERE c.meeting_id = g.meeting_id
+                                      AND c.removed_at IS NULL))::mm_meeting_item
+                       ORDER BY g.start_time DESC, g.meeting_id DESC))
               FROM page g), '[]'::json),
         'total', (SELECT count(*) FROM mine), 'page', p_page, 'page_size', p_size)));
 END
@@ -876,10 +878,11 @@ BEGIN
     END IF;
     RETURN mm_ok(200, json_build_object(
         'messages', coalesce((
-            SELECT json_agg((g.message_id, g.user_id,
-                             (SELECT username FROM users u WHERE u.user_id = g.user_id),
-                             g.content, mm_ts(g.created_at))::mm_message_item
-                            ORDER BY g.created_at DESC, g.message_id DESC)
+            SELECT array_to_json(array_agg(
+                       (g.message_id, g.user_id,
+                        (SELECT username FROM users u WHERE u.user_id = g.user_id),
+                        g.content, mm_ts(g.created_at))::mm_message_item
+                       ORDER BY g.created_at DESC, g.message_id DESC))
               FROM (SELECT * FROM messages
                      WHERE meeting_id = p_meeting AND (created_at, message_id) <= (
                            SELECT created_at, message_id FROM messages
