@@ -80,10 +80,11 @@ CREATE TABLE IF NOT EXISTS participants (
 );
 -- A user's meetings (the meeting list): removed_at rides along so that the
 -- list reads memberships from the index alone, not from a heap page each.
--- participants_user was the same index without it.
-DROP INDEX IF EXISTS participants_user;
+-- participants_user was the same index without it, dropped only once its
+-- successor is there (the list and a user's delete always have one).
 CREATE INDEX IF NOT EXISTS participants_member ON participants (user_id, meeting_id)
     INCLUDE (removed_at);
+DROP INDEX IF EXISTS participants_user;
 CREATE INDEX IF NOT EXISTS participants_lease ON participants (meeting_id, lease_until)
     WHERE removed_at IS NULL;
 
