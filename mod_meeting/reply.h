@@ -29,7 +29,8 @@ int mm_error_invalid(request_rec *r, const mm_verr *e);
 
 /* The error code and message of status when nothing more specific is said
  * (a 413, a 408, httpd's own errors): the one place they are worded. Returns
- * the status to answer (500 for anything that is not a 4xx). */
+ * the status to answer: status itself when it is in the table or a 4xx, else
+ * 500. */
 int mm_status_error(int status, const char **code, const char **message);
 
 /* The error envelope for a status httpd produced itself (ErrorDocument), or
