@@ -67,6 +67,8 @@ static int parse_listen(mm_sig_config *c, const char *v)
     if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
         host++;
         hlen -= 2;
+    } else if (memchr(v, ':', hlen)) {
+        return -1; /* an IPv6 address without brackets: which part is the port? */
     }
     if (hlen == 0 || hlen >= sizeof(c->host))
         return -1;

@@ -78,7 +78,6 @@ size_t mm_rooms_attached_count(void)
     return nattached;
 }
 
-
 mm_seat *mm_seat_find(long long meeting_id, long long user_id)
 {
     return mm_idmap_get(&seats_by_id, meeting_id, user_id);

@@ -1,4 +1,4 @@
-"""Behaviours a code review touched that no other test pinned down."""
+"""signald as a daemon: its command line (--listen) and its status file."""
 import asyncio
 import socket
 import subprocess
@@ -40,6 +40,7 @@ def signald(listen, tmp_path, wait=None):
     "127.1:8080",               # inet_aton shorthand
     "[fe80::1%lo]:8080",        # a scoped address
     "::1",                      # no port
+    "::1:8080",                 # IPv6 without brackets: which part is the port?
     "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:99999999999", "127.0.0.1:http",
     "[::1]:", ":8080", "[]:8080",
 ])
