@@ -174,6 +174,21 @@ void mm_db_release(mm_req *q)
     q->db = NULL;
 }
 
+/* 1 when statement id is prepared on q's session. A failure (sql/ not applied,
+ * or a signature it changed) is logged with PostgreSQL's reason: the statement
+ * itself would only report that it does not exist. */
+static int prepare_one(mm_req *q, mm_stmt_id id, apr_dbd_prepared_t **scratch)
+{
+    int rv = apr_dbd_prepare(q->db->driver, q->r->pool, q->db->handle, statements[id],
+                             label(id), scratch);
+    const char *why = rv ? apr_dbd_error(q->db->driver, q->db->handle, rv) : NULL;
+
+    if (rv)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0209: cannot prepare %s: %s",
+                      label(id), why ? why : "?");
+    return rv == 0;
+}
+
 /* Makes q's connection fit for a statement before anything is sent, so that
  * nothing runs twice: one whose server went away (libpq knows, or the goodbye
  * is on its socket) is reset, and a new session gets the statements. Those in
@@ -191,13 +206,13 @@ static int ready(mm_req *q, pg_session **sp)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0201: no database connection");
         return unavailable(q);
     }
-    if (!s->prepared)
+    if (!s->prepared) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
                       "MM0206: preparing the statements on a new database session");
-    for (int i = 0; !s->prepared && i < S_COUNT; i++)
-        apr_dbd_prepare(q->db->driver, q->r->pool, q->db->handle, statements[i],
-                        label((mm_stmt_id)i), &scratch);
-    s->prepared = 1;
+        s->prepared = 1;
+        for (int i = 0; i < S_COUNT; i++)
+            s->prepared &= prepare_one(q, (mm_stmt_id)i, &scratch);
+    }
     s->sqlstate[0] = '\0';
     *sp = s;
     return 0;
