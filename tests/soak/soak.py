@@ -562,7 +562,7 @@ def main():
         print(f"intended 429s (the {LIMITED} overrun at {LIMIT_PER_MIN}/min): {intended_429}")
         done_anyway = processed(stack, rest.failed_writes)
         retired = [k for k in sampler.columns if k.startswith("child")
-                   and sampler.rows[-1][1].get(k) is None]
+                   and not sampler.rows[-1][1].get(k)]
         print(f"keep-alive reuse races (no answer on a reused connection httpd had just "
               f"closed while idle; {len(retired)} children retired during the run): "
               f"{dict(rest.races) or 'none'}; writes among them done anyway: {done_anyway}")
