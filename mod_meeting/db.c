@@ -48,6 +48,7 @@ static const char *const statements[S_COUNT] = {
         "SELECT " RESULT_COLS " FROM mm_participant_role(%lld, %lld, %lld, %lld, %s)",
     [S_MESSAGE_LIST] = "SELECT " RESULT_COLS " FROM mm_message_list(%lld, %lld, %lld, %d, %d)",
     [S_MESSAGE_SEND] = "SELECT " RESULT_COLS " FROM mm_message_send(%lld, %lld, %lld, %s)",
+    [S_MESSAGE_ANNOUNCE] = "SELECT mm_message_announce(%lld)",
     [S_RECORDING_START] =
         "SELECT " RESULT_COLS " FROM mm_recording_start(%lld, %lld, %lld, %s)",
     [S_RECORDING_STOP] = "SELECT " RESULT_COLS " FROM mm_recording_stop(%lld, %lld, %lld)",
@@ -204,7 +205,7 @@ static int ready(mm_req *q, pg_session **sp)
         PQreset(s->pg);
     if (!s || PQstatus(s->pg) != CONNECTION_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0201: no database connection");
-        return unavailable(q);
+        return HTTP_SERVICE_UNAVAILABLE;
     }
     if (!s->prepared) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
@@ -218,9 +219,10 @@ static int ready(mm_req *q, pg_session **sp)
     return 0;
 }
 
-/* A failed statement: 503 when the connection is gone (libpq saw it close, or
- * the server said so: SQLSTATE class 08, 57P0x shutdown or terminated), which
- * mod_dbd resets when it next hands it out; else a bug (500). */
+/* The status a failed statement answers: 503 when the connection is gone
+ * (libpq saw it close, or the server said so: SQLSTATE class 08, 57P0x
+ * shutdown or terminated), which mod_dbd resets when it next hands it out;
+ * else a bug (500). */
 static int failed(mm_req *q, mm_stmt_id id, const pg_session *s, int rv)
 {
     const char *msg = apr_dbd_error(q->db->driver, q->db->handle, rv);
@@ -230,11 +232,11 @@ static int failed(mm_req *q, mm_stmt_id id, const pg_session *s, int rv)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       "MM0202: database connection lost running %s: %s", label(id),
                       msg ? msg : "?");
-        return unavailable(q);
+        return HTTP_SERVICE_UNAVAILABLE;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0203: statement %s failed (%s): %s",
                   label(id), s->sqlstate, msg ? msg : "?");
-    return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+    return HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* A column's text, NULL for SQL NULL (get_entry alone would answer ""). */
@@ -247,38 +249,56 @@ static const char *entry(mm_req *q, apr_dbd_row_t *row, int col)
     return apr_dbd_get_entry(q->db->driver, row, col);
 }
 
-int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
-              int ncols, int *found)
+/* Runs statement id: 0, or the status its failure answers (logged). */
+static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args,
+               apr_dbd_results_t **res)
 {
     apr_dbd_prepared_t *st;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     pg_session *s = NULL;
-    int rv;
+    int rv, status;
 
     for (int tries = 0;; tries++) {
-        if (ready(q, &s))
-            return MM_DONE;
+        if ((status = ready(q, &s)))
+            return status;
         if (!(st = apr_hash_get(q->db->prepared, label(id), APR_HASH_KEY_STRING))) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                           "MM0204: statement %s is not prepared", label(id));
-            return unavailable(q);
+            return HTTP_SERVICE_UNAVAILABLE;
         }
         /* Random access: the driver fetches the whole result at once, so a
          * lost connection shows here as an error rather than as "no rows". */
-        rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, &res, st, 1, nargs, args);
+        rv = apr_dbd_pselect(q->db->driver, q->r->pool, q->db->handle, res, st, 1, nargs, args);
         if (rv == 0 || tries || strcmp(s->sqlstate, "26000"))
             break;
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, /* nothing ran: run it again */
                       "MM0208: statement %s was missing from its session", label(id));
         s->prepared = 0;
     }
-    if (rv != 0)
-        return failed(q, id, s, rv);
+    return rv ? failed(q, id, s, rv) : 0;
+}
+
+int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
+              int ncols, int *found)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int status = run(q, id, nargs, args, &res);
+
+    if (status == HTTP_SERVICE_UNAVAILABLE)
+        return unavailable(q);
+    if (status)
+        return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
     *found = apr_dbd_get_row(q->db->driver, q->r->pool, res, &row, 1) == 0;
     for (int i = 0; *found && i < ncols; i++)
         cols[i] = entry(q, row, i);
     return 0;
+}
+
+int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args)
+{
+    apr_dbd_results_t *res = NULL;
+
+    return run(q, id, nargs, args, &res) ? -1 : 0;
 }
 
 int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res)

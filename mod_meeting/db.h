@@ -15,7 +15,7 @@ typedef enum {
     S_MEETING_DELETE, S_MEETING_START, S_MEETING_END, S_JOIN_INFO, S_MEETING_JOIN,
     S_MEETING_LEAVE,
     S_PARTICIPANT_LIST, S_PARTICIPANT_ADD, S_PARTICIPANT_REMOVE, S_PARTICIPANT_ROLE,
-    S_MESSAGE_LIST, S_MESSAGE_SEND,
+    S_MESSAGE_LIST, S_MESSAGE_SEND, S_MESSAGE_ANNOUNCE,
     S_RECORDING_START, S_RECORDING_STOP, S_RECORDING_LIST, S_RECORDING_FILE,
     S_RECORDING_STORED, S_HEALTH,
     S_COUNT
@@ -35,6 +35,10 @@ void mm_db_prepare_all(server_rec *s);
  * Returns 0, or MM_DONE after answering 503 (database unreachable) or 500. */
 int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
               int ncols, int *found);
+
+/* Runs a statement whose failure must not change the request's answer: 0, or
+ * -1 after logging why. */
+int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args);
 
 /* Gives q's connection back to the pool before the request ends (a statement
  * after it takes one again): for a request that then waits on its client. */

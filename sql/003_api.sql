@@ -904,7 +904,6 @@ DECLARE
     r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
     m meetings;
     msg messages;
-    uname text;
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
@@ -925,12 +924,24 @@ BEGIN
     END IF;
     INSERT INTO messages (meeting_id, user_id, content) VALUES (p_meeting, p_user, p_content)
     RETURNING * INTO msg;
-    SELECT username INTO uname FROM users WHERE user_id = p_user;
-    PERFORM mm_notify('chat', p_meeting, jsonb_build_object(
-        'message_id', msg.message_id, 'user_id', p_user, 'username', uname,
-        'content', msg.content, 'timestamp', mm_ts(msg.created_at)));
     RETURN mm_ok(200, json_build_object('message_id', msg.message_id,
                                         'timestamp', mm_ts(msg.created_at)));
+END
+$$;
+
+-- Tells signald's rooms of a stored chat message. The module calls it after
+-- mm_message_send committed, in a transaction of its own: a NOTIFY holds
+-- PostgreSQL's database-wide notification lock from its commit's start to its
+-- end, so sent inside the send it made every message commit (and flush WAL)
+-- one at a time; alone, it commits without writing WAL.
+CREATE OR REPLACE FUNCTION mm_message_announce(p_message bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM mm_notify('chat', m.meeting_id, jsonb_build_object(
+        'message_id', m.message_id, 'user_id', m.user_id, 'username', u.username,
+        'content', m.content, 'timestamp', mm_ts(m.created_at)))
+      FROM messages m JOIN users u USING (user_id)
+     WHERE m.message_id = p_message;
 END
 $$;
 
