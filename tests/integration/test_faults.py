@@ -14,6 +14,7 @@ session stack's error log stays clean; the scenarios check their own logs for
 crashes."""
 import asyncio
 import collections
+import contextlib
 import itertools
 import json
 import os
@@ -454,13 +455,11 @@ def burst(url, token, threads=12, each=40):
     return counts
 
 
-def test_a_quiet_database_restart_leaves_no_500s(workdir):
-    """The deterministic form of the outage's 500s (before db.c's fix every burst
-    after the restart had them, more each time; later one 503 per stale pooled
-    connection): a pool filled by concurrent requests, PostgreSQL restarted
-    while nothing is in flight, then bursts. Each stale connection must be
-    found and replaced before it is used."""
-    pg = Postgres(workdir, unique("pgq"))
+@contextlib.contextmanager
+def warmed_stack(workdir, tag):
+    """A PostgreSQL and an httpd of their own, a user, and the pool filled by a
+    burst that all answered 200: (pg, stack, user)."""
+    pg = Postgres(workdir, unique(tag))
     pg.start()
     pg.migrate()
     stack = Stack(workdir, pg, "MeetingDBRetryAfter 2\n")
@@ -470,19 +469,29 @@ def test_a_quiet_database_restart_leaves_no_500s(workdir):
         u = stack.new_user()
         warm = burst(stack.url, u["token"])
         assert set(warm) == {200}, warm
+        yield pg, stack, u
+    finally:
+        stack.stop()
+        pg.stop()
+
+
+def test_a_quiet_database_restart_leaves_no_500s(workdir):
+    """The deterministic form of the outage's 500s (before db.c's fix every burst
+    after the restart had them, more each time; later one 503 per stale pooled
+    connection): a pool filled by concurrent requests, PostgreSQL restarted
+    while nothing is in flight, then bursts. Each stale connection must be
+    found and replaced before it is used."""
+    with warmed_stack(workdir, "pgq") as (pg, stack, u):
         pg.stop()
         pg.start()
         after = [burst(stack.url, u["token"]) for _ in range(3)]
-        report("db-quiet-restart", warm=dict(warm), bursts_after=[dict(b) for b in after],
+        report("db-quiet-restart", bursts_after=[dict(b) for b in after],
                mm0203=stack.log_text().count("MM0203"))
         # The database is up again before the first burst, so no answer may
         # be a 503 either: each pooled connection sees the goodbye its old
         # backend left on its socket and reconnects before it is used.
         assert all(set(b) == {200} for b in after), after
         assert not crashes(stack), crashes(stack)
-    finally:
-        stack.stop()
-        pg.stop()
 
 
 def module_backends(stack):
@@ -507,16 +516,7 @@ def test_statements_are_prepared_again_on_a_reset_connection(workdir):
     meeting keeps its title), and mod_dbd resets the connection when it next hands
     it out. Then every request succeeds, without ever finding a statement missing
     (MM0208, the SQLSTATE 26000 fallback, which would hide a lost reset)."""
-    pg = Postgres(workdir, unique("pgr"))
-    pg.start()
-    pg.migrate()
-    stack = Stack(workdir, pg, "MeetingDBRetryAfter 2\n")
-    try:
-        assert stack.httpd("-k", "start").returncode == 0
-        wait_healthy(stack)
-        u = stack.new_user()
-        warm = burst(stack.url, u["token"])
-        assert set(warm) == {200}, warm
+    with warmed_stack(workdir, "pgr") as (pg, stack, u):
         sessions = [stack.log_text().count("MM0206")]
 
         terminate(stack, module_backends(stack))
@@ -553,9 +553,6 @@ def test_statements_are_prepared_again_on_a_reset_connection(workdir):
         assert sessions[0] < sessions[1] < sessions[2], sessions
         assert "MM0208" not in stack.log_text()
         assert not crashes(stack), crashes(stack)
-    finally:
-        stack.stop()
-        pg.stop()
 
 
 # ------------------------------------------------- 2. signald killed (SIGKILL)
