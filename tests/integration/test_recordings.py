@@ -1,6 +1,7 @@
 """Recordings (seed 3.14-3.16, SPEC.md 3 "Recording"): start, stop, list, and
 the recording's file: streamed upload, pre-signed and Bearer download through
 httpd's own file machinery (Range, ETag, conditional requests)."""
+import contextlib
 import hashlib
 import hmac
 import os
@@ -462,30 +463,39 @@ def test_interrupted_upload_leaves_the_previous_file(stack):
     assert upload(stack, host, mid, rid2, b"ok").status_code == 200
 
 
+@contextlib.contextmanager
+def upload_in_flight(s, token, mid, rid, size=200000):
+    """A PUT of size bytes of which half are sent and streaming into a temporary
+    file; yields finish(), which sends the rest and returns the raw reply."""
+    addr = (urlsplit(s.url).hostname, urlsplit(s.url).port)
+    with socket.create_connection(addr, timeout=10) as sock:
+        head = (f"PUT /api/v1/meetings/{mid}/recordings/{rid}/file HTTP/1.1\r\n"
+                f"Host: {addr[0]}:{addr[1]}\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Type: video/webm\r\nContent-Length: {size}\r\n"
+                f"Connection: close\r\n\r\n")
+        sock.sendall(head.encode() + b"q" * (size // 2))
+        deadline = time.time() + 5
+        while not temp_files(s) and time.time() < deadline:
+            time.sleep(0.05)
+        assert temp_files(s), "the upload did not start"
+
+        def finish():
+            sock.sendall(b"q" * (size - size // 2))
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+            return reply
+        yield finish
+
+
 def test_meeting_deleted_during_an_upload_leaves_no_file(stack):
     host, mid = ongoing(stack)
     rid = started(stack, host, mid)
     end_meeting(stack, host, mid)
-    addr = (urlsplit(stack.url).hostname, urlsplit(stack.url).port)
-    with socket.create_connection(addr, timeout=10) as sock:
-        head = (f"PUT /api/v1/meetings/{mid}/recordings/{rid}/file HTTP/1.1\r\n"
-                f"Host: {addr[0]}:{addr[1]}\r\nAuthorization: Bearer {host['token']}\r\n"
-                f"Content-Type: video/webm\r\nContent-Length: 200000\r\n"
-                f"Connection: close\r\n\r\n")
-        sock.sendall(head.encode() + b"q" * 100000)
-        deadline = time.time() + 5
-        while not temp_files(stack) and time.time() < deadline:
-            time.sleep(0.05)
-        assert temp_files(stack), "the upload did not start"
+    with upload_in_flight(stack, host["token"], mid, rid) as finish:
         r = stack.api("DELETE", f"/meetings/{mid}", token=host["token"])
         assert r.status_code == 200, r.text
-        sock.sendall(b"q" * 100000)
-        reply = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+        reply = finish()
     status = int(reply.split(b" ", 2)[1])
     assert status == 404, reply
     assert temp_files(stack) == []
@@ -502,24 +512,11 @@ def test_an_upload_leaves_its_database_connection_to_other_requests(make_stack):
                    "DBDMin 1\nDBDKeep 1\nDBDMax 1\n")
     host, mid = ongoing(s)
     rid = started(s, host, mid)
-    addr = (urlsplit(s.url).hostname, urlsplit(s.url).port)
-    with socket.create_connection(addr, timeout=10) as sock:
-        head = (f"PUT /api/v1/meetings/{mid}/recordings/{rid}/file HTTP/1.1\r\n"
-                f"Host: {addr[0]}:{addr[1]}\r\nAuthorization: Bearer {host['token']}\r\n"
-                f"Content-Type: video/webm\r\nContent-Length: 200000\r\n"
-                f"Connection: close\r\n\r\n")
-        sock.sendall(head.encode() + b"q" * 100000)
-        deadline = time.time() + 5
-        while not temp_files(s) and time.time() < deadline:
-            time.sleep(0.05)
-        assert temp_files(s), "the upload did not start"
+    with upload_in_flight(s, host["token"], mid, rid) as finish:
         r = requests.get(f"{s.url}/api/v1/meetings/{mid}",
                          headers={"Authorization": f"Bearer {host['token']}"}, timeout=5)
         assert r.status_code == 200, r.text
-        sock.sendall(b"q" * 100000)
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
+        reply = finish()
     assert reply.startswith(b"HTTP/1.1 200 "), reply
     assert file_path(s, rid).stat().st_size == 200000
     assert listing(s, host, mid)[rid]["size"] == 200000
