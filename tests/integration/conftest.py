@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
+import procstat
+
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "scripts" / "stack.sh"
 HTTPD = "/usr/sbin/apache2"
@@ -192,18 +194,9 @@ class Stack:
 
     def signald_pids(self):
         """signald processes this stack's httpd started (matched by listen port)."""
-        pids = []
-        for p in os.listdir("/proc"):
-            if not p.isdigit():
-                continue
-            try:
-                cmd = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
-            except OSError:
-                continue
-            if cmd and cmd[0] == SIGNALD.encode() \
-                    and f"127.0.0.1:{self.sigport}".encode() in cmd:
-                pids.append(int(p))
-        return pids
+        listen = f"127.0.0.1:{self.sigport}".encode()
+        return [p for p in procstat.pids()
+                if (cmd := procstat.cmdline(p))[:1] == [SIGNALD.encode()] and listen in cmd]
 
     def directive(self, name):
         """The arguments of each `name` line of the rendered httpd.conf, in order."""

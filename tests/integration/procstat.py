@@ -1,6 +1,7 @@
-"""Readings of running processes from /proc, for the benchmark (tests/bench/bench.py)
-and the soak run (tests/soak/soak.py). A process that is gone reads as 0 (or
-None for fd_count): callers sample processes that may exit at any moment."""
+"""Readings of running processes from /proc, for the benchmark (tests/bench/bench.py),
+the soak run (tests/soak/soak.py) and the test stack (conftest.py). A process that is
+gone reads as 0 (None for fd_count, [] for cmdline): callers sample processes that
+may exit at any moment."""
 import os
 
 
@@ -11,18 +12,30 @@ def _stat(pid):
     return stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
 
 
+def pids():
+    """Every process id in /proc."""
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def cmdline(pid):
+    """The process's arguments as bytes, [] when it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
 def children(ppid):
     """[(pid, comm)] of the processes whose parent is ppid."""
     out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
+    for pid in pids():
         try:
-            comm, fields = _stat(d)
+            comm, fields = _stat(pid)
         except OSError:
             continue
         if int(fields[1]) == ppid:
-            out.append((int(d), comm))
+            out.append((pid, comm))
     return out
 
 
