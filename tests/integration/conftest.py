@@ -121,7 +121,10 @@ class Stack:
             try:
                 requests.get(self.url + "/api/v1/health", timeout=1)
                 return
-            except requests.ConnectionError:
+            # A timeout too: the listening socket exists (and accepts) before the
+            # children do, which can take seconds (MeetingBcryptCost's start-up
+            # hash is computed in each configuration pass).
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)
         raise RuntimeError("httpd did not come up\n" + self.log_text())
 
