@@ -19,6 +19,7 @@
 #define DEFAULT_DB_RETRY_AFTER 5
 #define DEFAULT_RL_SLOTS 65536
 #define DEFAULT_RECORDING_MAX ((apr_off_t)2 << 30)
+#define DEFAULT_RECORDING_MIN_FREE ((apr_off_t)1 << 30)
 #define DEFAULT_DOWNLOAD_TTL 3600
 
 void *mm_create_srv_conf(apr_pool_t *p, server_rec *s)
@@ -56,6 +57,9 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->rl_slots = MERGE(rl_slots);
     c->recording_max = MERGE(recording_max);
     c->download_ttl = MERGE(download_ttl);
+    c->server_recording = MERGE(server_recording);
+    c->keep_raw = MERGE(keep_raw);
+    c->recording_min_free = MERGE(recording_min_free);
     c->issuer_set = base->issuer_set | add->issuer_set;
     c->access_ttl_set = base->access_ttl_set | add->access_ttl_set;
     c->refresh_ttl_set = base->refresh_ttl_set | add->refresh_ttl_set;
@@ -67,6 +71,9 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->rl_slots_set = base->rl_slots_set | add->rl_slots_set;
     c->recording_max_set = base->recording_max_set | add->recording_max_set;
     c->download_ttl_set = base->download_ttl_set | add->download_ttl_set;
+    c->server_recording_set = base->server_recording_set | add->server_recording_set;
+    c->keep_raw_set = base->keep_raw_set | add->keep_raw_set;
+    c->recording_min_free_set = base->recording_min_free_set | add->recording_min_free_set;
     for (int i = 0; i < MM_ROUTE_COUNT; i++)
         c->limits[i] = add->limits[i].set ? add->limits[i] : base->limits[i];
     return c;
@@ -112,6 +119,8 @@ static const int_slot slot_retry = {APR_OFFSETOF(mm_srv_conf, db_retry_after), 1
 static const int_slot slot_rec_max = {APR_OFFSETOF(mm_srv_conf, recording_max), 1024,
                                       (long long)1 << 40, 1};
 static const int_slot slot_dl_ttl = {APR_OFFSETOF(mm_srv_conf, download_ttl), 10, 86400 * 7, 0};
+static const int_slot slot_min_free = {APR_OFFSETOF(mm_srv_conf, recording_min_free), 0,
+                                       (long long)1 << 50, 1};
 
 static void mark_set(mm_srv_conf *c, const int_slot *s)
 {
@@ -124,6 +133,7 @@ static void mark_set(mm_srv_conf *c, const int_slot *s)
     else if (s == &slot_retry) c->db_retry_after_set = 1;
     else if (s == &slot_rec_max) c->recording_max_set = 1;
     else if (s == &slot_dl_ttl) c->download_ttl_set = 1;
+    else if (s == &slot_min_free) c->recording_min_free_set = 1;
 }
 
 static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
@@ -335,6 +345,22 @@ static const char *set_recording_dir(cmd_parms *cmd, void *dummy, const char *ar
     return NULL;
 }
 
+/* MeetingServerRecording and MeetingRecordingKeepRaw: cmd->info tells which. */
+static const char *set_recording_flag(cmd_parms *cmd, void *dummy, int on)
+{
+    mm_srv_conf *c = srv(cmd);
+
+    (void)dummy;
+    if (cmd->info) {
+        c->keep_raw = on;
+        c->keep_raw_set = 1;
+    } else {
+        c->server_recording = on;
+        c->server_recording_set = 1;
+    }
+    return NULL;
+}
+
 static const char *set_signald(cmd_parms *cmd, void *dummy, const char *args)
 {
     const char *first = ap_getword_conf(cmd->pool, &args);
@@ -390,6 +416,12 @@ const command_rec mm_cmds[] = {
                   "largest recording upload in bytes"),
     AP_INIT_TAKE1("MeetingDownloadURLLifetime", set_int, (void *)&slot_dl_ttl, RSRC_CONF,
                   "lifetime of pre-signed recording URLs in seconds"),
+    AP_INIT_FLAG("MeetingServerRecording", set_recording_flag, NULL, RSRC_CONF,
+                 "On: recording/start makes the SFU record the meeting for the worker"),
+    AP_INIT_FLAG("MeetingRecordingKeepRaw", set_recording_flag, (void *)1, RSRC_CONF,
+                 "On: keep the SFU's raw .mjr files after a recording is processed"),
+    AP_INIT_TAKE1("MeetingRecordingMinFree", set_int, (void *)&slot_min_free, RSRC_CONF,
+                  "free bytes the recording directory needs for a server recording to start"),
     AP_INIT_RAW_ARGS("MeetingSignalingDaemon", set_signald, NULL, RSRC_CONF,
                      "signald executable and its arguments; httpd then supervises it"),
     {NULL},
@@ -435,6 +467,9 @@ const char *mm_finish_srv_conf(apr_pool_t *p, server_rec *s, mm_srv_conf *c)
     if (!c->rl_slots_set) c->rl_slots = DEFAULT_RL_SLOTS;
     if (!c->recording_max_set) c->recording_max = DEFAULT_RECORDING_MAX;
     if (!c->download_ttl_set) c->download_ttl = DEFAULT_DOWNLOAD_TTL;
+    if (!c->recording_min_free_set) c->recording_min_free = DEFAULT_RECORDING_MIN_FREE;
+    if (c->server_recording && !c->recording_dir)
+        return "MeetingServerRecording: On needs MeetingRecordingDir (where the SFU writes)";
     for (int i = 0; i < MM_ROUTE_COUNT; i++) {
         const mm_route *rt = mm_route_by_id((mm_route_id)i);
         if (!c->limits[i].set && rt->per_minute)

@@ -50,7 +50,7 @@ static const char *const statements[S_COUNT] = {
     [S_MESSAGE_SEND] = "SELECT " RESULT_COLS " FROM mm_message_send(%lld, %lld, %lld, %s)",
     [S_MESSAGE_ANNOUNCE] = "SELECT mm_message_announce(%lld)",
     [S_RECORDING_START] =
-        "SELECT " RESULT_COLS " FROM mm_recording_start(%lld, %lld, %lld, %s)",
+        "SELECT " RESULT_COLS " FROM mm_recording_start(%lld, %lld, %lld, %s, %s, %s::boolean)",
     [S_RECORDING_STOP] = "SELECT " RESULT_COLS " FROM mm_recording_stop(%lld, %lld, %lld)",
     [S_RECORDING_LIST] = "SELECT " RESULT_COLS " FROM mm_recording_list(%lld, %lld, %lld)",
     [S_RECORDING_FILE] =

@@ -65,12 +65,16 @@ typedef struct {
     apr_off_t recording_max;
     int download_ttl;
     const char *signald_cmd;        /* MeetingSignalingDaemon: path and arguments */
+    int server_recording;           /* MeetingServerRecording: the SFU records (SPEC 7) */
+    int keep_raw;                   /* MeetingRecordingKeepRaw: keep .mjr after processing */
+    apr_off_t recording_min_free;   /* MeetingRecordingMinFree: bytes needed to start */
     mm_rl_table *rl;                /* set in post_config; lives in process-pool shm */
     struct mm_stats *stats;         /* likewise: request counts for server-status */
     apr_array_header_t *cors_origins;   /* MeetingCORSOrigin: of const char * */
     unsigned issuer_set : 1, access_ttl_set : 1, refresh_ttl_set : 1, ticket_ttl_set : 1,
         bcrypt_cost_set : 1, max_body_set : 1, turn_ttl_set : 1, db_retry_after_set : 1,
-        rl_slots_set : 1, recording_max_set : 1, download_ttl_set : 1;
+        rl_slots_set : 1, recording_max_set : 1, download_ttl_set : 1,
+        server_recording_set : 1, keep_raw_set : 1, recording_min_free_set : 1;
 } mm_srv_conf;
 
 

@@ -11,13 +11,58 @@
 #include <http_core.h>
 #include <util_filter.h>
 
+#include <sys/statvfs.h>
+
 static const char *const media_types[] = {"video/webm", "video/mp4", "audio/webm", "audio/ogg",
                                           NULL};
+
+/* The folder the SFU writes a server recording's streams into (SPEC 7):
+ * <MeetingRecordingDir>/<recording_id>.raw; the finished file is
+ * <MeetingRecordingDir>/<recording_id> like an uploaded one. */
+static const char *raw_dir(mm_req *q, const char *rid)
+{
+    return apr_pstrcat(q->r->pool, q->conf->recording_dir, "/", rid, ".raw", NULL);
+}
+
+/* Whether the recording directory has MeetingRecordingMinFree bytes free:
+ * a full disk refuses a new recording rather than truncating it and others. */
+static int disk_has_room(mm_req *q)
+{
+    struct statvfs vfs;
+
+    if (statvfs(q->conf->recording_dir, &vfs) != 0)
+        return 0;
+    return (apr_off_t)vfs.f_bavail * (apr_off_t)vfs.f_frsize >= q->conf->recording_min_free;
+}
+
+/* The folder is made here, owned by httpd's user and setgid so that what
+ * the SFU writes into it (Janus in httpd's group) can be deleted with the
+ * meeting; it goes again if the start is refused. */
+static int start_server_recording(mm_req *q, const char **args)
+{
+    mm_result res;
+    apr_status_t rv = apr_dir_make(args[4], APR_FPROT_OS_DEFAULT, q->r->pool);
+
+    if (rv == APR_SUCCESS)
+        apr_file_perms_set(args[4], APR_FPROT_GSETID | APR_FPROT_UREAD
+                           | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                           | APR_FPROT_GWRITE | APR_FPROT_GEXECUTE);
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r,
+                      "MM0504: cannot make %s; the SFU will make it", args[4]);
+    if (mm_db_result(q, S_RECORDING_START, 6, args, &res)) {
+        apr_dir_remove(args[4], q->r->pool);
+        return MM_DONE;
+    }
+    if (res.code != HTTP_OK)
+        apr_dir_remove(args[4], q->r->pool);
+    return mm_reply_result(q, &res, "Recording started successfully");
+}
 
 int mm_recording_start(mm_req *q)
 {
     json_t *body;
-    const char *hex, *args[4];
+    const char *hex, *args[6];
 
     if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
         return OK;
@@ -27,7 +72,18 @@ int mm_recording_start(mm_req *q)
     args[1] = mm_uid(q);
     args[2] = mm_gen(q);
     args[3] = apr_pstrcat(q->r->pool, "rec_", hex, NULL);
-    return mm_meeting_call(q, S_RECORDING_START, 4, args, "Recording started successfully");
+    args[4] = q->conf->server_recording ? raw_dir(q, args[3]) : "";
+    args[5] = q->conf->keep_raw ? "t" : "f";
+    if (q->conf->server_recording && !disk_has_room(q)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "MM0502: %s has less than MeetingRecordingMinFree free; recording refused",
+                      q->conf->recording_dir);
+        return mm_error(q->r, HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+                        "not enough free disk space to record", NULL);
+    }
+    if (!q->conf->server_recording)
+        return mm_meeting_call(q, S_RECORDING_START, 6, args, "Recording started successfully");
+    return start_server_recording(q, args);
 }
 
 int mm_recording_stop(mm_req *q)
@@ -63,6 +119,18 @@ static const char *file_url(mm_req *q, const char *rid)
     return ap_construct_url(q->r->pool, path, q->r);
 }
 
+/* An uploaded recording's URL is there from the start (the upload may come
+ * at any time); a server recording's once its file is complete. */
+static int has_file(json_t *item)
+{
+    const char *source = json_string_value(json_object_get(item, "source"));
+    const char *status = json_string_value(json_object_get(item, "status"));
+
+    if (source && !strcmp(source, "server"))
+        return status && !strcmp(status, "completed");
+    return !status || (strcmp(status, "processing") && strcmp(status, "failed"));
+}
+
 int mm_recordings_list(mm_req *q)
 {
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
@@ -76,7 +144,8 @@ int mm_recordings_list(mm_req *q)
         return mm_reply_result(q, &res, NULL);
     data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
     json_array_foreach(json_object_get(data, "recordings"), i, item) {
-        const char *url = file_url(q, json_string_value(json_object_get(item, "recording_id")));
+        const char *url = has_file(item)
+            ? file_url(q, json_string_value(json_object_get(item, "recording_id"))) : NULL;
         json_object_set_new(item, "file_url", url ? json_string(url) : json_null());
     }
     return mm_reply(q->r, HTTP_OK, NULL, mm_json_text(q, data));
@@ -85,6 +154,27 @@ int mm_recordings_list(mm_req *q)
 static const char *file_path(mm_req *q, const char *rid)
 {
     return apr_pstrcat(q->r->pool, q->conf->recording_dir, "/", rid, NULL);
+}
+
+/* Removes a server recording's folder of streams and the files in it. */
+static void remove_raw(mm_req *q, const char *rid)
+{
+    const char *dir = raw_dir(q, rid);
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if (apr_dir_open(&d, dir, q->r->pool) != APR_SUCCESS)
+        return;
+    /* APR_INCOMPLETE: some field other than the two asked for is missing. */
+    while ((rv = apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)) == APR_SUCCESS
+           || rv == APR_INCOMPLETE)
+        if (fi.filetype == APR_REG)
+            apr_file_remove(apr_pstrcat(q->r->pool, dir, "/", fi.name, NULL), q->r->pool);
+    apr_dir_close(d);
+    if (apr_dir_remove(dir, q->r->pool) != APR_SUCCESS)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
+                      "MM0503: cannot remove the streams of recording %s", rid);
 }
 
 void mm_recording_files_remove(mm_req *q, const char *data)
@@ -104,6 +194,7 @@ void mm_recording_files_remove(mm_req *q, const char *data)
         if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv))
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r,
                           "MM0501: cannot remove the file of recording %s", rid);
+        remove_raw(q, rid);
     }
 }
 

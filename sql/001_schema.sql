@@ -103,7 +103,7 @@ CREATE TABLE IF NOT EXISTS recordings (
     meeting_id   bigint      NOT NULL REFERENCES meetings ON DELETE CASCADE,
     started_by   bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     status       text        NOT NULL DEFAULT 'recording'
-                 CHECK (status IN ('recording', 'completed')),
+                 CHECK (status IN ('recording', 'processing', 'completed', 'failed')),
     created_at   timestamptz NOT NULL DEFAULT date_trunc('second', now()),
     stopped_at   timestamptz,
     duration     integer     NOT NULL DEFAULT 0,
@@ -113,3 +113,45 @@ CREATE TABLE IF NOT EXISTS recordings (
 CREATE INDEX IF NOT EXISTS recordings_meeting ON recordings (meeting_id, created_at DESC);
 CREATE UNIQUE INDEX IF NOT EXISTS recordings_one_active
     ON recordings (meeting_id) WHERE status = 'recording';
+
+-- Server-side recording (SPEC 7): 'server' recordings are written by the SFU
+-- into raw_dir and turned into one file by the recording worker; 'upload'
+-- ones are stored by the client (PUT .../file) as before. reason says why a
+-- recording failed.
+ALTER TABLE recordings ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'upload';
+ALTER TABLE recordings ADD COLUMN IF NOT EXISTS raw_dir text;
+ALTER TABLE recordings ADD COLUMN IF NOT EXISTS keep_raw boolean NOT NULL DEFAULT false;
+ALTER TABLE recordings ADD COLUMN IF NOT EXISTS reason text;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'recordings_status_check'
+                     AND pg_get_constraintdef(oid) LIKE '%failed%') THEN
+        ALTER TABLE recordings DROP CONSTRAINT IF EXISTS recordings_status_check;
+        ALTER TABLE recordings ADD CONSTRAINT recordings_status_check
+            CHECK (status IN ('recording', 'processing', 'completed', 'failed'));
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'recordings_source_check') THEN
+        ALTER TABLE recordings ADD CONSTRAINT recordings_source_check
+            CHECK (source IN ('upload', 'server'));
+    END IF;
+END
+$$;
+
+-- The post-processing of a stopped server recording: one row per recording,
+-- claimed by a worker with FOR UPDATE SKIP LOCKED and held by a lease the
+-- worker renews; a lease that runs out (the worker died) lets another claim
+-- it. attempts counts claims; run_after is the back-off.
+CREATE TABLE IF NOT EXISTS recording_jobs (
+    recording_id text        PRIMARY KEY REFERENCES recordings ON DELETE CASCADE,
+    state        text        NOT NULL DEFAULT 'queued'
+                 CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    attempts     integer     NOT NULL DEFAULT 0,
+    run_after    timestamptz NOT NULL DEFAULT now(),
+    lease_until  timestamptz,
+    worker       text,
+    last_error   text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS recording_jobs_due
+    ON recording_jobs (run_after) WHERE state IN ('queued', 'running');

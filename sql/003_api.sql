@@ -64,6 +64,7 @@ DROP FUNCTION IF EXISTS mm_participant_role(bigint, bigint, bigint, text);
 DROP FUNCTION IF EXISTS mm_message_list(bigint, bigint, integer, integer);
 DROP FUNCTION IF EXISTS mm_message_send(bigint, bigint, text);
 DROP FUNCTION IF EXISTS mm_recording_start(bigint, bigint, text);
+DROP FUNCTION IF EXISTS mm_recording_start(bigint, bigint, bigint, text);
 DROP FUNCTION IF EXISTS mm_recording_stop(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_recording_list(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_recording_file(bigint, bigint, integer, text);
@@ -574,19 +575,30 @@ END
 $$;
 
 -- Stops the active recording of a meeting, if any; true when one was stopped.
+-- An uploaded recording is complete at once; a server one goes to processing
+-- and gets its job, due once the SFU has had p_settle to close its files.
 CREATE OR REPLACE FUNCTION mm_recording_finish(p_meeting bigint) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    rec_id text;
+    rec recordings;
 BEGIN
-    UPDATE recordings SET status = 'completed', stopped_at = now(),
+    UPDATE recordings SET status = CASE source WHEN 'server' THEN 'processing'
+                                                ELSE 'completed' END,
+           stopped_at = now(),
            duration = greatest(0, extract(epoch FROM now() - created_at))::integer
      WHERE meeting_id = p_meeting AND status = 'recording'
-    RETURNING recording_id INTO rec_id;
-    IF rec_id IS NULL THEN
+    RETURNING * INTO rec;
+    IF rec.recording_id IS NULL THEN
         RETURN false;
     END IF;
-    PERFORM mm_notify('recording-stopped', p_meeting, jsonb_build_object('recording_id', rec_id));
+    IF rec.source = 'server' THEN
+        INSERT INTO recording_jobs (recording_id) VALUES (rec.recording_id);
+        PERFORM mm_notify('sfu-record', p_meeting,
+                          jsonb_build_object('recording_id', rec.recording_id,
+                                             'record', false, 'rec_dir', rec.raw_dir));
+    END IF;
+    PERFORM mm_notify('recording-stopped', p_meeting,
+                      jsonb_build_object('recording_id', rec.recording_id));
     RETURN true;
 END
 $$;
@@ -963,8 +975,10 @@ $$;
 ------------------------------------------------------------------------------
 -- Recordings
 
+-- p_raw_dir: where the SFU writes this recording's streams ('' when the
+-- client records and uploads); p_keep_raw keeps them after processing.
 CREATE OR REPLACE FUNCTION mm_recording_start(p_meeting bigint, p_user bigint, p_gen bigint,
-                                              p_id text)
+                                              p_id text, p_raw_dir text, p_keep_raw boolean)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -988,8 +1002,14 @@ BEGIN
     THEN
         RETURN mm_fail(409, 'conflict', 'a recording is already running');
     END IF;
-    INSERT INTO recordings (recording_id, meeting_id, started_by)
-    VALUES (p_id, p_meeting, p_user);
+    INSERT INTO recordings (recording_id, meeting_id, started_by, source, raw_dir, keep_raw)
+    VALUES (p_id, p_meeting, p_user, CASE WHEN p_raw_dir <> '' THEN 'server' ELSE 'upload' END,
+            nullif(p_raw_dir, ''), p_keep_raw);
+    IF p_raw_dir <> '' THEN
+        PERFORM mm_notify('sfu-record', p_meeting,
+                          jsonb_build_object('recording_id', p_id, 'record', true,
+                                             'rec_dir', p_raw_dir));
+    END IF;
     PERFORM mm_notify('recording-started', p_meeting, jsonb_build_object('recording_id', p_id));
     RETURN mm_ok(200, json_build_object('recording_id', p_id));
 END
@@ -1030,7 +1050,10 @@ BEGIN
                                     THEN greatest(0, extract(epoch FROM now() - created_at))::integer
                                     ELSE duration END,
                    'size', size, 'content_type', content_type,
-                   'created_at', mm_ts(created_at))
+                   'created_at', mm_ts(created_at), 'source', source)::jsonb
+                   || CASE WHEN status = 'failed'
+                           THEN jsonb_build_object('reason', coalesce(reason, 'failed'))
+                           ELSE '{}'::jsonb END
                    ORDER BY created_at DESC, recording_id)
           FROM recordings WHERE meeting_id = p_meeting), '[]'::json)));
 END
@@ -1044,14 +1067,18 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     r mm_result := mm_context(p_meeting, p_user, p_gen, p_need);
     ct text;
+    src text;
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    SELECT content_type INTO ct FROM recordings
+    SELECT content_type, source INTO ct, src FROM recordings
      WHERE recording_id = p_id AND meeting_id = p_meeting;
     IF NOT FOUND THEN
         RETURN mm_fail(404, 'not_found', 'recording not found', 'recording_id');
+    END IF;
+    IF p_need = 1 AND src = 'server' THEN
+        RETURN mm_fail(409, 'conflict', 'the server records this recording; it takes no upload');
     END IF;
     RETURN mm_ok(200, json_build_object('content_type', ct));
 END
@@ -1063,6 +1090,132 @@ LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE recordings SET size = p_size, content_type = p_type
      WHERE recording_id = p_id AND meeting_id = p_meeting;
+    RETURN FOUND;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Recording jobs: the worker's side (mod_meeting/recworker). Every function
+-- but the claim takes the attempt it was given, so a worker whose lease ran
+-- out (and whose job another claimed) changes nothing.
+
+-- The next due job, claimed: a queued one whose back-off is over, or a
+-- running one whose lease ran out. A job out of attempts fails its recording
+-- instead. Returns no row when nothing is due.
+CREATE OR REPLACE FUNCTION mm_job_claim(p_worker text, p_lease integer, p_max_attempts integer)
+RETURNS TABLE (recording_id text, raw_dir text, keep_raw boolean, attempt integer,
+               stopped_secs integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    j recording_jobs;
+BEGIN
+    LOOP
+        SELECT * INTO j FROM recording_jobs rj
+         WHERE (rj.state = 'queued' AND rj.run_after <= now())
+            OR (rj.state = 'running' AND rj.lease_until < now())
+         ORDER BY rj.run_after
+         LIMIT 1 FOR UPDATE SKIP LOCKED;
+        IF j.recording_id IS NULL THEN
+            RETURN;
+        END IF;
+        EXIT WHEN j.attempts < p_max_attempts;
+        PERFORM mm_job_end(j.recording_id, 'failed',
+                           format('processing failed %s times; last: %s', j.attempts,
+                                  coalesce(j.last_error, 'the worker stopped')));
+    END LOOP;
+    UPDATE recording_jobs rj SET state = 'running', attempts = rj.attempts + 1,
+           lease_until = now() + make_interval(secs => p_lease), worker = p_worker,
+           updated_at = now()
+     WHERE rj.recording_id = j.recording_id;
+    RETURN QUERY SELECT r.recording_id, r.raw_dir, r.keep_raw, j.attempts + 1,
+                        extract(epoch FROM now() - coalesce(r.stopped_at, now()))::integer
+                   FROM recordings r WHERE r.recording_id = j.recording_id;
+END
+$$;
+
+-- Ends a job and its recording: 'failed' with p_reason, or 'done' (the
+-- recording then completed by mm_job_done).
+CREATE OR REPLACE FUNCTION mm_job_end(p_id text, p_state text, p_reason text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE recording_jobs SET state = p_state, lease_until = NULL, last_error = p_reason,
+           updated_at = now()
+     WHERE recording_id = p_id;
+    IF p_state = 'failed' THEN
+        UPDATE recordings SET status = 'failed', reason = left(p_reason, 500)
+         WHERE recording_id = p_id;
+    END IF;
+END
+$$;
+
+-- Whether this worker's claim (p_attempt) still holds the job.
+CREATE OR REPLACE FUNCTION mm_job_held(p_id text, p_worker text, p_attempt integer)
+RETURNS boolean
+LANGUAGE sql AS $$
+    SELECT EXISTS (SELECT 1 FROM recording_jobs
+                    WHERE recording_id = p_id AND state = 'running' AND worker = p_worker
+                      AND attempts = p_attempt)
+$$;
+
+-- Extends the lease; false when the job is no longer this worker's.
+CREATE OR REPLACE FUNCTION mm_job_renew(p_id text, p_worker text, p_attempt integer,
+                                        p_lease integer) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE recording_jobs SET lease_until = now() + make_interval(secs => p_lease),
+           updated_at = now()
+     WHERE recording_id = p_id AND state = 'running' AND worker = p_worker
+       AND attempts = p_attempt;
+    RETURN FOUND;
+END
+$$;
+
+-- The file is in place: the recording is completed with what it holds.
+CREATE OR REPLACE FUNCTION mm_job_done(p_id text, p_worker text, p_attempt integer,
+                                       p_duration integer, p_size bigint, p_type text)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT mm_job_held(p_id, p_worker, p_attempt) THEN
+        RETURN false;
+    END IF;
+    PERFORM mm_job_end(p_id, 'done', NULL);
+    UPDATE recordings SET status = 'completed', duration = p_duration, size = p_size,
+           content_type = p_type, reason = NULL
+     WHERE recording_id = p_id;
+    RETURN true;
+END
+$$;
+
+-- A failure that another attempt will not mend (no media, no disk space).
+CREATE OR REPLACE FUNCTION mm_job_fail(p_id text, p_worker text, p_attempt integer,
+                                       p_reason text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT mm_job_held(p_id, p_worker, p_attempt) THEN
+        RETURN false;
+    END IF;
+    PERFORM mm_job_end(p_id, 'failed', p_reason);
+    RETURN true;
+END
+$$;
+
+-- Back to the queue: after a failed attempt (p_counted, back-off doubling
+-- from p_delay), or because the SFU is still writing (not counted).
+CREATE OR REPLACE FUNCTION mm_job_retry(p_id text, p_worker text, p_attempt integer,
+                                        p_error text, p_delay integer, p_counted boolean)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE recording_jobs
+       SET state = 'queued', lease_until = NULL, worker = NULL,
+           attempts = attempts - CASE WHEN p_counted THEN 0 ELSE 1 END,
+           last_error = coalesce(left(p_error, 500), last_error),
+           run_after = now() + make_interval(secs => CASE WHEN p_counted
+                           THEN least(p_delay * 2 ^ (attempts - 1), 600) ELSE p_delay END),
+           updated_at = now()
+     WHERE recording_id = p_id AND state = 'running' AND worker = p_worker
+       AND attempts = p_attempt;
     RETURN FOUND;
 END
 $$;
