@@ -368,12 +368,12 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
     if (!opt.webm && !mm_rw_have_h264()) {
         say("MM0911: this ffmpeg has no libx264: recordings are WebM (VP8/Opus)");
         opt.webm = 1;
     }
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     say("MM0912: started as %s over %s", opt.name, opt.dir);
     while (!stopping) {
         if (one_job())
