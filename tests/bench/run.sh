@@ -80,4 +80,7 @@ PY_PID=$!
 wait "$PY_PID"
 status=$?
 PY_PID=
+echo
+echo "== recording post-processing (tests/bench/recording_bench.py)"
+/usr/bin/python3 "$HERE/recording_bench.py" || status=1
 exit $status
