@@ -7,6 +7,7 @@ key is 422, a retry while the first still runs 409. Keys belong to their user,
 last 24 h, survive a restart of httpd, and a 401 or 429 stores nothing."""
 import concurrent.futures
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -203,32 +204,62 @@ def test_422_and_409_come_right_after_the_rate_limit(stack):
                  "idempotency_mismatch")
 
 
-def hold_meeting_row(stack, mid, seconds):
-    """Holds the meeting's row lock from another session for a while (a thread)."""
-    t = threading.Thread(target=stack.sql, args=(
-        "BEGIN; SELECT 1 FROM meetings WHERE meeting_id = %s FOR UPDATE; "
-        f"SELECT pg_sleep({seconds}); COMMIT", mid))
-    t.start()
-    time.sleep(0.5)  # the lock is taken (psql starts in well under that)
-    return t
+class RowLock:
+    """Holds the meeting's row lock from a psql session of its own until released."""
+
+    def __init__(self, stack, mid):
+        self.stack = stack
+        self.p = subprocess.Popen(
+            ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(stack.pg.port), "-U", "postgres",
+             "-d", "meeting", "-v", "ON_ERROR_STOP=1"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.p.stdin.write(f"BEGIN; SELECT 1 FROM meetings WHERE meeting_id = {mid} FOR UPDATE;"
+                           " SELECT pg_advisory_lock(19);\n")
+        self.p.stdin.flush()
+        # Taken once the session holds the marker lock it asked for after the row's.
+        assert wait_for(lambda: self.count("locktype = 'advisory' AND objid = 19 AND granted")
+                        == 1), "psql did not take the lock"
+
+    def count(self, where):
+        return int(self.stack.sql(f"SELECT count(*) FROM pg_locks WHERE {where}")[0][0])
+
+    def waiters(self):
+        return int(self.stack.sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                                  "wait_event_type = 'Lock' AND datname = 'meeting'")[0][0])
+
+    def release(self):
+        self.p.stdin.write("COMMIT;\n")
+        self.p.stdin.close()
+        self.p.wait(30)
+
+
+def wait_for(cond, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_a_retry_while_the_first_runs_is_409_and_does_not_wait(stack):
     host, other = stack.new_user(), stack.new_user()
     mid = ongoing(stack, host)
     k = key()
-    holder = hold_meeting_row(stack, mid, 3)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        # The first join waits for the row lock, inside its transaction.
-        first = pool.submit(post, stack, other, f"/meetings/{mid}/join", {}, k)
-        time.sleep(0.5)
-        t0 = time.monotonic()
-        busy = post(stack, other, f"/meetings/{mid}/join", {}, k)
-        waited = time.monotonic() - t0
-        assert_error(busy, 409, "conflict")
-        assert not first.done() and waited < 2.0  # answered while the first waits
-        first = first.result(timeout=30)
-    holder.join(timeout=30)
+    lock = RowLock(stack, mid)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            # The first join waits for the row lock, inside its transaction.
+            first = pool.submit(post, stack, other, f"/meetings/{mid}/join", {}, k)
+            assert wait_for(lambda: lock.waiters() == 1), "the first join did not queue"
+            busy = post(stack, other, f"/meetings/{mid}/join", {}, k)
+            assert_error(busy, 409, "conflict")
+            assert not first.done()  # answered while the first still waits
+            lock.release()
+            first = first.result(timeout=60)
+    finally:
+        if lock.p.returncode is None:
+            lock.release()
     assert first.status_code == 200, first.text
     assert_replay(first, post(stack, other, f"/meetings/{mid}/join", {}, k))
 
