@@ -122,6 +122,19 @@ def test_a_join_changes_it_only_when_the_detail_changes(meeting):
         == 200
 
 
+def test_a_hosts_join_that_starts_the_meeting_changes_it(stack):
+    """The ETag read before the host joined a scheduled meeting (which starts
+    it, SPEC 3.8) no longer matches: the status in the detail changed."""
+    host = stack.new_user()
+    mid = create(stack, host)
+    before = etag(stack, host, mid)
+    assert stack.api("POST", f"/meetings/{mid}/join", token=host["token"]).status_code == 200
+    assert get(stack, host, mid).json()["data"]["status"] == "ongoing"
+    assert etag(stack, host, mid) != before
+    assert_error(put(stack, host, mid, {"title": "late"}, if_match=before), 412,
+                 "precondition_failed")
+
+
 # -- If-None-Match ----------------------------------------------------------
 
 @pytest.mark.parametrize("form", ["{}", "W/{}", '"other", {}', "*"])
