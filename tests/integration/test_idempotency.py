@@ -368,6 +368,33 @@ def test_a_429_stores_nothing_and_a_replay_spends_a_token(make_stack):
     assert meetings_of(s, u) == 2
 
 
+def test_a_503_stores_nothing_and_changes_nothing(make_stack):
+    """The connection of a keyed join dies inside its transaction (its backend
+    is terminated while it waits for the meeting's row): 503, no seat taken, no
+    answer stored; the retry with the same key runs."""
+    s = make_stack()
+    host, other, k = s.new_user(), s.new_user(), key()
+    mid = ongoing(s, host)
+    lock = RowLock(s, mid)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            first = pool.submit(post, s, other, f"/meetings/{mid}/join", {}, k)
+            assert wait_for(lambda: lock.waiters() == 1), "the join did not queue"
+            s.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                  " WHERE wait_event_type = 'Lock' AND datname = 'meeting'")
+            first = first.result(timeout=60)
+    finally:
+        lock.release()
+    assert_error(first, 503, "service_unavailable")
+    assert s.sql("SELECT count(*) FROM participants WHERE meeting_id = %s AND user_id = %s",
+                 mid, other["user_id"]) == [["0"]]
+    assert s.sql("SELECT count(*) FROM idempotency_keys WHERE user_id = %s",
+                 other["user_id"]) == [["0"]]
+    again = post(s, other, f"/meetings/{mid}/join", {}, k)
+    assert again.status_code == 200, again.text
+    assert "Idempotent-Replayed" not in again.headers
+
+
 # -- the header itself ------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["", "a" * 256, "has space", "tab\there", "caf\u00e9"])
