@@ -54,7 +54,8 @@ static int start_server_recording(mm_req *q, const char **args)
         apr_dir_remove(args[4], q->r->pool);
         return MM_DONE;
     }
-    if (res.code != HTTP_OK)
+    /* Refused, or a replayed answer (Idempotency-Key) naming another folder. */
+    if (res.code != HTTP_OK || !res.data || !strstr(res.data, args[3]))
         apr_dir_remove(args[4], q->r->pool);
     return mm_reply_result(q, &res, "Recording started successfully");
 }
