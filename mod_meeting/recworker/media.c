@@ -5,6 +5,7 @@
  * (wall time of the first packet): without them the tiles drift apart. */
 #define _GNU_SOURCE
 #include "media.h"
+#include "graph.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -259,59 +260,16 @@ static mm_rw_status collect(const mm_rw_job *job, track_set *set, char *err, siz
     return MM_RW_OK;
 }
 
-/* Appends to a growing string; the buffers are sized for MAX_TRACKS. */
-static void cat(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void cat(char *buf, size_t len, const char *fmt, ...)
+/* The filter graph of a track set (graph.c). */
+static int build_graph(const mm_rw_job *job, const track_set *set, char *g, size_t len)
 {
-    size_t used = strlen(buf);
-    va_list ap;
+    mm_rw_input in[MAX_TRACKS];
 
-    va_start(ap, fmt);
-    vsnprintf(buf + used, len - used, fmt, ap);
-    va_end(ap);
-}
-
-/* The filter graph: [v] the grid, [a] the mix. Inputs are the tracks in
- * set order, then (when there is no video or no audio) a black or silent
- * source. */
-static void build_graph(const mm_rw_job *job, const track_set *set, char *g, size_t len)
-{
-    int cols = (int)ceil(sqrt(set->videos ? set->videos : 1));
-    int rows = set->videos ? (set->videos + cols - 1) / cols : 1;
-    int tw = job->width / cols / 2 * 2, th = job->height / rows / 2 * 2;
-    int v = 0, a = 0;
-    char layout[2048] = "", vlabels[1024] = "", alabels[1024] = "";
-
-    g[0] = '\0';
     for (int i = 0; i < set->n; i++) {
-        double off = (set->t[i].first_us - set->t0) / 1e6;
-        if (set->t[i].kind == 'v') {
-            cat(g, len, "[%d:v]scale=%d:%d:force_original_aspect_ratio=decrease,"
-                "pad=%d:%d:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=%d,"
-                "tpad=start_duration=%.3f:stop=-1:color=black[v%d];",
-                i, tw, th, tw, th, FPS, off, v);
-            cat(layout, sizeof(layout), "%s%d_%d", v ? "|" : "", v % cols * tw, v / cols * th);
-            cat(vlabels, sizeof(vlabels), "[v%d]", v++);
-        } else {
-            cat(g, len, "[%d:a]aresample=48000,adelay=%lld:all=1[a%d];", i,
-                (long long)(off * 1000), a);
-            cat(alabels, sizeof(alabels), "[a%d]", a++);
-        }
+        in[i].kind = set->t[i].kind;
+        in[i].offset = (set->t[i].first_us - set->t0) / 1e6;
     }
-    if (v == 0)
-        cat(g, len, "[%d:v]null[v];", set->n);
-    else if (v == 1)
-        cat(g, len, "[v0]pad=%d:%d:(ow-iw)/2:(oh-ih)/2[v];", job->width, job->height);
-    else
-        cat(g, len, "%sxstack=inputs=%d:layout=%s:fill=black,pad=%d:%d[v];", vlabels, v,
-            layout, job->width, job->height);
-    if (a == 0)
-        cat(g, len, "[%d:a]anull[a]", set->n + (v == 0));
-    else if (a == 1)
-        cat(g, len, "[a0]anull[a]");
-    else
-        cat(g, len, "%samix=inputs=%d:normalize=0:duration=longest[a]", alabels, a);
+    return mm_rw_graph(in, set->n, job->width, job->height, FPS, g, len);
 }
 
 static mm_rw_status encode(const mm_rw_job *job, const track_set *set, const char *tmp,
@@ -326,7 +284,10 @@ static mm_rw_status encode(const mm_rw_job *job, const track_set *set, const cha
     snprintf(lavfi[0], sizeof(lavfi[0]), "color=c=black:s=%dx%d:r=%d", job->width,
              job->height, FPS);
     snprintf(lavfi[1], sizeof(lavfi[1]), "anullsrc=r=48000:cl=stereo");
-    build_graph(job, set, graph, sizeof(graph));
+    if (build_graph(job, set, graph, sizeof(graph))) {
+        snprintf(err, errlen, "too many streams for one file");
+        return MM_RW_FATAL;
+    }
     argv[n++] = "ffmpeg"; argv[n++] = "-hide_banner"; argv[n++] = "-nostdin";
     argv[n++] = "-loglevel"; argv[n++] = "error"; argv[n++] = "-y";
     for (int i = 0; i < set->n; i++) {
