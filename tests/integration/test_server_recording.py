@@ -19,7 +19,7 @@ import requests
 
 import mjr
 import procstat
-from conftest import ROOT, Postgres, Stack, run, unique
+from conftest import HTTPD, ROOT, Postgres, Stack, run, unique
 
 WORKER = ROOT / "build" / "recworker"
 EXTRA = "MeetingServerRecording On\nMeetingRecordingMinFree 0\n"
@@ -343,3 +343,33 @@ def test_full_disk_fails_with_a_reason(rec_stack, workers, small_disk):
     assert it["file_url"] is None
     assert list(small_disk.iterdir()) == []     # nothing half-written left behind
     assert any(raw_dir(rec_stack, rid).glob("*.mjr"))   # the streams are kept
+
+
+@pytest.mark.parametrize("line", ["MeetingRecordingMinFree lots", "MeetingRecordingMinFree -1",
+                                  "MeetingServerRecording maybe",
+                                  "MeetingRecordingKeepRaw 2"])
+def test_configtest_names_the_bad_recording_directive(workdir, rec_pg, line):
+    s = Stack(workdir, rec_pg, line + "\n")
+    r = subprocess.run([HTTPD, "-f", str(s.conf), "-t"], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert line.split()[0] in r.stderr, r.stderr
+
+
+def test_min_free_refuses_a_start_the_disk_cannot_hold(workdir, rec_pg):
+    s = Stack(workdir, rec_pg, "MeetingServerRecording On\n"
+                               "MeetingRecordingMinFree 1125899906842624\n")
+    s.start()
+    try:
+        host, mid = recording_meeting(s)
+        r = s.api("POST", f"/meetings/{mid}/recording/start", token=host["token"])
+        assert r.status_code == 503
+        assert r.json()["message"] == "not enough free disk space to record"
+        assert item_count(s, host, mid) == 0
+        assert list((s.state / "recordings").iterdir()) == []
+    finally:
+        s.stop()
+
+
+def item_count(stack, host, mid):
+    r = stack.api("GET", f"/meetings/{mid}/recordings", token=host["token"])
+    return len(r.json()["data"]["recordings"])
