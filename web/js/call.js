@@ -1,0 +1,479 @@
+// One call: the REST join, the signaling socket, the mesh of peer
+// connections (the newcomer offers to everyone listed in `joined`; the
+// others wait for its offer), the local media state, and what the room
+// says about everyone. The view listens to its events:
+//   phase     {phase}  joining | waiting | in | reconnecting | ended
+//   members   the people in the room changed (list, media, speaking, roles)
+//   chat      {message}
+//   waiting   the waiting list changed
+//   recording {active}
+//   settings  {settings}
+//   notice    {text, kind}
+//   end       {reason}  ended | removed | denied | full | replaced | left | error
+
+import { api, request } from './api.js';
+import { Signaling } from './signaling.js';
+import { openScreen } from './media.js';
+import { CLOSE_WORDS, SIGNAL_ERRORS, words } from './words.js';
+
+const RECONNECT_TRIES = 8;
+const FAILED = ['failed', 'closed'];
+
+export class Call extends EventTarget {
+  constructor({ meetingId, me, stream, password = '', audioOn = true, videoOn = true }) {
+    super();
+    this.meetingId = meetingId;
+    this.me = me;                          // {user_id, username, nickname}
+    this.stream = stream;                  // camera + microphone
+    this.password = password;
+    this.local = { audio: audioOn, video: videoOn && stream.getVideoTracks().length > 0,
+      screen: false };
+    this.screenTrack = null;
+    this.members = new Map();              // user_id -> {user_id, username, nickname, role, audio, video, screen, level}
+    this.peers = new Map();                // user_id -> {pc, pending, stream}
+    this.waiting = new Map();              // user_id -> {user_id, username, nickname, since}
+    this.settings = null;                  // absent on a server without SPEC §6
+    this.myRole = 'participant';
+    this.phase = 'joining';
+    this.recording = null;                 // recording_id while the meeting records
+    this.iceServers = [];
+    this.tries = 0;
+    this.sig = new Signaling((f) => this.handle(f));
+    this.sig.addEventListener('status', (e) => this.onSocket(e.detail));
+    this.applyLocalTracks();
+  }
+
+  emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }
+
+  setPhase(phase) {
+    if (this.phase === 'ended') return;
+    this.phase = phase;
+    this.emit('phase', { phase });
+  }
+
+  notice(text, kind = 'info') { this.emit('notice', { text, kind }); }
+
+  // ---- joining and leaving ------------------------------------------------
+
+  // POST join: 200 seats us, 202 puts us in the waiting room. Throws ApiError.
+  async join() {
+    const body = this.password ? { password: this.password } : undefined;
+    const { status, data } = await request('POST', `/meetings/${this.meetingId}/join`, body);
+    this.iceServers = data.ice_servers || [];
+    if (status === 202) this.setPhase('waiting');
+    this.sig.connect(data.room_url);
+    return status;
+  }
+
+  async leave() {
+    if (this.phase === 'ended') return;
+    const wasIn = this.phase;
+    this.finish('left');
+    if (wasIn !== 'ended') {
+      await api('POST', `/meetings/${this.meetingId}/leave`).catch(() => {});
+    }
+  }
+
+  async endForAll() {
+    await api('POST', `/meetings/${this.meetingId}/end`);
+    this.finish('ended');
+  }
+
+  // Leaves locally, for good: socket, peers, camera, screen.
+  finish(reason) {
+    if (this.phase === 'ended') return;
+    this.phase = 'ended';
+    this.sig.close();
+    for (const id of [...this.peers.keys()]) this.closePeer(id);
+    for (const t of this.stream.getTracks()) t.stop();
+    this.screenTrack?.stop();
+    clearInterval(this.levelTimer);
+    this.emit('end', { reason });
+  }
+
+  onSocket({ state, code }) {
+    document.body.dataset.signaling = state;
+    if (code !== undefined) document.body.dataset.closeCode = String(code);
+    if (state !== 'closed' || this.phase === 'ended') return;
+    if (code === 4410) return this.finish('ended');
+    if (code === 4403) return this.finish(this.phase === 'waiting' ? 'denied' : 'removed');
+    if (code === 4429) return this.finish('full');
+    if (code === 4409) return this.finish('replaced');
+    if (code === 1000) return this.finish('left');
+    this.reconnect();
+  }
+
+  // A dropped socket: join again (idempotent) for a fresh ticket and
+  // connect, a few times with growing pauses. The peer connections live on
+  // meanwhile: media does not pass through signaling.
+  async reconnect() {
+    if (this.phase !== 'waiting') this.setPhase('reconnecting');
+    const wasWaiting = this.phase === 'waiting';
+    while (this.tries < RECONNECT_TRIES && this.phase !== 'ended' && !this.sig.ws) {
+      await new Promise((r) => setTimeout(r, Math.min(8000, 500 * 2 ** this.tries)));
+      this.tries += 1;
+      if (this.phase === 'ended') return;
+      try {
+        await this.join();
+        return;
+      } catch (err) {
+        if (err.status === 409 && err.code === 'meeting_full') return this.finish('full');
+        if (err.status === 409) return this.finish('ended');
+        if (err.status === 403 || err.status === 404) return this.finish(wasWaiting ? 'denied' : 'removed');
+        if (err.status === 401) return this.finish('error');
+      }
+    }
+    if (!this.sig.ws && this.phase !== 'ended') this.finish('lost');
+  }
+
+  // ---- frames ----------------------------------------------------------------
+
+  async handle(f) {
+    switch (f.type) {
+      case 'waiting': this.setPhase('waiting'); break;
+      case 'admitted': this.notice('The host let you in.'); break;
+      case 'denied': this.finish('denied'); break;
+      case 'joined': await this.onJoined(f); break;
+      case 'user-joined':
+        this.upsert(f);
+        this.peerFor(f.user_id);        // their offer follows
+        this.sendMediaState();          // so the newcomer knows our state
+        this.emit('members');
+        break;
+      case 'user-left': this.drop(f.user_id); break;
+      case 'participant-removed':
+        // Our own removal: the server closes the socket with 4403 next.
+        if (f.user_id === this.me.user_id) setTimeout(() => this.finish('removed'), 3000);
+        else this.drop(f.user_id);
+        break;
+      case 'offer': await this.onOffer(f); break;
+      case 'answer': await this.onAnswer(f); break;
+      case 'ice-candidate': await this.onCandidate(f); break;
+      case 'media-state': this.onMediaState(f); break;
+      case 'chat': this.emit('chat', { message: f }); break;
+      case 'role-changed': this.onRole(f); break;
+      case 'recording-started':
+        this.recording = f.recording_id;
+        this.emit('recording', { active: true, recordingId: f.recording_id });
+        break;
+      case 'recording-stopped':
+        this.recording = null;
+        this.emit('recording', { active: false, recordingId: f.recording_id });
+        break;
+      case 'meeting-ended': this.finish('ended'); break;
+      case 'settings-changed': this.onSettings(f.settings); break;
+      case 'mute-requested':
+        this.setMic(false);
+        this.notice('The host asked you to mute. Your microphone is now off.');
+        break;
+      case 'screen-share-stopped':
+        this.stopShare(false);
+        this.notice('The host turned screen sharing off.');
+        break;
+      case 'waiting-joined':
+        this.waiting.set(f.user_id, { ...f, since: new Date().toISOString() });
+        this.emit('waiting');
+        this.notice(`${f.nickname || f.username} is waiting to join.`);
+        break;
+      case 'waiting-left':
+        this.waiting.delete(f.user_id);
+        this.emit('waiting');
+        break;
+      case 'error': this.onError(f); break;
+      default: break;
+    }
+  }
+
+  async onJoined(f) {
+    this.tries = 0;
+    this.setPhase('in');
+    if ('settings' in f && f.settings) this.onSettings(f.settings, true);
+    if (f.audio_enabled === false && this.local.audio) {
+      this.setMic(false, false);
+      this.notice('You joined muted: the host mutes everyone on arrival.');
+    }
+    for (const p of f.participants || []) {
+      this.upsert(p);
+      const known = this.peers.get(p.user_id);
+      if (!known || FAILED.includes(known.pc.connectionState)) await this.offerTo(p.user_id);
+    }
+    this.sendMediaState();
+    this.emit('members');
+    this.startLevels();
+  }
+
+  onError(f) {
+    if (f.code === 'SCREEN_SHARE_DISABLED') this.stopShare(false);
+    this.notice(SIGNAL_ERRORS[f.code] || 'The server could not handle that. Please try again.',
+      'error');
+  }
+
+  onSettings(settings, quiet = false) {
+    const before = this.settings;
+    this.settings = { ...settings };
+    if (!quiet && before && before.enable_screen_share && !settings.enable_screen_share
+        && this.local.screen && !this.isModerator()) {
+      this.stopShare(false);
+    }
+    this.emit('settings', { settings: this.settings });
+  }
+
+  onRole(f) {
+    if (f.user_id === this.me.user_id) {
+      this.myRole = f.role;
+      this.notice(`You are now ${f.role === 'participant' ? 'a participant' : `a ${f.role}`}.`);
+    }
+    const m = this.members.get(f.user_id);
+    if (m) m.role = f.role;
+    this.emit('members');
+  }
+
+  onMediaState(f) {
+    const m = this.members.get(f.user_id);
+    if (f.user_id === this.me.user_id) {
+      // The server's word about our own microphone (a host muted us).
+      if (f.audio_enabled === false && this.local.audio) this.setMic(false, false);
+      return;
+    }
+    if (!m) return;
+    m.audio = f.audio_enabled;
+    m.video = f.video_enabled;
+    m.screen = f.screen_sharing;
+    this.emit('members');
+  }
+
+  upsert(p) {
+    const m = this.members.get(p.user_id) || { audio: true, video: true, screen: false, level: 0 };
+    Object.assign(m, { user_id: p.user_id, username: p.username ?? m.username,
+      nickname: p.nickname ?? m.nickname, role: p.role ?? m.role });
+    this.members.set(p.user_id, m);
+    return m;
+  }
+
+  drop(userId) {
+    this.closePeer(userId);
+    this.members.delete(userId);
+    this.emit('members');
+  }
+
+  isModerator() { return this.myRole === 'host' || this.myRole === 'moderator'; }
+
+  // ---- the mesh -------------------------------------------------------------
+
+  peerFor(userId) {
+    let peer = this.peers.get(userId);
+    if (peer && !FAILED.includes(peer.pc.connectionState)) return peer;
+    if (peer) this.closePeer(userId);
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    peer = { pc, pending: [], stream: null };
+    this.peers.set(userId, peer);
+    for (const t of this.stream.getAudioTracks()) pc.addTrack(t, this.stream);
+    const video = this.screenTrack || this.stream.getVideoTracks()[0];
+    if (video) peer.videoSender = pc.addTrack(video, this.stream);
+    pc.onicecandidate = (e) => this.sig.send({ type: 'ice-candidate', target_user_id: userId,
+      candidate: e.candidate ? e.candidate.toJSON() : null });
+    pc.ontrack = (e) => {
+      peer.stream = e.streams[0] || new MediaStream([e.track]);
+      this.emit('members');
+    };
+    pc.onconnectionstatechange = () => this.emit('members');
+    return peer;
+  }
+
+  closePeer(userId) {
+    const peer = this.peers.get(userId);
+    if (!peer) return;
+    this.peers.delete(userId);
+    peer.pc.close();
+  }
+
+  async offerTo(userId) {
+    const peer = this.peerFor(userId);
+    await peer.pc.setLocalDescription(await peer.pc.createOffer());
+    this.sig.send({ type: 'offer', target_user_id: userId, sdp: peer.pc.localDescription.sdp });
+  }
+
+  async onOffer(f) {
+    const peer = this.peerFor(f.from_user_id);
+    await peer.pc.setRemoteDescription(description('offer', f.sdp));
+    await this.flush(peer);
+    await peer.pc.setLocalDescription(await peer.pc.createAnswer());
+    this.sig.send({ type: 'answer', target_user_id: f.from_user_id,
+      sdp: peer.pc.localDescription.sdp });
+  }
+
+  async onAnswer(f) {
+    const peer = this.peers.get(f.from_user_id);
+    if (!peer) return;
+    await peer.pc.setRemoteDescription(description('answer', f.sdp));
+    await this.flush(peer);
+  }
+
+  async onCandidate(f) {
+    const peer = this.peers.get(f.from_user_id);
+    if (!peer) return;                   // from someone who already left
+    const c = f.candidate ?? null;       // null: end of candidates
+    if (peer.pc.remoteDescription) await peer.pc.addIceCandidate(c);
+    else peer.pending.push(c);
+  }
+
+  async flush(peer) {
+    for (const c of peer.pending.splice(0)) await peer.pc.addIceCandidate(c);
+  }
+
+  // ---- local media ------------------------------------------------------------
+
+  applyLocalTracks() {
+    for (const t of this.stream.getAudioTracks()) t.enabled = this.local.audio;
+    for (const t of this.stream.getVideoTracks()) t.enabled = this.local.video;
+  }
+
+  sendMediaState() {
+    this.sig.send({ type: 'media-state', audio_enabled: this.local.audio,
+      video_enabled: this.local.video, screen_sharing: this.local.screen });
+  }
+
+  setMic(on, tell = true) {
+    if (on && !this.stream.getAudioTracks().length) return;
+    this.local.audio = on;
+    this.applyLocalTracks();
+    if (tell) this.sendMediaState();
+    this.emit('members');
+  }
+
+  setCamera(on) {
+    if (on && !this.stream.getVideoTracks().length) return;
+    this.local.video = on;
+    this.applyLocalTracks();
+    this.sendMediaState();
+    this.emit('members');
+  }
+
+  mayShare() {
+    return !this.settings || this.settings.enable_screen_share !== false || this.isModerator();
+  }
+
+  async startShare() {
+    const track = await openScreen();
+    this.screenTrack = track;
+    track.onended = () => this.stopShare(true);
+    this.local.screen = true;
+    await this.useVideoTrack(track);
+    this.sendMediaState();
+    this.emit('members');
+  }
+
+  async stopShare(tell = true) {
+    if (!this.screenTrack) return;
+    const track = this.screenTrack;
+    this.screenTrack = null;
+    track.onended = null;
+    track.stop();
+    this.local.screen = false;
+    await this.useVideoTrack(this.stream.getVideoTracks()[0] || null);
+    if (tell) this.sendMediaState();
+    this.emit('members');
+  }
+
+  // Puts a track on every peer's video sender; a peer without one (we joined
+  // without a camera) gets it added and is offered again.
+  async useVideoTrack(track) {
+    for (const [id, peer] of this.peers) {
+      if (peer.videoSender) {
+        await peer.videoSender.replaceTrack(track);
+      } else if (track) {
+        peer.videoSender = peer.pc.addTrack(track, this.stream);
+        await this.offerTo(id);
+      }
+    }
+  }
+
+  // ---- who is speaking ---------------------------------------------------------
+
+  // Reads each peer's inbound audio level (getStats) a few times a second;
+  // the loudest above a threshold is the active speaker.
+  startLevels() {
+    if (this.levelTimer) return;
+    this.levelTimer = setInterval(() => this.readLevels().catch(() => {}), 500);
+  }
+
+  async readLevels() {
+    let loudest = null;
+    let changed = false;
+    for (const [id, peer] of this.peers) {
+      const m = this.members.get(id);
+      if (!m) continue;
+      let level = 0;
+      (await peer.pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') level = Math.max(level, s.audioLevel || 0);
+      });
+      const speaking = m.audio !== false && level > 0.02;
+      if (speaking !== Boolean(m.speaking)) changed = true;
+      m.speaking = speaking;
+      m.level = level;
+      if (speaking && (!loudest || level > loudest.level)) loudest = m;
+    }
+    const active = loudest ? loudest.user_id : this.activeSpeaker;
+    if (active !== this.activeSpeaker) changed = true;
+    this.activeSpeaker = active;
+    if (changed) this.emit('members');
+  }
+
+  // ---- host and moderator actions ------------------------------------------------
+
+  base() { return `/meetings/${this.meetingId}`; }
+  remove(userId) { return api('DELETE', `${this.base()}/participants/${userId}`); }
+  setRole(userId, role) { return api('PUT', `${this.base()}/participants/${userId}/role`, { role }); }
+  mute(userId) { return api('POST', `${this.base()}/participants/${userId}/mute`); }
+  admit(userId) { return api('POST', `${this.base()}/waiting/${userId}/admit`); }
+  deny(userId) { return api('POST', `${this.base()}/waiting/${userId}/deny`); }
+  admitAll() { return api('POST', `${this.base()}/waiting/admit_all`); }
+
+  async loadWaiting() {
+    const data = await api('GET', `${this.base()}/waiting`);
+    this.waiting = new Map((data.waiting || []).map((w) => [w.user_id, w]));
+    this.emit('waiting');
+  }
+
+  // ---- for tests and debugging ---------------------------------------------------
+
+  async stats() {
+    const out = {};
+    for (const [id, peer] of this.peers) {
+      const e = { connectionState: peer.pc.connectionState, framesDecoded: 0, bytesReceived: 0,
+        framesSent: 0, audioPacketsReceived: 0, audioEnergy: 0 };
+      (await peer.pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') {
+          e.framesDecoded += s.framesDecoded || 0;
+          e.bytesReceived += s.bytesReceived || 0;
+        } else if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+          e.audioPacketsReceived += s.packetsReceived || 0;
+          e.audioEnergy += s.totalAudioEnergy || 0;
+        } else if (s.type === 'outbound-rtp' && s.kind === 'video') {
+          e.framesSent += s.framesSent || 0;
+        }
+      });
+      out[id] = e;
+    }
+    return out;
+  }
+}
+
+// `sdp` as the other side sent it: a string or a full description object.
+function description(type, sdp) {
+  return typeof sdp === 'string' ? { type, sdp } : sdp;
+}
+
+export function endWords(reason) {
+  const by = {
+    ended: CLOSE_WORDS[4410],
+    removed: CLOSE_WORDS[4403],
+    full: CLOSE_WORDS[4429],
+    replaced: CLOSE_WORDS[4409],
+    denied: { title: 'You were not let in', text: 'The host declined your request to join.' },
+    left: { title: 'You left the meeting', text: '' },
+    lost: { title: 'Connection lost', text: 'We could not reconnect to the meeting.' },
+    error: { title: 'You were signed out', text: 'Please sign in again to rejoin.' },
+  };
+  return by[reason] || { title: 'The call ended', text: words({ status: 500 }) };
+}
