@@ -65,13 +65,14 @@ export class Call extends EventTarget {
     return status;
   }
 
+  // Leaving gives the seat back at once: over REST when seated, with the
+  // socket's `leave` frame from the waiting room (where REST knows us not).
   async leave() {
     if (this.phase === 'ended') return;
-    const wasIn = this.phase;
+    const waiting = this.phase === 'waiting';
+    if (waiting) this.sig.send({ type: 'leave' });
     this.finish('left');
-    if (wasIn !== 'ended') {
-      await api('POST', `/meetings/${this.meetingId}/leave`).catch(() => {});
-    }
+    if (!waiting) await api('POST', `/meetings/${this.meetingId}/leave`).catch(() => {});
   }
 
   async endForAll() {

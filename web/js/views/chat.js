@@ -83,7 +83,14 @@ export function chatPanel(call, meeting) {
   call.addEventListener('chat', (e) => show(e.detail.message));
   call.addEventListener('settings', applySettings);
   applySettings();
-  loadPage();
+  // History once seated: a user in the waiting room may not read it yet.
+  const loadWhenIn = () => {
+    if (call.phase !== 'in' || page > 0) return;
+    call.removeEventListener('phase', loadWhenIn);
+    loadPage();
+  };
+  call.addEventListener('phase', loadWhenIn);
+  loadWhenIn();
   const el = h('section', { class: 'panel-body chat', 'aria-label': 'Chat' },
     h('div', { class: 'messages-wrap' }, earlier, empty, list), error, form);
   return { el, focus: () => input.focus() };

@@ -69,7 +69,7 @@ export function recordingsView(meetingId) {
   const el = page(h('section', { class: 'card' },
     h('div', { class: 'list-head' }, h('div', {}, title, sub),
       h('div', { class: 'row-actions' }, refresh, h('a', { class: 'btn', href: `#/m/${meetingId}` }, 'Open meeting'))),
-    error, player, list));
+    error, list, player));
   load();
   return { name: 'recordings', title: 'Recordings', el,
     cleanup: () => { gone = true; clearTimeout(timer); } };
