@@ -8,11 +8,14 @@ import { authView } from './js/views/auth.js';
 import { homeView } from './js/views/home.js';
 import { prejoinView } from './js/views/prejoin.js';
 import { recordingsView } from './js/views/recordings.js';
+import { setWebhooksAvailable } from './js/views/shell.js';
+import { webhooksAvailable, webhooksView } from './js/views/webhooks.js';
 
 const ROUTES = [
   [/^#?\/?$/, () => homeView()],
   [/^#\/m\/(\d+)\/?$/, (m) => prejoinView(Number(m[1]))],
   [/^#\/m\/(\d+)\/recordings$/, (m) => recordingsView(Number(m[1]))],
+  [/^#\/webhooks$/, () => webhooksView()],
 ];
 
 let current = null;   // {el, cleanup}
@@ -46,8 +49,15 @@ function render() {
   }
 }
 
+function probeWebhooks() {
+  if (currentUser()) webhooksAvailable().then(setWebhooksAvailable).catch(() => {});
+}
+
 window.addEventListener('hashchange', render);
-onSessionChange(() => { if (current) render(); });
+onSessionChange(() => {
+  if (current) render();
+  probeWebhooks();
+});
 restoreSession();
 render();
 

@@ -5,10 +5,11 @@
 // main screen into docs/screenshots/ (for the README; nothing compares them).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { ROOT, Stack } from './stack.mjs';
+import { freePort, ROOT, Stack } from './stack.mjs';
 
 const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -79,7 +80,10 @@ async function diagnostics() {
 
 // Runs the body; on failure prints the diagnostics. Every page must end with
 // no uncaught error and no console error, except those the test expects
-// (a refused request the test caused on purpose logs one in Chromium).
+// (a refused request the test caused on purpose logs one in Chromium) and the
+// 404 of the client asking once whether the server has webhooks (SPEC §8),
+// on a server that has none.
+const WEBHOOKS_PROBE = /status of 404 .*\/api\/v1\/webhooks\)$/;
 function scenario(name, body, { allowConsole = [] } = {}) {
   test(name, async (t) => {
     try {
@@ -90,7 +94,8 @@ function scenario(name, body, { allowConsole = [] } = {}) {
     }
     for (const p of opened) {
       assert.deepEqual(p.errors, [], `uncaught errors on page ${p.label}`);
-      const unexpected = p.consoleErrors.filter((e) => !allowConsole.some((re) => re.test(e)));
+      const unexpected = p.consoleErrors.filter((e) => ![...allowConsole, WEBHOOKS_PROBE]
+        .some((re) => re.test(e)));
       assert.deepEqual(unexpected, [], `console errors on page ${p.label}`);
     }
   });
@@ -475,4 +480,42 @@ scenario('settings: muted on arrival, the host asks to mute, screen sharing turn
   assert.equal(res.status, 200, JSON.stringify(res.body));
   await b.page.getByRole('button', { name: 'Share your screen' }).waitFor({ timeout: 3000 });
   t.diagnostic(`host ${aId} muted ${bId}; settings-changed applied live`);
+});
+
+scenario('webhooks: add an endpoint, see its secret once, send a test, see it delivered', async (t) => {
+  const a = await openPage('A');
+  await signUp(a, unique('ann'), 'Ann Lee');
+  const probe = await stack.api('GET', '/webhooks', { token: await token(a) });
+  if (probe.status === 404) {
+    t.skip('this server has no webhooks (GET /webhooks answered 404): SPEC §8 not built');
+    assert.equal(await a.page.getByRole('link', { name: 'Webhooks' }).isVisible(), false);
+    return;
+  }
+  // A receiver on loopback that records what it is sent.
+  const got = [];
+  const port = await freePort();
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { got.push({ headers: req.headers, body }); res.end('ok'); });
+  });
+  await new Promise((r) => receiver.listen(port, '127.0.0.1', r));
+  try {
+    await a.page.getByRole('link', { name: 'Webhooks' }).click();
+    await a.page.getByLabel('Endpoint URL').fill(`http://127.0.0.1:${port}/hook`);
+    await a.page.getByLabel('Description').fill('Our CRM');
+    await a.page.getByRole('button', { name: 'Add webhook' }).click();
+    const secret = await a.page.getByLabel('Signing secret').inputValue();
+    assert.match(secret, /^whsec_/);
+    await a.page.getByRole('button', { name: 'Done' }).click();
+    await a.page.getByRole('button', { name: 'Send test' }).click();
+    const deadline = Date.now() + 20000;
+    while (!got.length && Date.now() < deadline) await sleep(200);
+    assert.equal(got.length >= 1, true, 'the test event never arrived');
+    assert.equal(JSON.parse(got[0].body).type, 'ping');
+    await a.page.getByRole('cell', { name: /^Delivered/ }).waitFor({ timeout: 10000 });
+    await shot(a, 'webhooks');
+  } finally {
+    receiver.close();
+  }
 });

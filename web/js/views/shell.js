@@ -5,7 +5,16 @@ import { currentUser, signOut } from '../api.js';
 import { h, icon, initials, nameOf } from '../dom.js';
 
 let webhooksAvailable = false;
-export function setWebhooksAvailable(yes) { webhooksAvailable = yes; }
+const webhookLinks = new Set();
+
+// The Webhooks link shows only where the server has them (asked once).
+export function setWebhooksAvailable(yes) {
+  webhooksAvailable = yes;
+  for (const a of webhookLinks) {
+    if (!a.isConnected) webhookLinks.delete(a);
+    else a.hidden = !yes;
+  }
+}
 
 export function brand() {
   return h('a', { class: 'brand', href: '#/' },
@@ -14,9 +23,10 @@ export function brand() {
 
 export function page(...content) {
   const user = currentUser();
+  const hooks = h('a', { href: '#/webhooks', hidden: !webhooksAvailable }, 'Webhooks');
+  webhookLinks.add(hooks);
   const nav = h('nav', { class: 'topnav', 'aria-label': 'Main' },
-    h('a', { href: '#/' }, 'Meetings'),
-    webhooksAvailable ? h('a', { href: '#/webhooks' }, 'Webhooks') : null);
+    h('a', { href: '#/' }, 'Meetings'), hooks);
   const who = user ? h('div', { class: 'who' },
     h('span', { class: 'avatar small', 'aria-hidden': 'true' }, initials(nameOf(user))),
     h('span', { class: 'who-name' }, nameOf(user)),
