@@ -178,7 +178,8 @@ const heard = (s) => s.audioPacketsReceived > 0 && s.audioEnergy > 0;
 // Host A and guest B in an ongoing meeting, both in the call and connected.
 async function call(t, extra = {}) {
   const [a, b] = await Promise.all([openPage('A'), openPage('B')]);
-  const [aId, bId] = await Promise.all([signUp(a, unique('ann'), 'Ann Lee'), signUp(b, unique('bob'), 'Bob Kim')]);
+  const [aId, bId] = await Promise.all([signUp(a, unique('ann'), 'Ann Lee'),
+    signUp(b, unique('bob'), 'Bob Kim')]);
   const mid = await createMeeting(a, extra);
   await joinFromPrejoin(a, mid);
   const t0 = Date.now();
@@ -284,6 +285,8 @@ scenario('the call on a phone-sized screen', async (t) => {
   await joinFromPrejoin(a, mid);
   const b = await openPage('B', { viewport: PHONE });
   const bId = await signUp(b, unique('bob'), 'Bob Kim');
+  await b.page.getByRole('heading', { name: 'Your meetings' }).waitFor();
+  await shot(b, 'home-phone');
   await joinFromPrejoin(b, mid);
   await waitConnected(a, bId);
   const aId = Number(await a.page.getAttribute('body', 'data-user-id'));

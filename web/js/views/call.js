@@ -323,6 +323,8 @@ export function callView(call, meetingInfo) {
 
   onPhase();
   renderAll();
+  // Keyboard users land on the controls once the call screen is in place.
+  requestAnimationFrame(() => { if (el.isConnected && !room.hidden) micBtn.focus(); });
 
   return {
     el,

@@ -72,6 +72,7 @@ export function homeView() {
   const joinError = h('p', { class: 'form-error', role: 'alert' });
   const joinForm = h('form', { class: 'join-box', onsubmit: (ev) => {
     ev.preventDefault();
+    joinError.textContent = '';
     const id = meetingIdFrom(joinInput.value);
     if (!id) {
       joinError.textContent = 'Paste a meeting link, or type the meeting number.';
