@@ -16,6 +16,7 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+  '--auto-select-desktop-capture-source=Entire screen',
 ];
 const CONNECT_TIMEOUT = 20000;   // expected: about a second
 const PASSWORD = 'secret123';
@@ -342,6 +343,22 @@ scenario('a dropped signaling connection says so, reconnects, and the call goes 
     { token: await token(a), json: { content: 'still there?' } });
   await b.page.waitForFunction(() => window.mm.frames.some((f) => f.type === 'chat'
     && f.content === 'still there?'), null, { timeout: 3000 });
+});
+
+scenario('a shared screen reaches the other side and is marked as presenting', async (t) => {
+  const { a, b, aId } = await call(t);
+  const before = (await waitStats(b, aId, decoded, 'video')).framesDecoded;
+  await a.page.getByRole('button', { name: 'Share your screen' }).click();
+  await b.page.waitForSelector(`.tile[data-user-id="${aId}"][data-screen="true"]`, { timeout: 5000 });
+  await b.page.locator(`.tile[data-user-id="${aId}"]`).getByText('presenting').waitFor();
+  // The screen's frames arrive on the same video track, replaced in place.
+  const sender = await a.page.evaluate(() => [...window.mm.pcs.values()][0].getSenders()
+    .find((s) => s.track?.kind === 'video').track.label);
+  assert.match(sender, /screen/i);
+  const after = await waitStats(b, aId, (s) => s.framesDecoded > before + 10, 'screen frames');
+  await a.page.getByRole('button', { name: 'Stop sharing your screen' }).click();
+  await b.page.waitForSelector(`.tile[data-user-id="${aId}"][data-screen="false"]`, { timeout: 5000 });
+  t.diagnostic(`frames decoded at B: ${before} before sharing, ${after.framesDecoded} while sharing`);
 });
 
 scenario('a host removes someone from the participants panel', async (t) => {

@@ -43,8 +43,10 @@ export function prejoinView(meetingId) {
     onclick: () => { audioOn = !audioOn; applyToggles(); } });
   const camBtn = h('button', { type: 'button', class: 'round', 'aria-pressed': 'true',
     onclick: () => { videoOn = !videoOn; applyToggles(); } });
-  const micSel = h('select', { 'aria-label': 'Microphone', onchange: () => { opening = reopen(); } });
-  const camSel = h('select', { 'aria-label': 'Camera', onchange: () => { opening = reopen(); } });
+  const micSel = h('select', { onchange: () => { opening = reopen(); } });
+  const camSel = h('select', { onchange: () => { opening = reopen(); } });
+  const micField = h('label', { class: 'field' }, h('span', {}, 'Microphone'), micSel);
+  const camField = h('label', { class: 'field' }, h('span', {}, 'Camera'), camSel);
   const deviceNote = h('p', { class: 'muted small', role: 'status' });
 
   const title = h('h1', {}, 'Ready to join?');
@@ -87,7 +89,7 @@ export function prejoinView(meetingId) {
       const { mics, cams } = await listDevices();
       fill(micSel, mics, stream.getAudioTracks()[0]);
       fill(camSel, cams, stream.getVideoTracks()[0]);
-      camSel.hidden = !wantVideo;
+      camField.hidden = !wantVideo;
     } catch (err) {
       deviceNote.textContent = `${words(err)} You can still join and listen.`;
       stream = new MediaStream();
@@ -106,7 +108,8 @@ export function prejoinView(meetingId) {
     if (!meeting) return;
     title.textContent = meeting.title;
     document.title = `${meeting.title} · Meet`;
-    const words_ = { scheduled: `Scheduled for ${when(meeting.start_time)}`,
+    const soon = new Date(meeting.start_time) - Date.now() < 5 * 60e3;
+    const words_ = { scheduled: soon ? 'Not started yet' : `Scheduled for ${when(meeting.start_time)}`,
       ongoing: 'The meeting is live', ended: 'This meeting has ended',
       cancelled: 'This meeting was cancelled' };
     info.textContent = words_[meeting.status] || '';
@@ -194,7 +197,7 @@ export function prejoinView(meetingId) {
     h('div', { class: 'prejoin-side' }, title, info,
       h('p', { class: 'muted' }, `You will join as ${user.nickname || user.username}.`),
       form, status,
-      h('div', { class: 'devices' }, micSel, camSel), deviceNote,
+      h('div', { class: 'devices' }, micField, camField), deviceNote,
       h('a', { href: '#/', class: 'link' }, 'Back to meetings'))));
 
   const current = {
