@@ -19,6 +19,7 @@ const CHROMIUM_ARGS = [
   '--auto-select-desktop-capture-source=Entire screen',
 ];
 const CONNECT_TIMEOUT = 20000;   // expected: about a second
+const SOON = 10000;              // a frame's effect on the other page: expected well under a second
 const PASSWORD = 'secret123';
 const SHOTS = path.join(ROOT, 'docs', 'screenshots');
 const DESKTOP = { width: 1280, height: 800 };
@@ -246,7 +247,7 @@ scenario('journey: sign up, create, invite, join by link, see and hear, mute, ch
 
   // A mutes: B's tile of A shows it.
   await a.page.getByRole('button', { name: 'Turn microphone off' }).click();
-  await b.page.waitForSelector(`.tile[data-user-id="${aId}"][data-audio="off"]`, { timeout: 3000 });
+  await b.page.waitForSelector(`.tile[data-user-id="${aId}"][data-audio="off"]`, { timeout: SOON });
   assert.equal(await b.page.locator(`.tile[data-user-id="${aId}"] .tile-mic`).isVisible(), true);
   await a.page.getByRole('button', { name: 'Turn microphone on' }).waitFor();
 
@@ -256,15 +257,15 @@ scenario('journey: sign up, create, invite, join by link, see and hear, mute, ch
   await a.page.getByRole('textbox', { name: 'Message' }).fill(text);
   await a.page.getByRole('button', { name: 'Send' }).click();
   await b.page.waitForFunction((c) => window.mm.frames.some((f) => f.type === 'chat'
-    && f.content === c), text, { timeout: 3000 });
+    && f.content === c), text, { timeout: SOON });
   const frame = await b.page.evaluate((c) => window.mm.frames.find((f) => f.type === 'chat'
     && f.content === c), text);
   assert.equal(frame.user_id, aId);
   await b.page.getByRole('button', { name: 'Chat', exact: true }).click();
-  await b.page.locator('.messages li', { hasText: text }).waitFor({ timeout: 3000 });
+  await b.page.locator('.messages li', { hasText: text }).waitFor({ timeout: SOON });
   await b.page.getByRole('textbox', { name: 'Message' }).fill('Hi Ann, I can see you!');
   await b.page.getByRole('button', { name: 'Send' }).click();
-  await a.page.locator('.messages li', { hasText: 'I can see you' }).waitFor({ timeout: 3000 });
+  await a.page.locator('.messages li', { hasText: 'I can see you' }).waitFor({ timeout: SOON });
   await a.page.getByRole('button', { name: 'Turn microphone on' }).click();
   await shot(a, 'call');
   await b.page.getByRole('button', { name: 'Participants' }).click();
@@ -273,7 +274,7 @@ scenario('journey: sign up, create, invite, join by link, see and hear, mute, ch
   // The host ends the meeting: the guest is told so, in words.
   a.page.once('dialog', (d) => d.accept());
   await a.page.getByRole('button', { name: 'End for all' }).click();
-  await b.page.getByRole('heading', { name: 'The meeting has ended' }).waitFor({ timeout: 3000 });
+  await b.page.getByRole('heading', { name: 'The meeting has ended' }).waitFor({ timeout: SOON });
   assert.equal(await b.page.getAttribute('body', 'data-end-reason'), 'ended');
   await shot(b, 'meeting-ended');
   await a.page.getByRole('heading', { name: 'The meeting has ended' }).waitFor();
@@ -323,7 +324,7 @@ scenario('a participant removed over REST is disconnected within a second and to
   await a.page.waitForFunction((id) => {
     const seen = (type) => window.mm.frames.some((f) => f.type === type && f.user_id === id);
     return seen('participant-removed') && seen('user-left');
-  }, bId, { timeout: 2000 });
+  }, bId, { timeout: SOON });
   await a.page.waitForSelector(`.tile[data-user-id="${bId}"]`, { state: 'detached' });
   assert.equal(await a.page.evaluate((id) => window.mm.pcs.has(id), bId), false);
 });
@@ -333,7 +334,7 @@ scenario('a dropped signaling connection says so, reconnects, and the call goes 
   const before = await b.page.evaluate(() => window.mm.frames.filter((f) => f.type === 'joined').length);
   // The socket drops (as on a network change); the peer connections live on.
   await b.page.evaluate(() => window.mm.call.sig.ws.close(4000, 'test'));
-  await b.page.getByText('Connection lost. Reconnecting…').waitFor({ timeout: 3000 });
+  await b.page.getByText('Connection lost. Reconnecting…').waitFor({ timeout: SOON });
   await b.page.waitForFunction((n) => window.mm.frames.filter((f) => f.type === 'joined').length > n
     && document.body.dataset.phase === 'in', before, { timeout: CONNECT_TIMEOUT });
   assert.equal(await b.page.getByText('Connection lost. Reconnecting…').isVisible(), false);
@@ -342,14 +343,14 @@ scenario('a dropped signaling connection says so, reconnects, and the call goes 
   await stack.api('POST', `/meetings/${await b.page.evaluate(() => window.mm.call.meetingId)}/messages`,
     { token: await token(a), json: { content: 'still there?' } });
   await b.page.waitForFunction(() => window.mm.frames.some((f) => f.type === 'chat'
-    && f.content === 'still there?'), null, { timeout: 3000 });
+    && f.content === 'still there?'), null, { timeout: SOON });
 });
 
 scenario('a shared screen reaches the other side and is marked as presenting', async (t) => {
   const { a, b, aId } = await call(t);
   const before = (await waitStats(b, aId, decoded, 'video')).framesDecoded;
   await a.page.getByRole('button', { name: 'Share your screen' }).click();
-  await b.page.waitForSelector(`.tile[data-user-id="${aId}"][data-screen="true"]`, { timeout: 5000 });
+  await b.page.waitForSelector(`.tile[data-user-id="${aId}"][data-screen="true"]`, { timeout: SOON });
   await b.page.locator(`.tile[data-user-id="${aId}"]`).getByText('presenting').waitFor();
   // The screen's frames arrive on the same video track, replaced in place.
   const sender = await a.page.evaluate(() => [...window.mm.pcs.values()][0].getSenders()
@@ -357,7 +358,7 @@ scenario('a shared screen reaches the other side and is marked as presenting', a
   assert.match(sender, /screen/i);
   const after = await waitStats(b, aId, (s) => s.framesDecoded > before + 10, 'screen frames');
   await a.page.getByRole('button', { name: 'Stop sharing your screen' }).click();
-  await b.page.waitForSelector(`.tile[data-user-id="${aId}"][data-screen="false"]`, { timeout: 5000 });
+  await b.page.waitForSelector(`.tile[data-user-id="${aId}"][data-screen="false"]`, { timeout: SOON });
   t.diagnostic(`frames decoded at B: ${before} before sharing, ${after.framesDecoded} while sharing`);
 });
 
@@ -367,7 +368,7 @@ scenario('a host removes someone from the participants panel', async (t) => {
   const bName = await b.page.evaluate(() => JSON.parse(sessionStorage.getItem('mm.session')).user.nickname);
   a.page.once('dialog', (d) => d.accept());
   await a.page.getByRole('button', { name: `Remove ${bName}` }).click();
-  await b.page.getByRole('heading', { name: 'You were removed from the meeting' }).waitFor({ timeout: 3000 });
+  await b.page.getByRole('heading', { name: 'You were removed from the meeting' }).waitFor({ timeout: SOON });
   await a.page.waitForSelector(`.tile[data-user-id="${bId}"]`, { state: 'detached' });
 });
 
@@ -379,7 +380,7 @@ scenario('a recording made in the call is uploaded and listed with play and down
   ]);
   assert.equal(started.status(), 200, await started.text());
   // Everyone sees that the meeting records.
-  await b.page.getByRole('status').filter({ hasText: 'Recording' }).waitFor({ timeout: 3000 });
+  await b.page.getByRole('status').filter({ hasText: 'Recording' }).waitFor({ timeout: SOON });
   await sleep(2500);
   const [upload] = await Promise.all([
     a.page.waitForResponse((r) => r.url().endsWith('/file') && r.request().method() === 'PUT',
@@ -454,11 +455,11 @@ scenario('waiting room: the host admits a guest and they see each other', async 
   assert.equal(res.status(), 202, await res.text());
   await b.page.getByRole('heading', { name: 'Waiting for the host to let you in' }).waitFor();
   await shot(b, 'waiting-room');
-  await a.page.getByRole('button', { name: 'Participants' }).click();
-  await a.page.getByRole('button', { name: 'Admit Bob Kim' }).waitFor({ timeout: 3000 });
+  await a.page.getByRole('button', { name: 'Participants (1 waiting to join)' }).click();
+  await a.page.getByRole('button', { name: 'Admit Bob Kim' }).waitFor({ timeout: SOON });
   await shot(a, 'waiting-list');
   await a.page.getByRole('button', { name: 'Admit Bob Kim' }).click();
-  await b.page.waitForSelector('body[data-phase="in"]', { timeout: 5000 });
+  await b.page.waitForSelector('body[data-phase="in"]', { timeout: SOON });
   await Promise.all([waitConnected(a, bId), waitConnected(b, aId)]);
   await Promise.all([waitStats(b, aId, decoded, 'video'), waitStats(a, bId, decoded, 'video')]);
 });
@@ -480,25 +481,25 @@ scenario('settings: muted on arrival, the host asks to mute, screen sharing turn
   await waitConnected(a, bId);
   // Muted on arrival, and the host sees it.
   await b.page.getByRole('button', { name: 'Turn microphone on' }).waitFor();
-  await a.page.waitForSelector(`.tile[data-user-id="${bId}"][data-audio="off"]`, { timeout: 3000 });
+  await a.page.waitForSelector(`.tile[data-user-id="${bId}"][data-audio="off"]`, { timeout: SOON });
   // Screen sharing is off for participants, not for the host.
   assert.equal(await b.page.getByRole('button', { name: 'Share your screen' }).isVisible(), false);
   assert.equal(await a.page.getByRole('button', { name: 'Share your screen' }).isVisible(), true);
 
   // B unmutes; the host asks B to mute; B is told in words and is muted.
   await b.page.getByRole('button', { name: 'Turn microphone on' }).click();
-  await a.page.waitForSelector(`.tile[data-user-id="${bId}"][data-audio="on"]`, { timeout: 3000 });
+  await a.page.waitForSelector(`.tile[data-user-id="${bId}"][data-audio="on"]`, { timeout: SOON });
   await a.page.getByRole('button', { name: 'Participants' }).click();
   await a.page.getByRole('button', { name: 'Ask Bob Kim to mute' }).click();
-  await b.page.getByText('The host asked you to mute').waitFor({ timeout: 3000 });
+  await b.page.getByText('The host asked you to mute').waitFor({ timeout: SOON });
   await b.page.getByRole('button', { name: 'Turn microphone on' }).waitFor();
-  await a.page.waitForSelector(`.tile[data-user-id="${bId}"][data-audio="off"]`, { timeout: 3000 });
+  await a.page.waitForSelector(`.tile[data-user-id="${bId}"][data-audio="off"]`, { timeout: SOON });
 
   // The host turns screen sharing on: B's share button appears at once.
   const res = await stack.api('PUT', `/meetings/${mid}`, { token: await token(a),
     json: { settings: { enable_screen_share: true } } });
   assert.equal(res.status, 200, JSON.stringify(res.body));
-  await b.page.getByRole('button', { name: 'Share your screen' }).waitFor({ timeout: 3000 });
+  await b.page.getByRole('button', { name: 'Share your screen' }).waitFor({ timeout: SOON });
   t.diagnostic(`host ${aId} muted ${bId}; settings-changed applied live`);
 });
 

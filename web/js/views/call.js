@@ -170,6 +170,10 @@ export function callView(call, meetingInfo) {
     recBtn.classList.toggle('on', Boolean(call.recording));
     recPill.hidden = !call.recording;
     endBtn.hidden = call.myRole !== 'host';
+    const waiting = moderator ? call.waiting.size : 0;
+    peopleBtn.classList.toggle('attention', waiting > 0);
+    peopleBtn.setAttribute('aria-label', waiting ? `Participants (${waiting} waiting to join)`
+      : 'Participants');
   }
 
   async function toggleShare() {
@@ -298,6 +302,7 @@ export function callView(call, meetingInfo) {
   call.addEventListener('members', renderAll);
   call.addEventListener('phase', onPhase);
   call.addEventListener('settings', renderAll);
+  call.addEventListener('waiting', renderControls);
   call.addEventListener('end', onEnd);
   call.addEventListener('notice', (e) => toast(e.detail.text, e.detail.kind));
   call.addEventListener('recording', (e) => {
