@@ -1,7 +1,6 @@
-// One call: the REST join, the signaling socket, the mesh of peer
-// connections (the newcomer offers to everyone listed in `joined`; the
-// others wait for its offer), the local media state, and what the room
-// says about everyone. The view listens to its events:
+// One call: the REST join, the signaling socket and its reconnection, the
+// mesh of peer connections (mesh.js), the local media state, and what the
+// room says about everyone. The view listens to its events:
 //   phase     {phase}  joining | waiting | in | reconnecting | ended
 //   members   the people in the room changed (list, media, speaking, roles)
 //   chat      {message}
@@ -12,12 +11,12 @@
 //   end       {reason}  ended | removed | denied | full | replaced | left | error
 
 import { api, request } from './api.js';
+import { Mesh } from './mesh.js';
 import { Signaling } from './signaling.js';
 import { openScreen } from './media.js';
 import { CLOSE_WORDS, SIGNAL_ERRORS, words } from './words.js';
 
 const RECONNECT_TRIES = 8;
-const FAILED = ['failed', 'closed'];
 
 export class Call extends EventTarget {
   constructor({ meetingId, me, stream, password = '', audioOn = true, videoOn = true }) {
@@ -29,19 +28,22 @@ export class Call extends EventTarget {
     this.local = { audio: audioOn, video: videoOn && stream.getVideoTracks().length > 0,
       screen: false };
     this.screenTrack = null;
-    this.members = new Map();              // user_id -> {user_id, username, nickname, role, audio, video, screen, level}
-    this.peers = new Map();                // user_id -> {pc, pending, stream}
+    this.members = new Map();              // user_id -> who, role, audio, video, screen, level
     this.waiting = new Map();              // user_id -> {user_id, username, nickname, since}
     this.settings = null;                  // absent on a server without SPEC §6
     this.myRole = 'participant';
     this.phase = 'joining';
     this.recording = null;                 // recording_id while the meeting records
-    this.iceServers = [];
     this.tries = 0;
     this.sig = new Signaling((f) => this.handle(f));
     this.sig.addEventListener('status', (e) => this.onSocket(e.detail));
+    this.mesh = new Mesh((f) => this.sig.send(f), () => this.emit('members'));
+    this.mesh.stream = stream;
+    this.mesh.video = stream.getVideoTracks()[0] || null;
     this.applyLocalTracks();
   }
+
+  get peers() { return this.mesh.peers; }
 
   emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
@@ -59,7 +61,7 @@ export class Call extends EventTarget {
   async join() {
     const body = this.password ? { password: this.password } : undefined;
     const { status, data } = await request('POST', `/meetings/${this.meetingId}/join`, body);
-    this.iceServers = data.ice_servers || [];
+    this.mesh.iceServers = data.ice_servers || [];
     if (status === 202) this.setPhase('waiting');
     this.sig.connect(data.room_url);
     return status;
@@ -85,7 +87,7 @@ export class Call extends EventTarget {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
     this.sig.close();
-    for (const id of [...this.peers.keys()]) this.closePeer(id);
+    this.mesh.closeAll();
     for (const t of this.stream.getTracks()) t.stop();
     this.screenTrack?.stop();
     clearInterval(this.levelTimer);
@@ -137,7 +139,7 @@ export class Call extends EventTarget {
       case 'joined': await this.onJoined(f); break;
       case 'user-joined':
         this.upsert(f);
-        this.peerFor(f.user_id);        // their offer follows
+        this.mesh.peerFor(f.user_id);   // their offer follows
         this.sendMediaState();          // so the newcomer knows our state
         this.emit('members');
         break;
@@ -147,9 +149,9 @@ export class Call extends EventTarget {
         if (f.user_id === this.me.user_id) setTimeout(() => this.finish('removed'), 3000);
         else this.drop(f.user_id);
         break;
-      case 'offer': await this.onOffer(f); break;
-      case 'answer': await this.onAnswer(f); break;
-      case 'ice-candidate': await this.onCandidate(f); break;
+      case 'offer': await this.mesh.onOffer(f); break;
+      case 'answer': await this.mesh.onAnswer(f); break;
+      case 'ice-candidate': await this.mesh.onCandidate(f); break;
       case 'media-state': this.onMediaState(f); break;
       case 'chat': this.emit('chat', { message: f }); break;
       case 'role-changed': this.onRole(f); break;
@@ -195,8 +197,7 @@ export class Call extends EventTarget {
     }
     for (const p of f.participants || []) {
       this.upsert(p);
-      const known = this.peers.get(p.user_id);
-      if (!known || FAILED.includes(known.pc.connectionState)) await this.offerTo(p.user_id);
+      if (this.mesh.needsOffer(p.user_id)) await this.mesh.offerTo(p.user_id);
     }
     this.sendMediaState();
     this.emit('members');
@@ -252,75 +253,12 @@ export class Call extends EventTarget {
   }
 
   drop(userId) {
-    this.closePeer(userId);
+    this.mesh.closePeer(userId);
     this.members.delete(userId);
     this.emit('members');
   }
 
   isModerator() { return this.myRole === 'host' || this.myRole === 'moderator'; }
-
-  // ---- the mesh -------------------------------------------------------------
-
-  peerFor(userId) {
-    let peer = this.peers.get(userId);
-    if (peer && !FAILED.includes(peer.pc.connectionState)) return peer;
-    if (peer) this.closePeer(userId);
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
-    peer = { pc, pending: [], stream: null };
-    this.peers.set(userId, peer);
-    for (const t of this.stream.getAudioTracks()) pc.addTrack(t, this.stream);
-    const video = this.screenTrack || this.stream.getVideoTracks()[0];
-    if (video) peer.videoSender = pc.addTrack(video, this.stream);
-    pc.onicecandidate = (e) => this.sig.send({ type: 'ice-candidate', target_user_id: userId,
-      candidate: e.candidate ? e.candidate.toJSON() : null });
-    pc.ontrack = (e) => {
-      peer.stream = e.streams[0] || new MediaStream([e.track]);
-      this.emit('members');
-    };
-    pc.onconnectionstatechange = () => this.emit('members');
-    return peer;
-  }
-
-  closePeer(userId) {
-    const peer = this.peers.get(userId);
-    if (!peer) return;
-    this.peers.delete(userId);
-    peer.pc.close();
-  }
-
-  async offerTo(userId) {
-    const peer = this.peerFor(userId);
-    await peer.pc.setLocalDescription(await peer.pc.createOffer());
-    this.sig.send({ type: 'offer', target_user_id: userId, sdp: peer.pc.localDescription.sdp });
-  }
-
-  async onOffer(f) {
-    const peer = this.peerFor(f.from_user_id);
-    await peer.pc.setRemoteDescription(description('offer', f.sdp));
-    await this.flush(peer);
-    await peer.pc.setLocalDescription(await peer.pc.createAnswer());
-    this.sig.send({ type: 'answer', target_user_id: f.from_user_id,
-      sdp: peer.pc.localDescription.sdp });
-  }
-
-  async onAnswer(f) {
-    const peer = this.peers.get(f.from_user_id);
-    if (!peer) return;
-    await peer.pc.setRemoteDescription(description('answer', f.sdp));
-    await this.flush(peer);
-  }
-
-  async onCandidate(f) {
-    const peer = this.peers.get(f.from_user_id);
-    if (!peer) return;                   // from someone who already left
-    const c = f.candidate ?? null;       // null: end of candidates
-    if (peer.pc.remoteDescription) await peer.pc.addIceCandidate(c);
-    else peer.pending.push(c);
-  }
-
-  async flush(peer) {
-    for (const c of peer.pending.splice(0)) await peer.pc.addIceCandidate(c);
-  }
 
   // ---- local media ------------------------------------------------------------
 
@@ -357,9 +295,10 @@ export class Call extends EventTarget {
   async startShare() {
     const track = await openScreen();
     this.screenTrack = track;
+    this.screenStream = new MediaStream([track]);   // our own tile shows it
     track.onended = () => this.stopShare(true);
     this.local.screen = true;
-    await this.useVideoTrack(track);
+    await this.mesh.useVideoTrack(track);
     this.sendMediaState();
     this.emit('members');
   }
@@ -368,25 +307,13 @@ export class Call extends EventTarget {
     if (!this.screenTrack) return;
     const track = this.screenTrack;
     this.screenTrack = null;
+    this.screenStream = null;
     track.onended = null;
     track.stop();
     this.local.screen = false;
-    await this.useVideoTrack(this.stream.getVideoTracks()[0] || null);
+    await this.mesh.useVideoTrack(this.stream.getVideoTracks()[0] || null);
     if (tell) this.sendMediaState();
     this.emit('members');
-  }
-
-  // Puts a track on every peer's video sender; a peer without one (we joined
-  // without a camera) gets it added and is offered again.
-  async useVideoTrack(track) {
-    for (const [id, peer] of this.peers) {
-      if (peer.videoSender) {
-        await peer.videoSender.replaceTrack(track);
-      } else if (track) {
-        peer.videoSender = peer.pc.addTrack(track, this.stream);
-        await this.offerTo(id);
-      }
-    }
   }
 
   // ---- who is speaking ---------------------------------------------------------
@@ -401,13 +328,9 @@ export class Call extends EventTarget {
   async readLevels() {
     let loudest = null;
     let changed = false;
-    for (const [id, peer] of this.peers) {
+    for (const [id, level] of await this.mesh.levels()) {
       const m = this.members.get(id);
       if (!m) continue;
-      let level = 0;
-      (await peer.pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') level = Math.max(level, s.audioLevel || 0);
-      });
       const speaking = m.audio !== false && level > 0.02;
       if (speaking !== Boolean(m.speaking)) changed = true;
       m.speaking = speaking;
@@ -436,33 +359,7 @@ export class Call extends EventTarget {
     this.emit('waiting');
   }
 
-  // ---- for tests and debugging ---------------------------------------------------
-
-  async stats() {
-    const out = {};
-    for (const [id, peer] of this.peers) {
-      const e = { connectionState: peer.pc.connectionState, framesDecoded: 0, bytesReceived: 0,
-        framesSent: 0, audioPacketsReceived: 0, audioEnergy: 0 };
-      (await peer.pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') {
-          e.framesDecoded += s.framesDecoded || 0;
-          e.bytesReceived += s.bytesReceived || 0;
-        } else if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-          e.audioPacketsReceived += s.packetsReceived || 0;
-          e.audioEnergy += s.totalAudioEnergy || 0;
-        } else if (s.type === 'outbound-rtp' && s.kind === 'video') {
-          e.framesSent += s.framesSent || 0;
-        }
-      });
-      out[id] = e;
-    }
-    return out;
-  }
-}
-
-// `sdp` as the other side sent it: a string or a full description object.
-function description(type, sdp) {
-  return typeof sdp === 'string' ? { type, sdp } : sdp;
+  stats() { return this.mesh.stats(); }
 }
 
 export function endWords(reason) {

@@ -49,8 +49,6 @@ export class Signaling extends EventTarget {
     return false;
   }
 
-  get open() { return this.ws?.readyState === WebSocket.OPEN; }
-
   // Closes without reporting (the caller is leaving on purpose).
   close() {
     const ws = this.ws;

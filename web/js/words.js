@@ -55,7 +55,6 @@ export const CLOSE_WORDS = {
   4410: { title: 'The meeting has ended', text: 'The host ended the meeting for everyone.' },
   4429: { title: 'The meeting is full', text: 'There is no free place in this meeting right now.' },
   4409: { title: 'You joined from another window', text: 'This meeting is open in another tab or device.' },
-  4401: { title: 'Connection refused', text: 'Your invitation to the room expired. Join again.' },
 };
 
 export const SIGNAL_ERRORS = {

@@ -98,11 +98,8 @@ export function callView(call, meetingInfo) {
 
   function renderTiles() {
     const me = tileFor(call.me.user_id, true);
-    const localVideo = call.screenTrack ? new MediaStream([call.screenTrack]) : call.stream;
-    if (me.parts.video.srcObject?.id !== localVideo.id
-        || me.parts.video.srcObject.getVideoTracks()[0] !== localVideo.getVideoTracks()[0]) {
-      me.parts.video.srcObject = localVideo;
-    }
+    const localVideo = call.screenStream || call.stream;
+    if (me.parts.video.srcObject !== localVideo) me.parts.video.srcObject = localVideo;
     me.classList.toggle('mirror-off', Boolean(call.screenTrack));
     paint(me, { ...call.me, audio: call.local.audio, video: call.local.video || call.local.screen,
       speaking: false }, 'You');

@@ -123,7 +123,7 @@ function row(m) {
     h('div', { class: 'row-actions' }, open, copy, recs));
 }
 
-export async function copyLink(id) {
+async function copyLink(id) {
   const link = inviteLink(id);
   try {
     await navigator.clipboard.writeText(link);

@@ -7,7 +7,7 @@ import { h, toast, when } from '../dom.js';
 import { words } from '../words.js';
 import { page } from './shell.js';
 
-export const EVENTS = ['meeting.started', 'meeting.ended', 'participant.joined',
+const EVENTS = ['meeting.started', 'meeting.ended', 'participant.joined',
   'participant.left', 'participant.removed', 'participant.waiting', 'recording.started',
   'recording.completed', 'recording.failed', 'chat.message'];
 const DELIVERY_WORDS = { pending: 'Pending', delivered: 'Delivered', failed: 'Failed' };
