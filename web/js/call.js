@@ -27,7 +27,8 @@ export class Call extends EventTarget {
     this.password = password;
     this.local = { audio: audioOn, video: videoOn && stream.getVideoTracks().length > 0,
       screen: false };
-    this.screenTrack = null;
+    this.screenTrack = null;               // while sharing: the screen, and it as a stream
+    this.screenStream = null;
     this.members = new Map();              // user_id -> who, role, audio, video, screen, level
     this.waiting = new Map();              // user_id -> {user_id, username, nickname, since}
     this.settings = null;                  // absent on a server without SPEC §6
