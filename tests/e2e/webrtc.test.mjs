@@ -266,8 +266,9 @@ scenario('journey: sign up, create, invite, join by link, see and hear, mute, ch
   await b.page.getByRole('textbox', { name: 'Message' }).fill('Hi Ann, I can see you!');
   await b.page.getByRole('button', { name: 'Send' }).click();
   await a.page.locator('.messages li', { hasText: 'I can see you' }).waitFor({ timeout: SOON });
+  await shot(b, 'call');         // Ann still muted, the chat open
   await a.page.getByRole('button', { name: 'Turn microphone on' }).click();
-  await shot(a, 'call');
+  await b.page.waitForSelector(`.tile[data-user-id="${aId}"][data-audio="on"]`, { timeout: SOON });
   await b.page.getByRole('button', { name: 'Participants' }).click();
   await shot(b, 'call-participants');
 
