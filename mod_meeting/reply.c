@@ -1,9 +1,45 @@
 /* Response envelopes (see reply.h). */
 #include "reply.h"
 
+/* The watch of a request, kept in its pool (an ErrorDocument redirect shares
+ * the pool, not the request_rec: a watch applies to its own request only). */
+typedef struct {
+    request_rec *r;
+    mm_reply_watch *fn;
+    void *baton;
+} watch;
+
+static const char watch_key[] = "mm_reply_watch";
+
+void mm_reply_watch_set(request_rec *r, mm_reply_watch *fn, void *baton)
+{
+    watch *w = apr_palloc(r->pool, sizeof(*w));
+
+    *w = (watch){r, fn, baton};
+    apr_pool_userdata_setn(w, watch_key, NULL, r->pool);
+}
+
+/* Hands status and body to r's watch, if any, which is then dropped: 1 when
+ * the watch answered instead. */
+static int watched(request_rec *r, int status, const char *body)
+{
+    void *data = NULL;
+    mm_reply_watch *fn;
+    watch *w;
+
+    apr_pool_userdata_get(&data, watch_key, r->pool);
+    if (!(w = data) || w->r != r || !(fn = w->fn))
+        return 0;
+    w->fn = NULL;
+    return fn(r, w->baton, status, body) != 0;
+}
+
 static int send_body(request_rec *r, int status, const char *body)
 {
     apr_size_t len = strlen(body);
+
+    if (watched(r, status, body))
+        return MM_DONE;
 
     r->status = status;
     ap_set_content_type(r, "application/json");
@@ -14,13 +50,22 @@ static int send_body(request_rec *r, int status, const char *body)
     return MM_DONE;
 }
 
+/* data_json is often PostgreSQL's text, spaced ("k" : v): it is copied into
+ * the body compact, so that every reply reads "k":v, whatever wrote it. */
 int mm_reply(request_rec *r, int status, const char *message, const char *data_json)
 {
     const char *msg = message ? apr_pstrcat(r->pool, ",\"message\":",
                                             mm_json_quote(r->pool, message), NULL) : "";
-    const char *data = data_json ? apr_pstrcat(r->pool, ",\"data\":", data_json, NULL) : "";
+    const char *head = apr_psprintf(r->pool, "{\"code\":%d%s%s", status, msg,
+                                    data_json ? ",\"data\":" : "");
+    size_t hlen = strlen(head), dlen = data_json ? strlen(data_json) : 0, n;
+    char *body = apr_palloc(r->pool, hlen + dlen + 2);
 
-    return send_body(r, status, apr_psprintf(r->pool, "{\"code\":%d%s%s}", status, msg, data));
+    memcpy(body, head, hlen);
+    n = hlen + (data_json ? mm_json_compact(body + hlen, data_json, dlen) : 0);
+    body[n++] = '}';
+    body[n] = '\0';
+    return send_body(r, status, body);
 }
 
 int mm_reply_json(request_rec *r, int status, const char *message, json_t *data)
@@ -49,6 +94,18 @@ int mm_error(request_rec *r, int status, const char *code, const char *message,
     return send_body(r, status, body);
 }
 
+int mm_reply_stored(request_rec *r, int status, const char *body)
+{
+    return send_body(r, status, body);
+}
+
+int mm_not_modified(request_rec *r)
+{
+    r->status = HTTP_NOT_MODIFIED;
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    return MM_DONE;
+}
+
 int mm_error_invalid(request_rec *r, const mm_verr *e)
 {
     return mm_error(r, HTTP_BAD_REQUEST, e->code, e->message, e->field[0] ? e->field : NULL);
@@ -65,7 +122,7 @@ static const struct {
     {HTTP_NOT_FOUND, "not_found", "no such resource"},
     {HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here"},
     {HTTP_REQUEST_TIME_OUT, "request_timeout", "the request took too long to arrive"},
-    {HTTP_PRECONDITION_FAILED, "conflict", "a precondition of the request failed"},
+    {HTTP_PRECONDITION_FAILED, "precondition_failed", "a precondition of the request failed"},
     {HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
      "the request body is larger than the server accepts"},
     /* malformed, as httpd's own 400s */
