@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "check.h"
 #include "db.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "cors.h"
 #include "signald_proc.h"
@@ -210,6 +211,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(meeting_handler, NULL, NULL, APR_HOOK_MIDDLE);
     mm_status_register();
+    mm_metrics_register();
 }
 
 AP_DECLARE_MODULE(meeting) = {

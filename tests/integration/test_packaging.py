@@ -189,6 +189,9 @@ def test_debian_layout_starts_serves_and_logs_no_ah02653(debian):
     assert debian.apache2("-k", "graceful").returncode == 0
     time.sleep(1.5)
     assert wait_for(healthy, 30), debian.error_log()
+    # The shipped meeting.conf leaves the metrics endpoint off.
+    metrics = requests.get(f"http://127.0.0.1:{debian.port}/meeting-metrics", timeout=10)
+    assert metrics.status_code == 404
     log = debian.error_log()
     # This httpd's log: "configured -- resuming normal operations" at the start
     # and after the graceful restart ("SIGUSR1 received").
