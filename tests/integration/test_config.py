@@ -136,6 +136,7 @@ def test_graceful_onto_a_broken_config_keeps_the_old_httpd(make_stack):
 
 def test_good_configuration_passes(workdir, pg):
     s = Stack(workdir, pg, "MeetingRateLimit * 10/s\nMeetingRateLimit auth.login off\n"
+                           "MeetingRateLimit meeting.create 10/day\n"
                            "MeetingRateLimitExempt 10.0.0.0/8 ::1\n")
     r = configtest(s)
     assert r.returncode == 0, r.stderr
