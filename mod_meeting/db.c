@@ -1,7 +1,7 @@
 /* Database access through mod_dbd (see db.h). */
 #include "db.h"
 #include "auth.h"
-#include "check.h"
+#include "configcheck.h"
 
 #include <errno.h>
 #include <sys/socket.h>

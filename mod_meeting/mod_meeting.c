@@ -7,7 +7,7 @@
 #define MM_MODULE_MAIN
 #include "mm.h"
 #include "auth.h"
-#include "check.h"
+#include "configcheck.h"
 #include "db.h"
 #include "metrics.h"
 #include "ratelimit.h"

@@ -1,8 +1,8 @@
 /* The checks that need the whole configuration (every virtual host merged,
  * httpd's User known): run in check_config, so that `apachectl configtest`
  * and `httpd -k graceful` fail on them before anything is stopped. */
-#ifndef MM_CHECK_H
-#define MM_CHECK_H
+#ifndef MM_CONFIGCHECK_H
+#define MM_CONFIGCHECK_H
 
 #include "mm.h"
 

@@ -9,7 +9,7 @@
  * configuration tree: neither SetHandler's expression nor mod_dbd's server
  * configuration can be read from outside their modules.
  */
-#include "check.h"
+#include "configcheck.h"
 
 #include <grp.h>
 #include <http_core.h>
