@@ -188,3 +188,28 @@ def test_readme_sample_passes_configtest(workdir, pg):
     r = subprocess.run([HTTPD, "-f", str(s.state / "readme.conf"), "-t"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.allow_errors
+def test_two_virtual_hosts_start_without_ah02653_and_both_serve(make_stack):
+    """One virtual host shares the main server's mod_dbd configuration, the
+    other has a DBDParams of its own: the statements are prepared once for
+    the shared one (mod_dbd would warn AH02653 for a second time) and once for
+    the other, and the API answers on both."""
+    s = make_stack(start=False)
+    own = " ".join(s.directive("DBDParams")[0])[:-1] + ' application_name=vhost_b"'
+    s.extra += (f"\n<VirtualHost 127.0.0.1:{s.port}>\n  ServerName a.test\n</VirtualHost>\n"
+                f"<VirtualHost 127.0.0.1:{s.port}>\n  ServerName b.test\n  DBDParams {own}\n"
+                "</VirtualHost>\n")
+    s.render()
+    s.start()
+    s.graceful()
+    for host in ("a.test", "b.test"):
+        r = requests.get(s.url + "/api/v1/health", headers={"Host": host}, timeout=10)
+        assert r.status_code == 200, (host, r.text)
+    # b.test's requests ran on its own connections.
+    assert s.sql("SELECT count(*) FROM pg_stat_activity "
+                 "WHERE application_name = 'vhost_b'")[0][0] != "0"
+    log = s.log_text()
+    assert "AH00489" in log
+    assert "AH02653" not in log, log
