@@ -47,7 +47,7 @@ typedef struct {
     apr_proc_t proc;
     pid_t parent;               /* the httpd parent that supervises it */
     int running;                /* a process of ours exists (perhaps still waiting) */
-    int young_deaths;           /* in a row */
+    int deaths_in_a_row;        /* with no run of STABLE_SEC between them */
     mm_sup_status *pub;         /* in shared memory, for every child */
 } supervised;
 
@@ -133,15 +133,15 @@ static int is_no_restart(const supervised *sv, int code)
     return 0;
 }
 
-/* 0 for the first young death in a row (a one-off crash is restarted at
- * once), then 1, 2, 4 ... seconds up to BACKOFF_MAX_SEC. */
-static int backoff_seconds(int young_deaths)
+/* 0 for the first death in a row (a one-off crash is restarted at once),
+ * then 1, 2, 4 ... seconds up to BACKOFF_MAX_SEC. */
+static int backoff_seconds(int deaths_in_a_row)
 {
-    if (young_deaths <= 1)
+    if (deaths_in_a_row <= 1)
         return 0;
-    if (young_deaths - 2 >= 6)      /* 2^6 is past the cap */
+    if (deaths_in_a_row - 2 >= 6)   /* 2^6 is past the cap */
         return BACKOFF_MAX_SEC;
-    return MIN(1 << (young_deaths - 2), BACKOFF_MAX_SEC);
+    return MIN(1 << (deaths_in_a_row - 2), BACKOFF_MAX_SEC);
 }
 
 static void died(supervised *sv, int reason, int status)
@@ -161,17 +161,17 @@ static void died(supervised *sv, int reason, int status)
         publish(sv, MM_SUP_STOPPED, 0);
         return;
     }
-    sv->young_deaths = ran < apr_time_from_sec(STABLE_SEC) ? sv->young_deaths + 1 : 0;
-    delay = backoff_seconds(sv->young_deaths);
+    sv->deaths_in_a_row = ran < apr_time_from_sec(STABLE_SEC) ? sv->deaths_in_a_row + 1 : 1;
+    delay = backoff_seconds(sv->deaths_in_a_row);
     if (delay == 0)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv->s,
                      "MM0404: %s (pid %d) died (code or signal %d); starting it again",
                      sv->name, (int)sv->proc.pid, status);
     else
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, sv->s,
-                     "MM0405: %s (pid %d) died (code or signal %d), %d times in a row within "
-                     "%d s of starting; starting it again in %d s", sv->name,
-                     (int)sv->proc.pid, status, sv->young_deaths, STABLE_SEC, delay);
+                     "MM0405: %s (pid %d) died (code or signal %d), %d times without "
+                     "running %d s; starting it again in %d s", sv->name,
+                     (int)sv->proc.pid, status, sv->deaths_in_a_row, STABLE_SEC, delay);
     sv->pub->restarts++;
     spawn(sv, apr_time_from_sec(delay));
 }
@@ -256,7 +256,7 @@ apr_status_t mm_supervise(apr_pool_t *pconf, server_rec *s, const mm_sup_spec *s
     /* Started anew (first start, or a restart after it stopped): the
      * configuration may have changed what it runs. */
     sv->argv = copy_argv(sv->pool, spec->argv);
-    sv->young_deaths = 0;
+    sv->deaths_in_a_row = 0;
     return spawn(sv, 0);
 }
 

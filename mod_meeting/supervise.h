@@ -13,7 +13,7 @@
 typedef enum {
     MM_SUP_DOWN,        /* not running and not about to be (httpd stopping, fork failed) */
     MM_SUP_UP,          /* running */
-    MM_SUP_BACKOFF,     /* died young again: its next start waits (see until) */
+    MM_SUP_BACKOFF,     /* died young again: its next start waits until started */
     MM_SUP_STOPPED      /* exited with a code that says do not restart */
 } mm_sup_state;
 
