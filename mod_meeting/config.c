@@ -43,6 +43,7 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->turn_secret = add->turn_secret ? add->turn_secret : base->turn_secret;
     c->recording_dir = add->recording_dir ? add->recording_dir : base->recording_dir;
     c->signald_cmd = add->signald_cmd ? add->signald_cmd : base->signald_cmd;
+    c->recworker_cmd = add->recworker_cmd ? add->recworker_cmd : base->recworker_cmd;
     c->ice = add->ice->nelts ? add->ice : base->ice;
     c->rl_exempt = add->rl_exempt ? add->rl_exempt : base->rl_exempt;
     c->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
@@ -364,19 +365,32 @@ static const char *set_recording_flag(cmd_parms *cmd, void *dummy, int on)
     return NULL;
 }
 
-static const char *set_signald(cmd_parms *cmd, void *dummy, const char *args)
+/* "path args...": path must be an executable file; the arguments are kept
+ * as written (apr_tokenize_to_argv splits them when the daemon starts). */
+static const char *daemon_cmd(cmd_parms *cmd, const char *args, const char **out)
 {
     const char *first = ap_getword_conf(cmd->pool, &args);
     const char *path = ap_server_root_relative(cmd->pool, first);
     apr_finfo_t fi;
 
-    (void)dummy;
     if (!path || apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT, cmd->pool) != APR_SUCCESS
         || fi.filetype != APR_REG || !(fi.protection & APR_UEXECUTE))
         return apr_psprintf(cmd->pool, "%s: '%s' is not an executable file", cmd->cmd->name,
                             first);
-    srv(cmd)->signald_cmd = apr_pstrcat(cmd->pool, path, " ", args, NULL);
+    *out = apr_pstrcat(cmd->pool, path, " ", args, NULL);
     return NULL;
+}
+
+static const char *set_signald(cmd_parms *cmd, void *dummy, const char *args)
+{
+    (void)dummy;
+    return daemon_cmd(cmd, args, &srv(cmd)->signald_cmd);
+}
+
+static const char *set_recworker(cmd_parms *cmd, void *dummy, const char *args)
+{
+    (void)dummy;
+    return daemon_cmd(cmd, args, &srv(cmd)->recworker_cmd);
 }
 
 const command_rec mm_cmds[] = {
@@ -427,6 +441,8 @@ const command_rec mm_cmds[] = {
                   "free bytes the recording directory needs for a server recording to start"),
     AP_INIT_RAW_ARGS("MeetingSignalingDaemon", set_signald, NULL, RSRC_CONF,
                      "signald executable and its arguments; httpd then supervises it"),
+    AP_INIT_RAW_ARGS("MeetingRecordingWorker", set_recworker, NULL, RSRC_CONF,
+                     "recworker executable and its arguments; httpd then supervises it"),
     {NULL},
 };
 
@@ -473,6 +489,8 @@ const char *mm_finish_srv_conf(apr_pool_t *p, server_rec *s, mm_srv_conf *c)
     if (!c->recording_min_free_set) c->recording_min_free = DEFAULT_RECORDING_MIN_FREE;
     if (c->server_recording && !c->recording_dir)
         return "MeetingServerRecording: On needs MeetingRecordingDir (where the SFU writes)";
+    if (c->recworker_cmd && !c->recording_dir)
+        return "MeetingRecordingWorker: needs MeetingRecordingDir (the recordings it makes)";
     for (int i = 0; i < MM_ROUTE_COUNT; i++) {
         const mm_route *rt = mm_route_by_id((mm_route_id)i);
         if (!c->limits[i].set && rt->per_minute)

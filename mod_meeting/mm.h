@@ -65,6 +65,7 @@ typedef struct {
     apr_off_t recording_max;
     int download_ttl;
     const char *signald_cmd;        /* MeetingSignalingDaemon: path and arguments */
+    const char *recworker_cmd;      /* MeetingRecordingWorker: path and arguments */
     int server_recording;           /* MeetingServerRecording: the SFU records (SPEC 7) */
     int keep_raw;                   /* MeetingRecordingKeepRaw: keep .mjr after processing */
     apr_off_t recording_min_free;   /* MeetingRecordingMinFree: bytes needed to start */

@@ -15,6 +15,7 @@
 #include "ratelimit.h"
 #include "cors.h"
 #include "signald_proc.h"
+#include "recworker_proc.h"
 #include "stats.h"
 #include "status.h"
 
@@ -200,7 +201,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         c->rl = table;
         c->stats = stats;
     }
-    return mm_signald_start(pconf, s);
+    if (mm_signald_start(pconf, s) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    return mm_recworker_start(pconf, s);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Brings up the whole stack in the foreground until Ctrl-C: installs missing
 # Debian packages, builds, starts a private PostgreSQL under var/pg, applies
-# sql/, and runs httpd with mod_meeting (and signald under its supervision)
-# on port 8000, and the recording worker beside it. Ctrl-C stops everything
-# it started.
+# sql/, and runs httpd with mod_meeting on port 8000, with signald and the
+# recording worker under its supervision. Ctrl-C stops everything it started.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,10 +24,8 @@ if ! runuser -u postgres -- test -x "$STATE"; then
 fi
 
 httpd_pid=""
-worker_pid=""
 stop() {
     trap - INT TERM EXIT
-    [ -n "$worker_pid" ] && kill -TERM "$worker_pid" 2>/dev/null && wait "$worker_pid" || true
     [ -n "$httpd_pid" ] && kill -TERM "$httpd_pid" 2>/dev/null && wait "$httpd_pid" || true
     "$STACK" pg-stop "$PGDIR"
     echo "run: stopped"
@@ -37,13 +34,14 @@ trap stop INT TERM EXIT
 
 "$STACK" pg-start "$PGDIR" "$PGPORT"
 "$STACK" migrate "$PGPORT"
-"$STACK" render "$STATE" "$PORT" "$PGPORT" "$SIGPORT"
+# httpd supervises the recording worker, which processes server recordings
+# (MeetingServerRecording) into STATE/recordings.
+printf 'MeetingRecordingWorker "%s" --db "host=127.0.0.1 port=%s dbname=meeting user=meeting"\n' \
+    "$ROOT/build/recworker" "$PGPORT" > "$STATE/recworker.conf"
+"$STACK" render "$STATE" "$PORT" "$PGPORT" "$SIGPORT" "$STATE/recworker.conf"
 /usr/sbin/apache2 -f "$STATE/httpd.conf" -t
 echo "run: mod_meeting on http://127.0.0.1:$PORT/api/v1 (signaling ws://127.0.0.1:$PORT/ws/signaling)"
 echo "run: logs in $STATE/logs; Ctrl-C stops"
-# Server recordings (MeetingServerRecording) are processed by this worker.
-"$STACK" recworker-run "$STATE" "$PGPORT" &
-worker_pid=$!
 /usr/sbin/apache2 -f "$STATE/httpd.conf" -DFOREGROUND &
 httpd_pid=$!
 wait "$httpd_pid" || true

@@ -10,8 +10,6 @@
 #   migrate PORT                  apply sql/*.sql in order (idempotent)
 #   secret FILE                   write a random 48-byte secret (once)
 #   render STATE PORT PGPORT SIGPORT [EXTRA_FILE]   write STATE/httpd.conf
-#   recworker-run STATE PGPORT    run the recording worker over STATE/recordings in the
-#                                 foreground, started again whenever it dies, until stopped
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -114,22 +112,6 @@ cmd_render() {
         "$ROOT/conf/httpd.conf.in" > "$state/httpd.conf"
 }
 
-# The recording worker (mod_meeting/recworker) under a small supervisor: a
-# worker that dies is started again after a second; the job it held is
-# claimed again once its lease runs out. TERM or INT stops it and the loop.
-cmd_recworker_run() {
-    local state=$1 pgport=$2 pid=""
-    trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; wait; exit 0' TERM INT
-    while :; do
-        "$ROOT/build/recworker" --db "host=127.0.0.1 port=$pgport dbname=meeting user=meeting" \
-            --recording-dir "$state/recordings" 2>>"$state/logs/recworker.log" &
-        pid=$!
-        wait "$pid" || true
-        echo "stack: recworker exited; starting it again" >&2
-        sleep 1
-    done
-}
-
 command=${1:-}; shift || true
 case "$command" in
     packages) cmd_packages ;;
@@ -139,6 +121,5 @@ case "$command" in
     migrate) cmd_migrate "$@" ;;
     secret) cmd_secret "$@" ;;
     render) cmd_render "$@" ;;
-    recworker-run) cmd_recworker_run "$@" ;;
-    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac

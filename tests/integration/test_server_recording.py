@@ -373,3 +373,43 @@ def test_min_free_refuses_a_start_the_disk_cannot_hold(workdir, rec_pg):
 def item_count(stack, host, mid):
     r = stack.api("GET", f"/meetings/{mid}/recordings", token=host["token"])
     return len(r.json()["data"]["recordings"])
+
+
+def supervised_workers(stack):
+    """recworker processes this stack's httpd started (matched by its folder)."""
+    folder = str(stack.state / "recordings").encode()
+    return [p for p in procstat.pids()
+            if (cmd := procstat.cmdline(p))[:1] == [str(WORKER).encode()] and folder in cmd]
+
+
+def test_httpd_supervises_the_worker(workdir, rec_pg):
+    """MeetingRecordingWorker: httpd starts the worker (with MeetingRecordingDir as
+    its --recording-dir), starts it again when it is killed, and stops it with
+    httpd; the recording completes with no worker of the test's own."""
+    pg = rec_pg
+    s = Stack(workdir, rec_pg, EXTRA + f'MeetingRecordingWorker "{WORKER}" --db "host=127.0.0.1 '
+                                       f'port={pg.port} dbname=meeting user=meeting" --lease 6 '
+                                       '--settle 1 --poll 1\n')
+    s.start()
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and not supervised_workers(s):
+            time.sleep(0.2)
+        first = supervised_workers(s)
+        assert len(first) == 1
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.time() + 30
+        while time.time() < deadline and supervised_workers(s) in ([], first):
+            time.sleep(0.2)
+        again = supervised_workers(s)
+        assert len(again) == 1 and again != first
+        host, mid = recording_meeting(s)
+        rid = record(s, host, mid, THREE[:2])
+        it = wait_status(s, host, mid, rid, "completed")
+        assert it["size"] > 0
+    finally:
+        s.stop()
+    deadline = time.time() + 20
+    while time.time() < deadline and supervised_workers(s):
+        time.sleep(0.2)
+    assert supervised_workers(s) == []
