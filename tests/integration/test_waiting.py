@@ -564,3 +564,25 @@ async def test_someone_waits_through_a_restart_of_signald(make_stack):
     assert (await pu.recv())["type"] == "admitted"
     assert (await pu.recv())["type"] == "joined"
     await pu.close()
+
+
+# -- rate limits --------------------------------------------------------------
+
+def test_the_new_endpoints_have_their_own_rate_limit_names(make_stack):
+    s = make_stack("MeetingRateLimit waiting.admit_all 2\nMeetingRateLimit waiting.list 1\n"
+                   "MeetingRateLimit participant.mute 1\n")
+    room = WaitingRoom(s, guests=1)
+    seen = [room.api_admit_all() for _ in range(3)]
+    assert [r.status_code for r in seen] == [200, 200, 429]
+    assert seen[0].headers["X-RateLimit-Limit"] == "2"
+    assert int(seen[2].headers["Retry-After"]) >= 1
+    seen = [s.api("GET", f"/meetings/{room.mid}/waiting", token=room.host["token"])
+            for _ in range(2)]
+    assert [r.status_code for r in seen] == [200, 429]
+    seen = [s.api("POST", f"/meetings/{room.mid}/participants/{room.guests[0]['user_id']}/mute",
+                  token=room.host["token"]) for _ in range(2)]
+    assert [r.status_code for r in seen] == [200, 429]
+    # Each its own bucket: admit and deny are not charged to admit_all.
+    u = waiter(s)
+    room.knock(u)
+    assert room.api_admit(u).status_code == 200
