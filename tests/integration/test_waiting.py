@@ -566,6 +566,19 @@ async def test_someone_waits_through_a_restart_of_signald(make_stack):
     await pu.close()
 
 
+def test_someone_waits_through_a_restart_of_httpd(make_stack):
+    s = make_stack()
+    room = WaitingRoom(s)
+    u = waiter(s)
+    room.knock(u)
+    s.stop()
+    s.start()
+    assert [w["user_id"] for w in room.waiting()] == [u["user_id"]]
+    assert room.knock(u)["status"] == "waiting"
+    ok(room.api_admit(u))
+    room.knock(u, 200)
+
+
 # -- rate limits --------------------------------------------------------------
 
 def test_the_new_endpoints_have_their_own_rate_limit_names(make_stack):
