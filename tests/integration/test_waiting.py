@@ -566,6 +566,40 @@ async def test_someone_waits_through_a_restart_of_signald(make_stack):
     await pu.close()
 
 
+@aio
+async def test_an_admission_signald_did_not_hear_is_found_when_it_listens_again(stack):
+    """The LISTEN connection lost: on its return every waiting socket asks for
+    its seat again. The admission is written without its NOTIFY, as if it had
+    been sent while nobody listened."""
+    room = WaitingRoom(stack)
+    u = waiter(stack)
+    room.knock(u)
+    pu = await wait_in(room, u)
+    stack.sql("UPDATE participants SET waiting_since = NULL"
+              " WHERE meeting_id = %s AND user_id = %s", room.mid, u["user_id"])
+    await pu.quiet(0.5)
+    stack.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+              " WHERE application_name = 'signald' AND query NOT LIKE '%%mm_seat%%'"
+              " AND query NOT LIKE '%%mm_waiting%%'")
+    assert await pu.recv(10) == {"type": "admitted", "meeting_id": room.mid}
+    assert (await pu.recv())["type"] == "joined"
+    await pu.close()
+
+
+@aio
+async def test_a_newer_waiting_socket_replaces_the_older(stack, wroom):
+    u = waiter(stack)
+    wroom.knock(u)
+    old = await wait_in(wroom, u)
+    new = await wait_in(wroom, u)
+    frames, (code, _) = await old.closed()
+    assert frames == [] and code == 4409
+    ok(wroom.api_admit(u))
+    assert (await new.recv())["type"] == "admitted"
+    assert (await new.recv())["type"] == "joined"
+    await new.close()
+
+
 def test_someone_waits_through_a_restart_of_httpd(make_stack):
     s = make_stack()
     room = WaitingRoom(s)
