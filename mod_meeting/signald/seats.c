@@ -249,43 +249,21 @@ static void took(void *arg, const PGresult *res)
     mm_room_gc(r);
 }
 
-void mm_seats_retake(mm_conn *c)
+/* Sends c's mm_seat_take in room r. When it cannot be sent, c is closed
+ * with 1013 and -1 returned: the room is then the caller's to collect. */
+static int take(mm_room *r, mm_conn *c)
 {
-    mm_room_unwait(c);
-    mm_seats_connect(c);
-}
-
-void mm_seats_recheck_waiting(void)
-{
-    mm_room *r = mm_rooms_first(), *rnext;
-
-    /* A retake that cannot be sent closes its socket and may free its room. */
-    for (; r; r = rnext) {
-        mm_conn *c = r->waiting, *next;
-
-        rnext = r->next;
-        for (; c; c = next) {
-            next = c->wnext;
-            mm_seats_retake(c);
-        }
-    }
-}
-
-void mm_seats_connect(mm_conn *c)
-{
-    mm_room *r = mm_room_get(c->meeting_id);
     mm_take *t = calloc(1, sizeof(*t));
     char m[24], u[24];
     const char *params[2] = {m, u};
 
     ids(m, u, c->meeting_id, c->user_id);
-    if (!r || !t || mm_db_send(db, SQL_TAKE, 2, params, took, t)) {
+    if (!t || mm_db_send(db, SQL_TAKE, 2, params, took, t)) {
         free(t);
-        mm_room_gc(r);
         mm_log("warn", "meeting %lld user %lld: database unavailable", c->meeting_id,
                c->user_id);
         mm_conn_close(c, 1013, "database unavailable, try again");
-        return;
+        return -1;
     }
     t->conn = c;
     t->user_id = c->user_id;
@@ -294,6 +272,43 @@ void mm_seats_connect(mm_conn *c)
     c->state = MM_CONN_PENDING;
     /* Nothing the client sends means anything before it is seated. */
     lws_rx_flow_control(c->wsi, 0);
+    return 0;
+}
+
+void mm_seats_connect(mm_conn *c)
+{
+    mm_room *r = mm_room_get(c->meeting_id);
+
+    if (!r) {
+        mm_log("error", "meeting %lld: out of memory", c->meeting_id);
+        mm_conn_close(c, 1011, "out of memory");
+    } else if (take(r, c)) {
+        mm_room_gc(r);
+    }
+}
+
+void mm_seats_retake(mm_conn *c)
+{
+    mm_room *r = c->wroom;
+
+    mm_room_unwait(c);
+    take(r, c);
+}
+
+void mm_seats_recheck_waiting(void)
+{
+    mm_room *r = mm_rooms_first(), *rnext;
+
+    for (; r; r = rnext) {
+        mm_conn *c = r->waiting, *next;
+
+        rnext = r->next;
+        for (; c; c = next) {
+            next = c->wnext;
+            mm_seats_retake(c);
+        }
+        mm_room_gc(r);  /* a retake that could not be sent left it empty */
+    }
 }
 
 static void expire(mm_seat *s, long long now_us);

@@ -33,7 +33,9 @@ void mm_seats_disconnect(mm_conn *c);
 void mm_seats_leave(mm_conn *c);
 
 /* The waiting socket c may have been admitted or denied: it takes its seat
- * again, and the answer decides (admitted and joined, denied and 4403, ...). */
+ * again, and the answer decides (admitted and joined, denied and 4403, ...).
+ * If that cannot be sent (c is then closed with 1013), its room may be left
+ * empty: the caller collects it (mm_room_gc). */
 void mm_seats_retake(mm_conn *c);
 
 /* Every waiting socket takes its seat again: after the LISTEN connection
