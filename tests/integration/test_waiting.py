@@ -495,14 +495,20 @@ async def test_two_hosts_admitting_one_user_at_once(stack, wroom):
         await pu.close()
 
 
-def test_admit_racing_the_end_of_the_meeting(stack):
+@aio
+async def test_admit_racing_the_end_of_the_meeting(stack):
     for _ in range(5):
         room = WaitingRoom(stack)
         u = waiter(stack)
         room.knock(u)
-        admit, end = race(lambda: room.api_admit(u),
-                          lambda: stack.api("POST", f"/meetings/{room.mid}/end",
-                                            token=room.host["token"]))
+        pu = await wait_in(room, u)
+        admit, end = await asyncio.get_running_loop().run_in_executor(
+            None, race, lambda: room.api_admit(u),
+            lambda: stack.api("POST", f"/meetings/{room.mid}/end", token=room.host["token"]))
+        # The socket ends as the meeting does, whichever came first.
+        frames, (code, _) = await pu.closed()
+        assert code == 4410 and frames and frames[-1]["type"] == "meeting-ended", frames
+        assert {f["type"] for f in frames} <= {"admitted", "joined", "meeting-ended"}, frames
         assert end.status_code == 200, end.text
         assert admit.status_code in (200, 404), admit.text
         # Either way: nobody waits for an ended meeting, and nobody is online.
