@@ -156,7 +156,7 @@ static void refuse(mm_conn *c, int code, long long meeting_id)
             mm_log("info", "meeting %lld user %lld: refused: %s", meeting_id, c->user_id,
                    map[i].why);
             /* A waiting socket learns first how its wait ended. */
-            if (c->was_waiting)
+            if (c->was_waiting && map[i].waiting_frame)
                 send_frame(c, map[i].waiting_frame);
             mm_conn_close(c, map[i].close, map[i].why);
             return;
