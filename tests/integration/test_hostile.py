@@ -91,6 +91,10 @@ BODY_TABLES = {
     "recording.start": None,
     "recording.stop": None,
     "message.send": ("messages.c", "send_fields"),
+    "waiting.admit": None,
+    "waiting.deny": None,
+    "waiting.admit_all": None,
+    "participant.mute": None,
 }
 BODY_ROUTES = [n for n in ROUTE_NAMES if n in BODY_TABLES]
 FIELDS = {n: (field_table(*t) if t else {}) for n, t in BODY_TABLES.items()}

@@ -16,7 +16,7 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 # The OpenAPI name of each C path parameter, by the segment before it.
 PARAM_NAMES = {(":id", "meetings"): "meeting_id", (":id", "participants"): "user_id",
-               (":rec", "recordings"): "recording_id"}
+               (":id", "waiting"): "user_id", (":rec", "recordings"): "recording_id"}
 
 RL_KEYS = {"MM_RL_NONE": "none", "MM_RL_IP": "ip", "MM_RL_USER": "user"}
 
@@ -39,6 +39,10 @@ BODY_TABLES = {
     "recording.start": ("body.c", "mm_no_fields"),
     "recording.stop": ("body.c", "mm_no_fields"),
     "message.send": ("messages.c", "send_fields"),
+    "waiting.admit": ("body.c", "mm_no_fields"),
+    "waiting.deny": ("body.c", "mm_no_fields"),
+    "waiting.admit_all": ("body.c", "mm_no_fields"),
+    "participant.mute": ("body.c", "mm_no_fields"),
 }
 
 
