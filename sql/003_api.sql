@@ -569,6 +569,8 @@ BEGIN
         RETURN mm_gone_or(p_meeting,
                           mm_fail(409, 'conflict', 'only a scheduled meeting can be started'));
     END IF;
+    PERFORM mm_webhook_emit(p_meeting, 'meeting.started',
+                            jsonb_build_object('started_at', mm_ts(now())));
     RETURN mm_ok(200);
 END
 $$;
@@ -578,14 +580,18 @@ CREATE OR REPLACE FUNCTION mm_recording_finish(p_meeting bigint) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     rec_id text;
+    rec_duration integer;
+    rec_size bigint;
 BEGIN
     UPDATE recordings SET status = 'completed', stopped_at = now(),
            duration = greatest(0, extract(epoch FROM now() - created_at))::integer
      WHERE meeting_id = p_meeting AND status = 'recording'
-    RETURNING recording_id INTO rec_id;
+    RETURNING recording_id, duration, size INTO rec_id, rec_duration, rec_size;
     IF rec_id IS NULL THEN
         RETURN false;
     END IF;
+    PERFORM mm_webhook_emit(p_meeting, 'recording.completed', jsonb_build_object(
+        'recording_id', rec_id, 'duration', rec_duration, 'size', rec_size));
     PERFORM mm_notify('recording-stopped', p_meeting, jsonb_build_object('recording_id', rec_id));
     RETURN true;
 END
@@ -606,9 +612,14 @@ BEGIN
         RETURN mm_gone_or(p_meeting,
                           mm_fail(409, 'conflict', 'only an ongoing meeting can be ended'));
     END IF;
+    -- Seats that had lapsed before the end were left before it; the seats
+    -- live at the end are told of by meeting.ended alone (SPEC.md 8).
+    PERFORM mm_webhook_lapsed(p_meeting);
     UPDATE participants SET lease_until = NULL, left_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND lease_until > now();
     PERFORM mm_recording_finish(p_meeting);
+    PERFORM mm_webhook_emit(p_meeting, 'meeting.ended',
+                            jsonb_build_object('ended_at', mm_ts(now())));
     PERFORM mm_notify('meeting-ended', p_meeting, NULL);
     RETURN mm_ok(200);
 END
@@ -683,6 +694,9 @@ BEGIN
                             ELSE date_trunc('second', now()) END,
            left_at = NULL
      WHERE participant_id = p.participant_id;
+    IF NOT coalesce(p.lease_until > now(), false) THEN
+        PERFORM mm_webhook_online(p);
+    END IF;
     RETURN mm_ok(200, json_build_object('meeting_id', p_meeting,
                                         'participant_id', p.participant_id));
 END
@@ -825,6 +839,8 @@ BEGIN
         RETURN mm_fail(404, 'not_found', 'that user is not a member of this meeting');
     END IF;
     PERFORM mm_notify('participant-removed', p_meeting, jsonb_build_object('user_id', p_target));
+    PERFORM mm_webhook_emit(p_meeting, 'participant.removed',
+                            jsonb_build_object('user_id', p_target, 'by_user_id', p_user));
     RETURN mm_ok(200);
 END
 $$;
@@ -924,6 +940,9 @@ BEGIN
     END IF;
     INSERT INTO messages (meeting_id, user_id, content) VALUES (p_meeting, p_user, p_content)
     RETURNING * INTO msg;
+    PERFORM mm_webhook_emit(p_meeting, 'chat.message', jsonb_build_object(
+        'message_id', msg.message_id, 'user_id', msg.user_id, 'content', msg.content,
+        'timestamp', mm_ts(msg.created_at)));
     RETURN mm_ok(200, json_build_object('message_id', msg.message_id,
                                         'timestamp', mm_ts(msg.created_at)));
 END
@@ -976,6 +995,8 @@ BEGIN
     INSERT INTO recordings (recording_id, meeting_id, started_by)
     VALUES (p_id, p_meeting, p_user);
     PERFORM mm_notify('recording-started', p_meeting, jsonb_build_object('recording_id', p_id));
+    PERFORM mm_webhook_emit(p_meeting, 'recording.started',
+                            jsonb_build_object('recording_id', p_id));
     RETURN mm_ok(200, json_build_object('recording_id', p_id));
 END
 $$;
