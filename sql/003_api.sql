@@ -612,11 +612,13 @@ BEGIN
         RETURN mm_gone_or(p_meeting,
                           mm_fail(409, 'conflict', 'only an ongoing meeting can be ended'));
     END IF;
-    -- Seats that had lapsed before the end were left before it; the seats
-    -- live at the end are told of by meeting.ended alone (SPEC.md 8).
-    PERFORM mm_webhook_lapsed(p_meeting);
     UPDATE participants SET lease_until = NULL, left_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND lease_until > now();
+    -- Seats that had lapsed before the end were left before it; the seats
+    -- live at the end are told of by meeting.ended alone (SPEC.md 8). After
+    -- the update above, whose rows a leave may hold while it writes its own
+    -- participant.left: one order of locks for both.
+    PERFORM mm_webhook_lapsed(p_meeting);
     PERFORM mm_recording_finish(p_meeting);
     PERFORM mm_webhook_emit(p_meeting, 'meeting.ended',
                             jsonb_build_object('ended_at', mm_ts(now())));

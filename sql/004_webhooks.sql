@@ -84,6 +84,9 @@ $$;
 -- Seats of ongoing meetings (of p_meeting, or of all when NULL) whose lease
 -- ran out without a leave: participant.left for each, and left_at set (the
 -- lease itself is left alone, so a live socket's late renewal still holds).
+-- Rows another transaction holds are skipped, not waited for (the sweep and
+-- a meeting's end never wait on each other's rows; what one skips, the
+-- other tells of).
 CREATE OR REPLACE FUNCTION mm_webhook_lapsed(p_meeting bigint) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -91,11 +94,13 @@ DECLARE
     n integer := 0;
 BEGIN
     FOR r IN UPDATE participants p SET left_at = date_trunc('second', p.lease_until)
-               FROM meetings m
-              WHERE m.meeting_id = p.meeting_id AND m.status = 'ongoing'
-                AND (p_meeting IS NULL OR p.meeting_id = p_meeting)
-                AND p.left_at IS NULL AND p.lease_until IS NOT NULL AND p.removed_at IS NULL
-                AND p.lease_until <= now()
+              WHERE p.participant_id IN (
+                    SELECT l.participant_id FROM participants l
+                      JOIN meetings m ON m.meeting_id = l.meeting_id AND m.status = 'ongoing'
+                     WHERE (p_meeting IS NULL OR l.meeting_id = p_meeting)
+                       AND l.left_at IS NULL AND l.lease_until IS NOT NULL
+                       AND l.removed_at IS NULL AND l.lease_until <= now()
+                       FOR UPDATE OF l SKIP LOCKED)
           RETURNING p.meeting_id, p.user_id
     LOOP
         PERFORM mm_webhook_emit(r.meeting_id, 'participant.left',
