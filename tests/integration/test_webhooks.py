@@ -9,6 +9,7 @@ whichever claims a delivery, the receiver sees it."""
 import base64
 import hashlib
 import hmac
+import asyncio
 import http.server
 import json
 import os
@@ -18,6 +19,7 @@ import threading
 import time
 
 import pytest
+import websockets
 
 from conftest import free_port
 from envelopes import assert_error
@@ -558,6 +560,53 @@ def test_a_lapsed_seat_is_told_of_as_left(stack, receiver):
     ok(stack.api("POST", f"/meetings/{mid}/join", token=guest["token"]))
     events = receiver.wait_count(3)
     assert events[2]["type"] == "participant.joined" and events[2]["seq"] == 3
+
+
+def test_a_socket_taking_and_giving_back_its_seat_is_told_of(stack, receiver):
+    """A host who goes online by connecting with start's ticket (signald's
+    mm_seat_take) is participant.joined; the socket's leave frame (signald's
+    mm_seat_release) is participant.left."""
+    host = stack.new_user()
+    create_webhook(stack, host, receiver.url, ["participant.joined", "participant.left"])
+    mid = create_meeting(stack, host)
+    room_url = ok(stack.api("POST", f"/meetings/{mid}/start", token=host["token"]))["room_url"]
+
+    async def visit():
+        async with websockets.connect(room_url) as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert first["type"] == "joined", first
+            receiver.wait_count(1)
+            await ws.send(json.dumps({"type": "leave"}))
+            await asyncio.wait_for(ws.wait_closed(), 10)
+
+    asyncio.run(visit())
+    events = receiver.wait_count(2)
+    assert [(e["type"], e["seq"]) for e in events] == [("participant.joined", 1),
+                                                       ("participant.left", 2)]
+    assert events[0]["data"]["user_id"] == host["user_id"]
+    assert events[0]["data"]["username"] == host["username"]
+
+
+def test_several_deliverers_send_each_event_once_in_order(stack, make_stack, receiver):
+    """Three signalds (this stack's and two more, one PostgreSQL) share the
+    outbox: each event reaches the receiver once (it always answers 200 at
+    once, so no lease runs out), in order within each meeting."""
+    make_stack()
+    make_stack()
+    user = stack.new_user()
+    create_webhook(stack, user, receiver.url, ["chat.message"])
+    mids = [create_meeting(stack, user) for _ in range(6)]
+    stack.sql("SELECT mm_webhook_emit(m, 'chat.message', jsonb_build_object('n', i))"
+              " FROM unnest(%s::bigint[]) m, generate_series(1, 20) i ORDER BY i, m",
+              "{" + ",".join(map(str, mids)) + "}")
+    events = receiver.wait_count(120, timeout=60)
+    time.sleep(1.0)
+    events = receiver.events()
+    ids = [e["id"] for e in events]
+    assert len(ids) == 120 and len(set(ids)) == 120
+    for mid in mids:
+        assert [e["seq"] for e in of_meeting(events, mid)] == list(range(1, 21))
+        assert [e["data"]["n"] for e in of_meeting(events, mid)] == list(range(1, 21))
 
 
 # -- hostile receivers ------------------------------------------------------------
