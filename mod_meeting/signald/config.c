@@ -130,6 +130,8 @@ static int retry_valid(const char *v)
         if (errno || end == v || ms < 0 || ms > 7 * 86400000L || (*end && *end != ',')
             || ++n > MM_WEBHOOK_RETRY_MAX)
             return 0;
+        if (*end && !end[1])
+            return 0;           /* a trailing comma */
         v = *end ? end + 1 : end;
     } while (*v);
     return 1;
