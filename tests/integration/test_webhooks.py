@@ -367,6 +367,18 @@ def test_every_event_type_arrives_with_its_body_in_order(stack, receiver):
     assert set(data[8]) == {"ended_at"}
 
 
+def test_a_hosts_join_of_a_scheduled_meeting_starts_it_and_joins(stack, receiver):
+    host = stack.new_user()
+    create_webhook(stack, host, receiver.url)
+    mid = create_meeting(stack, host)
+    joined = ok(stack.api("POST", f"/meetings/{mid}/join", token=host["token"]))
+    events = receiver.wait_count(2)
+    assert [(e["type"], e["seq"]) for e in events] == [("meeting.started", 1),
+                                                       ("participant.joined", 2)]
+    assert events[1]["data"] == {"user_id": host["user_id"], "username": host["username"],
+                                 "participant_id": joined["participant_id"]}
+
+
 def test_only_subscribed_events_of_the_owners_meetings_are_sent(stack, receiver):
     owner, other = stack.new_user(), stack.new_user()
     create_webhook(stack, owner, receiver.url, ["meeting.ended"])
