@@ -71,6 +71,11 @@ static const char *const statements[S_COUNT] = {
         "SELECT " RESULT_COLS " FROM mm_webhook_deliveries(%lld, %lld, %lld, %s, %d, %d)",
     [S_WEBHOOK_RETRY] = "SELECT " RESULT_COLS " FROM mm_webhook_retry(%lld, %lld, %lld, %lld)",
     [S_WEBHOOK_TEST] = "SELECT " RESULT_COLS " FROM mm_webhook_test(%lld, %lld, %lld)",
+    [S_WAITING_LIST] = "SELECT " RESULT_COLS " FROM mm_waiting_list(%lld, %lld, %lld)",
+    [S_WAITING_ADMIT] = "SELECT " RESULT_COLS " FROM mm_waiting_admit(%lld, %lld, %lld, %lld)",
+    [S_WAITING_DENY] = "SELECT " RESULT_COLS " FROM mm_waiting_deny(%lld, %lld, %lld, %lld)",
+    [S_PARTICIPANT_MUTE] =
+        "SELECT " RESULT_COLS " FROM mm_participant_mute(%lld, %lld, %lld, %lld)",
     [S_IDEM_CLAIM] =
         "SELECT outcome, status, response FROM mm_idem_claim(%lld, %lld, %s, %s, %s, %s)",
     [S_IDEM_STORE] = "SELECT mm_idem_store(%lld, %s, %s, %s, %s, %d, %s)",

@@ -135,6 +135,11 @@ int mm_webhooks_deliveries(mm_req *q);
 int mm_webhooks_retry(mm_req *q);
 int mm_webhooks_test(mm_req *q);
 int mm_health(mm_req *q);
+int mm_waiting_list(mm_req *q);
+int mm_waiting_admit(mm_req *q);
+int mm_waiting_deny(mm_req *q);
+int mm_waiting_admit_all(mm_req *q);
+int mm_participants_mute(mm_req *q);
 
 /* The <Location> (or <Directory>) path the API is mounted at, e.g. "/api/v1",
  * taken from the section that set the handler; "" when it cannot be told. */

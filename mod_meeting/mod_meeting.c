@@ -57,6 +57,11 @@ static const mm_handler_fn handlers[MM_ROUTE_COUNT] = {
     [MM_R_WEBHOOK_RETRY] = mm_webhooks_retry,
     [MM_R_WEBHOOK_TEST] = mm_webhooks_test,
     [MM_R_HEALTH] = mm_health,
+    [MM_R_WAITING_LIST] = mm_waiting_list,
+    [MM_R_WAITING_ADMIT] = mm_waiting_admit,
+    [MM_R_WAITING_DENY] = mm_waiting_deny,
+    [MM_R_WAITING_ADMIT_ALL] = mm_waiting_admit_all,
+    [MM_R_PARTICIPANT_MUTE] = mm_participants_mute,
 };
 
 const char *mm_api_base(request_rec *r)

@@ -64,6 +64,16 @@ static const mm_route routes[MM_ROUTE_COUNT] = {
     {MM_R_WEBHOOK_TEST, MM_M_POST, "/webhooks/:id/test", "webhook.test", MM_AUTH_JWT,
      MM_RL_USER, 100},
     {MM_R_HEALTH, MM_M_GET, "/health", "health", MM_AUTH_NONE, MM_RL_NONE, 0},
+    {MM_R_WAITING_LIST, MM_M_GET, "/meetings/:id/waiting", "waiting.list", MM_AUTH_JWT,
+     MM_RL_USER, 100},
+    {MM_R_WAITING_ADMIT, MM_M_POST, "/meetings/:id/waiting/:id/admit", "waiting.admit",
+     MM_AUTH_JWT, MM_RL_USER, 100},
+    {MM_R_WAITING_DENY, MM_M_POST, "/meetings/:id/waiting/:id/deny", "waiting.deny",
+     MM_AUTH_JWT, MM_RL_USER, 100},
+    {MM_R_WAITING_ADMIT_ALL, MM_M_POST, "/meetings/:id/waiting/admit_all", "waiting.admit_all",
+     MM_AUTH_JWT, MM_RL_USER, 20},
+    {MM_R_PARTICIPANT_MUTE, MM_M_POST, "/meetings/:id/participants/:id/mute",
+     "participant.mute", MM_AUTH_JWT, MM_RL_USER, 100},
 };
 
 /* Allow header values by method bit set (GET=1, POST=2, PUT=4, DELETE=8). */

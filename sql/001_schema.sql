@@ -78,13 +78,22 @@ CREATE TABLE IF NOT EXISTS participants (
     created_at     timestamptz NOT NULL DEFAULT date_trunc('second', now()),
     UNIQUE (meeting_id, user_id)
 );
--- A user's meetings (the meeting list): removed_at rides along so that the
--- list reads memberships from the index alone, not from a heap page each.
--- participants_user was the same index without it, dropped only once its
--- successor is there (the list and a user's delete always have one).
-CREATE INDEX IF NOT EXISTS participants_member ON participants (user_id, meeting_id)
-    INCLUDE (removed_at);
+-- The waiting room (SPEC.md 6): a user who must wait for a host's admission
+-- has a row (hence a participant_id) with waiting_since set, and is not a
+-- member until it is cleared. A member row, whatever its history, never
+-- waits again: admitted, added, or there before the waiting room was on.
+ALTER TABLE participants ADD COLUMN IF NOT EXISTS waiting_since timestamptz;
+-- A user's meetings (the meeting list): removed_at and waiting_since ride
+-- along so that the list reads memberships from the index alone, not from a
+-- heap page each. participants_user, then participants_member, were the same
+-- index with less, each dropped only once its successor is there (the list
+-- and a user's delete always have one).
+CREATE INDEX IF NOT EXISTS participants_membership ON participants (user_id, meeting_id)
+    INCLUDE (removed_at, waiting_since);
 DROP INDEX IF EXISTS participants_user;
+DROP INDEX IF EXISTS participants_member;
+CREATE INDEX IF NOT EXISTS participants_waiting ON participants (meeting_id, waiting_since)
+    WHERE waiting_since IS NOT NULL;
 CREATE INDEX IF NOT EXISTS participants_lease ON participants (meeting_id, lease_until)
     WHERE removed_at IS NULL;
 

@@ -96,6 +96,10 @@ BODY_TABLES = {
     "webhook.rotate_secret": None,
     "webhook.retry": None,
     "webhook.test": None,
+    "waiting.admit": None,
+    "waiting.deny": None,
+    "waiting.admit_all": None,
+    "participant.mute": None,
 }
 BODY_ROUTES = [n for n in ROUTE_NAMES if n in BODY_TABLES]
 FIELDS = {n: (field_table(*t) if t else {}) for n, t in BODY_TABLES.items()}

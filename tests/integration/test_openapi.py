@@ -16,8 +16,8 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 # The OpenAPI name of each C path parameter, by the segment before it.
 PARAM_NAMES = {(":id", "meetings"): "meeting_id", (":id", "participants"): "user_id",
-               (":rec", "recordings"): "recording_id", (":id", "webhooks"): "webhook_id",
-               (":id", "deliveries"): "delivery_id"}
+               (":id", "waiting"): "user_id", (":rec", "recordings"): "recording_id",
+               (":id", "webhooks"): "webhook_id", (":id", "deliveries"): "delivery_id"}
 
 RL_KEYS = {"MM_RL_NONE": "none", "MM_RL_IP": "ip", "MM_RL_USER": "user"}
 
@@ -45,6 +45,10 @@ BODY_TABLES = {
     "webhook.rotate_secret": ("body.c", "mm_no_fields"),
     "webhook.retry": ("body.c", "mm_no_fields"),
     "webhook.test": ("body.c", "mm_no_fields"),
+    "waiting.admit": ("body.c", "mm_no_fields"),
+    "waiting.deny": ("body.c", "mm_no_fields"),
+    "waiting.admit_all": ("body.c", "mm_no_fields"),
+    "participant.mute": ("body.c", "mm_no_fields"),
 }
 
 

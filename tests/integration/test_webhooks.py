@@ -379,6 +379,19 @@ def test_a_hosts_join_of_a_scheduled_meeting_starts_it_and_joins(stack, receiver
                                  "participant_id": joined["participant_id"]}
 
 
+def test_a_user_starting_to_wait_is_told_of_once(stack, receiver):
+    host, guest = stack.new_user(), stack.new_user()
+    create_webhook(stack, host, receiver.url, ["participant.waiting", "participant.joined"])
+    mid = create_meeting(stack, host, enable_waiting_room=True)
+    ok(stack.api("POST", f"/meetings/{mid}/start", token=host["token"]))
+    for _ in range(2):  # the second 202 is a repeat: no second event
+        assert stack.api("POST", f"/meetings/{mid}/join", token=guest["token"]).status_code == 202
+    events = receiver.wait_count(1)
+    time.sleep(1.0)
+    assert [(e["type"], e["data"], e["seq"]) for e in receiver.events()] == [
+        ("participant.waiting", {"user_id": guest["user_id"]}, 1)]
+
+
 def test_only_subscribed_events_of_the_owners_meetings_are_sent(stack, receiver):
     owner, other = stack.new_user(), stack.new_user()
     create_webhook(stack, owner, receiver.url, ["meeting.ended"])
