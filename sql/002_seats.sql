@@ -75,6 +75,9 @@ BEGIN
                             ELSE date_trunc('second', now()) END,
            left_at = NULL
      WHERE participants.participant_id = p.participant_id;
+    IF NOT coalesce(p.lease_until > now(), false) THEN
+        PERFORM mm_webhook_online(p);
+    END IF;
     code := 200;
 END
 $$;
@@ -103,14 +106,21 @@ END
 $$;
 
 -- Gives a seat back (leave, or a closed socket whose grace period ran out).
--- Returns true when the user was online.
+-- Returns true when the user was online (and then tells webhooks they left).
 CREATE OR REPLACE FUNCTION mm_seat_release(p_meeting bigint, p_user bigint)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
+DECLARE
+    released boolean;
 BEGIN
     UPDATE participants SET lease_until = NULL, left_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND user_id = p_user AND lease_until > now();
-    RETURN FOUND;
+    released := FOUND;
+    IF released THEN
+        PERFORM mm_webhook_emit(p_meeting, 'participant.left',
+                                jsonb_build_object('user_id', p_user));
+    END IF;
+    RETURN released;
 END
 $$;
 
@@ -123,6 +133,12 @@ LANGUAGE sql AS $$
         (jsonb_build_object('type', p_type, 'meeting_id', p_meeting)
          || coalesce(p_extra, '{}'::jsonb))::text)
 $$;
+
+-- Seats whose lease ran out with nobody giving them back (a client that went
+-- silent): the webhook sweep tells of them (participant.left) and marks them
+-- with left_at.
+CREATE INDEX IF NOT EXISTS participants_lapsed ON participants (lease_until)
+    WHERE left_at IS NULL AND lease_until IS NOT NULL AND removed_at IS NULL;
 
 -- A waiting user's socket sent leave: they stop waiting (hosts and
 -- moderators hear waiting-left, reason "left"). Returns true when they were

@@ -524,6 +524,8 @@ BEGIN
                           jsonb_build_object('user_id', u.user_id, 'username', u.username,
                                              'nickname', u.nickname))
            FROM users u WHERE u.user_id = p_user;
+        PERFORM mm_webhook_emit(p_meeting, 'participant.waiting',
+                                jsonb_build_object('user_id', p_user));
     END IF;
     RETURN mm_ok(202, json_build_object('meeting_id', p_meeting,
                                         'participant_id', p.participant_id,
@@ -638,6 +640,8 @@ BEGIN
         RETURN mm_gone_or(p_meeting,
                           mm_fail(409, 'conflict', 'only a scheduled meeting can be started'));
     END IF;
+    PERFORM mm_webhook_emit(p_meeting, 'meeting.started',
+                            jsonb_build_object('started_at', mm_ts(now())));
     RETURN mm_ok(200);
 END
 $$;
@@ -660,10 +664,14 @@ BEGIN
         RETURN false;
     END IF;
     IF rec.source = 'server' THEN
+        -- recording.completed (or .failed) comes from the worker (mm_job_done).
         INSERT INTO recording_jobs (recording_id) VALUES (rec.recording_id);
         PERFORM mm_notify('sfu-record', p_meeting,
                           jsonb_build_object('recording_id', rec.recording_id,
                                              'record', false, 'rec_dir', rec.raw_dir));
+    ELSE
+        PERFORM mm_webhook_emit(p_meeting, 'recording.completed', jsonb_build_object(
+            'recording_id', rec.recording_id, 'duration', rec.duration, 'size', rec.size));
     END IF;
     PERFORM mm_notify('recording-stopped', p_meeting,
                       jsonb_build_object('recording_id', rec.recording_id));
@@ -690,7 +698,14 @@ BEGIN
      WHERE meeting_id = p_meeting AND lease_until > now();
     -- Nobody waits for an ended meeting; signald closes their sockets (4410).
     DELETE FROM participants WHERE meeting_id = p_meeting AND waiting_since IS NOT NULL;
+    -- Seats that had lapsed before the end were left before it; the seats
+    -- live at the end are told of by meeting.ended alone (SPEC.md 8). After
+    -- the update above, whose rows a leave may hold while it writes its own
+    -- participant.left: one order of locks for both.
+    PERFORM mm_webhook_lapsed(p_meeting);
     PERFORM mm_recording_finish(p_meeting);
+    PERFORM mm_webhook_emit(p_meeting, 'meeting.ended',
+                            jsonb_build_object('ended_at', mm_ts(now())));
     PERFORM mm_notify('meeting-ended', p_meeting, NULL);
     RETURN mm_ok(200);
 END
@@ -785,6 +800,9 @@ BEGIN
                             ELSE date_trunc('second', now()) END,
            left_at = NULL
      WHERE participant_id = p.participant_id;
+    IF NOT coalesce(p.lease_until > now(), false) THEN
+        PERFORM mm_webhook_online(p);
+    END IF;
     RETURN mm_ok(200, json_build_object('meeting_id', p_meeting,
                                         'participant_id', p.participant_id));
 END
@@ -933,6 +951,8 @@ BEGIN
         RETURN mm_fail(404, 'not_found', 'that user is not a member of this meeting');
     END IF;
     PERFORM mm_notify('participant-removed', p_meeting, jsonb_build_object('user_id', p_target));
+    PERFORM mm_webhook_emit(p_meeting, 'participant.removed',
+                            jsonb_build_object('user_id', p_target, 'by_user_id', p_user));
     RETURN mm_ok(200);
 END
 $$;
@@ -1149,6 +1169,9 @@ BEGIN
     END IF;
     INSERT INTO messages (meeting_id, user_id, content) VALUES (p_meeting, p_user, p_content)
     RETURNING * INTO msg;
+    PERFORM mm_webhook_emit(p_meeting, 'chat.message', jsonb_build_object(
+        'message_id', msg.message_id, 'user_id', msg.user_id, 'content', msg.content,
+        'timestamp', mm_ts(msg.created_at)));
     RETURN mm_ok(200, json_build_object('message_id', msg.message_id,
                                         'timestamp', mm_ts(msg.created_at)));
 END
@@ -1209,6 +1232,8 @@ BEGIN
                                              'rec_dir', p_raw_dir));
     END IF;
     PERFORM mm_notify('recording-started', p_meeting, jsonb_build_object('recording_id', p_id));
+    PERFORM mm_webhook_emit(p_meeting, 'recording.started',
+                            jsonb_build_object('recording_id', p_id));
     RETURN mm_ok(200, json_build_object('recording_id', p_id));
 END
 $$;
@@ -1335,13 +1360,18 @@ $$;
 -- recording then completed by mm_job_done).
 CREATE OR REPLACE FUNCTION mm_job_end(p_id text, p_state text, p_reason text) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    m bigint;
 BEGIN
     UPDATE recording_jobs SET state = p_state, lease_until = NULL, last_error = p_reason,
            updated_at = now()
      WHERE recording_id = p_id;
     IF p_state = 'failed' THEN
         UPDATE recordings SET status = 'failed', reason = left(p_reason, 500)
-         WHERE recording_id = p_id;
+         WHERE recording_id = p_id
+        RETURNING meeting_id INTO m;
+        PERFORM mm_webhook_emit(m, 'recording.failed', jsonb_build_object(
+            'recording_id', p_id, 'reason', left(p_reason, 500)));
     END IF;
 END
 $$;
@@ -1373,6 +1403,8 @@ CREATE OR REPLACE FUNCTION mm_job_done(p_id text, p_worker text, p_attempt integ
                                        p_duration integer, p_size bigint, p_type text)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
+DECLARE
+    m bigint;
 BEGIN
     IF NOT mm_job_held(p_id, p_worker, p_attempt) THEN
         RETURN false;
@@ -1380,7 +1412,10 @@ BEGIN
     PERFORM mm_job_end(p_id, 'done', NULL);
     UPDATE recordings SET status = 'completed', duration = p_duration, size = p_size,
            content_type = p_type, reason = NULL
-     WHERE recording_id = p_id;
+     WHERE recording_id = p_id
+    RETURNING meeting_id INTO m;
+    PERFORM mm_webhook_emit(m, 'recording.completed', jsonb_build_object(
+        'recording_id', p_id, 'duration', p_duration, 'size', p_size));
     RETURN true;
 END
 $$;
