@@ -8,6 +8,7 @@ named; from there on everything is real (httpd, PostgreSQL, the worker,
 janus-pp-rec, ffmpeg). The jobs' faults are real too: the worker is killed
 with SIGKILL, PostgreSQL is stopped and started, two workers race, and a
 small tmpfs stands for a full disk."""
+import json
 import os
 import signal
 import subprocess
@@ -413,3 +414,47 @@ def test_httpd_supervises_the_worker(workdir, rec_pg):
     while time.time() < deadline and supervised_workers(s):
         time.sleep(0.2)
     assert supervised_workers(s) == []
+
+
+def test_webhooks_tell_of_the_worker_s_outcome(rec_stack, workers):
+    """recording.completed of a server recording is written when the worker
+    completes it (with the file's duration and size), not at stop; a failed
+    one gives recording.failed with its reason. The receiver is a closed
+    loopback port: only the outbox rows are read."""
+    host, mid = recording_meeting(rec_stack)
+    r = rec_stack.api("POST", "/webhooks", token=host["token"], json={
+        "url": "http://127.0.0.1:9/hook",
+        "events": ["recording.completed", "recording.failed"]})
+    assert r.status_code == 201, r.text
+    rid = record(rec_stack, host, mid, THREE[:1])
+    empty_mid = host_meeting(rec_stack, host)
+    empty_rid = start_recording(rec_stack, host, empty_mid)
+    assert rec_stack.api("POST", f"/meetings/{empty_mid}/recording/stop",
+                         token=host["token"]).status_code == 200
+    assert events(rec_stack, mid) == [] and events(rec_stack, empty_mid) == []
+    workers()
+    it = wait_status(rec_stack, host, mid, rid, "completed")
+    assert events(rec_stack, mid) == [
+        ["recording.completed", {"recording_id": rid, "duration": it["duration"],
+                                 "size": it["size"]}]]
+    failed = wait_status(rec_stack, host, empty_mid, empty_rid, "failed", timeout=60)
+    assert events(rec_stack, empty_mid) == [
+        ["recording.failed", {"recording_id": empty_rid, "reason": failed["reason"]}]]
+
+
+def host_meeting(stack, host):
+    """Another ongoing meeting of the same host, recording enabled."""
+    r = stack.api("POST", "/meetings", token=host["token"], json={
+        "title": "recorded", "start_time": "2030-01-01T10:00:00Z",
+        "end_time": "2030-01-01T11:00:00Z", "max_participants": 10, "meeting_type": "video",
+        "settings": {"enable_recording": True}})
+    assert r.status_code == 201, r.text
+    mid = r.json()["data"]["meeting_id"]
+    assert stack.api("POST", f"/meetings/{mid}/start", token=host["token"]).status_code == 200
+    return mid
+
+
+def events(stack, mid):
+    rows = stack.sql("SELECT type, data::text FROM webhook_events WHERE meeting_id = %s "
+                     "ORDER BY event_id", mid)
+    return [[t, json.loads(d)] for t, d in rows]
