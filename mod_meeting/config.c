@@ -42,6 +42,8 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->turn_secret = add->turn_secret ? add->turn_secret : base->turn_secret;
     c->recording_dir = add->recording_dir ? add->recording_dir : base->recording_dir;
     c->signald_cmd = add->signald_cmd ? add->signald_cmd : base->signald_cmd;
+    c->media_server = add->media_server ? add->media_server : base->media_server;
+    c->media_secret_file = add->media_server ? add->media_secret_file : base->media_secret_file;
     c->ice = add->ice->nelts ? add->ice : base->ice;
     c->rl_exempt = add->rl_exempt ? add->rl_exempt : base->rl_exempt;
     c->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
@@ -350,6 +352,35 @@ static const char *set_signald(cmd_parms *cmd, void *dummy, const char *args)
     return NULL;
 }
 
+/* Janus's WebSocket API (ws://HOST:PORT[/PATH]) and its API secret: signald
+ * is given both; the secret is read here so a missing file fails configtest. */
+static const char *set_media_server(cmd_parms *cmd, void *dummy, const char *url,
+                                    const char *file)
+{
+    const char *path = ap_server_root_relative(cmd->pool, file);
+    apr_uri_t uri;
+    unsigned char *secret;
+    size_t len;
+    const char *why;
+
+    (void)dummy;
+    if (strncmp(url, "ws://", 5) != 0 || apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS
+        || !uri.hostname || !*uri.hostname || !uri.port_str
+        || strpbrk(url, " \t\"'") != NULL)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not ws://HOST:PORT[/PATH] "
+                            "(Janus's WebSocket API)", cmd->cmd->name, url);
+    if (!path)
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, file);
+    if (mm_secret_read(path, &secret, &len, &why) != 0)
+        return apr_psprintf(cmd->pool, "%s: the API secret file '%s' %s", cmd->cmd->name,
+                            path, why);
+    memset(secret, 0, len);
+    free(secret);
+    srv(cmd)->media_server = url;
+    srv(cmd)->media_secret_file = path;
+    return NULL;
+}
+
 const command_rec mm_cmds[] = {
     AP_INIT_TAKE1("MeetingJWTSecretFile", set_secret_file, NULL, RSRC_CONF,
                   "file holding the HMAC secret for tokens (at least 32 bytes)"),
@@ -392,6 +423,9 @@ const command_rec mm_cmds[] = {
                   "lifetime of pre-signed recording URLs in seconds"),
     AP_INIT_RAW_ARGS("MeetingSignalingDaemon", set_signald, NULL, RSRC_CONF,
                      "signald executable and its arguments; httpd then supervises it"),
+    AP_INIT_TAKE2("MeetingMediaServer", set_media_server, NULL, RSRC_CONF,
+                  "Janus's WebSocket API (ws://HOST:PORT) and its API secret file: "
+                  "media goes through the SFU"),
     {NULL},
 };
 

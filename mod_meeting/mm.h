@@ -65,6 +65,8 @@ typedef struct {
     apr_off_t recording_max;
     int download_ttl;
     const char *signald_cmd;        /* MeetingSignalingDaemon: path and arguments */
+    const char *media_server;       /* MeetingMediaServer: Janus's ws:// API, for signald */
+    const char *media_secret_file;  /* ... and the file holding its API secret */
     mm_rl_table *rl;                /* set in post_config; lives in process-pool shm */
     struct mm_stats *stats;         /* likewise: request counts for server-status */
     apr_array_header_t *cors_origins;   /* MeetingCORSOrigin: of const char * */

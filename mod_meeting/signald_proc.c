@@ -124,6 +124,12 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
     APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->issuer);
     APR_ARRAY_PUSH(argv, const char *) = "--status-file";
     APR_ARRAY_PUSH(argv, const char *) = status_path(p);
+    if (c->media_server) {
+        APR_ARRAY_PUSH(argv, const char *) = "--media-server";
+        APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->media_server);
+        APR_ARRAY_PUSH(argv, const char *) = "--media-secret-file";
+        APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->media_secret_file);
+    }
     APR_ARRAY_PUSH(argv, const char *) = NULL;
     return (const char *const *)argv->elts;
 }

@@ -38,7 +38,8 @@ static const char usage[] =
     "usage: signald --listen ADDRESS:PORT --secret-file PATH --issuer ISS --db CONNINFO\n"
     "               [--grace 5..60] [--max-frame BYTES] [--rate N] [--burst N]\n"
     "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n"
-    "               [--status-file PATH]\n";
+    "               [--status-file PATH]\n"
+    "               [--media-server ws://HOST:PORT --media-secret-file PATH]\n";
 
 static const char listen_form[] =
     "must be ADDRESS:PORT: a numeric IPv4 or [IPv6] address, a port from 1 to 65535";
@@ -113,6 +114,10 @@ static int set_str(mm_sig_config *c, const char *name, const char *v)
         c->db = v;
     else if (!strcmp(name, "--status-file"))
         c->status_file = v;
+    else if (!strcmp(name, "--media-server"))
+        c->media_server = v;
+    else if (!strcmp(name, "--media-secret-file"))
+        c->media_secret_file = v;
     else
         return 1;
     return 0;
@@ -150,6 +155,11 @@ static int check(const mm_sig_config *c)
     if (!opts)
         return bad("--db", "is not a valid libpq connection string");
     PQconninfoFree(opts);
+    if (c->media_server && strncmp(c->media_server, "ws://", 5) != 0)
+        return bad("--media-server", "must be ws://HOST:PORT (Janus's WebSocket API)");
+    if (!c->media_server != !c->media_secret_file)
+        return bad(c->media_server ? "--media-secret-file" : "--media-server",
+                   "is required with the other (--media-server, --media-secret-file)");
     if (c->idle_timeout <= c->ping_interval)
         return bad("--idle-timeout", "must be longer than --ping-interval");
     return 0;

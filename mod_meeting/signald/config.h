@@ -17,6 +17,8 @@ typedef struct {
     const char *issuer;
     const char *db;         /* libpq conninfo */
     const char *status_file;    /* --status-file: counts for server-status */
+    const char *media_server;   /* --media-server ws://HOST:PORT: Janus, or NULL (mesh) */
+    const char *media_secret_file;  /* --media-secret-file: Janus's API secret */
     int grace;              /* seconds a dropped socket keeps its seat */
     int max_frame;          /* bytes; a larger message closes with 1009 */
     int rate;               /* frames per second per connection ... */

@@ -46,6 +46,7 @@ typedef enum {
 struct mm_seat;
 struct mm_take;
 struct mm_leave;
+struct mm_sfu_peer;
 
 typedef struct mm_conn {
     struct lws *wsi;
@@ -56,6 +57,7 @@ typedef struct mm_conn {
     struct mm_seat *seat;           /* MM_CONN_SEATED */
     struct mm_take *take;           /* MM_CONN_PENDING */
     struct mm_leave *leaving;       /* sent leave; the release is on its way */
+    struct mm_sfu_peer *sfu;        /* its Janus session (sfu.c), if any */
     long long opened_us, last_seen_us, last_ping_us, close_at_us;
     double bucket;                  /* frames the token bucket still allows */
     long long bucket_us;

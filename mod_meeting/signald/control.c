@@ -7,6 +7,7 @@
 
 #include "protocol.h"
 #include "rooms.h"
+#include "sfu.h"
 #include "util.h"
 
 /* Sockets still waiting for mm_seat_take may get a 200 that was decided
@@ -51,6 +52,7 @@ void mm_control_removed(long long meeting_id, long long user_id)
 {
     mm_room *r = mm_room_find(meeting_id);
 
+    mm_sfu_removed(meeting_id, user_id);
     if (!r)
         return;
     mm_log("info", "meeting %lld user %lld: removed", meeting_id, user_id);
@@ -66,6 +68,7 @@ void mm_control_ended(long long meeting_id)
     mm_room *r = mm_room_find(meeting_id);
     json_t *f;
 
+    mm_sfu_ended(meeting_id);
     if (!r)
         return;
     mm_log("info", "meeting %lld: ended, closing %zu seat(s)", meeting_id, r->nseats);

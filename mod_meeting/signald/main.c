@@ -27,6 +27,8 @@
 #include "listen.h"
 #include "pgevents.h"
 #include "seats.h"
+#include "sfu.h"
+#include "janus.h"
 #include "status.h"
 #include "util.h"
 #include "ws.h"
@@ -64,6 +66,7 @@ static const struct lws_protocols protocols[] = {
     {MM_WS_PROTOCOL, mm_ws_callback, sizeof(mm_conn), RX_CHUNK, 0, NULL, 0},
     {MM_DB_PROTOCOL, mm_db_lws_callback, 0, 0, 0, NULL, 0},
     {MM_LISTEN_PROTOCOL, mm_listen_lws_callback, 0, 0, 0, NULL, 0},
+    {MM_JANUS_PROTOCOL, mm_janus_lws_callback, 0, RX_CHUNK, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -88,6 +91,7 @@ static void sweep(lws_sorted_usec_list_t *sul)
     (void)sul;
     mm_conns_sweep(now);
     mm_seats_sweep(now);
+    mm_sfu_tick(now);
     if (status_file)
         mm_status_write(status_file);
     lws_sul_schedule(context, 0, &sweep_sul, sweep, MM_US);
@@ -231,6 +235,7 @@ static void watch_signals(void)
 static void finish(mm_db *db)
 {
     mm_events_stop();
+    mm_sfu_stop();
     mm_db_close(db);
     lws_context_destroy(context);
     ev_loop_destroy(loop);
@@ -273,6 +278,8 @@ int main(int argc, char **argv)
         return MM_EXIT_STARTUP;
     }
     mm_seats_init(&cfg, db, context);
+    if (mm_sfu_start(context, vh, &cfg))
+        return MM_EXIT_STARTUP;
     status_file = cfg.status_file;
     if (status_file)
         mm_status_write(status_file);

@@ -3,6 +3,7 @@
 
 #include "parse.h"
 #include "seats.h"
+#include "sfu.h"
 
 json_t *mm_frame(const char *type, long long meeting_id)
 {
@@ -48,7 +49,8 @@ json_t *mm_frame_joined(const mm_seat *self)
     json_t *f = mm_frame("joined", self->room->meeting_id);
     json_t *list = json_array();
 
-    if (!f || !list || json_object_set(f, "participants", list)) {
+    if (!f || !list || json_object_set(f, "participants", list)
+        || json_object_set_new(f, "media", json_string(mm_sfu_enabled() ? "sfu" : "mesh"))) {
         json_decref(f);
         json_decref(list);
         return NULL;
@@ -122,6 +124,7 @@ static const char *media_state(mm_conn *c, const mm_sig_msg *m)
     json_object_set_new(f, "video_enabled", json_boolean(m->video));
     json_object_set_new(f, "screen_sharing", json_boolean(m->screen));
     mm_room_send(c->seat->room, f, c->user_id);
+    mm_sfu_audio(c, m->audio);
     json_decref(f);
     return NULL;
 }
@@ -152,6 +155,11 @@ static const char *dispatch(mm_conn *c, mm_sig_msg *m, const unsigned char *data
     case MM_SIG_LEAVE:
         mm_seats_leave(c);
         return NULL;
+    case MM_SIG_SFU_PUBLISH:
+    case MM_SIG_SFU_SUBSCRIBE_ANSWER:
+    case MM_SIG_SFU_ICE:
+    case MM_SIG_SFU_UNPUBLISH:
+        return mm_sfu_frame(c, m);
     }
     return "unknown type";
 }
@@ -176,7 +184,7 @@ void mm_protocol_frame(mm_conn *c, const unsigned char *data, size_t len, int bi
         return;
     }
     why = dispatch(c, &m, data, len);
-    if (why)
+    if (why && *why)
         invalid(c, why);
     mm_sig_msg_clear(&m);
 }

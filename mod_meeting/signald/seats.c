@@ -9,6 +9,7 @@
 #include "pgevents.h"
 #include "protocol.h"
 #include "rooms.h"
+#include "sfu.h"
 #include "util.h"
 
 static const char SQL_TAKE[] = "SELECT code, participant_id, role, username, nickname"
@@ -113,6 +114,7 @@ static void seat(mm_take *t, mm_conn *c, const PGresult *res)
     replace(s, c);
     mm_log("info", "meeting %lld user %lld: seated", r->meeting_id, t->user_id);
     send_joined(s);
+    mm_sfu_seated(c);
 }
 
 static void refuse(mm_conn *c, int code, long long meeting_id)

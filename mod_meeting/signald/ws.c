@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "protocol.h"
 #include "seats.h"
+#include "sfu.h"
 #include "util.h"
 
 static const mm_sig_config *cfg;
@@ -107,6 +108,7 @@ static void closed(mm_conn *c)
 {
     if (!c->listed)
         return;     /* never got past the handshake */
+    mm_sfu_closed(c);
     mm_seats_disconnect(c);
     mm_conn_closed(c);
 }

@@ -1,0 +1,142 @@
+"""Media through the SFU (SPEC 7, docs/signaling.md "Media through the SFU"):
+signald brokering a real Janus (Debian's, started by the test on loopback)
+for the browsers' sockets. On loopback Janus gathers no ICE candidates, so
+these tests drive the signaling (publish, answer, refusals, authority over
+the rooms, Janus restarting); tests/e2e/sfu.test.mjs carries real media
+between browsers in a network namespace."""
+import asyncio
+import time
+
+import pytest
+
+from janus import Janus, offer_sdp, wait_for
+from test_signaling import Peer, Room, aio, enter, ok
+
+
+@pytest.fixture(scope="module")
+def janus(workdir):
+    j = Janus(workdir)
+    j.start()
+    yield j
+    j.stop()
+
+
+@pytest.fixture(scope="module")
+def sfu_stack(workdir, pg, janus):
+    from conftest import Stack
+    s = Stack(workdir, pg, janus.directive())
+    s.start()
+    yield s
+    s.stop()
+
+
+async def publish(peer):
+    await peer.send({"type": "sfu-publish", "sdp": offer_sdp()})
+    return await peer.until("sfu-answer", timeout=10)
+
+
+@aio
+async def test_mesh_without_media_server(stack):
+    room = Room(stack, guests=0)
+    p, joined = await enter(room, room.host)
+    assert joined["media"] == "mesh"
+    await p.send({"type": "sfu-publish", "sdp": offer_sdp()})
+    m = await p.error("INVALID_MESSAGE")
+    assert "mesh" in m["message"]
+    await p.alive()
+    await p.close()
+
+
+@aio
+async def test_bad_sfu_frames_are_refused_and_the_socket_stays(sfu_stack):
+    room = Room(sfu_stack, guests=0)
+    p, joined = await enter(room, room.host)
+    assert joined["media"] == "sfu"
+    for frame in ({"type": "sfu-publish"}, {"type": "sfu-publish", "sdp": 5},
+                  {"type": "sfu-publish", "sdp": ""},
+                  {"type": "sfu-ice", "target": "both", "candidate": None},
+                  {"type": "sfu-ice", "target": "publisher", "candidate": "x"},
+                  {"type": "sfu-subscribe-answer", "sdp": "v=0"},
+                  {"type": "sfu-unpublish"}, {"type": "sfu-nonsense"}):
+        await p.send(frame)
+        await p.error("INVALID_MESSAGE")
+    await p.alive()
+    await p.close()
+
+
+@aio
+async def test_publish_gets_janus_answer_in_the_meeting_room(sfu_stack, janus):
+    room = Room(sfu_stack, guests=1)
+    p, _ = await enter(room, room.host)
+    answer = await publish(p)
+    assert answer["sdp"].startswith("v=0") and "m=audio" in answer["sdp"]
+    assert "a=recvonly" in answer["sdp"]
+    # The meeting's room exists at Janus, with the host's feed in it under their user_id.
+    assert room.mid in janus.rooms()
+    assert room.host["user_id"] in janus.participants(room.mid)
+    # A candidate from the browser is accepted once the handle exists.
+    await p.send({"type": "sfu-ice", "target": "publisher",
+                  "candidate": {"candidate": "candidate:1 1 udp 2122260223 10.99.0.2 40000 "
+                                "typ host", "sdpMid": "0", "sdpMLineIndex": 0}})
+    await p.send({"type": "sfu-ice", "target": "publisher", "candidate": None})
+    await p.send({"type": "sfu-unpublish"})
+    await p.alive()
+    await p.close()
+    # The socket's session is gone, and its publisher with it.
+    assert wait_for(lambda: room.host["user_id"] not in janus.participants(room.mid), 3)
+
+
+@aio
+async def test_removed_user_is_kicked_from_the_room_within_a_second(sfu_stack, janus):
+    room = Room(sfu_stack, guests=1)
+    guest = room.guests[0]
+    ph, _ = await enter(room, room.host)
+    pg_, _ = await enter(room, guest)
+    await publish(ph)
+    await publish(pg_)
+    assert {room.host["user_id"], guest["user_id"]} <= set(janus.participants(room.mid))
+    ok(sfu_stack.api("DELETE", f"/meetings/{room.mid}/participants/{guest['user_id']}",
+                     token=room.host["token"]))
+    t0 = time.monotonic()
+    assert wait_for(lambda: guest["user_id"] not in janus.participants(room.mid), 1.0,
+                    step=0.05)
+    assert time.monotonic() - t0 <= 1.0
+    assert room.host["user_id"] in janus.participants(room.mid)
+    await ph.close()
+
+
+@aio
+async def test_meeting_ending_while_publishing_destroys_its_room(sfu_stack, janus):
+    room = Room(sfu_stack, guests=0)
+    p, _ = await enter(room, room.host)
+    await publish(p)
+    assert room.mid in janus.rooms()
+    ok(sfu_stack.api("POST", f"/meetings/{room.mid}/end", token=room.host["token"]))
+    frames, (code, _) = await p.closed()
+    assert code == 4410
+    assert wait_for(lambda: room.mid not in janus.rooms(), 2.0)
+
+
+@aio
+async def test_janus_down_is_refused_and_restart_brings_rooms_back(sfu_stack, janus):
+    room = Room(sfu_stack, guests=1)
+    ph, _ = await enter(room, room.host)
+    pg_, _ = await enter(room, room.guests[0])
+    await publish(ph)
+    pids = sfu_stack.signald_pids()
+    janus.kill()
+    await asyncio.sleep(0.5)
+    await ph.send({"type": "sfu-publish", "sdp": offer_sdp()})
+    await ph.until("error", timeout=5)
+    janus.start()
+    # signald reconnects, makes the meeting's room again and tells the sockets.
+    for p in (ph, pg_):
+        await p.until("sfu-reset", timeout=10)
+    assert wait_for(lambda: room.mid in janus.rooms(), 5)
+    answer = await publish(pg_)
+    assert answer["sdp"].startswith("v=0")
+    assert room.guests[0]["user_id"] in janus.participants(room.mid)
+    assert sfu_stack.signald_pids() == pids
+    for p in (ph, pg_):
+        await p.alive()
+        await p.close()
