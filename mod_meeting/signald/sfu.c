@@ -208,11 +208,22 @@ static void room_ensure(sroom *r)
         r->state = ROOM_CREATING;
 }
 
+static void admin_answered(void *arg, json_t *reply)
+{
+    const char *why;
+    int code;
+
+    (void)arg;
+    if (reply && !answer(reply, &why, &code))
+        mm_log("info", "MM0459: the media server refused a request: %d %s", code, why);
+}
+
 /* A VideoRoom request on the admin handle whose answer nobody waits for. */
 static void admin_request(json_t *body)
 {
     if (admin_handle)
-        mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, NULL, NULL);
+        mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, admin_answered,
+                      NULL);
     else
         json_decref(body);
 }
@@ -617,8 +628,10 @@ static const char *sfu_ice(peer *p, const mm_sig_msg *m)
     long long handle = side == PUB ? p->pub : p->sub;
     json_t *t;
 
-    if (!handle || (side == PUB && p->pub_busy && !p->joined)) {
-        /* The handle is on its way: the candidate follows the offer. */
+    if (!handle || (side == PUB && p->offer && !p->pub_busy)) {
+        /* The handle or the offer is on its way: the candidate follows it
+         * (Janus itself keeps candidates that come before the offer's
+         * answer is made). */
         json_array_append(p->ice[side], m->payload);
         return NULL;
     }

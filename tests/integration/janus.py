@@ -134,3 +134,40 @@ def offer_sdp():
         "a=rtcp-fb:96 nack", "a=rtcp-fb:96 nack pli", "a=msid:s v0", "a=ssrc:2222 cname:mm",
     ]
     return "\r\n".join(lines) + "\r\n"
+
+
+class Listener:
+    """A session of the test's own joined to a room as a publisher (without
+    media): it hears what Janus tells the room's participants."""
+
+    def __init__(self, janus, room):
+        self.janus = janus
+        self.room = room
+
+    async def __aenter__(self):
+        j = self.janus
+        self.ws = await websockets.connect(j.url, subprotocols=["janus-protocol"],
+                                           open_timeout=2, close_timeout=1)
+        s = (await j.request({"janus": "create"}, self.ws))["data"]["id"]
+        h = (await j.request({"janus": "attach", "session_id": s,
+                              "plugin": "janus.plugin.videoroom"}, self.ws))["data"]["id"]
+        self.session = s
+        r = await j.request({"janus": "message", "session_id": s, "handle_id": h,
+                             "body": {"request": "join", "room": self.room,
+                                      "ptype": "publisher", "id": 999999999}}, self.ws)
+        assert r["plugindata"]["data"].get("videoroom") == "joined", r
+        return self
+
+    async def event(self, key, timeout=3.0):
+        """The next VideoRoom event carrying key."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = json.loads(await asyncio.wait_for(self.ws.recv(), deadline - time.monotonic()))
+            data = m.get("plugindata", {}).get("data", {})
+            if key in data:
+                return data
+
+    async def __aexit__(self, *exc):
+        await self.ws.send(json.dumps({"janus": "destroy", "session_id": self.session,
+                                       "transaction": "bye", "apisecret": self.janus.secret}))
+        await self.ws.close()

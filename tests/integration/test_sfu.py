@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from janus import Janus, offer_sdp, wait_for
+from janus import Janus, Listener, offer_sdp, wait_for
 from test_signaling import Peer, Room, aio, enter, ok
 
 
@@ -140,3 +140,21 @@ async def test_janus_down_is_refused_and_restart_brings_rooms_back(sfu_stack, ja
     for p in (ph, pg_):
         await p.alive()
         await p.close()
+
+
+@aio
+async def test_audio_off_is_enforced_at_the_sfu(sfu_stack, janus):
+    room = Room(sfu_stack, guests=0)
+    p, _ = await enter(room, room.host)
+    await publish(p)
+    async with Listener(janus, room.mid) as room_events:
+        await p.send({"type": "media-state", "audio_enabled": False, "video_enabled": True,
+                      "screen_sharing": False})
+        ev = await room_events.event("moderation")
+        assert ev["id"] == room.host["user_id"] and ev["moderation"] == "muted"
+        assert ev["mid"] == "0"     # the audio of offer_sdp()
+        await p.send({"type": "media-state", "audio_enabled": True, "video_enabled": True,
+                      "screen_sharing": False})
+        ev = await room_events.event("moderation")
+        assert ev["moderation"] == "unmuted"
+    await p.close()
