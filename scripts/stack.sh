@@ -134,8 +134,9 @@ cmd_janus_render() {
     local dir=$1 wsport=$2 secret_file=$3 lib=/usr/lib/x86_64-linux-gnu/janus
     local iface="" enforce="" nat="" turn=""
     [ -d "$lib" ] || lib=$(dirname "$(dpkg -L janus | grep -m1 '/plugins/libjanus_videoroom.so$')")/..
+    mkdir -p "$dir/plugins" "$dir/transports" "$dir/events" "$dir/loggers" \
+        "$(dirname "$secret_file")"
     cmd_secret "$secret_file"
-    mkdir -p "$dir/plugins" "$dir/transports" "$dir/events" "$dir/loggers"
     ln -sf "$lib/plugins/libjanus_videoroom.so" "$dir/plugins/"
     ln -sf "$lib/transports/libjanus_websockets.so" "$dir/transports/"
     [ -n "${JANUS_INTERFACE:-}" ] && iface="interface = \"$JANUS_INTERFACE\""
