@@ -158,3 +158,42 @@ async def test_audio_off_is_enforced_at_the_sfu(sfu_stack, janus):
         ev = await room_events.event("moderation")
         assert ev["moderation"] == "unmuted"
     await p.close()
+
+
+@pytest.mark.parametrize("line", [
+    "MeetingMediaServer http://127.0.0.1:8188 {secret}",     # not ws://
+    "MeetingMediaServer ws://127.0.0.1 {secret}",            # no port
+    "MeetingMediaServer ws://127.0.0.1:8188 /nonexistent/janus.secret",
+    "MeetingMediaServer ws://127.0.0.1:8188 {short}",        # fewer than 32 bytes
+    "MeetingMediaServer ws://127.0.0.1:8188",                # no secret file
+])
+def test_configtest_names_a_bad_media_server(workdir, pg, line):
+    from conftest import Stack
+    from test_config import configtest
+    s = Stack(workdir, pg)
+    secret, short = s.state / "janus.secret", s.state / "short.secret"
+    secret.write_text("j" * 48 + "\n")
+    short.write_text("too-short\n")
+    s.extra += "\n" + line.format(secret=secret, short=short) + "\n"
+    s.render()
+    r = configtest(s)
+    assert r.returncode != 0
+    assert "MeetingMediaServer" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--media-server", "ws://127.0.0.1:8188"], "--media-secret-file"),
+    (["--media-secret-file", "/etc/hostname"], "--media-server"),
+    (["--media-server", "http://127.0.0.1:8188", "--media-secret-file", "/etc/hostname"],
+     "--media-server"),
+])
+def test_signald_needs_both_media_flags(tmp_path, flags, named):
+    import subprocess
+    from conftest import SIGNALD
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 48 + "\n")
+    r = subprocess.run([SIGNALD, "--listen", "127.0.0.1:1", "--secret-file", str(secret),
+                        "--issuer", "t", "--db", "dbname=none", *flags],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith(f"signald: {named} "), r.stderr
