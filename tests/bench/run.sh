@@ -80,4 +80,6 @@ PY_PID=$!
 wait "$PY_PID"
 status=$?
 PY_PID=
+echo "== media through the SFU (tests/bench/sfu.mjs, in a network namespace)"
+bash "$ROOT/tests/e2e/sfu.sh" --bench || status=1
 exit $status

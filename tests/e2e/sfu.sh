@@ -5,6 +5,8 @@
 # Chromium) runs inside a private network namespace that this script creates
 # with a veth pair (10.99.0.1, 10.99.0.2) and removes afterwards: no traffic
 # reaches the machine's own addresses. Extra arguments go to node.
+# `sfu.sh --bench` runs tests/bench/sfu.mjs (make bench's SFU figures) instead
+# of the test, in the same namespace.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -54,5 +56,9 @@ ip -n "$NS" link set v0 up
 ip -n "$NS" link set v1 up
 
 cd "$HERE"
-MM_E2E_DIR=$WORK MM_SFU_NETNS=$NS ip netns exec "$NS" \
-    node --test --test-concurrency=1 --test-reporter=spec "$@" sfu.test.mjs
+if [ "${1:-}" = --bench ]; then
+    MM_E2E_DIR=$WORK MM_SFU_NETNS=$NS ip netns exec "$NS" node ../bench/sfu.mjs
+else
+    MM_E2E_DIR=$WORK MM_SFU_NETNS=$NS ip netns exec "$NS" \
+        node --test --test-concurrency=1 --test-reporter=spec "$@" sfu.test.mjs
+fi
