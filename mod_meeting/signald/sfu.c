@@ -38,6 +38,7 @@ typedef struct mm_sfu_peer {
     long long session, pub, sub;    /* Janus ids, 0 until made */
     long long keepalive_us;
     json_t *offer;                  /* sfu-publish waiting to go to Janus */
+    json_t *sent;                   /* the one Janus is answering */
     json_t *wanted, *subscribed;    /* {"<user_id>": true} */
     json_t *ice[2];                 /* candidates sent before their handle existed */
     char audio_mid[16];             /* of the published audio, "" if none */
@@ -247,7 +248,8 @@ static void peer_reset(peer *p)
     json_object_clear(p->subscribed);
     json_object_clear(p->wanted);
     json_decref(p->offer);
-    p->offer = NULL;
+    json_decref(p->sent);
+    p->offer = p->sent = NULL;
     for (int i = 0; i < 2; i++)
         json_array_clear(p->ice[i]);
     p->audio_mid[0] = '\0';
@@ -421,9 +423,12 @@ static void published(void *arg, json_t *reply)
 
     p->pub_busy = 0;
     data = answer(reply, &why, &code);
-    if (!data && code == JANUS_ID_EXISTS && !p->retried && p->offer) {
-        /* The user's previous socket's publisher has not left yet. */
+    if (!data && code == JANUS_ID_EXISTS && !p->retried && !p->offer) {
+        /* The user's previous socket's publisher has not left yet: it is
+         * kicked, and the offer goes again. */
         p->retried = 1;
+        p->offer = p->sent;
+        p->sent = NULL;
         mm_janus_send(message(admin_session, admin_handle,
                               json_pack("{s:s, s:I, s:I}", "request", "kick", "room",
                                         (json_int_t)p->meeting_id, "id",
@@ -431,10 +436,11 @@ static void published(void *arg, json_t *reply)
                       0, kicked_then_retry, p);
         return;
     }
-    json_decref(p->offer);
-    p->offer = NULL;
+    json_decref(p->sent);
+    p->sent = NULL;
     if (!data || !json_is_object(jsep)) {
-        send_error(p, "SFU_REFUSED", why ? why : "the media server gave no answer");
+        send_error(p, reply ? "SFU_REFUSED" : "SFU_UNAVAILABLE",
+                   why ? why : "the media server gave no answer");
         advance(p);
         return;
     }
@@ -461,6 +467,9 @@ static void publish(peer *p)
                      (json_int_t)p->meeting_id, "ptype", "publisher", "id",
                      (json_int_t)p->user_id, "display", display);
     jsep = json_pack("{s:s, s:O}", "type", "offer", "sdp", p->offer);
+    json_decref(p->sent);
+    p->sent = p->offer;
+    p->offer = NULL;
     if (mm_janus_send(message(p->session, p->pub, body, jsep), 0, published, p) == 0) {
         p->pub_busy = 1;
         flush_ice(p, PUB);
@@ -714,6 +723,7 @@ void mm_sfu_closed(mm_conn *c)
     }
     mm_janus_forget(p);
     json_decref(p->offer);
+    json_decref(p->sent);
     json_decref(p->wanted);
     json_decref(p->subscribed);
     json_decref(p->ice[PUB]);

@@ -197,3 +197,19 @@ def test_signald_needs_both_media_flags(tmp_path, flags, named):
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith(f"signald: {named} "), r.stderr
+
+
+@aio
+async def test_a_newer_socket_publishes_in_place_of_the_replaced_one(sfu_stack, janus):
+    room = Room(sfu_stack, guests=0)
+    old, _ = await enter(room, room.host)
+    await publish(old)
+    new, _ = await enter(room, room.host)
+    # At once, while the replaced socket's publisher may still be in the room.
+    answer = await publish(new)
+    assert answer["sdp"].startswith("v=0")
+    frames, (code, _) = await old.closed()
+    assert code == 4409
+    assert room.host["user_id"] in janus.participants(room.mid)
+    await new.alive()
+    await new.close()
