@@ -399,8 +399,10 @@ static void send_sdp(peer *p, const char *type, json_t *jsep, json_t *streams)
 {
     json_t *f;
 
-    if (!p->conn || !(f = mm_frame(type, p->meeting_id)))
+    if (!p->conn || !(f = mm_frame(type, p->meeting_id))) {
+        json_decref(streams);
         return;
+    }
     json_object_set(f, "sdp", json_object_get(jsep, "sdp"));
     if (streams)
         json_object_set_new(f, "streams", streams);
