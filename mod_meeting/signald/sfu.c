@@ -20,6 +20,9 @@
 #define ROOM_PUBLISHERS 100
 #define ROOM_BITRATE 512000
 /* Janus's error codes that mean "already so". */
+/* Candidates kept per connection until its handle or offer exists: a
+ * browser gathers a handful; more is not a browser. */
+#define ICE_QUEUE_MAX 64
 #define JANUS_ROOM_EXISTS 427
 #define JANUS_ID_EXISTS 436
 
@@ -643,6 +646,8 @@ static const char *sfu_ice(peer *p, const mm_sig_msg *m)
         /* The handle or the offer is on its way: the candidate follows it
          * (Janus itself keeps candidates that come before the offer's
          * answer is made). */
+        if (json_array_size(p->ice[side]) >= ICE_QUEUE_MAX)
+            return "too many candidates before the offer";
         json_array_append(p->ice[side], m->payload);
         return NULL;
     }

@@ -213,3 +213,19 @@ async def test_a_newer_socket_publishes_in_place_of_the_replaced_one(sfu_stack, 
     assert room.host["user_id"] in janus.participants(room.mid)
     await new.alive()
     await new.close()
+
+
+@aio
+async def test_candidates_before_any_offer_are_kept_up_to_a_limit(sfu_stack):
+    room = Room(sfu_stack, guests=0)
+    p, _ = await enter(room, room.host)
+    cand = {"candidate": "candidate:1 1 udp 2122260223 10.99.0.2 40000 typ host",
+            "sdpMid": "0", "sdpMLineIndex": 0}
+    for _ in range(64):
+        await p.send({"type": "sfu-ice", "target": "subscriber", "candidate": cand})
+    await p.quiet(0.5)
+    await p.send({"type": "sfu-ice", "target": "subscriber", "candidate": cand})
+    m = await p.error("INVALID_MESSAGE")
+    assert "too many candidates" in m["message"]
+    await p.alive()
+    await p.close()
