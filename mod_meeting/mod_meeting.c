@@ -2,12 +2,14 @@
  * mod_meeting: a video-meeting platform's API as an httpd module.
  *
  * Every request under the handler: route -> authenticate -> rate limit ->
- * the route's handler (validate -> one database call -> reply).
+ * Idempotency-Key (a keyed POST) -> the route's handler (validate -> one
+ * database call -> reply).
  */
 #define MM_MODULE_MAIN
 #include "mm.h"
 #include "auth.h"
 #include "db.h"
+#include "idempotency.h"
 #include "ratelimit.h"
 #include "cors.h"
 #include "signald_proc.h"
@@ -95,6 +97,8 @@ static void serve(mm_req *q, const char *path)
     if (q->route->auth == MM_AUTH_JWT && mm_authenticate(q))
         return;
     if (q->route->auth != MM_AUTH_JWT_OR_SIGNED && mm_ratelimit(q))
+        return;
+    if (mm_route_keyed(q->route) && mm_idem_begin(q))
         return;
     handlers[q->route->id](q);
 }
