@@ -1,6 +1,7 @@
 /* Database access through mod_dbd (see db.h). */
 #include "db.h"
 #include "auth.h"
+#include "configcheck.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -73,13 +74,28 @@ static const char *label(mm_stmt_id id)
     return labels[id];
 }
 
-void mm_db_prepare_all(server_rec *s)
+/* mod_dbd keeps statements per server configuration, which virtual hosts
+ * without DBD directives of their own share with the main server: preparing
+ * for each server_rec would prepare twice into one table (AH02653 warnings),
+ * and for a server that does not serve the API, into another site's database. */
+void mm_db_prepare_all(apr_pool_t *ptemp, server_rec *s)
 {
+    module *dbd = ap_find_linked_module("mod_dbd.c");
+    apr_array_header_t *done = apr_array_make(ptemp, 4, sizeof(void *));
+
     for (int i = 0; i < S_COUNT; i++)
         label((mm_stmt_id)i);
-    for (server_rec *sp = s; sp; sp = sp->next)
+    for (server_rec *sp = s; sp; sp = sp->next) {
+        void *dbd_conf = dbd ? ap_get_module_config(sp->module_config, dbd) : NULL;
+        int seen = 0;
+        for (int k = 0; k < done->nelts && !seen; k++)
+            seen = APR_ARRAY_IDX(done, k, void *) == dbd_conf;
+        if (seen || !mm_server_uses_handler(ptemp, s, sp))
+            continue;
+        APR_ARRAY_PUSH(done, void *) = dbd_conf;
         for (int i = 0; i < S_COUNT; i++)
             ap_dbd_prepare(sp, statements[i], label((mm_stmt_id)i));
+    }
 }
 
 static int unavailable(mm_req *q)

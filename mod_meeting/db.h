@@ -28,8 +28,9 @@ typedef struct {
     const char *error, *field, *message, *data;
 } mm_result;
 
-/* Registers every statement with mod_dbd; called before mod_dbd's post_config. */
-void mm_db_prepare_all(server_rec *s);
+/* Registers every statement with mod_dbd, once per DBD configuration of the
+ * servers that use the handler; called before mod_dbd's post_config. */
+void mm_db_prepare_all(apr_pool_t *ptemp, server_rec *s);
 
 /* Runs statement id with nargs text arguments (NULL = SQL NULL) and copies up
  * to ncols columns of its first row into cols (*found = 0 when no row).
