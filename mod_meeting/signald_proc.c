@@ -20,6 +20,22 @@ static const char *status_path(apr_pool_t *p)
     return ap_runtime_dir_relative(p, "mod_meeting-signald.status");
 }
 
+/* The deliverer's settings (the MeetingWebhook* directives). */
+static void push_webhook_args(apr_pool_t *p, apr_array_header_t *argv, const mm_srv_conf *c)
+{
+    APR_ARRAY_PUSH(argv, const char *) = "--webhook-timeout";
+    APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->webhook_timeout);
+    APR_ARRAY_PUSH(argv, const char *) = "--webhook-connections";
+    APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->webhook_connections);
+    APR_ARRAY_PUSH(argv, const char *) = "--webhook-retry";
+    APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->webhook_retry);
+    for (int i = 0; c->webhook_allow && i < c->webhook_allow->nelts; i++) {
+        APR_ARRAY_PUSH(argv, const char *) = "--webhook-allow";
+        APR_ARRAY_PUSH(argv, const char *) =
+            apr_pstrdup(p, APR_ARRAY_IDX(c->webhook_allow, i, const char *));
+    }
+}
+
 static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
 {
     char **words;
@@ -34,6 +50,7 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
     APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->issuer);
     APR_ARRAY_PUSH(argv, const char *) = "--status-file";
     APR_ARRAY_PUSH(argv, const char *) = status_path(p);
+    push_webhook_args(p, argv, c);
     if (c->media_server) {
         APR_ARRAY_PUSH(argv, const char *) = "--media-server";
         APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->media_server);

@@ -86,6 +86,13 @@ static int sfu(mm_sig_msg *m, const char *type)
     m->payload = json_object_get(m->json, "sdp");
     if (!json_is_string(m->payload) || !json_string_length(m->payload))
         return refuse(m, "sdp must be a non-empty string");
+    if (m->type == MM_SIG_SFU_PUBLISH && json_object_get(m->json, "screen_mid")) {
+        json_t *mid = json_object_get(m->json, "screen_mid");
+
+        if (!json_is_string(mid) || !json_string_length(mid) || json_string_length(mid) > 15)
+            return refuse(m, "screen_mid must be a string of 1 to 15 characters");
+        m->screen_mid = json_string_value(mid);
+    }
     return 0;
 }
 

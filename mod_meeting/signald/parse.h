@@ -38,6 +38,7 @@ typedef struct {
      * sfu-subscribe-answer: "sdp", a string; sfu-ice: "candidate". */
     json_t *payload;    /* borrowed from json */
     int sfu_target;     /* sfu-ice: 0 "publisher", 1 "subscriber" */
+    const char *screen_mid;     /* sfu-publish: the m-line of a screen, or NULL */
     int audio, video, screen;   /* media-state: 0 or 1 each */
     char why[MM_SIG_WHY_MAX];   /* refused: the message of the error frame */
 } mm_sig_msg;

@@ -45,6 +45,7 @@ typedef struct mm_sfu_peer {
     json_t *wanted, *subscribed;    /* {"<user_id>": true} */
     json_t *ice[2];                 /* candidates sent before their handle existed */
     char audio_mid[16];             /* of the published audio, "" if none */
+    char screen_mid[16];            /* of the published screen, "" if none */
     unsigned making : 1;            /* a session or handle is being made */
     unsigned pub_busy : 1, joined : 1, publishing : 1, retried : 1;
     unsigned sub_busy : 1, sub_joined : 1, offer_out : 1;
@@ -255,7 +256,7 @@ static void peer_reset(peer *p)
     p->offer = p->sent = NULL;
     for (int i = 0; i < 2; i++)
         json_array_clear(p->ice[i]);
-    p->audio_mid[0] = '\0';
+    p->audio_mid[0] = p->screen_mid[0] = '\0';
 }
 
 static peer *peer_of(mm_conn *c)
@@ -385,17 +386,19 @@ static void find_audio_mid(const char *sdp, char *mid, size_t cap)
     }
 }
 
+/* A publisher's stream is forwarded or not (Janus's moderate). */
+static void moderate(peer *p, const char *mid, int mute)
+{
+    admin_request(json_pack("{s:s, s:I, s:I, s:s, s:b}", "request", "moderate", "room",
+                            (json_int_t)p->meeting_id, "id", (json_int_t)p->user_id, "mid",
+                            mid, "mute", mute));
+}
+
 /* The SFU forwards p's audio or not, as its last media-state says. */
 static void apply_audio(peer *p)
 {
-    json_t *body;
-
-    if (!p->publishing || !p->audio_mid[0])
-        return;
-    body = json_pack("{s:s, s:I, s:I, s:s, s:b}", "request", "moderate", "room",
-                     (json_int_t)p->meeting_id, "id", (json_int_t)p->user_id, "mid",
-                     p->audio_mid, "mute", p->audio_off);
-    admin_request(body);
+    if (p->publishing && p->audio_mid[0])
+        moderate(p, p->audio_mid, p->audio_off);
 }
 
 static void send_sdp(peer *p, const char *type, json_t *jsep, json_t *streams)
@@ -612,6 +615,14 @@ static void advance(peer *p)
 
 static const char *sfu_publish(peer *p, const mm_sig_msg *m)
 {
+    mm_seat *s = p->conn->seat;
+
+    if (m->screen_mid && s && !s->room->screen_share && !mm_seat_is_staff(s)) {
+        mm_send_error(p->conn, "SCREEN_SHARE_DISABLED",
+                      "screen sharing is turned off for this meeting");
+        return "";
+    }
+    snprintf(p->screen_mid, sizeof(p->screen_mid), "%s", m->screen_mid ? m->screen_mid : "");
     json_decref(p->offer);
     p->offer = json_incref(m->payload);
     p->retried = 0;
@@ -703,6 +714,8 @@ void mm_sfu_seated(mm_conn *c)
 
     if (!enabled || !(p = peer_of(c)))
         return;
+    /* mute_on_join: no audio forwarded until the user unmutes. */
+    p->audio_off = c->seat && !c->seat->audio;
     want_feeds(p);
     advance(p);
 }
@@ -715,6 +728,14 @@ void mm_sfu_audio(mm_conn *c, int on)
         return;
     p->audio_off = !on;
     apply_audio(p);
+}
+
+void mm_sfu_screen_stop(mm_conn *c)
+{
+    peer *p = c->sfu;
+
+    if (p && p->publishing && p->screen_mid[0])
+        moderate(p, p->screen_mid, 1);
 }
 
 void mm_sfu_closed(mm_conn *c)

@@ -36,6 +36,10 @@ const char *mm_sfu_frame(mm_conn *c, const mm_sig_msg *m);
 /* A media-state from the socket: the SFU forwards its audio or not. */
 void mm_sfu_audio(mm_conn *c, int enabled);
 
+/* The settings stopped the socket's screen share: the SFU stops forwarding
+ * it. */
+void mm_sfu_screen_stop(mm_conn *c);
+
 /* The socket closed: its Janus session goes. */
 void mm_sfu_closed(mm_conn *c);
 

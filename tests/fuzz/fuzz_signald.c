@@ -134,6 +134,8 @@ static void accepted(mm_sig_msg *m, const char *data, size_t size)
                                                           : "sfu-subscribe-answer"));
         CHECK(m->payload == json_object_get(m->json, "sdp"));
         CHECK(json_is_string(m->payload) && json_string_length(m->payload) > 0);
+        CHECK(!m->screen_mid || (m->type == MM_SIG_SFU_PUBLISH && strlen(m->screen_mid) >= 1
+                                 && strlen(m->screen_mid) <= 15));
         break;
     case MM_SIG_SFU_ICE:
         CHECK(!strcmp(type, "sfu-ice") && (m->sfu_target == 0 || m->sfu_target == 1));

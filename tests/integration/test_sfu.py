@@ -229,3 +229,67 @@ async def test_candidates_before_any_offer_are_kept_up_to_a_limit(sfu_stack):
     assert "too many candidates" in m["message"]
     await p.alive()
     await p.close()
+
+
+@aio
+async def test_host_mute_request_is_enforced_at_the_sfu(sfu_stack, janus):
+    room = Room(sfu_stack, guests=1)
+    guest = room.guests[0]
+    pg_, _ = await enter(room, guest)
+    await publish(pg_)
+    async with Listener(janus, room.mid) as room_events:
+        ok(sfu_stack.api("POST", f"/meetings/{room.mid}/participants/{guest['user_id']}/mute",
+                         token=room.host["token"]))
+        ev = await room_events.event("moderation")
+        assert (ev["id"], ev["mid"], ev["moderation"]) == (guest["user_id"], "0", "muted")
+    await pg_.close()
+
+
+@aio
+async def test_mute_on_join_forwards_no_audio_until_unmuted(sfu_stack, janus):
+    room = Room(sfu_stack, guests=1, settings={"mute_on_join": True})
+    guest = room.guests[0]
+    ph, _ = await enter(room, room.host)
+    await publish(ph)
+    async with Listener(janus, room.mid) as room_events:
+        pg_, joined = await enter(room, guest)
+        assert joined["audio_enabled"] is False
+        await publish(pg_)
+        ev = await room_events.event("moderation")
+        assert (ev["id"], ev["moderation"]) == (guest["user_id"], "muted")
+        await pg_.send({"type": "media-state", "audio_enabled": True, "video_enabled": True,
+                        "screen_sharing": False})
+        ev = await room_events.event("moderation")
+        assert (ev["id"], ev["moderation"]) == (guest["user_id"], "unmuted")
+    for p in (ph, pg_):
+        await p.close()
+
+
+@aio
+async def test_screen_publication_follows_enable_screen_share(sfu_stack, janus):
+    room = Room(sfu_stack, guests=1, settings={"enable_screen_share": False})
+    guest = room.guests[0]
+    ph, _ = await enter(room, room.host)
+    pg_, _ = await enter(room, guest)
+    await pg_.send({"type": "sfu-publish", "sdp": offer_sdp(), "screen_mid": "1"})
+    await pg_.error("SCREEN_SHARE_DISABLED")
+    assert guest["user_id"] not in janus.participants(room.mid)
+    # A host may share; so may the guest once it is allowed.
+    await ph.send({"type": "sfu-publish", "sdp": offer_sdp(), "screen_mid": "1"})
+    await ph.until("sfu-answer", timeout=10)
+    ok(sfu_stack.api("PUT", f"/meetings/{room.mid}", token=room.host["token"],
+                     json={"settings": {"enable_screen_share": True}}))
+    await pg_.until("settings-changed")
+    await pg_.send({"type": "sfu-publish", "sdp": offer_sdp(), "screen_mid": "1"})
+    await pg_.until("sfu-answer", timeout=10)
+    await pg_.send({"type": "media-state", "audio_enabled": True, "video_enabled": True,
+                    "screen_sharing": True})
+    # Turned off while the guest shares: the SFU stops forwarding the screen.
+    async with Listener(janus, room.mid) as room_events:
+        ok(sfu_stack.api("PUT", f"/meetings/{room.mid}", token=room.host["token"],
+                         json={"settings": {"enable_screen_share": False}}))
+        ev = await room_events.event("moderation")
+        assert (ev["id"], ev["mid"], ev["moderation"]) == (guest["user_id"], "1", "muted")
+    await pg_.until("screen-share-stopped")
+    for p in (ph, pg_):
+        await p.close()
