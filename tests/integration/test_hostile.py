@@ -388,7 +388,11 @@ def test_body_just_over_the_cap_is_413_and_just_under_is_parsed(world, name):
 
 CTYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
           "application/jsonx", "application/json-patch+json", "text/json", "json",
-          "application/ json", "*/*", ""]
+          "application/ json", "*/*", "",
+          # JSON is UTF-8: any other charset is refused, also beside a good one
+          "application/json; charset=latin1", "application/json;charset=utf-16",
+          'application/json; charset="iso-8859-1"', "application/json; charset=",
+          "application/json; charset=utf-8; charset=latin1", "application/json; charset=utf8"]
 
 
 @pytest.mark.parametrize("ctype", CTYPES)
@@ -399,6 +403,21 @@ def test_wrong_content_types_are_415(world, name, ctype):
     # requests adds no Content-Type to bytes of its own; "" sends the header empty.
     r = world.send(name, raw=raw, ctype=None, headers=headers)
     envelope(r, 415, "unsupported_media_type")
+
+
+UTF8_CTYPES = ["application/json; charset=utf-8", "application/json;charset=UTF-8",
+               'application/json; charset="Utf-8"', "APPLICATION/JSON; Charset=utf-8",
+               "application/json; version=1"]
+
+
+@pytest.mark.parametrize("ctype", UTF8_CTYPES)
+def test_json_in_utf8_is_accepted_whatever_the_case(stack, ctype):
+    u = stack.new_user()
+    body = {"title": "utf-8", "start_time": "2030-01-01T10:00:00Z",
+            "end_time": "2030-01-01T11:00:00Z", "max_participants": 5, "meeting_type": "video"}
+    r = stack.api("POST", "/meetings", token=u["token"], data=json.dumps(body).encode(),
+                  headers={"Content-Type": ctype})
+    assert r.status_code == 201, (ctype, r.text)
 
 
 @pytest.mark.parametrize("name", BODY_ROUTES)
@@ -447,6 +466,18 @@ def test_bad_path_ids_are_404(world, name, pos, bad):
     r = world.send(name, body=body, path=world.path(name, ids=ids),
                    ctype="video/webm" if name == "recording.upload" else "application/json")
     envelope(r, 404, "not_found")
+
+
+@pytest.mark.parametrize("name", ID_ROUTES)
+def test_a_real_id_with_a_leading_zero_is_404(world, name):
+    """/meetings/01 is not /meetings/1: an id is written one way only."""
+    for pos in range(route(name)["pattern"].count(":id")):
+        ids = [world.mid, world.member["user_id"]]
+        ids[pos] = f"0{ids[pos]}"
+        body = world.valid_body(name) if name in BODY_TABLES else None
+        r = world.send(name, body=body, path=world.path(name, ids=ids),
+                       ctype="video/webm" if name == "recording.upload" else "application/json")
+        envelope(r, 404, "not_found")
 
 
 @pytest.mark.parametrize("name", ID_ROUTES)
@@ -894,6 +925,7 @@ def odd_claims(uid):
         "sub-overflow": {"sub": "9223372036854775808"}, "sub-exp": {"sub": "1e3"},
         "sub-space": {"sub": f" {uid}"}, "sub-trailing": {"sub": f"{uid}x"},
         "sub-missing": {"sub": None}, "sub-null": {"sub": "\u0000"},
+        "sub-leading-zero": {"sub": f"0{uid}"},
         "exp-string": {"exp": str(now + 600)}, "exp-float": {"exp": now + 600.5},
         "exp-huge": {"exp": 10 ** 30}, "exp-missing": {"exp": None},
         "iat-missing": {"iat": None},
