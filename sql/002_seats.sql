@@ -20,10 +20,13 @@ BEGIN
 END
 $$;
 
--- Takes (or keeps) the seat of p_user in p_meeting for one lease.
--- code: 200 seated, 403 not a member (or removed), 410 meeting gone or not
--- ongoing, 429 meeting full. Hosts are never refused for capacity.
-CREATE OR REPLACE FUNCTION mm_seat_take(p_meeting bigint, p_user bigint,
+-- Takes (or keeps) the seat of p_user in p_meeting for one lease; p_gen is
+-- the token generation the ticket was issued under.
+-- code: 200 seated, 401 the ticket's generation is gone (a log-out since),
+-- 403 not a member (or removed), 410 meeting gone or not ongoing, 429 meeting
+-- full. Hosts are never refused for capacity.
+DROP FUNCTION IF EXISTS mm_seat_take(bigint, bigint);
+CREATE OR REPLACE FUNCTION mm_seat_take(p_meeting bigint, p_user bigint, p_gen bigint,
     OUT code integer, OUT participant_id bigint, OUT role text,
     OUT username text, OUT nickname text)
 LANGUAGE plpgsql AS $$
@@ -32,6 +35,11 @@ DECLARE
     m_max    integer;
     p        participants%ROWTYPE;
 BEGIN
+    -- mm_token_revoked is in 003_api.sql: resolved when called, not here.
+    IF mm_token_revoked(p_user, p_gen) THEN
+        code := 401;
+        RETURN;
+    END IF;
     SELECT status, max_participants INTO m_status, m_max
       FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
     IF NOT FOUND OR m_status <> 'ongoing' THEN

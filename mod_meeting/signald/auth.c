@@ -54,7 +54,8 @@ static long long id_arg(struct lws *wsi, const char *name)
     return parse_id(v);
 }
 
-static int verify(const char *token, long long meeting_id, long long user_id, const char **why)
+static int verify(const char *token, long long meeting_id, long long user_id, long long *gen,
+                  const char **why)
 {
     mm_claims claims;
     mm_token_status st = mm_token_verify(key, token, MM_TOKEN_TICKET, mm_wall_s(), &claims);
@@ -71,10 +72,12 @@ static int verify(const char *token, long long meeting_id, long long user_id, co
         *why = "ticket is for another user or meeting";
         return 4401;
     }
+    *gen = claims.gen;
     return 0;
 }
 
-int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, const char **why)
+int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
+                  const char **why)
 {
     static char buf[TOKEN_MAX];
     const char *token;
@@ -87,7 +90,7 @@ int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, co
         *why = "meeting_id, user_id and token are required";
         rc = 4401;
     } else {
-        rc = verify(token, *meeting_id, *user_id, why);
+        rc = verify(token, *meeting_id, *user_id, gen, why);
     }
     /* The ticket is a credential: it does not linger in memory. */
     explicit_bzero(buf, sizeof(buf));

@@ -18,8 +18,11 @@ void mm_auth_init(const mm_token_key *key);
  * (a proxy that maps the endpoint onto the root). */
 int mm_auth_path_ok(struct lws *wsi);
 
-/* Checks the query of the upgrade request. Returns 0 with *meeting_id and
- * *user_id set, or a close code (4401) with *why set to a static reason. */
-int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, const char **why);
+/* Checks the query of the upgrade request. Returns 0 with *meeting_id,
+ * *user_id and *gen (the token generation the ticket was issued under, which
+ * mm_seat_take compares with the user's: a log-out ends the ticket) set, or a
+ * close code (4401) with *why set to a static reason. */
+int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
+                  const char **why);
 
 #endif

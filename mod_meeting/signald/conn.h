@@ -51,6 +51,7 @@ typedef struct mm_conn {
     struct lws *wsi;
     mm_conn_state state;
     long long meeting_id, user_id;
+    long long gen;                  /* the ticket's token generation */
     int refuse_code;                /* the handshake refused the ticket: close code */
     const char *refuse_reason;
     struct mm_seat *seat;           /* MM_CONN_SEATED */

@@ -24,7 +24,8 @@ static int filter(mm_conn *c, struct lws *wsi)
 {
     if (!mm_auth_path_ok(wsi))
         return -1;
-    c->refuse_code = mm_auth_check(wsi, &c->meeting_id, &c->user_id, &c->refuse_reason);
+    c->refuse_code = mm_auth_check(wsi, &c->meeting_id, &c->user_id, &c->gen,
+                                   &c->refuse_reason);
     return 0;
 }
 
