@@ -699,6 +699,8 @@ PROTOCOL = {
         b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 200 + b"\r\n",
     "control-char-in-header":
         b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n",
+    "nul-in-header":
+        b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
     "nul-in-path": b"GET /api/v1/meetings/%00 HTTP/1.1\r\nHost: x\r\n\r\n",
     "encoded-slash": b"GET /api/v1/meetings/1%2fparticipants HTTP/1.1\r\nHost: x\r\n\r\n",
     "no-host": b"GET /api/v1/health HTTP/1.1\r\n\r\n",
@@ -725,13 +727,45 @@ def test_protocol_errors_under_the_api_are_json(stack, case):
     raw_envelope(*parse_raw(raw_http(stack, data)))
 
 
+# What each answer says: the machine code names what httpd found, not JSON.
+PROTOCOL_CODES = {
+    "unknown-transfer-encoding": (400, "bad_request"),
+    "content-length-not-a-number": (400, "bad_request"),
+    "content-length-negative": (400, "bad_request"),
+    "content-length-twice": (400, "bad_request"),
+    "content-length-huge": (400, "bad_request"),
+    "header-over-8k": (400, "header_too_large"),
+    "bearer-over-8k": (400, "header_too_large"),
+    "too-many-headers": (400, "header_too_large"),
+    "control-char-in-header": (400, "bad_request"),
+    "nul-in-header": (400, "bad_request"),
+    "nul-in-path": (404, "not_found"),
+    "encoded-slash": (404, "not_found"),
+    "no-host": (400, "bad_request"),
+    "garbage-request-line": (400, "bad_request"),
+    "uri-over-8k": (414, "uri_too_long"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROTOCOL))
+def test_protocol_errors_say_what_happened(stack, case):
+    data = PROTOCOL[case].replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+    status, headers, body = parse_raw(raw_http(stack, data))
+    want_status, want_code = PROTOCOL_CODES[case]
+    raw_envelope(status, headers, body, want=want_status)
+    assert json.loads(body)["error"] == want_code, body
+
+
 def test_bad_chunked_framing_is_400_json(stack):
     for body in [b"zz\r\n{}\r\n0\r\n\r\n", b"ffffffffffffffffff\r\n{}\r\n0\r\n\r\n",
                  b"2\r\n{}\r\n1\r\n", b"-1\r\n{}\r\n0\r\n\r\n"]:
         req = (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
         out = raw_http(stack, req, timeout=40)
-        raw_envelope(*parse_raw(out))     # 400, or 413 for a chunk size past any limit
+        status, headers, answer = parse_raw(out)
+        raw_envelope(status, headers, answer)     # 400, or 413 for a chunk size past any limit
+        if status == 400:
+            assert json.loads(answer)["error"] == "bad_request", answer
 
 
 class Drip:
