@@ -57,6 +57,7 @@ static const char *const statements[S_COUNT] = {
         "SELECT " RESULT_COLS " FROM mm_recording_file(%lld, %lld, %lld, %d, %s)",
     [S_RECORDING_STORED] = "SELECT mm_recording_stored(%lld, %s, %lld, %s)",
     [S_HEALTH] = "SELECT 1",
+    [S_PASSWORD_UPGRADE] = "SELECT mm_password_upgrade(%lld, %s, %s)",
 };
 
 static const char *label(mm_stmt_id id)

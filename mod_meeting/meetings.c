@@ -287,7 +287,7 @@ int mm_meetings_join(mm_req *q)
     pw = mm_body_string(body, "password");
     /* No password: SQL NULL, which the driver reads back as "". */
     if (info[1] && !(info[2] && info[2][0] == 't')
-        && (!pw || apr_password_validate(pw, info[1]) != APR_SUCCESS))
+        && (!pw || mm_password_check(pw, info[1]) == MM_PW_WRONG))
         return wrong_password(q);
     if (mm_db_result(q, S_MEETING_JOIN, 3, args, &res))
         return OK;

@@ -201,6 +201,18 @@ BEGIN
 END
 $$;
 
+-- Replaces an old-style password hash (bcrypt of the password itself, which
+-- reads 72 bytes of it) by a new one after a log-in proved the password;
+-- only while the old one is still there, so a change made meanwhile wins.
+CREATE OR REPLACE FUNCTION mm_password_upgrade(p_user bigint, p_old text, p_new text)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE users SET password_hash = p_new WHERE user_id = p_user AND password_hash = p_old;
+    RETURN FOUND;
+END
+$$;
+
 -- Refresh tokens are kept as SHA-256 of their jti.
 CREATE OR REPLACE FUNCTION mm_refresh_store(p_jti text, p_user bigint, p_family text,
                                             p_ttl integer) RETURNS void
