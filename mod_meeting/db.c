@@ -33,7 +33,8 @@ static const char *const statements[S_COUNT] = {
     [S_MEETING_UPDATE] =
         "SELECT " RESULT_COLS " FROM mm_meeting_update(%lld, %lld, %lld, %s::jsonb)",
     [S_MEETING_DELETE] = "SELECT " RESULT_COLS " FROM mm_meeting_delete(%lld, %lld, %lld)",
-    [S_MEETING_START] = "SELECT " RESULT_COLS " FROM mm_meeting_start(%lld, %lld, %lld)",
+    [S_MEETING_START] =
+        "SELECT " RESULT_COLS " FROM mm_meeting_start(%lld, %lld, %lld, %d)",
     [S_MEETING_END] = "SELECT " RESULT_COLS " FROM mm_meeting_end(%lld, %lld, %lld)",
     [S_JOIN_INFO] =
         "SELECT code, password_hash, is_host, removed FROM mm_join_info(%lld, %lld, %lld)",

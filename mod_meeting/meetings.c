@@ -234,12 +234,13 @@ int mm_meetings_delete(mm_req *q)
 int mm_meetings_start(mm_req *q)
 {
     json_t *body;
-    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
+    const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q),
+                           apr_itoa(q->r->pool, q->conf->max_ongoing)};
     mm_result res;
     const char *url;
 
     if (mm_meeting_body(q, MM_NEED_HOST, mm_no_fields, &body)
-        || mm_db_result(q, S_MEETING_START, 3, args, &res))
+        || mm_db_result(q, S_MEETING_START, 4, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);

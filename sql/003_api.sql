@@ -53,6 +53,7 @@ DROP FUNCTION IF EXISTS mm_meeting_get(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_update(bigint, bigint, jsonb);
 DROP FUNCTION IF EXISTS mm_meeting_delete(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_start(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_meeting_start(bigint, bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_end(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_join_info(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_join(bigint, bigint);
@@ -566,7 +567,33 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint, p_gen bigint)
+-- Whether the creator of p_meeting may have one more ongoing meeting: fewer
+-- than p_max now. The creator's row is locked, so that concurrent starts of
+-- their meetings count one after the other. Every path that starts a meeting
+-- asks this first (MeetingMaxOngoingMeetings: each ongoing meeting can hold
+-- signaling sockets, and each of those an httpd worker).
+CREATE OR REPLACE FUNCTION mm_may_start(p_meeting bigint, p_max integer) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    creator bigint;
+    n integer;
+BEGIN
+    SELECT creator_id INTO creator FROM meetings WHERE meeting_id = p_meeting;
+    PERFORM 1 FROM users WHERE user_id = creator FOR NO KEY UPDATE;
+    SELECT count(*) INTO n FROM meetings WHERE creator_id = creator AND status = 'ongoing';
+    IF n >= p_max THEN
+        RETURN mm_fail(409, 'conflict', format(
+            'the creator of this meeting already has %s ongoing meetings, the most allowed; '
+            'end one first', n));
+    END IF;
+    RETURN mm_ok(200);
+END
+$$;
+
+-- p_max_ongoing is MeetingMaxOngoingMeetings; a caller that does not pass
+-- it (another action that starts the meeting) gets the directive's default.
+CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint, p_gen bigint,
+                                            p_max_ongoing integer DEFAULT 20)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -574,6 +601,12 @@ DECLARE
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
+    END IF;
+    IF (SELECT status FROM meetings WHERE meeting_id = p_meeting) = 'scheduled' THEN
+        r := mm_may_start(p_meeting, p_max_ongoing);
+        IF r.code <> 200 THEN
+            RETURN r;
+        END IF;
     END IF;
     UPDATE meetings SET status = 'ongoing', updated_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND status = 'scheduled';

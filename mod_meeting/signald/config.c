@@ -30,6 +30,10 @@ static const int_flag int_flags[] = {
     /* Leases last 90 s: renewing less often than every 60 s would let a live
      * socket's seat lapse. */
     INT_FLAG("--renew-interval", renew_interval, 30, 1, 60),
+    /* Each socket behind httpd holds a worker thread: a user in a few
+     * meetings on a few devices, an office behind one NAT address. */
+    INT_FLAG("--max-sockets-per-user", max_per_user, 16, 1, 1000000),
+    INT_FLAG("--max-sockets-per-address", max_per_address, 256, 1, 1000000),
 };
 
 #define N_INT_FLAGS (sizeof(int_flags) / sizeof(int_flags[0]))
@@ -38,6 +42,7 @@ static const char usage[] =
     "usage: signald --listen ADDRESS:PORT --secret-file PATH --issuer ISS --db CONNINFO\n"
     "               [--grace 5..60] [--max-frame BYTES] [--rate N] [--burst N]\n"
     "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n"
+    "               [--max-sockets-per-user N] [--max-sockets-per-address N]\n"
     "               [--status-file PATH]\n";
 
 static const char listen_form[] =

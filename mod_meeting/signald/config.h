@@ -24,6 +24,8 @@ typedef struct {
     int ping_interval;      /* seconds between WebSocket pings */
     int idle_timeout;       /* seconds without a sign of life before closing */
     int renew_interval;     /* seconds between batched lease renewals */
+    int max_per_user;       /* open sockets one user may hold (caps.h) */
+    int max_per_address;    /* ... and one client address */
 } mm_sig_config;
 
 /* Fills *c from argv. Returns 0 when the daemon should run, -1 after printing

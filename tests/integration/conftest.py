@@ -33,6 +33,7 @@ TEST_CONF = """
 MeetingBcryptCost 4
 MeetingRateLimit * 1000000/min
 MeetingRateLimitSlots 4096
+MeetingMaxOngoingMeetings 1000
 """
 
 _counter = itertools.count(1)

@@ -27,6 +27,9 @@ def configtest(stack):
     ("MeetingRecordingDir /nonexistent/dir", "MeetingRecordingDir"),
     ("MeetingMaxBodySize -5", "MeetingMaxBodySize"),
     ("MeetingSignalingDaemon /nonexistent/signald", "MeetingSignalingDaemon"),
+    ("MeetingSignalingMaxSocketsPerUser 0", "MeetingSignalingMaxSocketsPerUser"),
+    ("MeetingSignalingMaxSocketsPerAddress many", "MeetingSignalingMaxSocketsPerAddress"),
+    ("MeetingMaxOngoingMeetings -1", "MeetingMaxOngoingMeetings"),
 ])
 def test_configtest_names_the_bad_directive(workdir, pg, line, name):
     s = Stack(workdir, pg, line)
