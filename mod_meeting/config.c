@@ -25,7 +25,7 @@
  * NAT address, a host running a handful of meetings at once. */
 #define DEFAULT_SIG_MAX_USER 16
 #define DEFAULT_SIG_MAX_ADDR 256
-#define DEFAULT_MAX_ONGOING 20    /* also mm_meeting_start's default in 003_api.sql */
+#define DEFAULT_MAX_ONGOING 20
 
 void *mm_create_srv_conf(apr_pool_t *p, server_rec *s)
 {

@@ -38,7 +38,7 @@ static const char *const statements[S_COUNT] = {
     [S_MEETING_END] = "SELECT " RESULT_COLS " FROM mm_meeting_end(%lld, %lld, %lld)",
     [S_JOIN_INFO] =
         "SELECT code, password_hash, is_host, removed FROM mm_join_info(%lld, %lld, %lld)",
-    [S_MEETING_JOIN] = "SELECT " RESULT_COLS " FROM mm_meeting_join(%lld, %lld, %lld)",
+    [S_MEETING_JOIN] = "SELECT " RESULT_COLS " FROM mm_meeting_join(%lld, %lld, %lld, %d)",
     [S_MEETING_LEAVE] = "SELECT " RESULT_COLS " FROM mm_meeting_leave(%lld, %lld, %lld)",
     [S_PARTICIPANT_LIST] = "SELECT " RESULT_COLS " FROM mm_participant_list(%lld, %lld, %lld)",
     [S_PARTICIPANT_ADD] =

@@ -32,6 +32,33 @@ const char *mm_json_quote(apr_pool_t *p, const char *s)
     return out;
 }
 
+size_t mm_json_compact(char *out, const char *in, size_t len)
+{
+    size_t n = 0;
+    int in_string = 0, escaped = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+
+        if (in_string) {
+            if (escaped)
+                escaped = 0;
+            else if (c == '\\')
+                escaped = 1;
+            else if (c == '"')
+                in_string = 0;
+        }
+        else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+            continue;
+        }
+        else if (c == '"') {
+            in_string = 1;
+        }
+        out[n++] = c;
+    }
+    return n;
+}
+
 static apr_status_t json_release(void *v)
 {
     json_decref(v);

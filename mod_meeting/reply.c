@@ -14,13 +14,22 @@ static int send_body(request_rec *r, int status, const char *body)
     return MM_DONE;
 }
 
+/* data_json is often PostgreSQL's text, spaced ("k" : v): it is copied into
+ * the body compact, so that every reply reads "k":v, whatever wrote it. */
 int mm_reply(request_rec *r, int status, const char *message, const char *data_json)
 {
     const char *msg = message ? apr_pstrcat(r->pool, ",\"message\":",
                                             mm_json_quote(r->pool, message), NULL) : "";
-    const char *data = data_json ? apr_pstrcat(r->pool, ",\"data\":", data_json, NULL) : "";
+    const char *head = apr_psprintf(r->pool, "{\"code\":%d%s%s", status, msg,
+                                    data_json ? ",\"data\":" : "");
+    size_t hlen = strlen(head), dlen = data_json ? strlen(data_json) : 0, n;
+    char *body = apr_palloc(r->pool, hlen + dlen + 2);
 
-    return send_body(r, status, apr_psprintf(r->pool, "{\"code\":%d%s%s}", status, msg, data));
+    memcpy(body, head, hlen);
+    n = hlen + (data_json ? mm_json_compact(body + hlen, data_json, dlen) : 0);
+    body[n++] = '}';
+    body[n] = '\0';
+    return send_body(r, status, body);
 }
 
 int mm_reply_json(request_rec *r, int status, const char *message, json_t *data)

@@ -57,6 +57,7 @@ DROP FUNCTION IF EXISTS mm_meeting_start(bigint, bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_end(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_join_info(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_join(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_meeting_join(bigint, bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_leave(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_participant_list(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_participant_add(bigint, bigint, bigint, text);
@@ -590,10 +591,10 @@ BEGIN
 END
 $$;
 
--- p_max_ongoing is MeetingMaxOngoingMeetings; a caller that does not pass
--- it (another action that starts the meeting) gets the directive's default.
+-- p_max_ongoing is MeetingMaxOngoingMeetings (join passes it on when a
+-- host's join starts the meeting).
 CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint, p_gen bigint,
-                                            p_max_ongoing integer DEFAULT 20)
+                                            p_max_ongoing integer)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -689,13 +690,17 @@ END
 $$;
 
 -- Takes a seat: only in an ongoing meeting, under the capacity rule for
--- anyone but a host, atomically (the meeting row lock serialises joins).
-CREATE OR REPLACE FUNCTION mm_meeting_join(p_meeting bigint, p_user bigint, p_gen bigint)
+-- anyone but a host, atomically (the meeting row lock serialises joins). A
+-- host's join of a scheduled meeting starts it first (SPEC 3.8, v1.1):
+-- clients written for the user's document never call start.
+CREATE OR REPLACE FUNCTION mm_meeting_join(p_meeting bigint, p_user bigint, p_gen bigint,
+                                           p_max_ongoing integer)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
     m meetings;
     p participants;
+    r mm_result;
 BEGIN
     IF mm_token_revoked(p_user, p_gen) THEN
         RETURN mm_unauthorized();
@@ -707,6 +712,18 @@ BEGIN
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_user;
     IF p.removed_at IS NOT NULL THEN
         RETURN mm_fail(403, 'forbidden', 'you were removed from this meeting');
+    END IF;
+    IF m.status = 'scheduled' AND coalesce(p.role = 'host', false) THEN
+        -- start itself, so that the join does all that start does
+        r := mm_meeting_start(p_meeting, p_user, p_gen, p_max_ongoing);
+        IF r.code <> 200 THEN
+            RETURN r;
+        END IF;
+        m.status := 'ongoing';
+    END IF;
+    IF m.status = 'scheduled' THEN
+        RETURN mm_fail(409, 'conflict',
+                       'the meeting has not started yet: its host starts it');
     END IF;
     IF m.status <> 'ongoing' THEN
         RETURN mm_fail(409, 'conflict', 'only an ongoing meeting can be joined');

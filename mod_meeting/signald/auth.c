@@ -2,15 +2,12 @@
 #define _DEFAULT_SOURCE     /* explicit_bzero */
 #include "auth.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
 #include "util.h"
 
 #define SUFFIX "/ws/signaling"
-/* Tickets are a few hundred bytes; anything near this is not one. */
-#define TOKEN_MAX 4096
 
 static const mm_token_key *key;
 
@@ -31,27 +28,6 @@ int mm_auth_path_ok(struct lws *wsi)
     if (len > 1 && path[len - 1] == '/')
         path[--len] = '\0';
     return !strcmp(path, "/") || (len >= slen && !strcmp(path + len - slen, SUFFIX));
-}
-
-/* A positive decimal id, digits only. */
-static long long parse_id(const char *s)
-{
-    char *end;
-    long long v;
-
-    if (!s || *s < '0' || *s > '9')
-        return 0;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    return errno || *end || v <= 0 ? 0 : v;
-}
-
-static long long id_arg(struct lws *wsi, const char *name)
-{
-    char buf[32];
-    const char *v = lws_get_urlarg_by_name(wsi, name, buf, (int)sizeof(buf));
-
-    return parse_id(v);
 }
 
 static int verify(const char *token, long long meeting_id, long long user_id, long long *gen,
@@ -76,23 +52,40 @@ static int verify(const char *token, long long meeting_id, long long user_id, lo
     return 0;
 }
 
+/* The query, read once, a parameter at a time (parse.h). */
+static int read_query(struct lws *wsi, mm_sig_query *q, const char **why)
+{
+    static char arg[MM_SIG_QUERY_MAX + 1];
+    int n, rc = 0;
+
+    mm_sig_query_init(q);
+    /* lws answers -1 both past the last parameter and for one too long for
+     * arg: with the whole query within bounds, every one fits. */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > MM_SIG_QUERY_MAX) {
+        *why = MM_SIG_QUERY_TOO_LONG;
+        return 4400;
+    }
+    for (int i = 0; !rc; i++) {
+        n = lws_hdr_copy_fragment(wsi, arg, (int)sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        rc = mm_sig_query_arg(q, arg, (size_t)n, why);
+    }
+    explicit_bzero(arg, sizeof(arg));
+    return rc ? rc : mm_sig_query_end(q, why);
+}
+
 int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
                   const char **why)
 {
-    static char buf[TOKEN_MAX];
-    const char *token;
-    int rc;
+    static mm_sig_query q;
+    int rc = read_query(wsi, &q, why);
 
-    *meeting_id = id_arg(wsi, "meeting_id=");
-    *user_id = id_arg(wsi, "user_id=");
-    token = lws_get_urlarg_by_name(wsi, "token=", buf, (int)sizeof(buf));
-    if (!*meeting_id || !*user_id || !token || !*token) {
-        *why = "meeting_id, user_id and token are required";
-        rc = 4401;
-    } else {
-        rc = verify(token, *meeting_id, *user_id, gen, why);
-    }
+    *meeting_id = q.meeting_id;
+    *user_id = q.user_id;
+    if (!rc)
+        rc = verify(q.token, q.meeting_id, q.user_id, gen, why);
     /* The ticket is a credential: it does not linger in memory. */
-    explicit_bzero(buf, sizeof(buf));
+    explicit_bzero(&q, sizeof(q));
     return rc;
 }

@@ -1,6 +1,7 @@
 /* signald: reading a client's text frame, and what a relay sends (see parse.h). */
 #include "parse.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -144,4 +145,94 @@ size_t mm_sig_relay(mm_sig_msg *m, const char *buf, size_t len, long long from_u
         memcpy(out + n, brace + 1, rest);
     }
     return (size_t)n + rest;
+}
+
+/* The query of the upgrade request (see parse.h). */
+
+enum { GIVEN_MEETING = 1, GIVEN_USER = 2, GIVEN_TOKEN = 4 };
+
+void mm_sig_query_init(mm_sig_query *q)
+{
+    memset(q, 0, sizeof(*q));
+}
+
+/* A positive decimal id, digits only, that fits a long long; else 0. */
+static long long query_id(const char *s, size_t len)
+{
+    long long v = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        int d = s[i] - '0';
+
+        if (d < 0 || d > 9 || v > (LLONG_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+/* Which of the three arg names, as its bit, or 0; *value is what follows '='. */
+static unsigned query_name(const char *arg, size_t len, const char **value, size_t *vlen)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"meeting_id=", GIVEN_MEETING}, {"user_id=", GIVEN_USER},
+                 {"token=", GIVEN_TOKEN}};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t n = strlen(names[i].name);
+
+        if (len >= n && !memcmp(arg, names[i].name, n)) {
+            *value = arg + n;
+            *vlen = len - n;
+            return names[i].bit;
+        }
+    }
+    return 0;
+}
+
+int mm_sig_query_arg(mm_sig_query *q, const char *arg, size_t len, const char **why)
+{
+    const char *value = NULL;
+    size_t vlen = 0;
+    unsigned bit;
+
+    q->bytes += len + (q->args ? 1 : 0);
+    if (len > MM_SIG_QUERY_MAX || q->bytes > MM_SIG_QUERY_MAX) {
+        *why = MM_SIG_QUERY_TOO_LONG;
+        return 4400;
+    }
+    if (++q->args > MM_SIG_QUERY_ARGS) {
+        *why = "the query has more than 32 parameters";
+        return 4400;
+    }
+    bit = query_name(arg, len, &value, &vlen);
+    if (bit & q->given) {
+        *why = "meeting_id, user_id and token may each be given once";
+        return 4400;
+    }
+    q->given |= bit;
+    if (bit == GIVEN_MEETING)
+        q->meeting_id = query_id(value, vlen);
+    else if (bit == GIVEN_USER)
+        q->user_id = query_id(value, vlen);
+    else if (bit == GIVEN_TOKEN && !memchr(value, '\0', vlen)) {
+        memcpy(q->token, value, vlen);
+        q->token[vlen] = '\0';
+    }
+    return 0;
+}
+
+int mm_sig_query_end(const mm_sig_query *q, const char **why)
+{
+    if (q->given != (GIVEN_MEETING | GIVEN_USER | GIVEN_TOKEN) || !q->token[0]) {
+        *why = "meeting_id, user_id and token are required";
+        return 4401;
+    }
+    if (!q->meeting_id || !q->user_id) {
+        *why = "meeting_id and user_id must be positive integers";
+        return 4401;
+    }
+    return 0;
 }

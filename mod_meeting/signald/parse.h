@@ -59,4 +59,34 @@ void mm_sig_msg_clear(mm_sig_msg *m);
 size_t mm_sig_relay(mm_sig_msg *m, const char *buf, size_t len, long long from_user_id,
                     long long meeting_id, char *out, size_t cap);
 
+/* The query of the upgrade request, the room_url's: meeting_id, user_id and
+ * token, in any order, each once; other parameters are let be. Read one
+ * parameter at a time as lws hands them over (lws_hdr_copy_fragment: split
+ * at '&', urldecoded), so nothing depends on where a parameter stands or how
+ * long the one before it is. Pure, like mm_sig_parse: the fuzzer runs it. */
+#define MM_SIG_QUERY_MAX 4096   /* bytes of the whole query, its '&'s included */
+#define MM_SIG_QUERY_ARGS 32    /* parameters in it */
+#define MM_SIG_QUERY_TOO_LONG "the query is longer than 4096 bytes"
+
+typedef struct {
+    long long meeting_id, user_id;      /* 0 until given as a positive integer */
+    char token[MM_SIG_QUERY_MAX + 1];   /* NUL-terminated, "" until given */
+    size_t bytes;                       /* of the query so far */
+    unsigned args;                      /* parameters so far */
+    unsigned given;                     /* which of the three came, a bit each */
+} mm_sig_query;
+
+void mm_sig_query_init(mm_sig_query *q);
+
+/* Reads one parameter, "name=value" (len bytes, not NUL-terminated). Returns
+ * 0, or 4400 with *why set to a static reason when the query is not one a
+ * room_url can be: one of the three given twice, more than MM_SIG_QUERY_ARGS
+ * parameters or more than MM_SIG_QUERY_MAX bytes. A value is judged at the
+ * end, so that the verdict does not depend on the order. */
+int mm_sig_query_arg(mm_sig_query *q, const char *arg, size_t len, const char **why);
+
+/* After the last parameter: 0 when meeting_id and user_id are positive
+ * integers and token is not empty, else 4401 with *why set. */
+int mm_sig_query_end(const mm_sig_query *q, const char **why);
+
 #endif

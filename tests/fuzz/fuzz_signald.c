@@ -8,6 +8,11 @@
  * from_user_id and meeting_id whatever the sender claimed), that a refusal
  * carries a message an error frame can hold, and that the error frame can be
  * serialised.
+ *
+ * The same bytes are also read as the query of an upgrade request
+ * (mm_sig_query_*), split at '&' as lws hands the parameters over: the
+ * verdict must be the same whatever the order of the parameters, an accepted
+ * query must carry what it says, and a refusal a reason a close frame holds.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -142,6 +147,73 @@ static void refused(const mm_sig_msg *m)
     json_decref(f);
 }
 
+/* Feeds the parameters of data, split at '&', first to last or last to first. */
+static int read_query(const char *data, size_t size, int backwards, mm_sig_query *q,
+                      const char **why)
+{
+    size_t end = size;
+    int rc = 0;
+
+    mm_sig_query_init(q);
+    for (size_t start = 0; !rc && start <= size;) {
+        const char *amp;
+        size_t from, len;
+
+        if (backwards) {
+            for (from = end; from > 0 && data[from - 1] != '&'; from--)
+                ;
+            len = end - from;
+        } else {
+            amp = memchr(data + start, '&', size - start);
+            from = start;
+            len = (amp ? (size_t)(amp - data) : size) - from;
+        }
+        rc = mm_sig_query_arg(q, data + from, len, why);
+        start += len + 1;
+        end = from ? from - 1 : 0;
+    }
+    return rc ? rc : mm_sig_query_end(q, why);
+}
+
+/* The value of name= in data, when given once: what an accepted query holds. */
+static const char *value_of(const char *data, size_t size, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i + n <= size; i++) {
+        if ((i == 0 || data[i - 1] == '&') && !memcmp(data + i, name, n)) {
+            const char *amp = memchr(data + i + n, '&', size - i - n);
+
+            *len = (amp ? (size_t)(amp - data) : size) - i - n;
+            return data + i + n;
+        }
+    }
+    return NULL;
+}
+
+static void query(const char *data, size_t size)
+{
+    static mm_sig_query fwd, bwd;
+    const char *why_fwd = NULL, *why_bwd = NULL, *token;
+    int rc = read_query(data, size, 0, &fwd, &why_fwd);
+    size_t len;
+
+    CHECK(read_query(data, size, 1, &bwd, &why_bwd) == rc);
+    if (rc) {
+        CHECK(rc == 4400 || rc == 4401);
+        CHECK(why_fwd && why_fwd[0] && strlen(why_fwd) <= 123);   /* a close reason's room */
+        CHECK(size > 0 || rc == 4401);
+        return;
+    }
+    CHECK(size <= MM_SIG_QUERY_MAX);
+    CHECK(fwd.meeting_id > 0 && fwd.user_id > 0 && fwd.token[0]);
+    CHECK(fwd.meeting_id == bwd.meeting_id && fwd.user_id == bwd.user_id);
+    CHECK(!strcmp(fwd.token, bwd.token));
+    token = value_of(data, size, "token=", &len);
+    CHECK(token && len == strlen(fwd.token) && !memcmp(token, fwd.token, len));
+    CHECK(value_of(data, size, "meeting_id=", &len) && value_of(data, size, "user_id=", &len));
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -159,5 +231,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         refused(&m);
     mm_sig_msg_clear(&m);
+    query((const char *)data, size);
     return 0;
 }

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 import procstat
+from envelopes import assert_compact
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "scripts" / "stack.sh"
@@ -94,6 +95,8 @@ class Stack:
         self.conf = self.state / "httpd.conf"
         self.error_log = self.state / "logs" / "error.log"
         self.session = requests.Session()
+        # Every reply any test reads through the stack is held to one JSON style.
+        self.session.hooks["response"].append(lambda r, *args, **kw: assert_compact(r))
         self.render()
 
     def render(self):

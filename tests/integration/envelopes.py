@@ -16,3 +16,29 @@ def assert_error(r, status, error, field=None):
     if field is not ANY:
         assert j.get("field") == field, j
     return j
+
+
+def is_compact(text):
+    """True when the JSON text has no white space outside its string literals:
+    the one style of every reply ("user_id":1, never "user_id" : 1)."""
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c in " \t\r\n":
+            return False
+        elif c == '"':
+            in_string = True
+    return True
+
+
+def assert_compact(r):
+    """A JSON reply body is compact (is_compact); other bodies pass."""
+    if r.headers.get("Content-Type", "").startswith("application/json") and r.content:
+        text = r.content.decode("utf-8")
+        assert is_compact(text), f"{r.request.method} {r.url}: spaced JSON: {text}"

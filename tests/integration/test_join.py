@@ -3,6 +3,7 @@ the seat lease, room_url tickets and ice_servers."""
 import base64
 import hashlib
 import hmac
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -123,7 +124,7 @@ def test_start_returns_a_ticket_for_the_host(stack, host):
     assert online(stack, host, mid) == set()
 
 
-@pytest.mark.parametrize("state", ["scheduled", "ended", "cancelled"])
+@pytest.mark.parametrize("state", ["ended", "cancelled"])
 def test_join_only_when_ongoing(stack, host, guests, state):
     mid = create(stack, host, start=state == "ended")
     if state == "ended":
@@ -134,6 +135,74 @@ def test_join_only_when_ongoing(stack, host, guests, state):
         assert_error(join(stack, u, mid), 409, "conflict")
     assert online(stack, host, mid) == set()
     assert guests[0]["user_id"] not in members(stack, host, mid)
+
+
+def meeting_row(stack, mid):
+    """The meeting's row and its participants' rows, as PostgreSQL holds them."""
+    m = stack.sql("SELECT to_jsonb(m) FROM meetings m WHERE meeting_id = %s", mid)
+    ps = stack.sql("SELECT to_jsonb(p) FROM participants p WHERE meeting_id = %s"
+                   " ORDER BY participant_id", mid)
+    return json.loads(m[0][0]), [json.loads(p[0]) for p in ps]
+
+
+def same_but_ids_and_times(a, b):
+    """Two rows are alike: every column equal, except ids and times, which
+    only have to be set (or unset) alike."""
+    assert a.keys() == b.keys()
+    for k in a:
+        if k.endswith("_id") or k.endswith("_at") or k.endswith("_until"):
+            assert (a[k] is None) == (b[k] is None), (k, a[k], b[k])
+        else:
+            assert a[k] == b[k], (k, a[k], b[k])
+
+
+@pytest.mark.parametrize("who", ["participant", "moderator", "stranger"])
+def test_only_a_host_may_join_a_scheduled_meeting(stack, host, who):
+    u = stack.new_user()
+    mid = create(stack, host, start=False)
+    if who != "stranger":
+        add(stack, host, mid, u, who)
+    e = assert_error(join(stack, u, mid), 409, "conflict")
+    assert "host" in e["message"] and "start" in e["message"], e
+    d = stack.api("GET", f"/meetings/{mid}", token=host["token"]).json()["data"]
+    assert d["status"] == "scheduled"
+    assert online(stack, host, mid) == set()
+    assert (u["user_id"] in members(stack, host, mid)) == (who != "stranger")
+
+
+@pytest.mark.parametrize("role", ["creator", "host"])
+def test_a_hosts_join_starts_a_scheduled_meeting(stack, host, role):
+    """SPEC 3.8 (v1.1): the join starts the meeting, as start would, and
+    answers as a join."""
+    joiner = host if role == "creator" else stack.new_user()
+    mid = create(stack, host, start=False, password="s3cret")
+    if role == "host":
+        add(stack, host, mid, joiner, "host")
+    r = join(stack, joiner, mid)
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert set(j) == {"code", "message", "data"}
+    assert j["code"] == 200 and j["message"] == "Joined meeting successfully"
+    assert set(j["data"]) == JOIN_KEYS and j["data"]["meeting_id"] == mid
+    verify_ticket(stack, j["data"]["room_url"], mid, joiner["user_id"])
+    d = stack.api("GET", f"/meetings/{mid}", token=host["token"]).json()["data"]
+    assert d["status"] == "ongoing"
+    assert online(stack, host, mid) == {joiner["user_id"]}
+    # Started: start itself now finds nothing to start, and others may join.
+    assert_error(stack.api("POST", f"/meetings/{mid}/start", token=host["token"]), 409,
+                 "conflict")
+    g = stack.new_user()
+    assert join(stack, g, mid, json={"password": "s3cret"}).status_code == 200
+
+
+def test_a_hosts_join_leaves_the_meeting_as_start_then_join_would(stack, host):
+    by_join, by_start = create(stack, host, start=False), create(stack, host)
+    assert join(stack, host, by_join).status_code == 200
+    assert join(stack, host, by_start).status_code == 200
+    (m1, p1), (m2, p2) = meeting_row(stack, by_join), meeting_row(stack, by_start)
+    same_but_ids_and_times(m1, m2)
+    assert len(p1) == len(p2) == 1
+    same_but_ids_and_times(p1[0], p2[0])
 
 
 def test_join_missing_meeting_is_404(stack, guests):
@@ -235,7 +304,8 @@ def test_wrong_password_comes_before_the_state_conflict(stack, host, guests):
     assert_error(join(stack, guests[0], mid, json={"password": "no"}), 403, "wrong_password",
                  ANY)
     assert_error(join(stack, guests[0], mid, json={"password": "s3cret"}), 409, "conflict")
-    assert_error(join(stack, host, mid), 409, "conflict")
+    # A host needs no password, and their join starts the meeting (SPEC 3.8, v1.1).
+    assert join(stack, host, mid).status_code == 200
 
 
 def test_password_change_and_clear(stack, host, guests):

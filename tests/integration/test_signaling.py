@@ -6,6 +6,7 @@ runs with its defaults (grace 15 s, 64 KiB frames, 50 frames/s with bursts of
 100)."""
 import asyncio
 import functools
+import itertools
 import json
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -205,6 +206,102 @@ async def test_the_start_ticket_puts_the_host_online(stack, room):
     ph, _ = await enter(room, room.host)
     assert room.status(room.host) == "online"
     await ph.close()
+
+
+# -- the query: any order, each once, within limits ------------------------
+
+def query_url(stack, params):
+    """The signaling URL with these (name, value) pairs, in this order."""
+    return f"{stack.ws_base}/ws/signaling?{urlencode(params)}"
+
+
+def room_params(room, user):
+    """meeting_id, user_id and token of the user's room_url, as pairs."""
+    q = parse_qs(urlsplit(room.urls[user["user_id"]]).query, strict_parsing=True)
+    return [(k, q[k][0]) for k in ("meeting_id", "user_id", "token")]
+
+
+async def close_of(url):
+    """(code, reason) a connection is closed with before any frame."""
+    ws = await websockets.connect(url, close_timeout=2)
+    try:
+        m = await asyncio.wait_for(ws.recv(), 5)
+        raise AssertionError(f"connection accepted: {m}")
+    except websockets.ConnectionClosed:
+        return ws.close_code, ws.close_reason
+
+
+@aio
+async def test_every_order_of_the_query_is_taken(stack, room):
+    """Clients written for the seed put token first: a 200-odd byte ticket
+    before the ids used to make signald find neither."""
+    g = room.guests[0]
+    params = room_params(room, g)
+    assert len(params[2][1]) >= 32
+    for order in itertools.permutations(params):
+        p = await Peer.open(query_url(stack, order), room.mid)
+        m = await p.recv()
+        assert m["type"] == "joined", (order, m)
+        assert room.status(g) == "online"
+        await p.close()
+
+
+@aio
+async def test_unknown_parameters_are_let_be(stack, room):
+    g = room.guests[0]
+    mid, uid, token = room_params(room, g)
+    extra = [("lang", "zh-CN"), ("v", "1"), ("v", "2"), ("client", "x" * 300)]
+    p = await Peer.open(query_url(stack, [extra[0], token, extra[1], uid, extra[2], mid,
+                                          extra[3]]), room.mid)
+    assert (await p.recv())["type"] == "joined"
+    await p.close()
+
+
+@pytest.mark.parametrize("twice", ["meeting_id", "user_id", "token"])
+@aio
+async def test_a_parameter_given_twice_is_refused(stack, room, twice):
+    g = room.guests[0]
+    params = room_params(room, g)
+    again = next(kv for kv in params if kv[0] == twice)
+    code, reason = await close_of(query_url(stack, [again, *params]))
+    assert code == 4400 and "once" in reason, (code, reason)
+    assert room.status(g) == "online"   # the join's seat; nothing else happened
+    # The same room_url, as join gave it, still works.
+    p = await Peer.open(room.url(g), room.mid)
+    assert (await p.recv())["type"] == "joined"
+    await p.close()
+
+
+@aio
+async def test_an_oversize_query_is_refused(stack, room):
+    g = room.guests[0]
+    params = room_params(room, g)
+    # Over signald's 4 KiB, under what httpd and lws let through: a close.
+    code, reason = await close_of(query_url(stack, [*params, ("pad", "x" * 5000)]))
+    assert code == 4400 and "4096" in reason, (code, reason)
+    # Over httpd's request line: refused before any upgrade.
+    assert await refusal(query_url(stack, [("pad", "x" * 9000), *params])) == 414
+    # Too many parameters, each small.
+    many = [(f"p{i}", "1") for i in range(40)]
+    code, reason = await close_of(query_url(stack, [*many, *params]))
+    assert code == 4400 and "parameters" in reason, (code, reason)
+    p = await Peer.open(room.url(g), room.mid)
+    assert (await p.recv())["type"] == "joined"
+    await p.close()
+
+
+@pytest.mark.parametrize("query,reason", [
+    ("user_id={uid}&token={token}", "required"),
+    ("meeting_id={mid}&user_id={uid}&token=", "required"),
+    ("meeting_id=0x{mid}&user_id={uid}&token={token}", "positive integers"),
+    ("token={token}&meeting_id={mid}&user_id=-{uid}", "positive integers"),
+])
+@aio
+async def test_missing_or_bad_ids_are_4401(stack, room, query, reason):
+    g = room.guests[0]
+    q = query.format(mid=room.mid, uid=g["user_id"], token=room.ticket(g))
+    code, why = await close_of(f"{stack.ws_base}/ws/signaling?{q}")
+    assert code == 4401 and reason in why, (code, why)
 
 
 # -- tickets ----------------------------------------------------------------

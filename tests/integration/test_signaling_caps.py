@@ -119,13 +119,20 @@ def test_a_creator_has_at_most_so_many_ongoing_meetings(make_stack):
     r = s.api("POST", f"/meetings/{mids[2]}/start", token=host["token"])
     assert r.status_code == 409 and r.json()["error"] == "conflict", r.text
     assert "2 ongoing meetings" in r.json()["message"]
+    # A host's join of a scheduled meeting starts it (SPEC 3.8): the same cap.
+    r = s.api("POST", f"/meetings/{mids[2]}/join", token=host["token"])
+    assert r.status_code == 409 and "2 ongoing meetings" in r.json()["message"], r.text
+    assert ok(s.api("GET", f"/meetings/{mids[2]}", token=host["token"]))["status"] == "scheduled"
     # Another user is not held back by this one's meetings.
     other = s.new_user()
     theirs = ok(s.api("POST", "/meetings", token=other["token"], json=MEETING), 201)
     ok(s.api("POST", f"/meetings/{theirs['meeting_id']}/start", token=other["token"]))
-    # Ending one makes room.
+    # Ending one makes room, for a join that starts as for a start.
     ok(s.api("POST", f"/meetings/{mids[0]}/end", token=host["token"]))
-    ok(s.api("POST", f"/meetings/{mids[2]}/start", token=host["token"]))
+    ok(s.api("POST", f"/meetings/{mids[2]}/join", token=host["token"]))
+    ok(s.api("POST", f"/meetings/{mids[1]}/end", token=host["token"]))
+    fourth = ok(s.api("POST", "/meetings", token=host["token"], json=MEETING), 201)
+    ok(s.api("POST", f"/meetings/{fourth['meeting_id']}/start", token=host["token"]))
 
 
 def test_the_caps_reach_signald_s_command_line(make_stack):

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <apr_general.h>
+#include <apr_strings.h>
 
 #include "json.h"
 #include "check_main.h"
@@ -76,6 +77,71 @@ START_TEST(pool_releases_its_reference)
 }
 END_TEST
 
+/* Compacts a NUL-terminated text into a pool copy, for comparisons. */
+static const char *compact(const char *in)
+{
+    size_t len = strlen(in);
+    char *out = apr_palloc(pool, len + 1);
+
+    out[mm_json_compact(out, in, len)] = '\0';
+    return out;
+}
+
+/* What PostgreSQL writes: json_build_object's "k" : v and json_agg's
+ * ", \n " between elements. */
+START_TEST(compact_drops_the_space_postgresql_writes)
+{
+    ck_assert_str_eq(compact("{\"user_id\" : 1, \"role\" : \"host\"}"),
+                     "{\"user_id\":1,\"role\":\"host\"}");
+    ck_assert_str_eq(compact("{\"participants\" : [{\"a\" : 1}, \n {\"a\" : 2}], \"total\" : 2}"),
+                     "{\"participants\":[{\"a\":1},{\"a\":2}],\"total\":2}");
+    ck_assert_str_eq(compact(" \t\r\n[ 1 ,\t2 ]\n"), "[1,2]");
+    ck_assert_str_eq(compact("{\"user_id\":1}"), "{\"user_id\":1}");
+    ck_assert_str_eq(compact(""), "");
+}
+END_TEST
+
+/* White space inside a string is the string's: kept, whatever escapes come
+ * before it, and a string ending in an escaped backslash ends there. */
+START_TEST(compact_keeps_strings_as_they_are)
+{
+    ck_assert_str_eq(compact("{\"content\" : \"Hello everyone ! \"}"),
+                     "{\"content\":\"Hello everyone ! \"}");
+    ck_assert_str_eq(compact("[\"a \\\" b\", \"c \\\\\" , \"d\\\\\\\" e\"]"),
+                     "[\"a \\\" b\",\"c \\\\\",\"d\\\\\\\" e\"]");
+    ck_assert_str_eq(compact("{\"k \\n\" : \"\\u0020 :, \"}"), "{\"k \\n\":\"\\u0020 :, \"}");
+    ck_assert_str_eq(compact("[\"会议 室\" , \"😀\"]"), "[\"会议 室\",\"😀\"]");
+}
+END_TEST
+
+/* The compact text is the same JSON value, written in place too, and
+ * jansson's own compact form comes out unchanged. */
+START_TEST(compact_is_the_same_value)
+{
+    const char *inputs[] = {
+        "{\"a\" : [1, 2.5, -3e2, true, false, null], \"b\" : {\"c\" : \"x y\"}}",
+        "[ \"\\\\\" , \"\\\"\" , { } , [ ] ]",
+        "{\"settings\" : {\"enable_chat\" : true}, \"s\" : \"a\\tb \\u00e9\"}",
+    };
+
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+        json_t *want = json_loads(inputs[i], 0, NULL);
+        char *buf = apr_pstrdup(pool, inputs[i]), *dumped;
+        size_t n = mm_json_compact(buf, buf, strlen(buf));
+        json_t *got = json_loadb(buf, n, 0, NULL);
+
+        ck_assert_ptr_nonnull(want);
+        ck_assert_ptr_nonnull(got);
+        ck_assert(json_equal(want, got));
+        dumped = json_dumps(want, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        ck_assert_str_eq(compact(dumped), dumped);
+        free(dumped);
+        json_decref(want);
+        json_decref(got);
+    }
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -85,6 +151,9 @@ static Suite *json_suite(void)
     tcase_add_test(tc, quote_escapes_quotes_backslashes_and_controls);
     tcase_add_test(tc, quote_round_trips_through_a_json_parser);
     tcase_add_test(tc, pool_releases_its_reference);
+    tcase_add_test(tc, compact_drops_the_space_postgresql_writes);
+    tcase_add_test(tc, compact_keeps_strings_as_they_are);
+    tcase_add_test(tc, compact_is_the_same_value);
     suite_add_tcase(s, tc);
     return s;
 }
