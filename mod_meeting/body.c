@@ -190,6 +190,45 @@ static int read_all(request_rec *r, apr_off_t max, char **out, apr_size_t *len,
     return 0;
 }
 
+/* A body read by mm_body_preread: the bytes, or why they could not be had. */
+struct mm_body_pre {
+    int failed;
+    char *buf;
+    apr_size_t len;
+    mm_body_error e;
+};
+
+int mm_body_preread(mm_req *q, const char **data, apr_size_t *len)
+{
+    struct mm_body_pre *pre = apr_pcalloc(q->r->pool, sizeof(*pre));
+
+    q->body_pre = pre;
+    if (!has_body(q->r)) {
+        pre->buf = apr_pcalloc(q->r->pool, 1);
+    }
+    else if (read_all(q->r, q->conf->max_body, &pre->buf, &pre->len, &pre->e)) {
+        pre->failed = 1;
+        return -1;
+    }
+    *data = pre->buf;
+    *len = pre->len;
+    return 0;
+}
+
+/* The body of q: read now, or taken from mm_body_preread. */
+static int body_bytes(mm_req *q, char **out, apr_size_t *len, mm_body_error *e)
+{
+    if (!q->body_pre)
+        return read_all(q->r, q->conf->max_body, out, len, e);
+    if (q->body_pre->failed) {
+        *e = q->body_pre->e;
+        return -1;
+    }
+    *out = q->body_pre->buf;
+    *len = q->body_pre->len;
+    return 0;
+}
+
 static int parse_json(request_rec *r, const char *buf, apr_size_t len, json_t **out,
                       mm_body_error *e)
 {
@@ -219,7 +258,7 @@ int mm_body_parse(mm_req *q, const mm_field *fields, json_t **out, mm_body_error
         if (!is_json_type(apr_table_get(r->headers_in, "Content-Type")))
             return refuse(e, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                           "the request body must be application/json in UTF-8", NULL);
-        if (read_all(r, q->conf->max_body, &buf, &len, e) || parse_json(r, buf, len, out, e))
+        if (body_bytes(q, &buf, &len, e) || parse_json(r, buf, len, out, e))
             return -1;
     }
     if (mm_validate_object(*out, fields, &verr) != 0)

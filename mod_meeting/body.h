@@ -26,6 +26,12 @@ typedef apr_status_t mm_body_sink(void *baton, const char *data, apr_size_t len)
 int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton,
                    apr_off_t *size);
 
+/* Reads the raw body ahead of its parse (an Idempotency-Key compares it with
+ * the first request's), for mm_body_parse to take from q later. Returns 0
+ * with *data and *len (no body: ""), or -1 when it could not be read in full:
+ * mm_body_parse then answers why, in its turn (SPEC.md 1). */
+int mm_body_preread(mm_req *q, const char **data, apr_size_t *len);
+
 /* The field table of endpoints that take no input: no body, or {}. */
 extern const mm_field mm_no_fields[];
 

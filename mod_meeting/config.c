@@ -253,7 +253,7 @@ static const char *set_rl_slots(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
-/* "N", "N/min", "N/s", "N/h" or "N/<seconds>" -> count and period in seconds. */
+/* "N", "N/min", "N/s", "N/h", "N/day" or "N/<seconds>" -> count and period in seconds. */
 static const char *parse_rate(cmd_parms *cmd, const char *arg, mm_gcra_limit *limit)
 {
     const char *slash = strchr(arg, '/');
@@ -271,8 +271,11 @@ static const char *parse_rate(cmd_parms *cmd, const char *arg, mm_gcra_limit *li
             period = 60;
         else if (strcmp(p, "h") == 0 || strcmp(p, "hour") == 0)
             period = 3600;
-        else if ((err = parse_int(cmd, p, 1, 86400, &period)) != NULL)
-            return err;
+        else if (strcmp(p, "d") == 0 || strcmp(p, "day") == 0)
+            period = 86400;
+        else if (parse_int(cmd, p, 1, 86400, &period) != NULL)
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a period: use N/s, N/min, N/h, "
+                                "N/day or N/<seconds from 1 to 86400>", cmd->cmd->name, arg);
     }
     if (mm_gcra_limit_init(limit, (uint32_t)count, (uint32_t)period) != 0)
         return apr_psprintf(cmd->pool, "%s: the rate '%s' cannot be represented",
@@ -397,7 +400,7 @@ const command_rec mm_cmds[] = {
     AP_INIT_TAKE1("MeetingRateLimitSlots", set_rl_slots, NULL, RSRC_CONF,
                   "size of the shared rate-limit table"),
     AP_INIT_TAKE2("MeetingRateLimit", set_rate_limit, NULL, RSRC_CONF,
-                  "endpoint name (or *) and N/min, N/s, N/h, N/<seconds> or off"),
+                  "endpoint name (or *) and N/min, N/s, N/h, N/day, N/<seconds> or off"),
     AP_INIT_ITERATE("MeetingRateLimitExempt", add_rl_exempt, NULL, RSRC_CONF,
                     "client IP addresses or CIDR ranges that are never rate limited"),
     AP_INIT_ITERATE("MeetingCORSOrigin", add_cors_origin, NULL, RSRC_CONF,

@@ -1,6 +1,7 @@
 /* Database access through mod_dbd (see db.h). */
 #include "db.h"
 #include "auth.h"
+#include "configcheck.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -31,8 +32,9 @@ static const char *const statements[S_COUNT] = {
         "SELECT " RESULT_COLS " FROM mm_meeting_list(%lld, %lld, %s, %s, %d, %d)",
     [S_MEETING_GET] = "SELECT " RESULT_COLS " FROM mm_meeting_get(%lld, %lld, %lld)",
     [S_MEETING_UPDATE] =
-        "SELECT " RESULT_COLS " FROM mm_meeting_update(%lld, %lld, %lld, %s::jsonb)",
-    [S_MEETING_DELETE] = "SELECT " RESULT_COLS " FROM mm_meeting_delete(%lld, %lld, %lld)",
+        "SELECT " RESULT_COLS " FROM mm_meeting_update_if(%lld, %lld, %lld, %s::jsonb, %s)",
+    [S_MEETING_DELETE] =
+        "SELECT " RESULT_COLS " FROM mm_meeting_delete_if(%lld, %lld, %lld, %s)",
     [S_MEETING_START] =
         "SELECT " RESULT_COLS " FROM mm_meeting_start(%lld, %lld, %lld, %d)",
     [S_MEETING_END] = "SELECT " RESULT_COLS " FROM mm_meeting_end(%lld, %lld, %lld)",
@@ -58,6 +60,10 @@ static const char *const statements[S_COUNT] = {
         "SELECT " RESULT_COLS " FROM mm_recording_file(%lld, %lld, %lld, %d, %s)",
     [S_RECORDING_STORED] = "SELECT mm_recording_stored(%lld, %s, %lld, %s)",
     [S_HEALTH] = "SELECT 1",
+    [S_IDEM_CLAIM] =
+        "SELECT outcome, status, response FROM mm_idem_claim(%lld, %lld, %s, %s, %s, %s)",
+    [S_IDEM_STORE] = "SELECT mm_idem_store(%lld, %s, %s, %s, %s, %d, %s)",
+    [S_MEETING_IF_MATCH] = "SELECT mm_meeting_if_match(%lld, %s)",
     [S_PASSWORD_UPGRADE] = "SELECT mm_password_upgrade(%lld, %s, %s)",
 };
 
@@ -70,13 +76,28 @@ static const char *label(mm_stmt_id id)
     return labels[id];
 }
 
-void mm_db_prepare_all(server_rec *s)
+/* mod_dbd keeps statements per server configuration, which virtual hosts
+ * without DBD directives of their own share with the main server: preparing
+ * for each server_rec would prepare twice into one table (AH02653 warnings),
+ * and for a server that does not serve the API, into another site's database. */
+void mm_db_prepare_all(apr_pool_t *ptemp, server_rec *s)
 {
+    module *dbd = ap_find_linked_module("mod_dbd.c");
+    apr_array_header_t *done = apr_array_make(ptemp, 4, sizeof(void *));
+
     for (int i = 0; i < S_COUNT; i++)
         label((mm_stmt_id)i);
-    for (server_rec *sp = s; sp; sp = sp->next)
+    for (server_rec *sp = s; sp; sp = sp->next) {
+        void *dbd_conf = dbd ? ap_get_module_config(sp->module_config, dbd) : NULL;
+        int seen = 0;
+        for (int k = 0; k < done->nelts && !seen; k++)
+            seen = APR_ARRAY_IDX(done, k, void *) == dbd_conf;
+        if (seen || !mm_server_uses_handler(ptemp, s, sp))
+            continue;
+        APR_ARRAY_PUSH(done, void *) = dbd_conf;
         for (int i = 0; i < S_COUNT; i++)
             ap_dbd_prepare(sp, statements[i], label((mm_stmt_id)i));
+    }
 }
 
 static int unavailable(mm_req *q)
@@ -173,6 +194,7 @@ void mm_db_release(mm_req *q)
 {
     if (!q->db)
         return;
+    mm_db_rollback(q);
     apr_pool_cleanup_run(q->r->pool, q->db_hold, give_back);
     q->db = NULL;
 }
@@ -203,7 +225,13 @@ static int ready(mm_req *q, pg_session **sp)
 
     if (q->db || (q->db = take(q)))
         s = session_of(q->db);
-    if (s && (PQstatus(s->pg) != CONNECTION_OK || goodbye_pending(s->pg)))
+    if (s && q->txn && (PQstatus(s->pg) != CONNECTION_OK
+                        || PQtransactionStatus(s->pg) != PQTRANS_INTRANS)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "MM0210: the database connection failed inside a transaction");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (s && !q->txn && (PQstatus(s->pg) != CONNECTION_OK || goodbye_pending(s->pg)))
         PQreset(s->pg);
     if (!s || PQstatus(s->pg) != CONNECTION_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0201: no database connection");
@@ -225,19 +253,19 @@ static int ready(mm_req *q, pg_session **sp)
  * (libpq saw it close, or the server said so: SQLSTATE class 08, 57P0x
  * shutdown or terminated), which mod_dbd resets when it next hands it out;
  * else a bug (500). */
-static int failed(mm_req *q, mm_stmt_id id, const pg_session *s, int rv)
+static int failed(mm_req *q, const char *what, const pg_session *s, int rv)
 {
     const char *msg = apr_dbd_error(q->db->driver, q->db->handle, rv);
 
     if (PQstatus(s->pg) != CONNECTION_OK || !strncmp(s->sqlstate, "08", 2)
         || !strncmp(s->sqlstate, "57P0", 4)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "MM0202: database connection lost running %s: %s", label(id),
+                      "MM0202: database connection lost running %s: %s", what,
                       msg ? msg : "?");
         return HTTP_SERVICE_UNAVAILABLE;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0203: statement %s failed (%s): %s",
-                  label(id), s->sqlstate, msg ? msg : "?");
+                  what, s->sqlstate, msg ? msg : "?");
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
@@ -276,7 +304,7 @@ static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args,
                       "MM0208: statement %s was missing from its session", label(id));
         s->prepared = 0;
     }
-    return rv ? failed(q, id, s, rv) : 0;
+    return rv ? failed(q, label(id), s, rv) : 0;
 }
 
 int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
@@ -331,6 +359,84 @@ int mm_reply_result(mm_req *q, const mm_result *res, const char *message)
         return mm_error(q->r, res->code, res->error ? res->error : "internal",
                         res->message ? res->message : "request failed", res->field);
     return mm_reply(q->r, res->code, message, res->data);
+}
+
+/* The transaction of a request, in its pool: the cleanup that rolls back
+ * one still open when the request ends outlives the mm_req on the stack. */
+struct mm_db_txn {
+    ap_dbd_t *db;
+};
+
+/* BEGIN, COMMIT and ROLLBACK go as constant text, as apr_dbd's own
+ * transactions send them: PostgreSQL prepares queries only. */
+static int txn_command(mm_req *q, const char *sql)
+{
+    pg_session *s = NULL;
+    int nrows = 0, rv, status;
+
+    if ((status = ready(q, &s)))
+        return status;
+    rv = apr_dbd_query(q->db->driver, q->db->handle, &nrows, sql);
+    return rv ? failed(q, sql, s, rv) : 0;
+}
+
+static apr_status_t txn_cleanup(void *data)
+{
+    struct mm_db_txn *t = data;
+    PGconn *pg = apr_dbd_native_handle(t->db->driver, t->db->handle);
+    int nrows = 0;
+
+    if (PQstatus(pg) == CONNECTION_OK && PQtransactionStatus(pg) != PQTRANS_IDLE)
+        apr_dbd_query(t->db->driver, t->db->handle, &nrows, "ROLLBACK");
+    return APR_SUCCESS;
+}
+
+static void txn_end(mm_req *q)
+{
+    apr_pool_cleanup_run(q->r->pool, q->txn, txn_cleanup);
+    q->txn = NULL;
+}
+
+int mm_db_begin(mm_req *q)
+{
+    int status = txn_command(q, "BEGIN");
+
+    if (status == HTTP_SERVICE_UNAVAILABLE)
+        return unavailable(q);
+    if (status)
+        return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+    q->txn = apr_palloc(q->r->pool, sizeof(*q->txn));
+    q->txn->db = q->db;
+    /* Registered after the connection's own give_back: runs before it. */
+    apr_pool_cleanup_register(q->r->pool, q->txn, txn_cleanup, apr_pool_cleanup_null);
+    return 0;
+}
+
+int mm_db_commit(mm_req *q)
+{
+    PGconn *pg;
+    int status;
+
+    if (!q->txn)
+        return 0;
+    /* COMMIT of a failed transaction succeeds, as a ROLLBACK. */
+    pg = apr_dbd_native_handle(q->db->driver, q->db->handle);
+    status = PQtransactionStatus(pg) == PQTRANS_INTRANS ? txn_command(q, "COMMIT")
+                                                       : HTTP_INTERNAL_SERVER_ERROR;
+    txn_end(q);
+    if (status == HTTP_SERVICE_UNAVAILABLE)
+        return unavailable(q);
+    if (status) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0211: the transaction did not commit");
+        return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+    }
+    return 0;
+}
+
+void mm_db_rollback(mm_req *q)
+{
+    if (q->txn)
+        txn_end(q);
 }
 
 const char *mm_lld(mm_req *q, long long v)

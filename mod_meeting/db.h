@@ -18,6 +18,7 @@ typedef enum {
     S_MESSAGE_LIST, S_MESSAGE_SEND, S_MESSAGE_ANNOUNCE,
     S_RECORDING_START, S_RECORDING_STOP, S_RECORDING_LIST, S_RECORDING_FILE,
     S_RECORDING_STORED, S_HEALTH,
+    S_IDEM_CLAIM, S_IDEM_STORE, S_MEETING_IF_MATCH,
     S_PASSWORD_UPGRADE,
     S_COUNT
 } mm_stmt_id;
@@ -28,8 +29,9 @@ typedef struct {
     const char *error, *field, *message, *data;
 } mm_result;
 
-/* Registers every statement with mod_dbd; called before mod_dbd's post_config. */
-void mm_db_prepare_all(server_rec *s);
+/* Registers every statement with mod_dbd, once per DBD configuration of the
+ * servers that use the handler; called before mod_dbd's post_config. */
+void mm_db_prepare_all(apr_pool_t *ptemp, server_rec *s);
 
 /* Runs statement id with nargs text arguments (NULL = SQL NULL) and copies up
  * to ncols columns of its first row into cols (*found = 0 when no row).
@@ -50,6 +52,16 @@ int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_resu
 
 /* Answers res: its error envelope, or success with message and its data. */
 int mm_reply_result(mm_req *q, const mm_result *res, const char *message);
+
+/* A transaction around several statements of q (SPEC.md 9: an idempotent
+ * request's answer is stored in the transaction of the change it made).
+ * While it is open, a connection that breaks is not reset under it (its
+ * statements would commit on their own): they answer 503 instead. One left
+ * open when the request ends is rolled back. mm_db_begin returns 0, or
+ * MM_DONE after answering 503/500; so does mm_db_commit. */
+int mm_db_begin(mm_req *q);
+int mm_db_commit(mm_req *q);
+void mm_db_rollback(mm_req *q);
 
 /* Decimal text of a 64-bit integer, from the request pool. */
 const char *mm_lld(mm_req *q, long long v);

@@ -12,6 +12,25 @@ const char *mm_uid(mm_req *q)
     return mm_lld(q, q->user_id);
 }
 
+/* 412 when the request's If-Match (an update or a delete) no longer holds:
+ * SPEC.md 9 puts it after 401/404/403 and before the 400 of a refused body.
+ * The action itself checks it again, under the meeting's row lock. */
+static int precondition(mm_req *q)
+{
+    const char *args[2] = {mm_mid(q), q->if_match}, *holds = NULL;
+    int found;
+
+    if (!q->if_match)
+        return 0;
+    if (mm_db_row(q, S_MEETING_IF_MATCH, 2, args, &holds, 1, &found))
+        return MM_DONE;
+    if (found && holds && holds[0] == 'f')
+        return mm_error(q->r, HTTP_PRECONDITION_FAILED, "precondition_failed",
+                        "the meeting has changed since the ETag in If-Match; read it again",
+                        NULL);
+    return 0;
+}
+
 int mm_meeting_context(mm_req *q, mm_need need)
 {
     const char *args[4];
@@ -27,7 +46,7 @@ int mm_meeting_context(mm_req *q, mm_need need)
         return MM_DONE;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
-    return 0;
+    return precondition(q);
 }
 
 int mm_meeting_body(mm_req *q, mm_need need, const mm_field *fields, json_t **body)

@@ -20,8 +20,9 @@ typedef enum {
 
 /* 401 unless the caller's token still holds, then (unless need is
  * MM_NEED_NONE) 404 unless the meeting of the path exists, 403 unless the
- * caller has need. For answers given before the action's own statement,
- * which checks all of this itself. Returns 0 or MM_DONE. */
+ * caller has need, 412 unless q->if_match holds. For answers given before
+ * the action's own statement, which checks all of this itself. Returns 0 or
+ * MM_DONE. */
 int mm_meeting_context(mm_req *q, mm_need need);
 
 /* Reads the body; a refused body is answered only after mm_meeting_context

@@ -1,6 +1,7 @@
 /* Meetings (seed 3.1-3.9): create, list, read, update, delete, start, end,
  * join, leave. */
 #include "auth.h"
+#include "etag.h"
 #include "meeting.h"
 #include "query.h"
 #include "recordings.h"
@@ -195,18 +196,41 @@ int mm_meetings_list(mm_req *q)
     return mm_meeting_call(q, S_MEETING_LIST, 6, args, NULL);
 }
 
+/* Sets the ETag of a meeting whose detail reply's data is data: 0, or -1. */
+static int set_etag(mm_req *q, const char *data)
+{
+    const char *etag = data ? mm_etag_of(q->r->pool, data, strlen(data)) : NULL;
+
+    if (!etag)
+        return -1;
+    apr_table_setn(q->r->headers_out, "ETag", etag);
+    return 0;
+}
+
 int mm_meetings_get(mm_req *q)
 {
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
+    mm_result res;
 
-    return mm_meeting_call(q, S_MEETING_GET, 3, args, NULL);
+    if (mm_db_result(q, S_MEETING_GET, 3, args, &res))
+        return OK;
+    if (res.code != HTTP_OK)
+        return mm_reply_result(q, &res, NULL);
+    if (set_etag(q, res.data))
+        return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+    if (mm_etag_none_match(apr_table_get(q->r->headers_in, "If-None-Match"),
+                           apr_table_get(q->r->headers_out, "ETag")))
+        return mm_not_modified(q->r);
+    return mm_reply_result(q, &res, NULL);
 }
 
 int mm_meetings_update(mm_req *q)
 {
     json_t *body;
-    const char *args[4];
+    const char *args[5];
+    mm_result res;
 
+    q->if_match = mm_etag_if_match(q->r->pool, apr_table_get(q->r->headers_in, "If-Match"));
     if (mm_meeting_body(q, MM_NEED_HOST, update_fields, &body))
         return OK;
     if (to_document(q, body, MM_NEED_HOST))
@@ -215,15 +239,23 @@ int mm_meetings_update(mm_req *q)
     args[1] = mm_uid(q);
     args[2] = mm_gen(q);
     args[3] = mm_json_text(q, body);
-    return mm_meeting_call(q, S_MEETING_UPDATE, 4, args, "Meeting updated successfully");
+    args[4] = q->if_match;
+    if (mm_db_result(q, S_MEETING_UPDATE, 5, args, &res))
+        return OK;
+    if (res.code == HTTP_OK && set_etag(q, res.data))
+        return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
+    res.data = NULL; /* the detail, for the ETag: the seed's reply has no data */
+    return mm_reply_result(q, &res, "Meeting updated successfully");
 }
 
 int mm_meetings_delete(mm_req *q)
 {
-    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
+    const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q), NULL};
     mm_result res;
 
-    if (mm_db_result(q, S_MEETING_DELETE, 3, args, &res))
+    args[3] = q->if_match =
+        mm_etag_if_match(q->r->pool, apr_table_get(q->r->headers_in, "If-Match"));
+    if (mm_db_result(q, S_MEETING_DELETE, 4, args, &res))
         return OK;
     if (res.code == HTTP_OK)
         mm_recording_files_remove(q, res.data);

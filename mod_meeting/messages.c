@@ -62,7 +62,11 @@ int mm_messages_send(mm_req *q)
     args[3] = apr_pstrmemdup(q->r->pool, text + start, len);
     if (mm_db_result(q, S_MESSAGE_SEND, 4, args, &res))
         return OK;
-    if (res.code == HTTP_OK)
+    /* Answered first (the client sees nothing before the handler returns):
+     * under an Idempotency-Key the answer is what commits the message, and
+     * the room is told only of a committed one. */
+    mm_reply_result(q, &res, "Message sent successfully");
+    if (res.code == HTTP_OK && q->r->status == HTTP_OK)
         announce(q, &res);
-    return mm_reply_result(q, &res, "Message sent successfully");
+    return OK;
 }

@@ -90,6 +90,9 @@ typedef struct {
     struct mm_db_hold *db_hold; /* gives db back to mod_dbd's pool */
     uint64_t rl_key;            /* the bucket this request was charged to */
     const mm_gcra_limit *rl_limit;  /* NULL: not charged (or refunded) */
+    struct mm_db_txn *txn;      /* an open transaction (db.c), or NULL */
+    struct mm_body_pre *body_pre;   /* the body read ahead of its parse (body.c) */
+    const char *if_match;       /* If-Match as the database compares it (etag.h) */
 } mm_req;
 
 typedef int (*mm_handler_fn)(mm_req *q);

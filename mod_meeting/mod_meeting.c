@@ -2,12 +2,16 @@
  * mod_meeting: a video-meeting platform's API as an httpd module.
  *
  * Every request under the handler: route -> authenticate -> rate limit ->
- * the route's handler (validate -> one database call -> reply).
+ * Idempotency-Key (a keyed POST) -> the route's handler (validate -> one
+ * database call -> reply).
  */
 #define MM_MODULE_MAIN
 #include "mm.h"
 #include "auth.h"
+#include "configcheck.h"
 #include "db.h"
+#include "idempotency.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "cors.h"
 #include "signald_proc.h"
@@ -96,6 +100,8 @@ static void serve(mm_req *q, const char *path)
         return;
     if (q->route->auth != MM_AUTH_JWT_OR_SIGNED && mm_ratelimit(q))
         return;
+    if (mm_route_keyed(q->route) && mm_idem_begin(q))
+        return;
     handlers[q->route->id](q);
 }
 
@@ -176,8 +182,8 @@ int mm_health(mm_req *q)
 static int prepare_statements(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                               server_rec *s)
 {
-    (void)pconf, (void)plog, (void)ptemp;
-    mm_db_prepare_all(s);
+    (void)pconf, (void)plog;
+    mm_db_prepare_all(ptemp, s);
     return OK;
 }
 
@@ -185,19 +191,15 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 {
     mm_rl_table *table = NULL;
     mm_stats *stats = NULL;
-    const char *err;
     apr_status_t rv;
 
     (void)plog, (void)ptemp;
     /* jansson seeds its hash function on first use, which is not thread-safe:
      * seed it here, before httpd forks and starts threads. */
     json_object_seed(0);
+    /* The server configurations were finished and checked in check_config. */
     for (server_rec *sp = s; sp; sp = sp->next) {
         mm_srv_conf *c = ap_get_module_config(sp->module_config, &meeting_module);
-        if ((err = mm_finish_srv_conf(pconf, sp, c)) != NULL) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MM0001: %s", err);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
         if (!table) {
             rv = mm_rl_shm_attach(s->process->pool, c->rl_slots, &table);
             if (rv != APR_SUCCESS) {
@@ -222,12 +224,14 @@ static void register_hooks(apr_pool_t *p)
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
 
     (void)p;
+    ap_hook_check_config(mm_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(prepare_statements, NULL, before_dbd, APR_HOOK_FIRST);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(translate_name, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(meeting_handler, NULL, NULL, APR_HOOK_MIDDLE);
     mm_status_register();
+    mm_metrics_register();
 }
 
 AP_DECLARE_MODULE(meeting) = {

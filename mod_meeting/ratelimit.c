@@ -43,12 +43,22 @@ static int no_slot(mm_req *q)
                     "the rate-limit table is busy; try again in a second", NULL);
 }
 
-static void set_headers(request_rec *r, const mm_gcra_result *res)
+/* The X-RateLimit-* fields, and beside them the IETF draft's (SPEC.md 9):
+ * RateLimit-Policy names the endpoint's quota and window, RateLimit what is
+ * left of it and when it is full again. */
+static void set_headers(request_rec *r, const char *name, const mm_gcra_limit *lim,
+                        const mm_gcra_result *res)
 {
     apr_table_setn(r->err_headers_out, "X-RateLimit-Limit", apr_itoa(r->pool, (int)res->limit));
     apr_table_setn(r->err_headers_out, "X-RateLimit-Remaining",
                    apr_itoa(r->pool, (int)res->remaining));
     apr_table_setn(r->err_headers_out, "X-RateLimit-Reset", apr_itoa(r->pool, (int)res->reset_s));
+    apr_table_setn(r->err_headers_out, "RateLimit-Policy",
+                   apr_psprintf(r->pool, "\"%s\";q=%u;w=%" APR_INT64_T_FMT, name, res->limit,
+                                (apr_int64_t)(lim->period_us / 1000000)));
+    apr_table_setn(r->err_headers_out, "RateLimit",
+                   apr_psprintf(r->pool, "\"%s\";r=%u;t=%u", name, res->remaining,
+                                res->reset_s));
 }
 
 int mm_ratelimit(mm_req *q)
@@ -75,7 +85,7 @@ int mm_ratelimit(mm_req *q)
      * refused here never gets there, and SPEC.md 1 puts its 401 first. */
     if (!res.allowed && mm_auth_confirm(q))
         return MM_DONE;
-    set_headers(q->r, &res);
+    set_headers(q->r, q->route->name, &lim->limit, &res);
     if (res.allowed) {
         q->rl_key = key;
         q->rl_limit = &lim->limit;
@@ -99,4 +109,6 @@ void mm_ratelimit_refund(mm_req *q)
     apr_table_unset(q->r->err_headers_out, "X-RateLimit-Limit");
     apr_table_unset(q->r->err_headers_out, "X-RateLimit-Remaining");
     apr_table_unset(q->r->err_headers_out, "X-RateLimit-Reset");
+    apr_table_unset(q->r->err_headers_out, "RateLimit-Policy");
+    apr_table_unset(q->r->err_headers_out, "RateLimit");
 }

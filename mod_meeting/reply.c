@@ -1,9 +1,45 @@
 /* Response envelopes (see reply.h). */
 #include "reply.h"
 
+/* The watch of a request, kept in its pool (an ErrorDocument redirect shares
+ * the pool, not the request_rec: a watch applies to its own request only). */
+typedef struct {
+    request_rec *r;
+    mm_reply_watch *fn;
+    void *baton;
+} watch;
+
+static const char watch_key[] = "mm_reply_watch";
+
+void mm_reply_watch_set(request_rec *r, mm_reply_watch *fn, void *baton)
+{
+    watch *w = apr_palloc(r->pool, sizeof(*w));
+
+    *w = (watch){r, fn, baton};
+    apr_pool_userdata_setn(w, watch_key, NULL, r->pool);
+}
+
+/* Hands status and body to r's watch, if any, which is then dropped: 1 when
+ * the watch answered instead. */
+static int watched(request_rec *r, int status, const char *body)
+{
+    void *data = NULL;
+    mm_reply_watch *fn;
+    watch *w;
+
+    apr_pool_userdata_get(&data, watch_key, r->pool);
+    if (!(w = data) || w->r != r || !(fn = w->fn))
+        return 0;
+    w->fn = NULL;
+    return fn(r, w->baton, status, body) != 0;
+}
+
 static int send_body(request_rec *r, int status, const char *body)
 {
     apr_size_t len = strlen(body);
+
+    if (watched(r, status, body))
+        return MM_DONE;
 
     r->status = status;
     ap_set_content_type(r, "application/json");
@@ -58,6 +94,18 @@ int mm_error(request_rec *r, int status, const char *code, const char *message,
     return send_body(r, status, body);
 }
 
+int mm_reply_stored(request_rec *r, int status, const char *body)
+{
+    return send_body(r, status, body);
+}
+
+int mm_not_modified(request_rec *r)
+{
+    r->status = HTTP_NOT_MODIFIED;
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    return MM_DONE;
+}
+
 int mm_error_invalid(request_rec *r, const mm_verr *e)
 {
     return mm_error(r, HTTP_BAD_REQUEST, e->code, e->message, e->field[0] ? e->field : NULL);
@@ -76,7 +124,7 @@ static const struct {
     {HTTP_NOT_FOUND, "not_found", "no such resource"},
     {HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here"},
     {HTTP_REQUEST_TIME_OUT, "request_timeout", "the request took too long to arrive"},
-    {HTTP_PRECONDITION_FAILED, "conflict", "a precondition of the request failed"},
+    {HTTP_PRECONDITION_FAILED, "precondition_failed", "a precondition of the request failed"},
     {HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
      "the request body is larger than the server accepts"},
     {HTTP_REQUEST_URI_TOO_LARGE, "uri_too_long", "the request line is too long"},

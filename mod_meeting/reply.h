@@ -24,6 +24,18 @@ int mm_reply_json(request_rec *r, int status, const char *message, json_t *data)
 int mm_error(request_rec *r, int status, const char *code, const char *message,
              const char *field);
 
+/* Sends a body stored earlier, byte for byte (an idempotent replay). */
+int mm_reply_stored(request_rec *r, int status, const char *body);
+
+/* 304 Not Modified: no body; the caller has set the ETag. */
+int mm_not_modified(request_rec *r);
+
+/* Sees r's answer before it is sent, once: returns 0 to let it go, or
+ * MM_DONE when it has answered otherwise itself (its own answer is not seen
+ * again). An idempotent request stores its answer so (idempotency.c). */
+typedef int mm_reply_watch(request_rec *r, void *baton, int status, const char *body);
+void mm_reply_watch_set(request_rec *r, mm_reply_watch *fn, void *baton);
+
 /* 400 from a failed mm_validate_object. */
 int mm_error_invalid(request_rec *r, const mm_verr *e);
 

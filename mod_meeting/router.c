@@ -152,6 +152,11 @@ mm_route_match mm_route_find(mm_method method, const char *path, const mm_route 
     return MM_ROUTE_BAD_METHOD;
 }
 
+int mm_route_keyed(const mm_route *route)
+{
+    return route->method == MM_M_POST && route->auth == MM_AUTH_JWT;
+}
+
 const mm_route *mm_route_by_id(mm_route_id id)
 {
     return (id >= 0 && id < MM_ROUTE_COUNT) ? &routes[id] : NULL;

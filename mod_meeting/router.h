@@ -57,6 +57,11 @@ typedef enum { MM_ROUTE_FOUND, MM_ROUTE_NOT_FOUND, MM_ROUTE_BAD_METHOD } mm_rout
 mm_route_match mm_route_find(mm_method method, const char *path, const mm_route **route,
                              mm_path_params *params, const char **allow);
 
+/* Whether a route takes an Idempotency-Key (SPEC.md 9): every POST of an
+ * authenticated user (a key is scoped to its user), so a new POST route
+ * takes one too without saying so. */
+int mm_route_keyed(const mm_route *route);
+
 const mm_route *mm_route_by_id(mm_route_id id);
 const mm_route *mm_route_by_name(const char *name);
 mm_method mm_method_from(const char *name);

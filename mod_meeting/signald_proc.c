@@ -1,106 +1,18 @@
 /*
- * Supervision of signald by httpd (MeetingSignalingDaemon), in the pattern of
- * mod_cgid's daemon: spawned from post_config, registered as an "other child"
- * of the parent so that its death is noticed and it is started again.
- *
- * Its state lives on the process pool, so a graceful restart re-reads the
- * configuration but keeps the running daemon (and its WebSocket connections).
- * The other-child registration, which points at this module's code, is made
- * on pconf and made again by every generation: the module is unloaded with
- * pconf, and a registration on the process pool would call into unmapped
- * code when httpd exits. signald is stopped when httpd's parent process exits
- * (PR_SET_PDEATHSIG: this holds even when httpd is killed). An exit with
- * SIGNALD_EXIT_FATAL (bad arguments, cannot bind) is not retried: restarting
- * would only fail again.
+ * httpd's supervision of signald (MeetingSignalingDaemon), through
+ * supervise.c: its arguments, its "do not restart me" exit codes (bad
+ * arguments, cannot bind: restarting would only fail again) and the counts it
+ * reports for server-status.
  */
 #include "signald_proc.h"
 
-#include <apr_thread_proc.h>
 #include <http_core.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define USERDATA_KEY "mod_meeting_signald"
+#define NAME "signald"
 #define SIGNALD_EXIT_USAGE 2
 #define SIGNALD_EXIT_FATAL 3
 
-typedef struct {
-    apr_pool_t *pool;           /* the process pool */
-    apr_pool_t *pconf;          /* this generation's, for the registration */
-    server_rec *s;              /* this generation's, for logging */
-    const char *const *argv;
-    apr_proc_t proc;
-    pid_t parent;               /* the httpd parent that supervises it */
-    int running;
-    int starts;
-} signald_state;
-
-static void maintain(int reason, void *data, int status);
-
-/* In the forked child: tie signald's life to httpd's parent process (the
- * kernel sends SIGTERM when it exits, however it exits), close what httpd
- * had open, and become signald. */
-static void exec_signald(signald_state *st)
-{
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != st->parent)
-        _exit(SIGNALD_EXIT_FATAL);
-    apr_pool_cleanup_for_exec();
-    execv(st->argv[0], (char *const *)st->argv);
-    _exit(SIGNALD_EXIT_FATAL);
-}
-
-static apr_status_t spawn(signald_state *st)
-{
-    apr_status_t rv = apr_proc_fork(&st->proc, st->pool);
-
-    if (rv == APR_INCHILD)
-        exec_signald(st);
-    if (rv != APR_INPARENT) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, st->s, "MM0401: cannot start signald %s",
-                     st->argv[0]);
-        return rv;
-    }
-    st->running = 1;
-    st->starts++;
-    apr_proc_other_child_register(&st->proc, maintain, st, NULL, st->pconf);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, st->s, "MM0402: signald started (pid %d)",
-                 (int)st->proc.pid);
-    return APR_SUCCESS;
-}
-
-static void maintain(int reason, void *data, int status)
-{
-    signald_state *st = data;
-    int code = status;
-
-    switch (reason) {
-    case APR_OC_REASON_DEATH:
-    case APR_OC_REASON_LOST:
-        st->running = 0;
-        apr_proc_other_child_unregister(st);
-        if (reason == APR_OC_REASON_DEATH && WIFEXITED(code)
-            && (WEXITSTATUS(code) == SIGNALD_EXIT_FATAL
-                || WEXITSTATUS(code) == SIGNALD_EXIT_USAGE)) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, st->s,
-                         "MM0403: signald exited with code %d and is not restarted; "
-                         "see its messages above (MeetingSignalingDaemon)",
-                         WEXITSTATUS(code));
-            return;
-        }
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, st->s,
-                     "MM0404: signald (pid %d) died; starting it again", (int)st->proc.pid);
-        spawn(st);
-        break;
-    default:
-        /* UNREGISTER (pconf cleared: restart or exit) needs nothing: the
-         * next generation registers again, and the kernel ends signald when
-         * httpd's parent exits. */
-        break;
-    }
-}
+static const int no_restart[] = {SIGNALD_EXIT_USAGE, SIGNALD_EXIT_FATAL, 0};
 
 /* Where signald reports its counts for server-status. */
 static const char *status_path(apr_pool_t *p)
@@ -116,8 +28,6 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
     apr_tokenize_to_argv(c->signald_cmd, &words, p);
     for (; *words; words++)
         APR_ARRAY_PUSH(argv, const char *) = *words;
-    /* Copied: these live in pconf, which a restart clears while signald runs
-     * on and may need starting again with the same arguments. */
     APR_ARRAY_PUSH(argv, const char *) = "--secret-file";
     APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->secret_file);
     APR_ARRAY_PUSH(argv, const char *) = "--issuer";
@@ -136,36 +46,25 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
 int mm_signald_start(apr_pool_t *pconf, server_rec *s)
 {
     const mm_srv_conf *c = ap_get_module_config(s->module_config, &meeting_module);
-    signald_state *st = NULL;
+    mm_sup_spec spec = {NAME, NULL, no_restart};
 
     if (!c->signald_cmd || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    apr_pool_userdata_get((void **)&st, USERDATA_KEY, s->process->pool);
-    if (!st) {
-        st = apr_pcalloc(s->process->pool, sizeof(*st));
-        st->pool = s->process->pool;
-        st->parent = getpid();
-        apr_pool_userdata_set(st, USERDATA_KEY, apr_pool_cleanup_null, s->process->pool);
-    }
-    st->s = s;
-    st->pconf = pconf;
-    if (st->running) {
-        /* A graceful restart: keep signald, register this generation's code. */
-        apr_proc_other_child_register(&st->proc, maintain, st, NULL, pconf);
-        return OK;
-    }
-    st->argv = build_argv(st->pool, c);
-    return spawn(st) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    spec.argv = build_argv(pconf, c);
+    return mm_supervise(pconf, s, &spec) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
-/* "name N" lines of signald's status file; -1 when absent. */
-static void read_counts(apr_pool_t *p, mm_signald_status *out)
+/* "name N" lines of signald's status file, when the file was written by the
+ * running signald (a killed one leaves its last counts behind). */
+static void read_counts(apr_pool_t *p, apr_time_t started, mm_signald_status *out)
 {
+    apr_finfo_t fi;
     apr_file_t *f;
     char line[64];
 
-    out->rooms = out->connections = -1;
-    if (apr_file_open(&f, status_path(p), APR_FOPEN_READ, 0, p) != APR_SUCCESS)
+    if (apr_stat(&fi, status_path(p), APR_FINFO_MTIME, p) != APR_SUCCESS
+        || fi.mtime < started
+        || apr_file_open(&f, status_path(p), APR_FOPEN_READ, 0, p) != APR_SUCCESS)
         return;
     while (apr_file_gets(line, sizeof(line), f) == APR_SUCCESS) {
         if (strncmp(line, "rooms ", 6) == 0)
@@ -178,14 +77,11 @@ static void read_counts(apr_pool_t *p, mm_signald_status *out)
 
 int mm_signald_info(request_rec *r, mm_signald_status *out)
 {
-    signald_state *st = NULL;
-
-    apr_pool_userdata_get((void **)&st, USERDATA_KEY, r->server->process->pool);
-    if (!st)
+    if (mm_supervised_status(r->server, NAME, &out->sup) != 0)
         return -1;
-    out->pid = st->running ? (int)st->proc.pid : 0;
-    out->restarts = st->starts > 0 ? st->starts - 1 : 0;
-    out->running = st->running;
-    read_counts(r->pool, out);
+    /* No signald, no rooms; a running one that has not written yet: unknown. */
+    out->rooms = out->connections = out->sup.state == MM_SUP_UP ? -1 : 0;
+    if (out->sup.state == MM_SUP_UP)
+        read_counts(r->pool, apr_time_sec(out->sup.started) * APR_USEC_PER_SEC, out);
     return 0;
 }

@@ -3,13 +3,14 @@
 #define MM_SIGNALD_PROC_H
 
 #include "mm.h"
+#include "supervise.h"
 
 /* Starts signald from post_config when configured, once: a graceful restart
  * keeps the running daemon. Returns OK or HTTP_INTERNAL_SERVER_ERROR. */
 int mm_signald_start(apr_pool_t *pconf, server_rec *s);
 
 typedef struct {
-    int running, pid, restarts;     /* as the parent last saw it */
+    mm_sup_status sup;              /* as the parent last published it */
     int rooms, connections;         /* from signald's status file; -1 unknown */
 } mm_signald_status;
 

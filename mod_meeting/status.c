@@ -27,9 +27,10 @@ static void print_short(request_rec *r, const mm_srv_conf *c, const snapshot *s)
     ap_rprintf(r, "MeetingRateLimitKeysLimited: %" APR_SIZE_T_FMT "\n", s->live);
     if (s->supervised)
         ap_rprintf(r, "MeetingSignald: %s\nMeetingSignaldPid: %d\nMeetingSignaldRestarts: %d\n"
+                   "MeetingSignaldLastExit: %d\n"
                    "MeetingSignaldRooms: %d\nMeetingSignaldConnections: %d\n",
-                   s->sig.running ? "up" : "down", s->sig.pid, s->sig.restarts, s->sig.rooms,
-                   s->sig.connections);
+                   mm_sup_state_name(s->sig.sup.state), s->sig.sup.pid, s->sig.sup.restarts,
+                   s->sig.sup.last_exit, s->sig.rooms, s->sig.connections);
     for (int i = 0; i <= MM_ROUTE_COUNT && c->stats; i++) {
         apr_uint64_t row[MM_STAT_COLS];
         mm_stats_row(c->stats, i, row);
@@ -47,8 +48,8 @@ static void print_html(request_rec *r, const mm_srv_conf *c, const snapshot *s)
                s->used, s->slots, s->live);
     if (s->supervised)
         ap_rprintf(r, "<dt>signald: %s (pid %d), restarted %d times, %d rooms, "
-                   "%d connections</dt>\n", s->sig.running ? "up" : "down", s->sig.pid,
-                   s->sig.restarts, s->sig.rooms, s->sig.connections);
+                   "%d connections</dt>\n", mm_sup_state_name(s->sig.sup.state),
+                   s->sig.sup.pid, s->sig.sup.restarts, s->sig.rooms, s->sig.connections);
     ap_rputs("</dl>\n<table border=\"1\"><tr><th>route</th>", r);
     for (int k = 0; k < MM_STAT_COLS; k++)
         ap_rprintf(r, "<th>%s</th>", col_names[k]);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <jwt.h>
@@ -53,9 +54,18 @@ int mm_secret_read(const char *path, unsigned char **secret, size_t *len, const 
     FILE *f = fopen(path, "rb");
     unsigned char buf[SECRET_MAX + 1];
     size_t n;
+    struct stat st;
 
     if (!f) {
         *why = "cannot be opened";
+        return -1;
+    }
+    /* A directory opens, then reads as empty: say what it is instead. */
+    if (fstat(fileno(f), &st) != 0)
+        st.st_mode = 0;
+    if (!S_ISREG(st.st_mode)) {
+        *why = S_ISDIR(st.st_mode) ? "is a directory, not a file" : "is not a regular file";
+        fclose(f);
         return -1;
     }
     n = fread(buf, 1, sizeof(buf), f);

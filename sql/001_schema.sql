@@ -116,3 +116,20 @@ CREATE TABLE IF NOT EXISTS recordings (
 CREATE INDEX IF NOT EXISTS recordings_meeting ON recordings (meeting_id, created_at DESC);
 CREATE UNIQUE INDEX IF NOT EXISTS recordings_one_active
     ON recordings (meeting_id) WHERE status = 'recording';
+
+-- Idempotency keys (SPEC.md 9): the answer a POST with an Idempotency-Key
+-- gave, written in the transaction of the change it made, replayed to a
+-- retry for 24 hours. Expired rows are deleted by later keyed requests, a
+-- few at a time (mm_idem_claim), through idempotency_keys_age.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id     bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
+    key         text        NOT NULL,
+    method      text        NOT NULL,
+    path        text        NOT NULL,
+    body_sha256 text        NOT NULL,
+    status      integer     NOT NULL,
+    response    text        NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys (created_at);

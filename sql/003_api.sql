@@ -1113,3 +1113,163 @@ BEGIN
     RETURN FOUND;
 END
 $$;
+
+------------------------------------------------------------------------------
+-- Safe retries and concurrent edits (SPEC.md 9)
+
+-- How long an Idempotency-Key's answer is kept.
+CREATE OR REPLACE FUNCTION mm_idem_ttl() RETURNS interval
+LANGUAGE sql IMMUTABLE AS $$ SELECT interval '24 hours' $$;
+
+-- Claims p_key of p_user for a request (method, path, SHA-256 of its body),
+-- first thing in the transaction that will run it. outcome: 'revoked' (the
+-- token no longer holds), 'busy' (a request with the key is running: its
+-- transaction holds the key's advisory lock, which is tried, never waited
+-- for), 'mismatch' (the key answered another request), 'replay' (with the
+-- stored status and response) or 'run': the caller runs the request and
+-- stores its answer with mm_idem_store before it commits, which releases
+-- the lock. A run also deletes a few expired keys: no cron job needed.
+CREATE OR REPLACE FUNCTION mm_idem_claim(p_user bigint, p_gen bigint, p_key text,
+                                         p_method text, p_path text, p_hash text,
+                                         OUT outcome text, OUT status integer,
+                                         OUT response text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    k idempotency_keys;
+BEGIN
+    IF mm_token_revoked(p_user, p_gen) THEN
+        outcome := 'revoked';
+        RETURN;
+    END IF;
+    -- Two keys: a lock space of its own, apart from other advisory locks.
+    IF NOT pg_try_advisory_xact_lock(hashtext('mm_idempotency_key'),
+                                     hashtext(p_user || ':' || p_key)) THEN
+        outcome := 'busy';
+        RETURN;
+    END IF;
+    -- A statement after the lock: it sees what the key's last holder committed.
+    SELECT * INTO k FROM idempotency_keys
+     WHERE user_id = p_user AND key = p_key AND created_at > now() - mm_idem_ttl();
+    IF NOT FOUND THEN
+        DELETE FROM idempotency_keys d USING (
+            SELECT user_id, key FROM idempotency_keys
+             WHERE created_at <= now() - mm_idem_ttl()
+             ORDER BY created_at LIMIT 8 FOR UPDATE SKIP LOCKED) old
+         WHERE d.user_id = old.user_id AND d.key = old.key;
+        outcome := 'run';
+    ELSIF k.method <> p_method OR k.path <> p_path OR k.body_sha256 <> p_hash THEN
+        outcome := 'mismatch';
+    ELSE
+        outcome := 'replay';
+        status := k.status;
+        response := k.response;
+    END IF;
+END
+$$;
+
+-- Stores the answer of a request that claimed p_key ('run'), in its
+-- transaction; an expired row of the same key is replaced.
+CREATE OR REPLACE FUNCTION mm_idem_store(p_user bigint, p_key text, p_method text,
+                                         p_path text, p_hash text, p_status integer,
+                                         p_response text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO idempotency_keys (user_id, key, method, path, body_sha256, status, response)
+    VALUES (p_user, p_key, p_method, p_path, p_hash, p_status, p_response)
+    ON CONFLICT (user_id, key) DO UPDATE
+       SET method = excluded.method, path = excluded.path,
+           body_sha256 = excluded.body_sha256, status = excluded.status,
+           response = excluded.response, created_at = excluded.created_at;
+END
+$$;
+
+-- A meeting's strong ETag: SHA-256 of its detail reply's data (the text
+-- mm_meeting_get answers), so it changes exactly when that reply would. The
+-- module hashes the same text for GET (etag.c's mm_etag_of).
+CREATE OR REPLACE FUNCTION mm_meeting_etag(m meetings) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT '"' || encode(sha256(convert_to(mm_meeting_json(m)::text, 'UTF8')), 'hex') || '"'
+$$;
+
+-- Whether an If-Match holds for meeting m. p_if_match: NULL (no If-Match),
+-- '*', or the strong tags of the header joined by commas (etag.c).
+CREATE OR REPLACE FUNCTION mm_etag_matches(m meetings, p_if_match text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT p_if_match IS NULL OR p_if_match = '*'
+        OR mm_meeting_etag(m) = ANY (string_to_array(p_if_match, ','))
+$$;
+
+CREATE OR REPLACE FUNCTION mm_precondition_failed() RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT mm_fail(412, 'precondition_failed',
+                   'the meeting has changed since the ETag in If-Match; read it again')
+$$;
+
+-- For the answers an update or delete gives before its action (a refused
+-- body): whether the If-Match holds now (true when the meeting is gone).
+CREATE OR REPLACE FUNCTION mm_meeting_if_match(p_meeting bigint, p_if_match text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN coalesce((SELECT mm_etag_matches(m, p_if_match) FROM meetings m
+                      WHERE m.meeting_id = p_meeting), true);
+END
+$$;
+
+-- mm_meeting_update under an If-Match: checked under the meeting's row lock,
+-- after 401/404/403 and before the update's own 400/409 (SPEC.md 9). data:
+-- the meeting's detail after the update, whose hash is the reply's ETag.
+CREATE OR REPLACE FUNCTION mm_meeting_update_if(p_meeting bigint, p_user bigint, p_gen bigint,
+                                                p_patch jsonb, p_if_match text)
+RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
+    m meetings;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    m := mm_lock_meeting(p_meeting);
+    IF m.meeting_id IS NULL THEN
+        RETURN mm_no_meeting();
+    END IF;
+    IF NOT mm_etag_matches(m, p_if_match) THEN
+        RETURN mm_precondition_failed();
+    END IF;
+    r := mm_meeting_update(p_meeting, p_user, p_gen, p_patch);
+    IF r.code = 200 THEN
+        SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting;
+        r.data := mm_meeting_json(m)::text;
+    END IF;
+    RETURN r;
+END
+$$;
+
+-- mm_meeting_delete under an If-Match, checked under the row lock the delete
+-- takes (FOR UPDATE), after 401/404/403 and before its 409.
+CREATE OR REPLACE FUNCTION mm_meeting_delete_if(p_meeting bigint, p_user bigint, p_gen bigint,
+                                                p_if_match text)
+RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result;
+    m meetings;
+BEGIN
+    IF p_if_match IS NULL THEN
+        RETURN mm_meeting_delete(p_meeting, p_user, p_gen);
+    END IF;
+    r := mm_context(p_meeting, p_user, p_gen, 3);
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN mm_no_meeting();
+    END IF;
+    IF NOT mm_etag_matches(m, p_if_match) THEN
+        RETURN mm_precondition_failed();
+    END IF;
+    RETURN mm_meeting_delete(p_meeting, p_user, p_gen);
+END
+$$;

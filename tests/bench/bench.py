@@ -297,6 +297,10 @@ class Data:
         path.write_text("".join("\t".join(map(str, l)) + "\n" for l in lines))
         return path
 
+    @staticmethod
+    def lines_of(path):
+        return [tuple(line.split("\t")) for line in path.read_text().splitlines() if line]
+
     def pairs(self, n, pred=lambda u, m: True):
         out = []
         while len(out) < n:
@@ -338,6 +342,16 @@ class Data:
             ("POST", f"{A}/meetings/{m}/messages", self.tokens[u],
              json.dumps({"content": f"benchmark message from {u}"}))
             for u, m in self.pairs(n, lambda u, m: m % 10 != 0)])
+        # What an Idempotency-Key costs (SPEC.md 9): the same sends, each with a
+        # fresh key; and meeting creation with and without one.
+        files["send message+key"] = self.write("send_key", [
+            l + ("key",) for l in self.lines_of(files["send message"])])
+        create = [("POST", f"{A}/meetings", self.tokens[u], json.dumps({
+            "title": f"bench {u}", "start_time": "2030-01-01T10:00:00Z",
+            "end_time": "2030-01-01T11:00:00Z", "max_participants": 10,
+            "meeting_type": "video"})) for u in users]
+        files["create meeting"] = self.write("create", create)
+        files["create meeting+key"] = self.write("create_key", [l + ("key",) for l in create])
         files["join+leave"] = self.write("joinleave", self.join_leave())
         login_users = [self.rng.randint(1, N_USERS) for _ in range(2000)]
         files["login (bcrypt 10)"] = self.write("login", [
@@ -460,7 +474,8 @@ def pgbench(stack, conns, seconds, script=None, builtin="select-only", db="pgben
 
 HTTP_SCENARIOS = ["static file", "bare handler", "bare dbd query", "meeting detail",
                   "list page 1", "list keyword", "participants", "chat page 1",
-                  "chat page 100", "send message", "join+leave"]
+                  "chat page 100", "send message", "send message+key", "create meeting",
+                  "create meeting+key", "join+leave"]
 
 
 def want(name):

@@ -3,7 +3,9 @@
 --   wrk -t THREADS ... -s requests.lua <url> -- FILE THREADS
 --
 -- FILE has one request a line: METHOD <tab> PATH <tab> TOKEN <tab> BODY, with
--- "-" for no token or no body. Thread t of n takes lines t, t+n, t+2n, ...
+-- "-" for no token or no body, and optionally <tab> "key": the request then
+-- carries an Idempotency-Key of its own each time it is sent (formatted per
+-- request, so that a cycled list never replays). Thread t of n takes lines t, t+n, t+2n, ...
 -- (so a sequence written for one thread, such as join then leave of the same
 -- seat, stays in order on that thread) and cycles through them. Requests are
 -- formatted once, in init, so the per-request Lua cost is one table index.
@@ -18,7 +20,7 @@ function setup(thread)
    counter = counter + 1
 end
 
-local reqs, n, i
+local reqs, n, i, keyed, run_id
 
 function init(args)
    local file = args[1]
@@ -30,6 +32,10 @@ function init(args)
       if line ~= "" then
          if line_no % nthreads == tid then
             local method, path, token, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+            local key = false
+            if body:sub(-4) == "\tkey" then
+               body, key = body:sub(1, -5), true
+            end
             local headers = {}
             if token ~= "-" then headers["Authorization"] = "Bearer " .. token end
             if body == "-" then
@@ -38,19 +44,29 @@ function init(args)
                headers["Content-Type"] = "application/json"
             end
             n = n + 1
-            reqs[n] = wrk.format(method, path, headers, body)
+            if key then
+               reqs[n] = {method, path, headers, body}
+            else
+               reqs[n] = wrk.format(method, path, headers, body)
+            end
          end
          line_no = line_no + 1
       end
    end
    f:close()
    assert(n > 0, "no requests for thread " .. tid .. " in " .. file)
-   i = 0
+   i, keyed, run_id = 0, 0, os.time()
 end
 
 function request()
    i = i % n + 1
-   return reqs[i]
+   local r = reqs[i]
+   if type(r) == "string" then
+      return r
+   end
+   keyed = keyed + 1
+   r[3]["Idempotency-Key"] = string.format("bench-%d-%d-%d", run_id, tid, keyed)
+   return wrk.format(r[1], r[2], r[3], r[4])
 end
 
 function done(summary, latency, requests)

@@ -1,8 +1,11 @@
-"""For admins and browser clients: health, server-status, CORS."""
+"""For admins and browser clients: health, server-status, metrics, CORS."""
+import json
+import re
+
 import pytest
 import requests
 
-from conftest import Postgres, Stack, unique
+from conftest import ROOT, Postgres, Stack, unique
 
 
 def test_health_needs_no_token_and_is_never_limited(make_stack):
@@ -86,3 +89,57 @@ def test_server_status_counts_signald_connections(stack):
     f = asyncio.run(connected())
     assert int(f["MeetingSignaldRooms"]) >= 1
     assert int(f["MeetingSignaldConnections"]) >= 1
+
+
+def prometheus_samples(text):
+    """{(name, frozenset(labels)): value} of a Prometheus text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.fullmatch(r'([a-z_]+)(?:\{(.*)\})? (\S+)', line)
+        assert m, line
+        labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def test_metrics_endpoint_speaks_prometheus(stack):
+    url = stack.url + "/meeting-metrics"
+    before = prometheus_samples(requests.get(url, timeout=10).text)
+    u = stack.new_user()
+    for _ in range(3):
+        stack.api("GET", "/users/profile", token=u["token"])
+    stack.api("GET", "/users/profile")          # no token: 401
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert "# TYPE mod_meeting_requests_total counter" in r.text
+    after = prometheus_samples(r.text)
+
+    def n(samples, route, status):
+        key = ("mod_meeting_requests_total", frozenset({("route", route), ("status", status)}))
+        return samples.get(key, 0)
+    assert n(after, "profile.get", "2xx") - n(before, "profile.get", "2xx") >= 3
+    assert n(after, "profile.get", "4xx") - n(before, "profile.get", "4xx") >= 1
+    assert ("mod_meeting_requests_total",
+            frozenset({("route", "unrouted"), ("status", "5xx")})) in after
+    assert after[("mod_meeting_ratelimit_slots", frozenset())] == 4096
+    assert after[("mod_meeting_ratelimit_slots_used", frozenset())] >= 1
+    states = {dict(k[1])["state"]: v for k, v in after.items()
+              if k[0] == "mod_meeting_signald_state"}
+    assert states == {"up": 1, "down": 0, "backoff": 0, "stopped": 0}
+    assert after[("mod_meeting_signald_restarts_total", frozenset())] >= 0
+    assert after[("mod_meeting_signald_rooms", frozenset())] >= 0
+    assert after[("mod_meeting_signald_connections", frozenset())] >= 0
+    assert requests.post(url, timeout=10).status_code == 405
+
+
+def test_grafana_dashboard_charts_only_metrics_the_endpoint_has(stack):
+    dashboard = json.loads((ROOT / "docs/grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert exprs
+    used = {name for e in exprs for name in re.findall(r"\bmod_meeting_\w+", e)}
+    text = requests.get(stack.url + "/meeting-metrics", timeout=10).text
+    have = {k[0] for k in prometheus_samples(text)}
+    assert used and used <= have, used - have

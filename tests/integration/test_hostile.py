@@ -1033,6 +1033,71 @@ def test_malformed_authorization_headers_are_401(world, value):
     assert r.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+# ----------------------------------------- 7b. Idempotency-Key, If-Match, If-None-Match
+
+KEYED_ROUTES = [r["name"] for r in ROUTES if r["method"] == "POST" and r["auth"] == "MM_AUTH_JWT"]
+BAD_KEYS = {"empty": b"", "overlong": b"k" * 256, "far overlong": b"k" * 8000,
+            "non-ascii": "cl\u00e9".encode("utf-8"), "invalid utf-8": b"\xff\xfe\xfd",
+            "space": b"two words", "tab": b"a\tb", "del": b"a\x7f"}
+
+
+def keys_of(stack, user):
+    return stack.sql("SELECT count(*) FROM idempotency_keys WHERE user_id = %s",
+                     user["user_id"])[0][0]
+
+
+@pytest.mark.parametrize("case", sorted(BAD_KEYS))
+@pytest.mark.parametrize("name", KEYED_ROUTES)
+def test_malformed_idempotency_keys_are_400(world, stack, name, case):
+    before = keys_of(stack, world.host)
+    r = world.send(name, body=world.valid_body(name),
+                   headers={"Idempotency-Key": BAD_KEYS[case]})
+    if case == "del":  # httpd's own header parser refuses control characters first
+        envelope(r, 400)
+    else:
+        envelope(r, 400, "invalid_field", "Idempotency-Key")
+    assert keys_of(stack, world.host) == before
+
+
+@pytest.mark.parametrize("name", ["meeting.create", "message.send", "meeting.join"])
+def test_a_repeated_idempotency_key_header_is_400(world, stack, name):
+    """Two headers are one list ("a, b": a space), whatever their values."""
+    body = json.dumps(world.valid_body(name)).encode()
+    out = raw_http(stack, (
+        f"POST /api/v1{world.path(name)} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {world.host['token']}\r\n"
+        "Content-Type: application/json\r\nIdempotency-Key: one\r\n"
+        f"Idempotency-Key: two\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n").encode() + body)
+    status, headers, rbody = parse_raw(out)
+    raw_envelope(status, headers, rbody, 400)
+    assert json.loads(rbody)["field"] == "Idempotency-Key"
+
+
+def test_a_keyed_body_over_the_cap_is_413_and_stores_nothing(world, stack):
+    before = keys_of(stack, world.host)
+    r = world.send("message.send", raw=b'{"content":"' + b"x" * BIG + b'"}',
+                   headers={"Idempotency-Key": "too-big-" + unique()})
+    envelope(r, 413)
+    assert keys_of(stack, world.host) == before
+
+
+CONDITIONS = ["", "*,*", "W/", '"', '""', '"a" "b"', "W/W/\"a\"", "\"" + "a" * 8000 + "\"",
+              "\u00e9", '"\u00e9"', ",,,,", '"a",', "null"]
+
+
+@pytest.mark.parametrize("value", CONDITIONS, ids=[v[:20] for v in CONDITIONS])
+def test_odd_conditions_are_never_5xx(world, value):
+    """A malformed If-Match matches nothing (412); a malformed If-None-Match is
+    ignored (200)."""
+    h = value.encode("utf-8")
+    envelope(world.send("meeting.update", body={}, headers={"If-Match": h}), 412,
+             "precondition_failed")
+    r = world.send("meeting.get", headers={"If-None-Match": h})
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    envelope(world.send("meeting.delete", headers={"If-Match": h}), 412, "precondition_failed")
+
+
 # ------------------------------------------------------ 8. SQL injection strings
 
 INJECTIONS = [

@@ -41,6 +41,50 @@ def test_burst_then_429_with_headers(limited):
     assert int(last.headers["X-RateLimit-Reset"]) <= 60
 
 
+def ietf_fields(r, name):
+    """RateLimit-Policy and RateLimit (SPEC.md 9) as {"q", "w"} and {"r", "t"},
+    after checking that each names the endpoint."""
+    out = []
+    for header in ("RateLimit-Policy", "RateLimit"):
+        item, *params = r.headers[header].split(";")
+        assert item == f'"{name}"', r.headers[header]
+        out.append({k: int(v) for k, v in (p.split("=") for p in params)})
+    return out
+
+
+def test_ietf_fields_beside_the_x_ones(limited):
+    seen = [login(limited) for _ in range(6)]
+    for r in seen:
+        policy, now = ietf_fields(r, "auth.login")
+        assert policy == {"q": 5, "w": 60}
+        assert now == {"r": int(r.headers["X-RateLimit-Remaining"]),
+                       "t": int(r.headers["X-RateLimit-Reset"])}
+    assert ietf_fields(seen[0], "auth.login")[1]["r"] == 4
+    assert ietf_fields(seen[5], "auth.login")[1]["r"] == 0  # the 429 carries them too
+
+
+@pytest.mark.parametrize("limit, window", [("7/s", 1), ("7/min", 60), ("7/h", 3600),
+                                           ("7/90", 90), ("7", 60)])
+def test_the_window_is_the_limits_period(make_stack, limit, window):
+    s = make_stack(f"MeetingRateLimit profile.get {limit}")
+    u = s.new_user()
+    r = s.api("GET", "/users/profile", token=u["token"])
+    assert r.status_code == 200
+    assert ietf_fields(r, "profile.get")[0] == {"q": 7, "w": window}
+
+
+def test_no_ietf_fields_where_no_limit_applies(make_stack):
+    s = make_stack("MeetingRateLimit profile.get off")
+    u = s.new_user()
+    r = s.api("GET", "/users/profile", token=u["token"])
+    assert "RateLimit" not in r.headers and "RateLimit-Policy" not in r.headers
+    # A revoked token's 401 is not charged, and carries no limit either.
+    assert s.api("POST", "/auth/logout", token=u["token"]).status_code == 200
+    r = s.api("GET", "/meetings?page=1&page_size=1", token=u["token"])
+    assert r.status_code == 401
+    assert not {"RateLimit", "RateLimit-Policy", "X-RateLimit-Limit"} & set(r.headers)
+
+
 def test_a_token_comes_back_after_the_emission_interval(make_stack):
     s = make_stack("MeetingRateLimit auth.login 2/2")  # one token a second
     assert [login(s).status_code for _ in range(3)] == [401, 401, 429]

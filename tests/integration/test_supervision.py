@@ -2,14 +2,17 @@
 it dies, keeps it across a graceful restart, stops it with httpd."""
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import time
 
 import pytest
+import requests
 import websockets
 
-from conftest import HTTPD
+import procstat
+from conftest import HTTPD, SIGNALD
 from test_signaling import Room, enter
 
 
@@ -120,3 +123,88 @@ def test_httpd_exits_cleanly_after_serving(make_stack):
         code = httpd.wait(timeout=20)
     assert code == 0
     assert wait_for(lambda: not s.signald_pids(), 5)
+
+
+def meeting_status(s):
+    """server-status?auto's Meeting lines as a dict."""
+    text = requests.get(s.url + "/server-status?auto", timeout=10).text
+    return dict(line.split(": ", 1) for line in text.splitlines()
+                if line.startswith("Meeting") and ": " in line)
+
+
+def daemon_stack(make_stack, daemon_line):
+    s = make_stack(start=False)
+    s.extra += "\n" + daemon_line + "\n"
+    s.render()
+    s.start()
+    return s
+
+
+@pytest.mark.allow_errors
+def test_signald_exiting_2_is_not_restarted_and_status_says_stopped(make_stack):
+    """--bogus makes signald exit 2 (bad arguments): starting it again would
+    only fail again."""
+    s = daemon_stack(make_stack, f'MeetingSignalingDaemon "{SIGNALD}" --bogus')
+    assert wait_for(lambda: meeting_status(s).get("MeetingSignald") == "stopped", 10)
+    time.sleep(3)   # ample time for any restart the parent's 1 s loop would make
+    st = meeting_status(s)
+    assert st["MeetingSignald"] == "stopped"
+    assert st["MeetingSignaldPid"] == "0"
+    assert st["MeetingSignaldRestarts"] == "0"
+    assert st["MeetingSignaldLastExit"] == "2"
+    assert st["MeetingSignaldRooms"] == "0"
+    log = s.log_text()
+    assert log.count("MM0402: signald started") == 1
+    assert "MM0403: signald exited with code 2 and is not restarted" in log
+    assert s.api("GET", "/health").status_code == 200
+
+
+@pytest.mark.allow_errors
+def test_a_crash_looping_daemon_backs_off(make_stack):
+    """A daemon that dies at once, again and again, waits longer each time,
+    and server-status shows the back-off."""
+    s = make_stack(start=False)
+    crasher = s.state / "crasher.sh"
+    crasher.write_text("#!/bin/sh\nexit 1\n")
+    crasher.chmod(0o755)
+    s.extra += f"\nMeetingSignalingDaemon {crasher}\n"
+    s.render()
+    s.start()
+    seen = wait_for(lambda: meeting_status(s).get("MeetingSignald") == "backoff", 15)
+    assert seen, meeting_status(s)
+    st = meeting_status(s)
+    assert st["MeetingSignaldLastExit"] == "1" and int(st["MeetingSignaldPid"]) > 0
+
+    def delays():
+        return [int(d) for d in re.findall(r"MM0405: .*starting it again in (\d+) s",
+                                           s.log_text())]
+    assert wait_for(lambda: len(delays()) >= 3, 20), s.log_text()
+    got = delays()
+    assert got[:3] == [1, 2, 4], got
+    assert int(meeting_status(s)["MeetingSignaldRestarts"]) == len(re.findall(
+        r"MM040[45]: ", s.log_text()))
+    # A start waiting out its back-off (a fork of httpd, not yet the daemon)
+    # goes with httpd too.
+    conf = str(s.conf).encode()
+    s.stop()
+    assert wait_for(lambda: not [p for p in procstat.pids() if conf in procstat.cmdline(p)],
+                    10)
+
+
+@pytest.mark.allow_errors
+def test_server_status_follows_a_restart(make_stack):
+    """The children that answer server-status see what the parent did after
+    they were forked: the new pid, one restart."""
+    s = make_stack()
+    (pid,) = wait_for(s.signald_pids, 5)
+    assert wait_for(lambda: meeting_status(s).get("MeetingSignaldRooms") == "0", 5)
+    before = meeting_status(s)
+    assert before["MeetingSignald"] == "up" and before["MeetingSignaldPid"] == str(pid)
+    assert before["MeetingSignaldRestarts"] == "0"
+    os.kill(pid, signal.SIGKILL)
+    (new,) = wait_for(lambda: [p for p in s.signald_pids() if p != pid], 5)
+    st = wait_for(lambda: (m := meeting_status(s))["MeetingSignaldPid"] == str(new) and m, 5)
+    assert st, meeting_status(s)
+    assert st["MeetingSignald"] == "up"
+    assert st["MeetingSignaldRestarts"] == "1"
+    assert st["MeetingSignaldLastExit"] == str(int(signal.SIGKILL))
