@@ -4,6 +4,7 @@
  * mistakes. Defaults are applied in one place (mm_finish_srv_conf).
  */
 #include "mm.h"
+#include "webhook_url.h"
 
 #include <apr_lib.h>
 #include <apr_md5.h>
@@ -26,6 +27,11 @@
 #define DEFAULT_SIG_MAX_USER 16
 #define DEFAULT_SIG_MAX_ADDR 256
 #define DEFAULT_MAX_ONGOING 20
+#define DEFAULT_WEBHOOK_TIMEOUT 15
+#define DEFAULT_WEBHOOK_CONNECTIONS 64
+/* SPEC.md 8: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 24 h. */
+#define DEFAULT_WEBHOOK_RETRY "5000,300000,1800000,7200000,18000000,36000000,86400000"
+#define MAX_WEBHOOK_RETRIES 20
 
 void *mm_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
@@ -51,6 +57,12 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->ice = add->ice->nelts ? add->ice : base->ice;
     c->rl_exempt = add->rl_exempt ? add->rl_exempt : base->rl_exempt;
     c->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
+    c->webhook_allow = add->webhook_allow ? add->webhook_allow : base->webhook_allow;
+    c->webhook_retry = add->webhook_retry ? add->webhook_retry : base->webhook_retry;
+    c->webhook_timeout = MERGE(webhook_timeout);
+    c->webhook_connections = MERGE(webhook_connections);
+    c->webhook_timeout_set = base->webhook_timeout_set | add->webhook_timeout_set;
+    c->webhook_connections_set = base->webhook_connections_set | add->webhook_connections_set;
     c->issuer = MERGE(issuer);
     c->access_ttl = MERGE(access_ttl);
     c->refresh_ttl = MERGE(refresh_ttl);
@@ -127,6 +139,9 @@ static const int_slot slot_dl_ttl = {APR_OFFSETOF(mm_srv_conf, download_ttl), 10
 static const int_slot slot_sig_user = {APR_OFFSETOF(mm_srv_conf, sig_max_user), 1, 1000000, 0};
 static const int_slot slot_sig_addr = {APR_OFFSETOF(mm_srv_conf, sig_max_addr), 1, 1000000, 0};
 static const int_slot slot_ongoing = {APR_OFFSETOF(mm_srv_conf, max_ongoing), 1, 1000000, 0};
+static const int_slot slot_wh_timeout = {APR_OFFSETOF(mm_srv_conf, webhook_timeout), 1, 60, 0};
+static const int_slot slot_wh_conns = {APR_OFFSETOF(mm_srv_conf, webhook_connections), 1, 1024,
+                                       0};
 
 static void mark_set(mm_srv_conf *c, const int_slot *s)
 {
@@ -142,6 +157,8 @@ static void mark_set(mm_srv_conf *c, const int_slot *s)
     else if (s == &slot_sig_user) c->sig_max_user_set = 1;
     else if (s == &slot_sig_addr) c->sig_max_addr_set = 1;
     else if (s == &slot_ongoing) c->max_ongoing_set = 1;
+    else if (s == &slot_wh_timeout) c->webhook_timeout_set = 1;
+    else if (s == &slot_wh_conns) c->webhook_connections_set = 1;
 }
 
 static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
@@ -342,6 +359,64 @@ static const char *add_cors_origin(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+static const char *add_webhook_allow(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    mm_srv_conf *c = srv(cmd);
+    const char *why = mm_webhook_allow_check(arg);
+
+    (void)dummy;
+    if (why)
+        return apr_psprintf(cmd->pool, "%s: '%s' %s", cmd->cmd->name, arg, why);
+    if (!c->webhook_allow)
+        c->webhook_allow = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(c->webhook_allow, const char *) = arg;
+    return NULL;
+}
+
+/* A delay such as 50ms, 5s, 5m or 2h, at most a week, in milliseconds. */
+static long long parse_delay(const char *arg)
+{
+    static const struct { const char *unit; long long ms; } units[] = {
+        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
+    };
+    char *end;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || v < 0 || v > 7 * 86400000LL)
+        return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(end, units[i].unit) == 0)
+            return v * units[i].ms <= 7 * 86400000LL ? v * units[i].ms : -1;
+    return -1;
+}
+
+/* MeetingWebhookRetrySchedule 5s 5m 30m ...: kept as "5000,300000,..." for
+ * signald's --webhook-retry. */
+static const char *set_webhook_retry(cmd_parms *cmd, void *dummy, const char *args)
+{
+    const char *word, *list = NULL;
+    int n = 0;
+
+    (void)dummy;
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        long long ms = parse_delay(word);
+        if (ms < 0)
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a delay such as 500ms, 5s, 5m or "
+                                "2h (at most a week)", cmd->cmd->name, word);
+        if (++n > MAX_WEBHOOK_RETRIES)
+            return apr_psprintf(cmd->pool, "%s: at most %d retries", cmd->cmd->name,
+                                MAX_WEBHOOK_RETRIES);
+        list = list ? apr_psprintf(cmd->pool, "%s,%" APR_INT64_T_FMT, list, (apr_int64_t)ms)
+                    : apr_psprintf(cmd->pool, "%" APR_INT64_T_FMT, (apr_int64_t)ms);
+    }
+    if (!list)
+        return apr_psprintf(cmd->pool, "%s needs at least one delay", cmd->cmd->name);
+    srv(cmd)->webhook_retry = list;
+    return NULL;
+}
+
 static const char *set_recording_dir(cmd_parms *cmd, void *dummy, const char *arg)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg);
@@ -419,6 +494,15 @@ const command_rec mm_cmds[] = {
                   "ongoing meetings one user may have created"),
     AP_INIT_RAW_ARGS("MeetingSignalingDaemon", set_signald, NULL, RSRC_CONF,
                      "signald executable and its arguments; httpd then supervises it"),
+    AP_INIT_ITERATE("MeetingWebhookAllow", add_webhook_allow, NULL, RSRC_CONF,
+                    "webhook targets allowed over http:// or to internal addresses, "
+                    "as http://HOST:PORT (PORT may be *)"),
+    AP_INIT_TAKE1("MeetingWebhookTimeout", set_int, (void *)&slot_wh_timeout, RSRC_CONF,
+                  "seconds a webhook endpoint has to answer"),
+    AP_INIT_TAKE1("MeetingWebhookConnections", set_int, (void *)&slot_wh_conns, RSRC_CONF,
+                  "webhook deliveries in flight at once, per signald"),
+    AP_INIT_RAW_ARGS("MeetingWebhookRetrySchedule", set_webhook_retry, NULL, RSRC_CONF,
+                     "delays between webhook attempts, e.g. 5s 5m 30m 2h 5h 10h 24h"),
     {NULL},
 };
 
@@ -465,6 +549,9 @@ const char *mm_finish_srv_conf(apr_pool_t *p, server_rec *s, mm_srv_conf *c)
     if (!c->sig_max_user_set) c->sig_max_user = DEFAULT_SIG_MAX_USER;
     if (!c->sig_max_addr_set) c->sig_max_addr = DEFAULT_SIG_MAX_ADDR;
     if (!c->max_ongoing_set) c->max_ongoing = DEFAULT_MAX_ONGOING;
+    if (!c->webhook_timeout_set) c->webhook_timeout = DEFAULT_WEBHOOK_TIMEOUT;
+    if (!c->webhook_connections_set) c->webhook_connections = DEFAULT_WEBHOOK_CONNECTIONS;
+    if (!c->webhook_retry) c->webhook_retry = DEFAULT_WEBHOOK_RETRY;
     for (int i = 0; i < MM_ROUTE_COUNT; i++) {
         const mm_route *rt = mm_route_by_id((mm_route_id)i);
         if (!c->limits[i].set && rt->per_minute)

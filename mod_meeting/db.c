@@ -60,6 +60,23 @@ static const char *const statements[S_COUNT] = {
         "SELECT " RESULT_COLS " FROM mm_recording_file(%lld, %lld, %lld, %d, %s)",
     [S_RECORDING_STORED] = "SELECT mm_recording_stored(%lld, %s, %lld, %s)",
     [S_HEALTH] = "SELECT 1",
+    [S_WEBHOOK_CREATE] =
+        "SELECT " RESULT_COLS " FROM mm_webhook_create(%lld, %lld, %s, %s::text[], %s, %d)",
+    [S_WEBHOOK_LIST] = "SELECT " RESULT_COLS " FROM mm_webhook_list(%lld, %lld)",
+    [S_WEBHOOK_GET] = "SELECT " RESULT_COLS " FROM mm_webhook_get(%lld, %lld, %lld)",
+    [S_WEBHOOK_UPDATE] =
+        "SELECT " RESULT_COLS " FROM mm_webhook_update(%lld, %lld, %lld, %s::jsonb)",
+    [S_WEBHOOK_DELETE] = "SELECT " RESULT_COLS " FROM mm_webhook_delete(%lld, %lld, %lld)",
+    [S_WEBHOOK_ROTATE] = "SELECT " RESULT_COLS " FROM mm_webhook_rotate(%lld, %lld, %lld)",
+    [S_WEBHOOK_DELIVERIES] =
+        "SELECT " RESULT_COLS " FROM mm_webhook_deliveries(%lld, %lld, %lld, %s, %d, %d)",
+    [S_WEBHOOK_RETRY] = "SELECT " RESULT_COLS " FROM mm_webhook_retry(%lld, %lld, %lld, %lld)",
+    [S_WEBHOOK_TEST] = "SELECT " RESULT_COLS " FROM mm_webhook_test(%lld, %lld, %lld)",
+    [S_WAITING_LIST] = "SELECT " RESULT_COLS " FROM mm_waiting_list(%lld, %lld, %lld)",
+    [S_WAITING_ADMIT] = "SELECT " RESULT_COLS " FROM mm_waiting_admit(%lld, %lld, %lld, %lld)",
+    [S_WAITING_DENY] = "SELECT " RESULT_COLS " FROM mm_waiting_deny(%lld, %lld, %lld, %lld)",
+    [S_PARTICIPANT_MUTE] =
+        "SELECT " RESULT_COLS " FROM mm_participant_mute(%lld, %lld, %lld, %lld)",
     [S_IDEM_CLAIM] =
         "SELECT outcome, status, response FROM mm_idem_claim(%lld, %lld, %s, %s, %s, %s)",
     [S_IDEM_STORE] = "SELECT mm_idem_store(%lld, %s, %s, %s, %s, %d, %s)",

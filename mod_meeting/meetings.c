@@ -326,12 +326,15 @@ int mm_meetings_join(mm_req *q)
     args[3] = apr_itoa(q->r->pool, q->conf->max_ongoing);
     if (mm_db_result(q, S_MEETING_JOIN, 4, args, &res))
         return OK;
-    if (res.code != HTTP_OK)
+    if (res.code != HTTP_OK && res.code != HTTP_ACCEPTED)
         return mm_reply_result(q, &res, NULL);
     data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
     if (!data || mm_room_fill(q, data))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
-    return mm_reply(q->r, HTTP_OK, "Joined meeting successfully", mm_json_text(q, data));
+    /* 202: in the waiting room; the room_url works there too (SPEC.md 6). */
+    return mm_reply(q->r, res.code, res.code == HTTP_ACCEPTED
+                        ? "Waiting for the host to admit you" : "Joined meeting successfully",
+                    mm_json_text(q, data));
 }
 
 int mm_meetings_leave(mm_req *q)

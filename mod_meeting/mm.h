@@ -71,10 +71,15 @@ typedef struct {
     mm_rl_table *rl;                /* set in post_config; lives in process-pool shm */
     struct mm_stats *stats;         /* likewise: request counts for server-status */
     apr_array_header_t *cors_origins;   /* MeetingCORSOrigin: of const char * */
+    apr_array_header_t *webhook_allow;  /* MeetingWebhookAllow: of const char * */
+    int webhook_timeout;            /* MeetingWebhookTimeout, seconds */
+    int webhook_connections;        /* MeetingWebhookConnections */
+    const char *webhook_retry;      /* MeetingWebhookRetrySchedule, as ms,ms,... */
     unsigned issuer_set : 1, access_ttl_set : 1, refresh_ttl_set : 1, ticket_ttl_set : 1,
         bcrypt_cost_set : 1, max_body_set : 1, turn_ttl_set : 1, db_retry_after_set : 1,
         rl_slots_set : 1, recording_max_set : 1, download_ttl_set : 1, sig_max_user_set : 1,
-        sig_max_addr_set : 1, max_ongoing_set : 1;
+        sig_max_addr_set : 1, max_ongoing_set : 1, webhook_timeout_set : 1,
+        webhook_connections_set : 1;
 } mm_srv_conf;
 
 
@@ -124,7 +129,21 @@ int mm_recording_upload(mm_req *q);
 int mm_recording_download(mm_req *q);
 int mm_messages_list(mm_req *q);
 int mm_messages_send(mm_req *q);
+int mm_webhooks_create(mm_req *q);
+int mm_webhooks_list(mm_req *q);
+int mm_webhooks_get(mm_req *q);
+int mm_webhooks_update(mm_req *q);
+int mm_webhooks_delete(mm_req *q);
+int mm_webhooks_rotate(mm_req *q);
+int mm_webhooks_deliveries(mm_req *q);
+int mm_webhooks_retry(mm_req *q);
+int mm_webhooks_test(mm_req *q);
 int mm_health(mm_req *q);
+int mm_waiting_list(mm_req *q);
+int mm_waiting_admit(mm_req *q);
+int mm_waiting_deny(mm_req *q);
+int mm_waiting_admit_all(mm_req *q);
+int mm_participants_mute(mm_req *q);
 
 /* The <Location> (or <Directory>) path the API is mounted at, e.g. "/api/v1",
  * taken from the section that set the handler; "" when it cannot be told. */

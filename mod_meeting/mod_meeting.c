@@ -47,7 +47,21 @@ static const mm_handler_fn handlers[MM_ROUTE_COUNT] = {
     [MM_R_RECORDING_DOWNLOAD] = mm_recording_download,
     [MM_R_MESSAGE_LIST] = mm_messages_list,
     [MM_R_MESSAGE_SEND] = mm_messages_send,
+    [MM_R_WEBHOOK_CREATE] = mm_webhooks_create,
+    [MM_R_WEBHOOK_LIST] = mm_webhooks_list,
+    [MM_R_WEBHOOK_GET] = mm_webhooks_get,
+    [MM_R_WEBHOOK_UPDATE] = mm_webhooks_update,
+    [MM_R_WEBHOOK_DELETE] = mm_webhooks_delete,
+    [MM_R_WEBHOOK_ROTATE] = mm_webhooks_rotate,
+    [MM_R_WEBHOOK_DELIVERIES] = mm_webhooks_deliveries,
+    [MM_R_WEBHOOK_RETRY] = mm_webhooks_retry,
+    [MM_R_WEBHOOK_TEST] = mm_webhooks_test,
     [MM_R_HEALTH] = mm_health,
+    [MM_R_WAITING_LIST] = mm_waiting_list,
+    [MM_R_WAITING_ADMIT] = mm_waiting_admit,
+    [MM_R_WAITING_DENY] = mm_waiting_deny,
+    [MM_R_WAITING_ADMIT_ALL] = mm_waiting_admit_all,
+    [MM_R_PARTICIPANT_MUTE] = mm_participants_mute,
 };
 
 const char *mm_api_base(request_rec *r)

@@ -63,3 +63,13 @@ int mm_participants_role(mm_req *q)
     return mm_meeting_call(q, S_PARTICIPANT_ROLE, 5, args,
                            "Participant role updated successfully");
 }
+
+int mm_participants_mute(mm_req *q)
+{
+    json_t *body;
+    const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q), mm_lld(q, q->params.id[1])};
+
+    if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
+        return OK;
+    return mm_meeting_call(q, S_PARTICIPANT_MUTE, 4, args, "Participant muted");
+}

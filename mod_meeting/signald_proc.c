@@ -20,6 +20,22 @@ static const char *status_path(apr_pool_t *p)
     return ap_runtime_dir_relative(p, "mod_meeting-signald.status");
 }
 
+/* The deliverer's settings (the MeetingWebhook* directives). */
+static void push_webhook_args(apr_pool_t *p, apr_array_header_t *argv, const mm_srv_conf *c)
+{
+    APR_ARRAY_PUSH(argv, const char *) = "--webhook-timeout";
+    APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->webhook_timeout);
+    APR_ARRAY_PUSH(argv, const char *) = "--webhook-connections";
+    APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->webhook_connections);
+    APR_ARRAY_PUSH(argv, const char *) = "--webhook-retry";
+    APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->webhook_retry);
+    for (int i = 0; c->webhook_allow && i < c->webhook_allow->nelts; i++) {
+        APR_ARRAY_PUSH(argv, const char *) = "--webhook-allow";
+        APR_ARRAY_PUSH(argv, const char *) =
+            apr_pstrdup(p, APR_ARRAY_IDX(c->webhook_allow, i, const char *));
+    }
+}
+
 static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
 {
     char **words;
@@ -39,6 +55,7 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
     APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->sig_max_user);
     APR_ARRAY_PUSH(argv, const char *) = "--max-sockets-per-address";
     APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->sig_max_addr);
+    push_webhook_args(p, argv, c);
     APR_ARRAY_PUSH(argv, const char *) = NULL;
     return (const char *const *)argv->elts;
 }

@@ -333,6 +333,35 @@ static int check_enum(const json_t *v, const mm_field *f, const char *prefix, mm
     return -1;
 }
 
+static int is_choice(const json_t *v, const char *const *choices)
+{
+    if (json_is_string(v))
+        for (const char *const *c = choices; *c; c++)
+            if (strcmp(*c, json_string_value(v)) == 0)
+                return 1;
+    return 0;
+}
+
+static int check_enum_set(const json_t *v, const mm_field *f, const char *prefix,
+                          mm_verr *err)
+{
+    size_t i, j, n = json_array_size(v);
+
+    if (!json_is_array(v) || (long long)n < f->min || (long long)n > f->max)
+        return fail(err, "invalid_field", prefix, f->name,
+                    "must be a list of %lld to %lld names", f->min, f->max);
+    for (i = 0; i < n; i++) {
+        if (!is_choice(json_array_get(v, i), f->choices))
+            return fail(err, "invalid_field", prefix, f->name,
+                        "must name only known ones (entry %lld is not one)", (long long)i, 0);
+        for (j = 0; j < i; j++)
+            if (json_equal(json_array_get(v, i), json_array_get(v, j)))
+                return fail(err, "invalid_field", prefix, f->name,
+                            "must not name one twice (entry %lld)", (long long)i, 0);
+    }
+    return 0;
+}
+
 static int check_object(const json_t *obj, const mm_field *fields, const char *prefix,
                         mm_verr *err);
 
@@ -362,6 +391,8 @@ static int check_value(const json_t *v, const mm_field *f, const char *prefix, m
         return 0;
     case MM_F_ENUM:
         return check_enum(v, f, prefix, err);
+    case MM_F_ENUM_SET:
+        return check_enum_set(v, f, prefix, err);
     case MM_F_OBJECT: {
         char sub[96];
         if (!json_is_object(v))

@@ -18,7 +18,8 @@ typedef enum {
     MM_F_OBJECT,    /* nested fields */
     MM_F_EMAIL,
     MM_F_USERNAME,  /* 3-50 of [A-Za-z0-9_.-] */
-    MM_F_URL        /* empty, or http(s)://... up to max */
+    MM_F_URL,       /* empty, or http(s)://... up to max */
+    MM_F_ENUM_SET   /* an array of min to max distinct choices */
 } mm_field_kind;
 
 #define MM_F_REQUIRED 1u

@@ -15,7 +15,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 PACKAGES="apache2 apache2-dev libaprutil1-dbd-pgsql libjansson-dev libjwt-dev libpq-dev
-libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev pkg-config check postgresql-15
+libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev libcurl4-openssl-dev pkg-config check
+postgresql-15
 postgresql-contrib python3-pytest python3-requests python3-websockets valgrind curl clang
 libclang-rt-14-dev"
 
@@ -77,7 +78,8 @@ cmd_migrate() {
     export PGOPTIONS="-c client_min_messages=warning"
     # Extensions need a superuser; the rest runs as the owner of the database.
     psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d meeting \
-        -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" >/dev/null
+        -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" \
+        -c "CREATE EXTENSION IF NOT EXISTS pgcrypto" >/dev/null
     for f in "$ROOT"/sql/[0-9]*.sql; do
         psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U meeting -d meeting \
             -f "$f" >/dev/null 2>"$f.log.tmp" || { cat "$f.log.tmp" >&2; rm -f "$f.log.tmp"; \

@@ -81,13 +81,22 @@ CREATE TABLE IF NOT EXISTS participants (
     created_at     timestamptz NOT NULL DEFAULT date_trunc('second', now()),
     UNIQUE (meeting_id, user_id)
 );
--- A user's meetings (the meeting list): removed_at rides along so that the
--- list reads memberships from the index alone, not from a heap page each.
--- participants_user was the same index without it, dropped only once its
--- successor is there (the list and a user's delete always have one).
-CREATE INDEX IF NOT EXISTS participants_member ON participants (user_id, meeting_id)
-    INCLUDE (removed_at);
+-- The waiting room (SPEC.md 6): a user who must wait for a host's admission
+-- has a row (hence a participant_id) with waiting_since set, and is not a
+-- member until it is cleared. A member row, whatever its history, never
+-- waits again: admitted, added, or there before the waiting room was on.
+ALTER TABLE participants ADD COLUMN IF NOT EXISTS waiting_since timestamptz;
+-- A user's meetings (the meeting list): removed_at and waiting_since ride
+-- along so that the list reads memberships from the index alone, not from a
+-- heap page each. participants_user, then participants_member, were the same
+-- index with less, each dropped only once its successor is there (the list
+-- and a user's delete always have one).
+CREATE INDEX IF NOT EXISTS participants_membership ON participants (user_id, meeting_id)
+    INCLUDE (removed_at, waiting_since);
 DROP INDEX IF EXISTS participants_user;
+DROP INDEX IF EXISTS participants_member;
+CREATE INDEX IF NOT EXISTS participants_waiting ON participants (meeting_id, waiting_since)
+    WHERE waiting_since IS NOT NULL;
 CREATE INDEX IF NOT EXISTS participants_lease ON participants (meeting_id, lease_until)
     WHERE removed_at IS NULL;
 
@@ -117,6 +126,77 @@ CREATE INDEX IF NOT EXISTS recordings_meeting ON recordings (meeting_id, created
 CREATE UNIQUE INDEX IF NOT EXISTS recordings_one_active
     ON recordings (meeting_id) WHERE status = 'recording';
 
+-- Webhooks (SPEC.md 8). An endpoint of a user; the secret signs what is sent
+-- to it, and after a rotation the previous one signs beside it until
+-- old_secret_until.
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+
+CREATE TABLE IF NOT EXISTS webhooks (
+    webhook_id       bigserial PRIMARY KEY,
+    owner_id         bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
+    url              text        NOT NULL,
+    events           text[]      NOT NULL,
+    description      text        NOT NULL DEFAULT '',
+    enabled          boolean     NOT NULL DEFAULT true,
+    secret           text        NOT NULL,
+    old_secret       text,
+    old_secret_until timestamptz,
+    created_at       timestamptz NOT NULL DEFAULT date_trunc('second', now()),
+    updated_at       timestamptz NOT NULL DEFAULT date_trunc('second', now())
+);
+CREATE INDEX IF NOT EXISTS webhooks_owner ON webhooks (owner_id, webhook_id);
+
+-- The outbox: an event is written in the transaction of the change it tells
+-- of. meeting_id has no foreign key: the event outlives a deleted meeting.
+CREATE TABLE IF NOT EXISTS webhook_events (
+    event_id   bigserial   PRIMARY KEY,
+    meeting_id bigint,
+    type       text        NOT NULL,
+    data       jsonb       NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT date_trunc('second', now())
+);
+
+-- The last seq given to each (webhook, meeting): its row lock orders the
+-- events of one meeting for one webhook in commit order.
+CREATE TABLE IF NOT EXISTS webhook_streams (
+    webhook_id bigint NOT NULL REFERENCES webhooks ON DELETE CASCADE,
+    meeting_id bigint NOT NULL,
+    last_seq   bigint NOT NULL,
+    PRIMARY KEY (webhook_id, meeting_id)
+);
+
+-- One delivery per (event, subscribed webhook); body is fixed when written,
+-- so every attempt sends the same bytes under the same message_id.
+-- final_attempt: a manual retry allows one attempt more (NULL: the
+-- deliverer's retry schedule decides).
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    delivery_id      bigserial   PRIMARY KEY,
+    webhook_id       bigint      NOT NULL REFERENCES webhooks ON DELETE CASCADE,
+    event_id         bigint      NOT NULL REFERENCES webhook_events ON DELETE CASCADE,
+    message_id       text        NOT NULL,
+    meeting_id       bigint,
+    type             text        NOT NULL,
+    seq              bigint      NOT NULL,
+    body             text        NOT NULL,
+    status           text        NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts         integer     NOT NULL DEFAULT 0,
+    final_attempt    integer,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    lease_until      timestamptz,
+    last_status_code integer,
+    last_response    text,
+    created_at       timestamptz NOT NULL DEFAULT date_trunc('second', now()),
+    finished_at      timestamptz
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS webhook_deliveries_stream
+    ON webhook_deliveries (webhook_id, meeting_id, seq) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS webhook_deliveries_log ON webhook_deliveries (webhook_id, delivery_id);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_event ON webhook_deliveries (event_id);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_done ON webhook_deliveries (finished_at)
+    WHERE status <> 'pending';
 -- Idempotency keys (SPEC.md 9): the answer a POST with an Idempotency-Key
 -- gave, written in the transaction of the change it made, replayed to a
 -- retry for 24 hours. Expired rows are deleted by later keyed requests, a

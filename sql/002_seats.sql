@@ -20,29 +20,44 @@ BEGIN
 END
 $$;
 
+-- The ticket's token generation became a third argument (an older signald's
+-- two-argument call must fail, not seat a logged-out user), and the answer
+-- grew the meeting's settings and the newcomer's starting media: a function's
+-- OUT columns cannot be changed in place, so a three-argument version
+-- without them goes too.
+DROP FUNCTION IF EXISTS mm_seat_take(bigint, bigint);
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_seat_take' AND pronargs = 3
+                AND NOT ('settings' = ANY (proargnames))) THEN
+        DROP FUNCTION mm_seat_take(bigint, bigint, bigint);
+    END IF;
+END $$;
+
 -- Takes (or keeps) the seat of p_user in p_meeting for one lease; p_gen is
 -- the token generation the ticket was issued under.
--- code: 200 seated, 401 the ticket's generation is gone (a log-out since),
--- 403 not a member (or removed), 410 meeting gone or not ongoing, 429 meeting
--- full. Hosts are never refused for capacity.
-DROP FUNCTION IF EXISTS mm_seat_take(bigint, bigint);
+-- code: 200 seated, 202 waiting for admission (no seat taken), 401 the
+-- ticket's generation is gone (a log-out since), 403 not a member (or
+-- removed), 410 meeting gone or not ongoing, 429 meeting full.
+-- Hosts are never refused for capacity. settings: the meeting's five
+-- settings (JSON); audio_enabled: the newcomer's starting microphone
+-- (mute_on_join mutes participants, not hosts or moderators); video_enabled:
+-- whether the meeting has video.
 CREATE OR REPLACE FUNCTION mm_seat_take(p_meeting bigint, p_user bigint, p_gen bigint,
     OUT code integer, OUT participant_id bigint, OUT role text,
-    OUT username text, OUT nickname text)
+    OUT username text, OUT nickname text, OUT settings text,
+    OUT audio_enabled boolean, OUT video_enabled boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-    m_status text;
-    m_max    integer;
-    p        participants%ROWTYPE;
+    m meetings;
+    p participants%ROWTYPE;
 BEGIN
     -- mm_token_revoked is in 003_api.sql: resolved when called, not here.
     IF mm_token_revoked(p_user, p_gen) THEN
         code := 401;
         RETURN;
     END IF;
-    SELECT status, max_participants INTO m_status, m_max
-      FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
-    IF NOT FOUND OR m_status <> 'ongoing' THEN
+    SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
+    IF NOT FOUND OR m.status <> 'ongoing' THEN
         code := 410;
         RETURN;
     END IF;
@@ -52,8 +67,16 @@ BEGIN
         code := 403;
         RETURN;
     END IF;
+    SELECT p.participant_id, p.role, u.username, u.nickname, mm_settings_json(m)::text,
+           NOT (m.mute_on_join AND p.role = 'participant'), m.meeting_type = 'video'
+      INTO participant_id, role, username, nickname, settings, audio_enabled, video_enabled
+      FROM users u WHERE u.user_id = p_user;
+    IF p.waiting_since IS NOT NULL THEN
+        code := 202;
+        RETURN;
+    END IF;
     IF (p.lease_until IS NULL OR p.lease_until <= now()) AND p.role <> 'host'
-       AND mm_online_count(p_meeting) >= m_max THEN
+       AND mm_online_count(p_meeting) >= m.max_participants THEN
         code := 429;
         RETURN;
     END IF;
@@ -63,9 +86,10 @@ BEGIN
                             ELSE date_trunc('second', now()) END,
            left_at = NULL
      WHERE participants.participant_id = p.participant_id;
-    SELECT 200, p.participant_id, p.role, u.username, u.nickname
-      INTO code, participant_id, role, username, nickname
-      FROM users u WHERE u.user_id = p_user;
+    IF NOT coalesce(p.lease_until > now(), false) THEN
+        PERFORM mm_webhook_online(p);
+    END IF;
+    code := 200;
 END
 $$;
 
@@ -93,14 +117,21 @@ END
 $$;
 
 -- Gives a seat back (leave, or a closed socket whose grace period ran out).
--- Returns true when the user was online.
+-- Returns true when the user was online (and then tells webhooks they left).
 CREATE OR REPLACE FUNCTION mm_seat_release(p_meeting bigint, p_user bigint)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
+DECLARE
+    released boolean;
 BEGIN
     UPDATE participants SET lease_until = NULL, left_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND user_id = p_user AND lease_until > now();
-    RETURN FOUND;
+    released := FOUND;
+    IF released THEN
+        PERFORM mm_webhook_emit(p_meeting, 'participant.left',
+                                jsonb_build_object('user_id', p_user));
+    END IF;
+    RETURN released;
 END
 $$;
 
@@ -112,4 +143,29 @@ LANGUAGE sql AS $$
     SELECT pg_notify('meeting_events',
         (jsonb_build_object('type', p_type, 'meeting_id', p_meeting)
          || coalesce(p_extra, '{}'::jsonb))::text)
+$$;
+
+-- Seats whose lease ran out with nobody giving them back (a client that went
+-- silent): the webhook sweep tells of them (participant.left) and marks them
+-- with left_at.
+CREATE INDEX IF NOT EXISTS participants_lapsed ON participants (lease_until)
+    WHERE left_at IS NULL AND lease_until IS NOT NULL AND removed_at IS NULL;
+
+-- A waiting user's socket sent leave: they stop waiting (hosts and
+-- moderators hear waiting-left, reason "left"). Returns true when they were
+-- waiting. A join later makes them wait again, as anyone new.
+CREATE OR REPLACE FUNCTION mm_waiting_leave(p_meeting bigint, p_user bigint)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM participants
+     WHERE meeting_id = p_meeting AND user_id = p_user
+       AND waiting_since IS NOT NULL AND removed_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM mm_notify('waiting-left', p_meeting,
+                      jsonb_build_object('user_id', p_user, 'reason', 'left'));
+    RETURN true;
+END
 $$;

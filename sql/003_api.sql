@@ -330,6 +330,7 @@ LANGUAGE sql STABLE AS $$
       LEFT JOIN meetings m ON m.meeting_id = p_meeting
       LEFT JOIN participants p
              ON p.meeting_id = p_meeting AND p.user_id = p_user AND p.removed_at IS NULL
+            AND p.waiting_since IS NULL
 $$;
 
 -- The answer to mm_access's findings for an action whose route needs p_need
@@ -443,7 +444,7 @@ BEGIN
     RETURN (WITH mine AS (
         SELECT m.meeting_id, m.title, m.start_time, m.end_time, m.status
           FROM participants p JOIN meetings m USING (meeting_id)
-         WHERE p.user_id = p_user AND p.removed_at IS NULL
+         WHERE p.user_id = p_user AND p.removed_at IS NULL AND p.waiting_since IS NULL
            AND (p_status IS NULL OR m.status = p_status)
            AND (pattern IS NULL
                 OR lower(m.title) LIKE pattern OR lower(m.description) LIKE pattern)),
@@ -456,7 +457,8 @@ BEGIN
                        (g.meeting_id, g.title, mm_ts(g.start_time), mm_ts(g.end_time),
                         g.status, (SELECT count(*) FROM participants c
                                     WHERE c.meeting_id = g.meeting_id
-                                      AND c.removed_at IS NULL))::mm_meeting_item
+                                      AND c.removed_at IS NULL
+                                      AND c.waiting_since IS NULL))::mm_meeting_item
                        ORDER BY g.start_time DESC, g.meeting_id DESC))
               FROM page g), '[]'::json),
         'total', (SELECT count(*) FROM mine), 'page', p_page, 'page_size', p_size)));
@@ -479,6 +481,71 @@ BEGIN
 END
 $$;
 
+-- Admits p_target (NULL: everyone) waiting in p_meeting: they become
+-- members, and hosts, moderators and the waiting socket hear it
+-- (waiting-left, reason "admitted"). Returns how many were admitted. The
+-- caller holds the meeting's row lock.
+CREATE OR REPLACE FUNCTION mm_waiting_admit_users(p_meeting bigint, p_target bigint)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    admitted bigint;
+    n integer := 0;
+BEGIN
+    FOR admitted IN
+        UPDATE participants SET waiting_since = NULL
+         WHERE meeting_id = p_meeting AND waiting_since IS NOT NULL AND removed_at IS NULL
+           AND (p_target IS NULL OR user_id = p_target)
+        RETURNING user_id
+    LOOP
+        PERFORM mm_notify('waiting-left', p_meeting,
+                          jsonb_build_object('user_id', admitted, 'reason', 'admitted'));
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+-- What an update of the settings does at once (SPEC.md 6), given the meeting
+-- before (m) and after (changed) it: an ongoing meeting's room hears the new
+-- settings (signald stops the shares they forbid), and turning the waiting
+-- room off admits everyone waiting.
+CREATE OR REPLACE FUNCTION mm_settings_acted(m meetings, changed meetings) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF changed.status = 'ongoing'
+       AND mm_settings_json(m)::text <> mm_settings_json(changed)::text THEN
+        PERFORM mm_notify('settings-changed', changed.meeting_id,
+                          jsonb_build_object('settings', mm_settings_json(changed)));
+    END IF;
+    IF m.enable_waiting_room AND NOT changed.enable_waiting_room THEN
+        PERFORM mm_waiting_admit_users(changed.meeting_id, NULL);
+    END IF;
+END
+$$;
+
+-- A join that waits (SPEC.md 6): the first one puts p_user in the waiting
+-- room and tells the hosts and moderators; a repeated one answers the same.
+CREATE OR REPLACE FUNCTION mm_join_wait(p_meeting bigint, p_user bigint, p participants)
+RETURNS mm_result
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p.participant_id IS NULL THEN
+        INSERT INTO participants (meeting_id, user_id, role, waiting_since)
+        VALUES (p_meeting, p_user, 'participant', now()) RETURNING * INTO p;
+        PERFORM mm_notify('waiting-joined', p_meeting,
+                          jsonb_build_object('user_id', u.user_id, 'username', u.username,
+                                             'nickname', u.nickname))
+           FROM users u WHERE u.user_id = p_user;
+        PERFORM mm_webhook_emit(p_meeting, 'participant.waiting',
+                                jsonb_build_object('user_id', p_user));
+    END IF;
+    RETURN mm_ok(202, json_build_object('meeting_id', p_meeting,
+                                        'participant_id', p.participant_id,
+                                        'status', 'waiting'));
+END
+$$;
+
 -- p_patch: the validated body, times as epoch seconds, password as
 -- password_hash (JSON null clears it).
 CREATE OR REPLACE FUNCTION mm_meeting_update(p_meeting bigint, p_user bigint, p_gen bigint,
@@ -488,6 +555,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
     m meetings;
+    changed meetings;
     s jsonb := coalesce(p_patch->'settings', '{}'::jsonb);
     new_start timestamptz;
     new_end timestamptz;
@@ -531,7 +599,9 @@ BEGIN
                                        enable_waiting_room),
         mute_on_join = coalesce((s->>'mute_on_join')::boolean, mute_on_join),
         updated_at = date_trunc('second', now())
-     WHERE meeting_id = p_meeting;
+     WHERE meeting_id = p_meeting
+    RETURNING * INTO changed;
+    PERFORM mm_settings_acted(m, changed);
     RETURN mm_ok(200);
 END
 $$;
@@ -615,6 +685,8 @@ BEGIN
         RETURN mm_gone_or(p_meeting,
                           mm_fail(409, 'conflict', 'only a scheduled meeting can be started'));
     END IF;
+    PERFORM mm_webhook_emit(p_meeting, 'meeting.started',
+                            jsonb_build_object('started_at', mm_ts(now())));
     RETURN mm_ok(200);
 END
 $$;
@@ -624,14 +696,18 @@ CREATE OR REPLACE FUNCTION mm_recording_finish(p_meeting bigint) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     rec_id text;
+    rec_duration integer;
+    rec_size bigint;
 BEGIN
     UPDATE recordings SET status = 'completed', stopped_at = now(),
            duration = greatest(0, extract(epoch FROM now() - created_at))::integer
      WHERE meeting_id = p_meeting AND status = 'recording'
-    RETURNING recording_id INTO rec_id;
+    RETURNING recording_id, duration, size INTO rec_id, rec_duration, rec_size;
     IF rec_id IS NULL THEN
         RETURN false;
     END IF;
+    PERFORM mm_webhook_emit(p_meeting, 'recording.completed', jsonb_build_object(
+        'recording_id', rec_id, 'duration', rec_duration, 'size', rec_size));
     PERFORM mm_notify('recording-stopped', p_meeting, jsonb_build_object('recording_id', rec_id));
     RETURN true;
 END
@@ -654,7 +730,16 @@ BEGIN
     END IF;
     UPDATE participants SET lease_until = NULL, left_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND lease_until > now();
+    -- Nobody waits for an ended meeting; signald closes their sockets (4410).
+    DELETE FROM participants WHERE meeting_id = p_meeting AND waiting_since IS NOT NULL;
+    -- Seats that had lapsed before the end were left before it; the seats
+    -- live at the end are told of by meeting.ended alone (SPEC.md 8). After
+    -- the update above, whose rows a leave may hold while it writes its own
+    -- participant.left: one order of locks for both.
+    PERFORM mm_webhook_lapsed(p_meeting);
     PERFORM mm_recording_finish(p_meeting);
+    PERFORM mm_webhook_emit(p_meeting, 'meeting.ended',
+                            jsonb_build_object('ended_at', mm_ts(now())));
     PERFORM mm_notify('meeting-ended', p_meeting, NULL);
     RETURN mm_ok(200);
 END
@@ -728,6 +813,11 @@ BEGIN
     IF m.status <> 'ongoing' THEN
         RETURN mm_fail(409, 'conflict', 'only an ongoing meeting can be joined');
     END IF;
+    -- The waiting room: a stranger waits for admission (no seat, no capacity
+    -- check); a member never waits, whoever made them one.
+    IF (p.participant_id IS NULL AND m.enable_waiting_room) OR p.waiting_since IS NOT NULL THEN
+        RETURN mm_join_wait(p_meeting, p_user, p);
+    END IF;
     -- Hosts and holders of a live lease keep their seat; anyone else (a
     -- stranger, a member who never joined, left or whose lease ran out, where
     -- lease_until is NULL or past) takes one only if one is free.
@@ -745,6 +835,9 @@ BEGIN
                             ELSE date_trunc('second', now()) END,
            left_at = NULL
      WHERE participant_id = p.participant_id;
+    IF NOT coalesce(p.lease_until > now(), false) THEN
+        PERFORM mm_webhook_online(p);
+    END IF;
     RETURN mm_ok(200, json_build_object('meeting_id', p_meeting,
                                         'participant_id', p.participant_id));
 END
@@ -788,7 +881,7 @@ BEGIN
             ORDER BY p.participant_id), '[]'::json),
         'total', count(*)))
       FROM participants p JOIN users u USING (user_id)
-     WHERE p.meeting_id = p_meeting AND p.removed_at IS NULL);
+     WHERE p.meeting_id = p_meeting AND p.removed_at IS NULL AND p.waiting_since IS NULL);
 END
 $$;
 
@@ -819,11 +912,15 @@ BEGIN
     END IF;
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_target
        FOR UPDATE;
-    IF FOUND AND p.removed_at IS NULL THEN
+    IF FOUND AND p.removed_at IS NULL AND p.waiting_since IS NULL THEN
         RETURN mm_fail(409, 'conflict', 'that user is already a member of this meeting',
                        'user_id');
     END IF;
-    IF FOUND THEN
+    IF FOUND AND p.waiting_since IS NOT NULL THEN
+        -- Added while waiting: admitted, with the role given.
+        UPDATE participants SET role = p_role WHERE participant_id = p.participant_id;
+        PERFORM mm_waiting_admit_users(p_meeting, p_target);
+    ELSIF FOUND THEN
         UPDATE participants SET removed_at = NULL, role = p_role, lease_until = NULL,
                joined_at = NULL, left_at = NULL
          WHERE participant_id = p.participant_id;
@@ -846,7 +943,8 @@ DECLARE
     target_role text;
 BEGIN
     SELECT role INTO target_role FROM participants
-     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL;
+     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL
+       AND waiting_since IS NULL;
     IF NOT FOUND THEN
         RETURN mm_fail(404, 'not_found', 'that user is not a member of this meeting');
     END IF;
@@ -882,11 +980,14 @@ BEGIN
     UPDATE participants SET removed_at = now(), lease_until = NULL,
            left_at = CASE WHEN lease_until > now() THEN date_trunc('second', now())
                           ELSE left_at END
-     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL;
+     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL
+       AND waiting_since IS NULL;
     IF NOT FOUND THEN -- another removal got there first
         RETURN mm_fail(404, 'not_found', 'that user is not a member of this meeting');
     END IF;
     PERFORM mm_notify('participant-removed', p_meeting, jsonb_build_object('user_id', p_target));
+    PERFORM mm_webhook_emit(p_meeting, 'participant.removed',
+                            jsonb_build_object('user_id', p_target, 'by_user_id', p_user));
     RETURN mm_ok(200);
 END
 $$;
@@ -904,7 +1005,8 @@ BEGIN
         RETURN r;
     END IF;
     UPDATE participants SET role = p_role
-     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL;
+     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL
+       AND waiting_since IS NULL;
     IF NOT FOUND THEN
         -- A removal, or the meeting's delete, committed meanwhile.
         RETURN mm_gone_or(p_meeting, mm_fail(404, 'not_found',
@@ -912,6 +1014,122 @@ BEGIN
     END IF;
     PERFORM mm_notify('role-changed', p_meeting,
                       jsonb_build_object('user_id', p_target, 'role', p_role));
+    RETURN mm_ok(200);
+END
+$$;
+
+-- Asks p_target to mute (SPEC.md 6): their socket gets mute-requested, the
+-- room their media-state with audio off. Hosts may ask any member; a
+-- moderator anyone but a host.
+CREATE OR REPLACE FUNCTION mm_participant_mute(p_meeting bigint, p_user bigint, p_gen bigint,
+                                               p_target bigint) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
+    caller_role text;
+    target_role text;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    SELECT role INTO target_role FROM participants
+     WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL
+       AND waiting_since IS NULL;
+    IF NOT FOUND THEN
+        RETURN mm_fail(404, 'not_found', 'that user is not a member of this meeting');
+    END IF;
+    SELECT role INTO caller_role FROM participants
+     WHERE meeting_id = p_meeting AND user_id = p_user;
+    IF caller_role = 'moderator' AND target_role = 'host' THEN
+        RETURN mm_fail(403, 'forbidden', 'a moderator may not mute a host');
+    END IF;
+    IF (SELECT status FROM meetings WHERE meeting_id = p_meeting) <> 'ongoing' THEN
+        RETURN mm_fail(409, 'conflict', 'only the members of an ongoing meeting can be muted');
+    END IF;
+    PERFORM mm_notify('mute-requested', p_meeting,
+                      jsonb_build_object('user_id', p_target, 'by_user_id', p_user));
+    RETURN mm_ok(200);
+END
+$$;
+
+------------------------------------------------------------------------------
+-- The waiting room (SPEC.md 6)
+
+-- Who waits, oldest first; empty when nobody does (the setting off, the
+-- meeting ended).
+CREATE OR REPLACE FUNCTION mm_waiting_list(p_meeting bigint, p_user bigint, p_gen bigint)
+RETURNS mm_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    RETURN (SELECT mm_ok(200, json_build_object(
+        'waiting', coalesce(json_agg(json_build_object(
+            'user_id', p.user_id, 'username', u.username, 'nickname', u.nickname,
+            'since', mm_ts(p.waiting_since))
+            ORDER BY p.waiting_since, p.participant_id), '[]'::json)))
+      FROM participants p JOIN users u USING (user_id)
+     WHERE p.meeting_id = p_meeting AND p.waiting_since IS NOT NULL
+       AND p.removed_at IS NULL);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_not_waiting() RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT mm_fail(404, 'not_found', 'that user is not waiting to join this meeting')
+$$;
+
+-- Admits p_target, or (p_target NULL) everyone waiting: data {admitted: n}.
+-- Admission is permission, not a seat: the seat is taken when the admitted
+-- user's socket is seated, or at their next join, under the capacity rule.
+-- Serialised on the meeting's row: of two hosts admitting one user at once,
+-- the second finds nobody waiting (404).
+CREATE OR REPLACE FUNCTION mm_waiting_admit(p_meeting bigint, p_user bigint, p_gen bigint,
+                                            p_target bigint) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
+    n integer;
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
+        RETURN mm_no_meeting();
+    END IF;
+    n := mm_waiting_admit_users(p_meeting, p_target);
+    IF p_target IS NOT NULL AND n = 0 THEN
+        RETURN mm_not_waiting();
+    END IF;
+    RETURN mm_ok(200, CASE WHEN p_target IS NULL
+                           THEN json_build_object('admitted', n) END);
+END
+$$;
+
+-- Denies p_target: a removal (SPEC.md 3.12), remembered until re-added.
+CREATE OR REPLACE FUNCTION mm_waiting_deny(p_meeting bigint, p_user bigint, p_gen bigint,
+                                           p_target bigint) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
+BEGIN
+    IF r.code <> 200 THEN
+        RETURN r;
+    END IF;
+    IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
+        RETURN mm_no_meeting();
+    END IF;
+    UPDATE participants SET removed_at = now(), waiting_since = NULL
+     WHERE meeting_id = p_meeting AND user_id = p_target
+       AND waiting_since IS NOT NULL AND removed_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN mm_not_waiting();
+    END IF;
+    PERFORM mm_notify('waiting-left', p_meeting,
+                      jsonb_build_object('user_id', p_target, 'reason', 'denied'));
     RETURN mm_ok(200);
 END
 $$;
@@ -986,6 +1204,9 @@ BEGIN
     END IF;
     INSERT INTO messages (meeting_id, user_id, content) VALUES (p_meeting, p_user, p_content)
     RETURNING * INTO msg;
+    PERFORM mm_webhook_emit(p_meeting, 'chat.message', jsonb_build_object(
+        'message_id', msg.message_id, 'user_id', msg.user_id, 'content', msg.content,
+        'timestamp', mm_ts(msg.created_at)));
     RETURN mm_ok(200, json_build_object('message_id', msg.message_id,
                                         'timestamp', mm_ts(msg.created_at)));
 END
@@ -1038,6 +1259,8 @@ BEGIN
     INSERT INTO recordings (recording_id, meeting_id, started_by)
     VALUES (p_id, p_meeting, p_user);
     PERFORM mm_notify('recording-started', p_meeting, jsonb_build_object('recording_id', p_id));
+    PERFORM mm_webhook_emit(p_meeting, 'recording.started',
+                            jsonb_build_object('recording_id', p_id));
     RETURN mm_ok(200, json_build_object('recording_id', p_id));
 END
 $$;

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "listen.h"
+#include "../webhook_url.h"
 
 /* An integer flag: where it goes and what it may be. */
 typedef struct {
@@ -34,6 +35,8 @@ static const int_flag int_flags[] = {
      * meetings on a few devices, an office behind one NAT address. */
     INT_FLAG("--max-sockets-per-user", max_per_user, 16, 1, 1000000),
     INT_FLAG("--max-sockets-per-address", max_per_address, 256, 1, 1000000),
+    INT_FLAG("--webhook-timeout", webhook_timeout, 15, 1, 60),
+    INT_FLAG("--webhook-connections", webhook_connections, 64, 1, 1024),
 };
 
 #define N_INT_FLAGS (sizeof(int_flags) / sizeof(int_flags[0]))
@@ -43,7 +46,8 @@ static const char usage[] =
     "               [--grace 5..60] [--max-frame BYTES] [--rate N] [--burst N]\n"
     "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n"
     "               [--max-sockets-per-user N] [--max-sockets-per-address N]\n"
-    "               [--status-file PATH]\n";
+    "               [--status-file PATH] [--webhook-timeout S] [--webhook-connections N]\n"
+    "               [--webhook-retry MS,MS,...] [--webhook-allow http://HOST:PORT]...\n";
 
 static const char listen_form[] =
     "must be ADDRESS:PORT: a numeric IPv4 or [IPv6] address, a port from 1 to 65535";
@@ -105,6 +109,39 @@ static int set_int(mm_sig_config *c, const int_flag *f, const char *v)
     return 0;
 }
 
+static int add_allow(mm_sig_config *c, const char *name, const char *v)
+{
+    const char *why = mm_webhook_allow_check(v);
+
+    if (why)
+        return bad(name, why);
+    if (c->n_webhook_allow >= MM_WEBHOOK_ALLOW_MAX)
+        return bad(name, "is given too often (32 at most)");
+    c->webhook_allow[c->n_webhook_allow++] = v;
+    return 0;
+}
+
+/* "5000,300000,...": 1 to MM_WEBHOOK_RETRY_MAX delays of at most a week. */
+static int retry_valid(const char *v)
+{
+    int n = 0;
+
+    do {
+        char *end;
+        long ms;
+
+        errno = 0;
+        ms = strtol(v, &end, 10);
+        if (errno || end == v || ms < 0 || ms > 7 * 86400000L || (*end && *end != ',')
+            || ++n > MM_WEBHOOK_RETRY_MAX)
+            return 0;
+        if (*end && !end[1])
+            return 0;           /* a trailing comma */
+        v = *end ? end + 1 : end;
+    } while (*v);
+    return 1;
+}
+
 /* A string flag; returns 1 when name is not one. */
 static int set_str(mm_sig_config *c, const char *name, const char *v)
 {
@@ -118,6 +155,12 @@ static int set_str(mm_sig_config *c, const char *name, const char *v)
         c->db = v;
     else if (!strcmp(name, "--status-file"))
         c->status_file = v;
+    else if (!strcmp(name, "--webhook-allow"))
+        return add_allow(c, name, v);
+    else if (!strcmp(name, "--webhook-retry"))
+        return retry_valid(v) ? (c->webhook_retry = v, 0)
+                              : bad(name, "must be 1 to 20 delays in milliseconds, "
+                                    "comma-separated (at most a week each)");
     else
         return 1;
     return 0;
@@ -163,6 +206,7 @@ static int check(const mm_sig_config *c)
 int mm_config_parse(mm_sig_config *c, int argc, char **argv)
 {
     memset(c, 0, sizeof(*c));
+    c->webhook_retry = "5000,300000,1800000,7200000,18000000,36000000,86400000";
     for (size_t i = 0; i < N_INT_FLAGS; i++)
         *(int *)((char *)c + int_flags[i].offset) = int_flags[i].def;
     for (int i = 1; i < argc; i++) {

@@ -10,6 +10,10 @@
 #define MM_EXIT_USAGE 2
 #define MM_EXIT_STARTUP 3
 
+/* Most --webhook-allow targets and --webhook-retry delays. */
+#define MM_WEBHOOK_ALLOW_MAX 32
+#define MM_WEBHOOK_RETRY_MAX 20
+
 typedef struct {
     char host[64];          /* --listen ADDRESS:PORT, a numeric IP address */
     int port;
@@ -26,6 +30,12 @@ typedef struct {
     int renew_interval;     /* seconds between batched lease renewals */
     int max_per_user;       /* open sockets one user may hold (caps.h) */
     int max_per_address;    /* ... and one client address */
+    /* The webhook deliverer (webhooks.c). */
+    int webhook_timeout;        /* seconds an endpoint has to answer */
+    int webhook_connections;    /* deliveries in flight at once */
+    const char *webhook_allow[MM_WEBHOOK_ALLOW_MAX];   /* MeetingWebhookAllow */
+    int n_webhook_allow;
+    const char *webhook_retry;  /* delays in ms, "5000,300000,..." */
 } mm_sig_config;
 
 /* Fills *c from argv. Returns 0 when the daemon should run, -1 after printing

@@ -40,9 +40,11 @@ typedef enum {
     MM_CONN_HANDSHAKE,      /* ticket being checked, not yet in a room */
     MM_CONN_PENDING,        /* ticket good, waiting for mm_seat_take */
     MM_CONN_SEATED,         /* in its room */
+    MM_CONN_WAITING,        /* in its room's waiting room: ping and leave only */
     MM_CONN_CLOSING,        /* a close is queued; frames from it are ignored */
 } mm_conn_state;
 
+struct mm_room;
 struct mm_seat;
 struct mm_take;
 struct mm_leave;
@@ -65,6 +67,9 @@ typedef struct mm_conn {
     size_t rx_len, rx_cap;
     unsigned rx_binary : 1, ping_due : 1, listed : 1;
     unsigned timed_out : 1;         /* closed by us for silence, not by the peer */
+    unsigned was_waiting : 1;       /* was sent waiting: admitted or denied comes next */
+    struct mm_room *wroom;          /* MM_CONN_WAITING: the room it waits for */
+    struct mm_conn *wnext, *wprev;  /* in wroom's waiting list */
     mm_out *out_head, *out_tail;
     size_t out_count, out_bytes;
     int close_code;

@@ -30,6 +30,7 @@
 #include "seats.h"
 #include "status.h"
 #include "util.h"
+#include "webhooks.h"
 #include "ws.h"
 
 /* Per-socket receive buffer of lws: messages larger than this arrive in
@@ -201,6 +202,7 @@ static void begin_shutdown(void)
     mm_log("info", "shutting down: closing %zu socket(s)", mm_conns_count());
     mm_listen_pause();
     mm_seats_shutdown();
+    mm_webhooks_stop();
     mm_conns_close_all(1001, "server shutting down");
     ev_prepare_start(loop, &stop_when_closed);
     ev_timer_start(loop, &stop_deadline);
@@ -275,6 +277,10 @@ int main(int argc, char **argv)
         return MM_EXIT_STARTUP;
     }
     mm_seats_init(&cfg, db, context);
+    if (mm_webhooks_start(&cfg, context, vh, loop)) {
+        mm_log("error", "cannot start the webhook deliverer (libcurl)");
+        return MM_EXIT_STARTUP;
+    }
     status_file = cfg.status_file;
     if (status_file)
         mm_status_write(status_file);

@@ -9,6 +9,7 @@
 
 #include "control.h"
 #include "rooms.h"
+#include "seats.h"
 #include "util.h"
 
 /* Prepared like every other statement (db.c): the SQL command PREPARE takes
@@ -18,12 +19,13 @@
 static const char SQL_LISTEN[] = "LISTEN " MM_EVENTS_CHANNEL;
 static const char SQL_PING[] = "SELECT 1";
 /* For each seat: is its meeting still ongoing, is the user still a member,
- * did a REST leave give the seat back (lease cleared), what is the role. */
+ * did a REST leave give the seat back (lease cleared), what is the role, what
+ * are the meeting's settings. */
 static const char SQL_RECONCILE[] =
     "SELECT s.i, coalesce(m.status, 'gone'),"
     " p.participant_id IS NULL OR p.removed_at IS NOT NULL,"
     " p.participant_id IS NOT NULL AND p.lease_until IS NULL,"
-    " coalesce(p.role, '')"
+    " coalesce(p.role, ''), mm_settings_json(m)::text"
     " FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS s(meeting_id, user_id, i)"
     " LEFT JOIN meetings m ON m.meeting_id = s.meeting_id"
     " LEFT JOIN participants p ON p.meeting_id = s.meeting_id AND p.user_id = s.user_id";
@@ -59,6 +61,20 @@ static int is_true(const PGresult *res, int row, int col)
     return PQgetvalue(res, row, col)[0] == 't';
 }
 
+/* The room's settings, if a settings-changed went unheard. */
+static void reconcile_settings(long long meeting_id, const char *text)
+{
+    mm_room *r = mm_room_find(meeting_id);
+    json_t *settings;
+
+    if (!r)
+        return;
+    settings = json_loads(text, 0, NULL);
+    if (json_is_object(settings) && (!r->settings || !json_equal(settings, r->settings)))
+        mm_control_settings(meeting_id, settings);
+    json_decref(settings);
+}
+
 /* Acts on one row, unless the seat it asked about is gone or was remade. */
 static void reconcile_row(const recon *rc, const PGresult *res, int row)
 {
@@ -70,6 +86,8 @@ static void reconcile_row(const recon *rc, const PGresult *res, int row)
     s = mm_seat_find(rc->meeting_id[i], rc->user_id[i]);
     if (!s || s->serial != rc->serial[i])
         return;
+    if (!strcmp(PQgetvalue(res, row, 1), "ongoing"))
+        reconcile_settings(rc->meeting_id[i], PQgetvalue(res, row, 5));
     if (strcmp(PQgetvalue(res, row, 1), "ongoing") != 0)
         mm_control_ended(rc->meeting_id[i]);
     else if (is_true(res, row, 2))
@@ -181,6 +199,8 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
 {
     long long user_id = event_user(ev);
     const char *role = json_string_value(json_object_get(ev, "role"));
+    const char *reason = json_string_value(json_object_get(ev, "reason"));
+    json_t *by = json_object_get(ev, "by_user_id");
 
     if (!strcmp(type, "meeting-ended"))
         mm_control_ended(meeting_id);
@@ -193,6 +213,14 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
     else if (!strcmp(type, "chat") || !strcmp(type, "recording-started")
              || !strcmp(type, "recording-stopped"))
         mm_control_push(meeting_id, ev);
+    else if (!strcmp(type, "waiting-joined") && user_id)
+        mm_control_waiting_joined(meeting_id, ev);
+    else if (!strcmp(type, "waiting-left") && user_id && reason)
+        mm_control_waiting_left(meeting_id, user_id, reason, ev);
+    else if (!strcmp(type, "settings-changed"))
+        mm_control_settings(meeting_id, json_object_get(ev, "settings"));
+    else if (!strcmp(type, "mute-requested") && user_id && json_is_integer(by))
+        mm_control_mute(meeting_id, user_id, json_integer_value(by));
     else
         mm_log("warn", "meeting %lld: event %.40s ignored (unknown or incomplete)",
                meeting_id, type);
@@ -217,11 +245,15 @@ static void on_notify(void *arg, const char *channel, const char *payload)
     json_decref(ev);
 }
 
+/* Listening (again): an admission or a denial while not may have gone
+ * unheard, so every waiting socket asks again. */
 static void listening(void *arg, const PGresult *res)
 {
     (void)arg;
-    if (res)
-        mm_log("info", "listening on " MM_EVENTS_CHANNEL);
+    if (!res)
+        return;
+    mm_log("info", "listening on " MM_EVENTS_CHANNEL);
+    mm_seats_recheck_waiting();
 }
 
 /* (Re)connected: LISTEN, then catch up on whatever happened while away. The

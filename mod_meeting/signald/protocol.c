@@ -48,7 +48,12 @@ json_t *mm_frame_joined(const mm_seat *self)
     json_t *f = mm_frame("joined", self->room->meeting_id);
     json_t *list = json_array();
 
-    if (!f || !list || json_object_set(f, "participants", list)) {
+    if (!f || !list || json_object_set(f, "participants", list)
+        || json_object_set_new(f, "settings", self->room->settings
+                                                  ? json_incref(self->room->settings)
+                                                  : json_object())
+        || json_object_set_new(f, "media", json_string("mesh"))
+        || json_object_set_new(f, "audio_enabled", json_boolean(self->audio))) {
         json_decref(f);
         json_decref(list);
         return NULL;
@@ -67,6 +72,19 @@ json_t *mm_frame_joined(const mm_seat *self)
         }
     }
     json_decref(list);
+    return f;
+}
+
+json_t *mm_frame_media(const mm_seat *s)
+{
+    json_t *f = mm_frame_user("media-state", s->room->meeting_id, s->user_id);
+
+    if (f && (json_object_set_new(f, "audio_enabled", json_boolean(s->audio))
+              || json_object_set_new(f, "video_enabled", json_boolean(s->video))
+              || json_object_set_new(f, "screen_sharing", json_boolean(s->screen)))) {
+        json_decref(f);
+        return NULL;
+    }
     return f;
 }
 
@@ -112,16 +130,25 @@ static const char *relay(mm_conn *c, mm_sig_msg *m, const unsigned char *data, s
     return NULL;
 }
 
+/* Passed on to the others and remembered (a mute request or a share stopped
+ * by the settings starts from it), unless it shares a screen that the
+ * settings allow only hosts and moderators to share. */
 static const char *media_state(mm_conn *c, const mm_sig_msg *m)
 {
-    json_t *f = mm_frame_user("media-state", c->meeting_id, c->user_id);
+    mm_seat *s = c->seat;
+    json_t *f;
 
-    if (!f)
+    if (m->screen && !s->room->screen_share && !mm_seat_is_staff(s)) {
+        mm_send_error(c, "SCREEN_SHARE_DISABLED",
+                      "screen sharing is turned off for this meeting");
+        return NULL;
+    }
+    s->audio = m->audio ? 1 : 0;
+    s->video = m->video ? 1 : 0;
+    s->screen = m->screen ? 1 : 0;
+    if (!(f = mm_frame_media(s)))
         return "out of memory";
-    json_object_set_new(f, "audio_enabled", json_boolean(m->audio));
-    json_object_set_new(f, "video_enabled", json_boolean(m->video));
-    json_object_set_new(f, "screen_sharing", json_boolean(m->screen));
-    mm_room_send(c->seat->room, f, c->user_id);
+    mm_room_send(s->room, f, c->user_id);
     json_decref(f);
     return NULL;
 }
@@ -156,12 +183,27 @@ static const char *dispatch(mm_conn *c, mm_sig_msg *m, const unsigned char *data
     return "unknown type";
 }
 
+/* A waiting socket hears nothing of the room and may only ping and leave. */
+static const char *dispatch_waiting(mm_conn *c, const mm_sig_msg *m)
+{
+    switch (m->type) {
+    case MM_SIG_PING:
+        return ping(c);
+    case MM_SIG_LEAVE:
+        mm_seats_leave(c);
+        return NULL;
+    default:
+        return "only ping and leave are allowed while waiting to be admitted";
+    }
+}
+
 void mm_protocol_frame(mm_conn *c, const unsigned char *data, size_t len, int binary)
 {
+    int waiting = c->state == MM_CONN_WAITING;
     mm_sig_msg m;
     const char *why;
 
-    if (c->state != MM_CONN_SEATED || !c->seat)
+    if (!waiting && (c->state != MM_CONN_SEATED || !c->seat))
         return;
     if (mm_conn_take_token(c)) {
         mm_send_error(c, "RATE_LIMITED", "too many frames per second");
@@ -175,7 +217,7 @@ void mm_protocol_frame(mm_conn *c, const unsigned char *data, size_t len, int bi
         invalid(c, m.why);
         return;
     }
-    why = dispatch(c, &m, data, len);
+    why = waiting ? dispatch_waiting(c, &m) : dispatch(c, &m, data, len);
     if (why)
         invalid(c, why);
     mm_sig_msg_clear(&m);

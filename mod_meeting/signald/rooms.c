@@ -45,8 +45,9 @@ mm_room *mm_room_get(long long meeting_id)
 
 void mm_room_gc(mm_room *r)
 {
-    if (!r || r->seats || r->takes)
+    if (!r || r->seats || r->takes || r->waiting)
         return;
+    json_decref(r->settings);
     mm_idmap_del(&rooms_by_id, r->meeting_id, 0);
     if (r->prev)
         r->prev->next = r->next;
@@ -228,6 +229,71 @@ void mm_take_unlink(mm_take *t)
     if (t->next)
         t->next->prev = t->prev;
     t->next = t->prev = NULL;
+}
+
+void mm_room_wait(mm_room *r, mm_conn *c)
+{
+    c->wroom = r;
+    c->wprev = NULL;
+    c->wnext = r->waiting;
+    if (r->waiting)
+        r->waiting->wprev = c;
+    r->waiting = c;
+    c->state = MM_CONN_WAITING;
+}
+
+void mm_room_unwait(mm_conn *c)
+{
+    mm_room *r = c->wroom;
+
+    if (!r)
+        return;
+    if (c->wprev)
+        c->wprev->wnext = c->wnext;
+    else
+        r->waiting = c->wnext;
+    if (c->wnext)
+        c->wnext->wprev = c->wprev;
+    c->wnext = c->wprev = NULL;
+    c->wroom = NULL;
+}
+
+mm_conn *mm_room_waiter(mm_room *r, long long user_id)
+{
+    for (mm_conn *c = r ? r->waiting : NULL; c; c = c->wnext)
+        if (c->user_id == user_id)
+            return c;
+    return NULL;
+}
+
+void mm_room_set_settings(mm_room *r, const json_t *settings)
+{
+    json_t *copy = json_deep_copy(settings);
+
+    if (!copy) {
+        mm_log("error", "meeting %lld: out of memory", r->meeting_id);
+        return;
+    }
+    json_decref(r->settings);
+    r->settings = copy;
+    r->screen_share = !json_is_false(json_object_get(copy, "enable_screen_share"));
+}
+
+int mm_seat_is_staff(const mm_seat *s)
+{
+    return s->role && (!strcmp(s->role, "host") || !strcmp(s->role, "moderator"));
+}
+
+void mm_room_send_staff(mm_room *r, const json_t *frame)
+{
+    mm_buf *b;
+
+    if (!r || !(b = mm_buf_json(frame)))
+        return;
+    for (mm_seat *s = r->seats; s; s = s->next)
+        if (s->conn && mm_seat_is_staff(s))
+            mm_conn_send(s->conn, b);
+    mm_buf_unref(b);
 }
 
 void mm_room_send(mm_room *r, const json_t *frame, long long except_user)

@@ -11,10 +11,12 @@
 #include "rooms.h"
 #include "util.h"
 
-static const char SQL_TAKE[] = "SELECT code, participant_id, role, username, nickname"
+static const char SQL_TAKE[] = "SELECT code, participant_id, role, username, nickname,"
+                               " settings, audio_enabled, video_enabled"
                                " FROM mm_seat_take($1::bigint, $2::bigint, $3::bigint)";
 static const char SQL_RELEASE[] = "SELECT mm_seat_release($1::bigint, $2::bigint)";
 static const char SQL_RENEW[] = "SELECT mm_seat_renew($1::bigint[], $2::bigint[])";
+static const char SQL_WAIT_LEAVE[] = "SELECT mm_waiting_leave($1::bigint, $2::bigint)";
 
 /* Seats per mm_seat_renew statement: keeps each statement small. */
 #define RENEW_BATCH 500
@@ -57,6 +59,16 @@ static void vacate(mm_seat *s)
     mm_room_gc(r);
 }
 
+/* A frame of the waiting room's ({type, meeting_id}) to one socket. */
+static void send_frame(mm_conn *c, const char *type)
+{
+    json_t *f = mm_frame(type, c->meeting_id);
+
+    if (f)
+        mm_conn_send_json(c, f);
+    json_decref(f);
+}
+
 static void send_joined(mm_seat *s)
 {
     json_t *f = mm_frame_joined(s);
@@ -69,6 +81,12 @@ static void send_joined(mm_seat *s)
     /* First time the others hear of this user (a reconnect is silent). */
     s->announced = 1;
     f = mm_frame_peer("user-joined", s);
+    mm_room_send(s->room, f, s->user_id);
+    json_decref(f);
+    if (s->audio)
+        return;
+    /* mute_on_join: the others learn at once that the newcomer is muted. */
+    f = mm_frame_media(s);
     mm_room_send(s->room, f, s->user_id);
     json_decref(f);
 }
@@ -95,7 +113,13 @@ static void seat(mm_take *t, mm_conn *c, const PGresult *res)
     mm_room *r = t->room;
     mm_seat *s = mm_seat_find(r->meeting_id, t->user_id);
 
-    if (!s && !(s = mm_seat_add(r, t->user_id))) {
+    if (!s && (s = mm_seat_add(r, t->user_id)) != NULL) {
+        /* A new seat starts as the database says (mute_on_join); a kept one
+         * (a reconnect) as its user last said. */
+        s->audio = PQgetvalue(res, 0, 6)[0] == 't';
+        s->video = PQgetvalue(res, 0, 7)[0] == 't';
+    }
+    if (!s) {
         if (c)
             mm_conn_close(c, 1011, "out of memory");
         return;
@@ -112,27 +136,78 @@ static void seat(mm_take *t, mm_conn *c, const PGresult *res)
     }
     replace(s, c);
     mm_log("info", "meeting %lld user %lld: seated", r->meeting_id, t->user_id);
+    if (c->was_waiting) {
+        c->was_waiting = 0;
+        send_frame(c, "admitted");
+    }
     send_joined(s);
 }
 
 static void refuse(mm_conn *c, int code, long long meeting_id)
 {
-    static const struct { int db, close; const char *why; } map[] = {
-        {401, 4401, "ticket revoked by a log-out"},
-        {403, 4403, "not a member of this meeting"},
-        {410, 4410, "meeting is not ongoing"},
-        {429, 4429, "meeting is full"},
+    static const struct { int db, close; const char *why, *waiting_frame; } map[] = {
+        {401, 4401, "ticket revoked by a log-out", NULL},
+        {403, 4403, "not a member of this meeting", "denied"},
+        {410, 4410, "meeting is not ongoing", "meeting-ended"},
+        {429, 4429, "meeting is full", "admitted"},
     };
 
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (map[i].db == code) {
             mm_log("info", "meeting %lld user %lld: refused: %s", meeting_id, c->user_id,
                    map[i].why);
+            /* A waiting socket learns first how its wait ended. */
+            if (c->was_waiting && map[i].waiting_frame)
+                send_frame(c, map[i].waiting_frame);
             mm_conn_close(c, map[i].close, map[i].why);
             return;
         }
     mm_log("error", "meeting %lld: mm_seat_take answered %d", meeting_id, code);
     mm_conn_close(c, 1011, "unexpected answer from the database");
+}
+
+/* The meeting's settings as the answer gave them, unless the room knows
+ * them already: an event about a later change may have come first. */
+static void learn_settings(mm_room *r, const PGresult *res)
+{
+    json_t *settings;
+
+    if (r->settings || PQgetisnull(res, 0, 5))
+        return;
+    settings = json_loads(PQgetvalue(res, 0, 5), 0, NULL);
+    if (json_is_object(settings))
+        mm_room_set_settings(r, settings);
+    json_decref(settings);
+}
+
+/* mm_seat_take said 202: the user waits for admission. A newer socket of the
+ * same user replaces an older one, as for seats. */
+static void wait_admission(mm_take *t, mm_conn *c)
+{
+    mm_conn *old = mm_room_waiter(t->room, c->user_id);
+
+    if (old && old != c) {
+        mm_room_unwait(old);
+        mm_conn_close(old, 4409, "replaced by a newer connection");
+    }
+    mm_room_wait(t->room, c);
+    if (!c->was_waiting) {
+        c->was_waiting = 1;
+        mm_log("info", "meeting %lld user %lld: waiting for admission", c->meeting_id,
+               c->user_id);
+        send_frame(c, "waiting");
+    }
+    /* Admitted while the answer was on its way: it is out of date. */
+    if (t->admitted)
+        mm_seats_retake(c);
+}
+
+/* An event overruled the answer: the socket goes. */
+static void doomed(mm_take *t, mm_conn *c)
+{
+    if (t->doom_frame)
+        send_frame(c, t->doom_frame);
+    mm_conn_close(c, t->doom_code, t->doom_reason);
 }
 
 /* The answer of mm_seat_take. */
@@ -153,15 +228,20 @@ static void took(void *arg, const PGresult *res)
             c = NULL;
         }
     }
+    if (res && (code == 200 || code == 202))
+        learn_settings(r, res);
     if (!res || shutting_down) {
         if (c)
             mm_conn_close(c, 1013, "database unavailable, try again");
-    } else if (code == 200 && t->doom_code) {
-        /* Removed, ended or left while the answer was on its way. */
+    } else if ((code == 200 || code == 202) && t->doom_code) {
+        /* Removed, denied, ended or left while the answer was on its way. */
         if (c)
-            mm_conn_close(c, t->doom_code, t->doom_reason);
+            doomed(t, c);
     } else if (code == 200) {
         seat(t, c, res);
+    } else if (code == 202) {
+        if (c)
+            wait_admission(t, c);
     } else if (c) {
         refuse(c, code, r->meeting_id);
     }
@@ -170,22 +250,22 @@ static void took(void *arg, const PGresult *res)
     mm_room_gc(r);
 }
 
-void mm_seats_connect(mm_conn *c)
+/* Sends c's mm_seat_take in room r. When it cannot be sent, c is closed
+ * with 1013 and -1 returned: the room is then the caller's to collect. */
+static int take(mm_room *r, mm_conn *c)
 {
-    mm_room *r = mm_room_get(c->meeting_id);
     mm_take *t = calloc(1, sizeof(*t));
     char m[24], u[24], g[24];
     const char *params[3] = {m, u, g};
 
     ids(m, u, c->meeting_id, c->user_id);
     snprintf(g, sizeof(g), "%lld", c->gen);
-    if (!r || !t || mm_db_send(db, SQL_TAKE, 3, params, took, t)) {
+    if (!t || mm_db_send(db, SQL_TAKE, 3, params, took, t)) {
         free(t);
-        mm_room_gc(r);
         mm_log("warn", "meeting %lld user %lld: database unavailable", c->meeting_id,
                c->user_id);
         mm_conn_close(c, 1013, "database unavailable, try again");
-        return;
+        return -1;
     }
     t->conn = c;
     t->user_id = c->user_id;
@@ -194,6 +274,43 @@ void mm_seats_connect(mm_conn *c)
     c->state = MM_CONN_PENDING;
     /* Nothing the client sends means anything before it is seated. */
     lws_rx_flow_control(c->wsi, 0);
+    return 0;
+}
+
+void mm_seats_connect(mm_conn *c)
+{
+    mm_room *r = mm_room_get(c->meeting_id);
+
+    if (!r) {
+        mm_log("error", "meeting %lld: out of memory", c->meeting_id);
+        mm_conn_close(c, 1011, "out of memory");
+    } else if (take(r, c)) {
+        mm_room_gc(r);
+    }
+}
+
+void mm_seats_retake(mm_conn *c)
+{
+    mm_room *r = c->wroom;
+
+    mm_room_unwait(c);
+    take(r, c);
+}
+
+void mm_seats_recheck_waiting(void)
+{
+    mm_room *r = mm_rooms_first(), *rnext;
+
+    for (; r; r = rnext) {
+        mm_conn *c = r->waiting, *next;
+
+        rnext = r->next;
+        for (; c; c = next) {
+            next = c->wnext;
+            mm_seats_retake(c);
+        }
+        mm_room_gc(r);  /* a retake that could not be sent left it empty */
+    }
 }
 
 static void expire(mm_seat *s, long long now_us);
@@ -209,6 +326,13 @@ void mm_seats_disconnect(mm_conn *c)
     }
     if (c->leaving)
         c->leaving->conn = NULL;
+    if (c->wroom) {
+        /* Still waiting in the database: a reconnect waits on. */
+        mm_room *r = c->wroom;
+
+        mm_room_unwait(c);
+        mm_room_gc(r);
+    }
     if (!s)
         return;
     mm_seat_detach(s);
@@ -273,8 +397,50 @@ static void give_back(mm_seat *s, mm_conn *c)
         c->leaving = l;
 }
 
+/* mm_waiting_leave answered (or the database is away: the user then stays
+ * waiting there, and a join again finds them so). */
+static void stopped_waiting(void *arg, const PGresult *res)
+{
+    mm_leave *l = arg;
+
+    (void)res;
+    if (l->conn) {
+        l->conn->leaving = NULL;
+        mm_conn_close(l->conn, 1000, "left");
+    }
+    free(l);
+}
+
+/* A waiting socket sent leave: its user stops waiting, then it is closed. */
+static void leave_waiting(mm_conn *c)
+{
+    mm_room *r = c->wroom;
+    char m[24], u[24];
+    const char *params[2] = {m, u};
+    mm_leave *l = calloc(1, sizeof(*l));
+
+    mm_log("info", "meeting %lld user %lld: left the waiting room", c->meeting_id, c->user_id);
+    mm_room_unwait(c);
+    c->state = MM_CONN_CLOSING;
+    ids(m, u, c->meeting_id, c->user_id);
+    if (!l || mm_db_send(db, SQL_WAIT_LEAVE, 2, params, stopped_waiting, l)) {
+        mm_log("warn", "meeting %lld user %lld: database away, still waiting there",
+               c->meeting_id, c->user_id);
+        free(l);
+        mm_conn_close(c, 1000, "left");
+    } else {
+        l->conn = c;
+        c->leaving = l;
+    }
+    mm_room_gc(r);
+}
+
 void mm_seats_leave(mm_conn *c)
 {
+    if (c->state == MM_CONN_WAITING && !c->leaving) {
+        leave_waiting(c);
+        return;
+    }
     if (!c->seat || c->leaving)
         return;
     mm_log("info", "meeting %lld user %lld: left", c->meeting_id, c->user_id);

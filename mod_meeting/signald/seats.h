@@ -2,7 +2,9 @@
  * signald: who holds a seat. The database is the judge (mm_seat_take,
  * mm_seat_renew, mm_seat_release in sql/002_seats.sql); this file asks it at
  * the right moments and keeps the room in step:
- *   connect   ticket good -> mm_seat_take -> joined / user-joined, or a close
+ *   connect   ticket good -> mm_seat_take -> joined / user-joined, or a close,
+ *             or (a user in the waiting room) waiting, until an admission
+ *             makes it take the seat again
  *   leave     the client's leave frame -> mm_seat_release -> user-left
  *   drop      socket lost -> grace period from its last sign of life; a
  *             reconnect inside it is silent, otherwise mm_seat_release and
@@ -27,8 +29,18 @@ void mm_seats_connect(mm_conn *c);
 /* The socket closed (whoever closed it). */
 void mm_seats_disconnect(mm_conn *c);
 
-/* The client sent leave. */
+/* The client sent leave (seated, or waiting: it stops waiting). */
 void mm_seats_leave(mm_conn *c);
+
+/* The waiting socket c may have been admitted or denied: it takes its seat
+ * again, and the answer decides (admitted and joined, denied and 4403, ...).
+ * If that cannot be sent (c is then closed with 1013), its room may be left
+ * empty: the caller collects it (mm_room_gc). */
+void mm_seats_retake(mm_conn *c);
+
+/* Every waiting socket takes its seat again: after the LISTEN connection
+ * was lost, an admission may have gone unheard. */
+void mm_seats_recheck_waiting(void);
 
 /* Ends the grace periods that ran out. */
 void mm_seats_sweep(long long now_us);

@@ -30,11 +30,15 @@ SIGNALD = str(ROOT / "build" / "signald")
 
 # Test defaults: bcrypt at its cheapest and limits out of the way, except in
 # the tests that are about them (they pass their own directives).
+# Webhook retries come within seconds, not hours, and a receiver that does
+# not answer is given up on after 5 s (test_webhooks.py).
 TEST_CONF = """
 MeetingBcryptCost 4
 MeetingRateLimit * 1000000/min
 MeetingRateLimitSlots 4096
 MeetingMaxOngoingMeetings 1000
+MeetingWebhookRetrySchedule 200ms 400ms 600ms 800ms 1s 1s 1s
+MeetingWebhookTimeout 5
 """
 
 _counter = itertools.count(1)

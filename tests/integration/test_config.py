@@ -40,6 +40,14 @@ def without(stack, *names):
     ("MeetingSignalingMaxSocketsPerUser 0", "MeetingSignalingMaxSocketsPerUser"),
     ("MeetingSignalingMaxSocketsPerAddress many", "MeetingSignalingMaxSocketsPerAddress"),
     ("MeetingMaxOngoingMeetings -1", "MeetingMaxOngoingMeetings"),
+    ("MeetingWebhookAllow 127.0.0.1:*", "MeetingWebhookAllow"),
+    ("MeetingWebhookAllow http://127.0.0.1:*/path", "MeetingWebhookAllow"),
+    ("MeetingWebhookAllow http://user@127.0.0.1:*", "MeetingWebhookAllow"),
+    ("MeetingWebhookTimeout 61", "MeetingWebhookTimeout"),
+    ("MeetingWebhookConnections 0", "MeetingWebhookConnections"),
+    ("MeetingWebhookRetrySchedule 5s 5 days", "MeetingWebhookRetrySchedule"),
+    ("MeetingWebhookRetrySchedule 8d", "MeetingWebhookRetrySchedule"),
+    ("MeetingWebhookRetrySchedule " + " ".join(["1s"] * 21), "MeetingWebhookRetrySchedule"),
 ])
 def test_configtest_names_the_bad_directive(workdir, pg, line, name):
     s = Stack(workdir, pg, line)

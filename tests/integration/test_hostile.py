@@ -91,6 +91,15 @@ BODY_TABLES = {
     "recording.start": None,
     "recording.stop": None,
     "message.send": ("messages.c", "send_fields"),
+    "webhook.create": ("webhooks.c", "create_fields"),
+    "webhook.update": ("webhooks.c", "update_fields"),
+    "webhook.rotate_secret": None,
+    "webhook.retry": None,
+    "webhook.test": None,
+    "waiting.admit": None,
+    "waiting.deny": None,
+    "waiting.admit_all": None,
+    "participant.mute": None,
 }
 BODY_ROUTES = [n for n in ROUTE_NAMES if n in BODY_TABLES]
 FIELDS = {n: (field_table(*t) if t else {}) for n, t in BODY_TABLES.items()}
@@ -140,10 +149,19 @@ class World:
         ok(stack.api("POST", f"/meetings/{self.mid}/start", token=self.host["token"]))
         self.rid = ok(stack.api("POST", f"/meetings/{self.mid}/recording/start",
                                 token=self.host["token"]))["recording_id"]
+        # A webhook of the host, on loopback (its pings go nowhere: port 1), and
+        # one of its deliveries, for the /webhooks routes.
+        self.wid = ok(stack.api("POST", "/webhooks", token=self.host["token"], json={
+            "url": "http://127.0.0.1:1/hook", "events": ["recording.failed"]}), 201)["webhook_id"]
+        self.did = ok(stack.api("POST", f"/webhooks/{self.wid}/test",
+                                token=self.host["token"]))["delivery_id"]
 
     def path(self, name, ids=None, rec=None):
         """The route's path with this world's ids, or the ids given."""
-        ids = list(ids) if ids is not None else [self.mid, self.member["user_id"]]
+        if ids is None:
+            ids = ([self.wid, self.did] if route(name)["pattern"].startswith("/webhooks")
+                   else [self.mid, self.member["user_id"]])
+        ids = list(ids)
         out = []
         for seg in route(name)["pattern"].split("/"):
             if seg == ":id":
@@ -167,6 +185,7 @@ class World:
             "participant.add": {"user_id": self.outsider["user_id"]},
             "participant.role": {"role": "participant"},
             "message.send": {"content": "hi"},
+            "webhook.create": {"url": "http://127.0.0.1:1/hook", "events": ["recording.failed"]},
         }.get(name, {})
 
     def send(self, name, body=None, raw=None, ctype="application/json", path=None,
@@ -292,6 +311,11 @@ def wrong_values(f):
                  ("padded", " " + f["choices"][0])] + common
     elif kind == "MM_F_OBJECT":
         vals += [("zero", 0), ("string", "x"), ("true", True)] + common[:1] + common[2:3]
+    elif kind == "MM_F_ENUM_SET":
+        first = f["choices"][0]
+        vals += [("zero", 0), ("true", True), ("string", first), ("upper", [first.upper()]),
+                 ("padded", [" " + first]), ("twice", [first, first]), ("number", [1]),
+                 ("nested", [[first]]), ("too-many", f["choices"] + [first])] + common
     return vals
 
 
@@ -431,8 +455,8 @@ def test_content_type_without_any_header_is_415(world, name):
 def test_hostile_bodies_on_routes_without_one_are_never_5xx(world, name):
     """GET and DELETE ignore a body; the upload takes media. Whatever they
     answer, it is not a 5xx, and a 4xx is in the envelope."""
-    if name == "meeting.delete":
-        path = world.path(name, ids=[I64_MAX])   # never the world's meeting
+    if name in ("meeting.delete", "webhook.delete"):
+        path = world.path(name, ids=[I64_MAX])   # never the world's meeting or webhook
     else:
         path = None
     for raw in [BAD_JSON["nested-arrays-10000"], BAD_JSON["invalid-utf8"], b"\x00" * 1000]:

@@ -16,7 +16,8 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 # The OpenAPI name of each C path parameter, by the segment before it.
 PARAM_NAMES = {(":id", "meetings"): "meeting_id", (":id", "participants"): "user_id",
-               (":rec", "recordings"): "recording_id"}
+               (":id", "waiting"): "user_id", (":rec", "recordings"): "recording_id",
+               (":id", "webhooks"): "webhook_id", (":id", "deliveries"): "delivery_id"}
 
 RL_KEYS = {"MM_RL_NONE": "none", "MM_RL_IP": "ip", "MM_RL_USER": "user"}
 
@@ -39,6 +40,15 @@ BODY_TABLES = {
     "recording.start": ("body.c", "mm_no_fields"),
     "recording.stop": ("body.c", "mm_no_fields"),
     "message.send": ("messages.c", "send_fields"),
+    "webhook.create": ("webhooks.c", "create_fields"),
+    "webhook.update": ("webhooks.c", "update_fields"),
+    "webhook.rotate_secret": ("body.c", "mm_no_fields"),
+    "webhook.retry": ("body.c", "mm_no_fields"),
+    "webhook.test": ("body.c", "mm_no_fields"),
+    "waiting.admit": ("body.c", "mm_no_fields"),
+    "waiting.deny": ("body.c", "mm_no_fields"),
+    "waiting.admit_all": ("body.c", "mm_no_fields"),
+    "participant.mute": ("body.c", "mm_no_fields"),
 }
 
 
@@ -311,6 +321,10 @@ def check_object(doc, schema, fields, where):
             assert "string" in types and s["format"] == "date-time", here
         elif kind == "MM_F_ENUM":
             assert s["enum"] == f["choices"], here
+        elif kind == "MM_F_ENUM_SET":
+            assert types == {"array"} and s["uniqueItems"] is True, here
+            assert (s["minItems"], s["maxItems"]) == (f["min"], f["max"]), here
+            assert flatten(doc, s["items"])["enum"] == f["choices"], here
         elif kind == "MM_F_OBJECT":
             check_object(doc, s, f["fields"], here)
         else:

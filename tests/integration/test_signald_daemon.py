@@ -128,3 +128,20 @@ def test_status_file_follows_seats_and_sockets(make_stack):
         await wait_counts(s, rooms=0, seats=0, connections=0)
 
     asyncio.run(steps())
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--webhook-allow", "127.0.0.1:*"), ("--webhook-allow", "http://127.0.0.1:*/x"),
+    ("--webhook-retry", ""), ("--webhook-retry", "5000,"), ("--webhook-retry", "-1"),
+    ("--webhook-retry", "604800001"), ("--webhook-retry", ",".join(["1"] * 21)),
+    ("--webhook-timeout", "0"), ("--webhook-connections", "1025"),
+])
+def test_bad_webhook_flags_are_refused_on_the_command_line(tmp_path, flag, value):
+    """The deliverer's settings (webhooks.c): exit 2 naming the flag."""
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 48 + "\n")
+    p = subprocess.run([SIGNALD, "--listen", f"127.0.0.1:{free_port()}", "--secret-file",
+                        str(secret), "--issuer", "review", "--db", f"host={tmp_path} dbname=x",
+                        flag, value], capture_output=True, text=True, timeout=10)
+    assert p.returncode == EXIT_USAGE, p.stderr
+    assert p.stderr.startswith(f"signald: {flag} "), p.stderr

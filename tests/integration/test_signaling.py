@@ -184,7 +184,11 @@ def room(stack):
 async def test_joined_lists_the_others_and_they_hear_user_joined(stack, room):
     host, (g1, g2) = room.host, room.guests
     ph, m = await enter(room, host)
-    assert m == {"type": "joined", "meeting_id": room.mid, "participants": []}
+    assert m == {"type": "joined", "meeting_id": room.mid, "participants": [],
+                 "settings": {"enable_recording": False, "enable_chat": True,
+                              "enable_screen_share": True, "enable_waiting_room": False,
+                              "mute_on_join": False},
+                 "media": "mesh", "audio_enabled": True}
     p1, m = await enter(room, g1)
     assert m["participants"] == [profile(host, "host")]
     assert await ph.recv() == {"type": "user-joined", "meeting_id": room.mid,

@@ -105,6 +105,38 @@ START_TEST(wrong_method_lists_allowed)
 }
 END_TEST
 
+/* The waiting room's routes (SPEC.md 6): admit_all is a word where admit
+ * and deny have a user id, so neither shadows the other. */
+START_TEST(waiting_room_routes)
+{
+    const mm_route *rt;
+    mm_path_params pp;
+    const char *allow;
+
+    ck_assert_int_eq(find("POST", "/meetings/5/waiting/admit_all", &rt, &pp, &allow),
+                     MM_ROUTE_FOUND);
+    ck_assert_int_eq(rt->id, MM_R_WAITING_ADMIT_ALL);
+    ck_assert_uint_eq(rt->per_minute, 20);
+    ck_assert_int_eq(find("POST", "/meetings/5/waiting/9/admit", &rt, &pp, &allow),
+                     MM_ROUTE_FOUND);
+    ck_assert_int_eq(rt->id, MM_R_WAITING_ADMIT);
+    ck_assert(pp.id[0] == 5 && pp.id[1] == 9);
+    ck_assert_int_eq(find("POST", "/meetings/5/waiting/9/deny", &rt, &pp, &allow),
+                     MM_ROUTE_FOUND);
+    ck_assert_int_eq(rt->id, MM_R_WAITING_DENY);
+    ck_assert_int_eq(find("GET", "/meetings/5/waiting", &rt, &pp, &allow), MM_ROUTE_FOUND);
+    ck_assert_int_eq(rt->id, MM_R_WAITING_LIST);
+    ck_assert_int_eq(find("POST", "/meetings/5/participants/9/mute", &rt, &pp, &allow),
+                     MM_ROUTE_FOUND);
+    ck_assert_int_eq(rt->id, MM_R_PARTICIPANT_MUTE);
+    ck_assert_int_eq(find("POST", "/meetings/5/waiting/all/admit", &rt, &pp, &allow),
+                     MM_ROUTE_NOT_FOUND);
+    ck_assert_int_eq(find("GET", "/meetings/5/waiting/admit_all", &rt, &pp, &allow),
+                     MM_ROUTE_BAD_METHOD);
+    ck_assert_str_eq(allow, "POST");
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -116,6 +148,7 @@ static Suite *router_suite(void)
     tcase_add_test(tc, rejects_bad_ids);
     tcase_add_test(tc, recording_ids);
     tcase_add_test(tc, wrong_method_lists_allowed);
+    tcase_add_test(tc, waiting_room_routes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -117,6 +117,7 @@ static const mm_field spec[] = {
     {"when", MM_F_TIME, 0, 0, 0, NULL, NULL},
     {"pw", MM_F_STRING, MM_F_NULLABLE, 0, 3, NULL, NULL},
     {"s", MM_F_OBJECT, 0, 0, 0, NULL, sub},
+    {"set", MM_F_ENUM_SET, 0, 1, 2, kinds, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -163,6 +164,23 @@ START_TEST(object_validation)
 }
 END_TEST
 
+START_TEST(enum_sets)
+{
+    const char *code;
+
+    ck_assert_str_eq(check("{\"title\":\"a\",\"set\":[\"video\"]}", &code), "");
+    ck_assert_str_eq(check("{\"title\":\"a\",\"set\":[\"audio\",\"video\"]}", &code), "");
+    ck_assert_str_eq(check("{\"title\":\"a\",\"set\":[]}", &code), "set");
+    ck_assert_str_eq(code, "invalid_field");
+    ck_assert_str_eq(check("{\"title\":\"a\",\"set\":\"video\"}", &code), "set");
+    ck_assert_str_eq(check("{\"title\":\"a\",\"set\":[\"video\",\"video\"]}", &code), "set");
+    ck_assert_str_eq(check("{\"title\":\"a\",\"set\":[\"film\"]}", &code), "set");
+    ck_assert_str_eq(check("{\"title\":\"a\",\"set\":[1]}", &code), "set");
+    ck_assert_str_eq(check("{\"title\":\"a\",\"set\":[\"audio\",\"video\",\"audio\"]}",
+                           &code), "set");
+}
+END_TEST
+
 START_TEST(query_strings)
 {
     char buf[16];
@@ -203,6 +221,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, utf8_trim_unicode_space);
     tcase_add_test(tc, emails_and_usernames);
     tcase_add_test(tc, object_validation);
+    tcase_add_test(tc, enum_sets);
     tcase_add_test(tc, query_strings);
     suite_add_tcase(s, tc);
     return s;
