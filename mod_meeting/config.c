@@ -21,6 +21,12 @@
 #define DEFAULT_RL_SLOTS 65536
 #define DEFAULT_RECORDING_MAX ((apr_off_t)2 << 30)
 #define DEFAULT_DOWNLOAD_TTL 3600
+/* Every signaling socket holds an httpd worker thread (docs/operations.md,
+ * "Sizing"): a user in a few meetings on a few devices, an office behind one
+ * NAT address, a host running a handful of meetings at once. */
+#define DEFAULT_SIG_MAX_USER 16
+#define DEFAULT_SIG_MAX_ADDR 256
+#define DEFAULT_MAX_ONGOING 20
 #define DEFAULT_WEBHOOK_TIMEOUT 15
 #define DEFAULT_WEBHOOK_CONNECTIONS 64
 /* SPEC.md 8: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 24 h. */
@@ -70,6 +76,9 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->rl_slots = MERGE(rl_slots);
     c->recording_max = MERGE(recording_max);
     c->download_ttl = MERGE(download_ttl);
+    c->sig_max_user = MERGE(sig_max_user);
+    c->sig_max_addr = MERGE(sig_max_addr);
+    c->max_ongoing = MERGE(max_ongoing);
     c->issuer_set = base->issuer_set | add->issuer_set;
     c->access_ttl_set = base->access_ttl_set | add->access_ttl_set;
     c->refresh_ttl_set = base->refresh_ttl_set | add->refresh_ttl_set;
@@ -81,6 +90,9 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->rl_slots_set = base->rl_slots_set | add->rl_slots_set;
     c->recording_max_set = base->recording_max_set | add->recording_max_set;
     c->download_ttl_set = base->download_ttl_set | add->download_ttl_set;
+    c->sig_max_user_set = base->sig_max_user_set | add->sig_max_user_set;
+    c->sig_max_addr_set = base->sig_max_addr_set | add->sig_max_addr_set;
+    c->max_ongoing_set = base->max_ongoing_set | add->max_ongoing_set;
     for (int i = 0; i < MM_ROUTE_COUNT; i++)
         c->limits[i] = add->limits[i].set ? add->limits[i] : base->limits[i];
     return c;
@@ -126,6 +138,9 @@ static const int_slot slot_retry = {APR_OFFSETOF(mm_srv_conf, db_retry_after), 1
 static const int_slot slot_rec_max = {APR_OFFSETOF(mm_srv_conf, recording_max), 1024,
                                       (long long)1 << 40, 1};
 static const int_slot slot_dl_ttl = {APR_OFFSETOF(mm_srv_conf, download_ttl), 10, 86400 * 7, 0};
+static const int_slot slot_sig_user = {APR_OFFSETOF(mm_srv_conf, sig_max_user), 1, 1000000, 0};
+static const int_slot slot_sig_addr = {APR_OFFSETOF(mm_srv_conf, sig_max_addr), 1, 1000000, 0};
+static const int_slot slot_ongoing = {APR_OFFSETOF(mm_srv_conf, max_ongoing), 1, 1000000, 0};
 static const int_slot slot_wh_timeout = {APR_OFFSETOF(mm_srv_conf, webhook_timeout), 1, 60, 0};
 static const int_slot slot_wh_conns = {APR_OFFSETOF(mm_srv_conf, webhook_connections), 1, 1024,
                                        0};
@@ -141,6 +156,9 @@ static void mark_set(mm_srv_conf *c, const int_slot *s)
     else if (s == &slot_retry) c->db_retry_after_set = 1;
     else if (s == &slot_rec_max) c->recording_max_set = 1;
     else if (s == &slot_dl_ttl) c->download_ttl_set = 1;
+    else if (s == &slot_sig_user) c->sig_max_user_set = 1;
+    else if (s == &slot_sig_addr) c->sig_max_addr_set = 1;
+    else if (s == &slot_ongoing) c->max_ongoing_set = 1;
     else if (s == &slot_wh_timeout) c->webhook_timeout_set = 1;
     else if (s == &slot_wh_conns) c->webhook_connections_set = 1;
 }
@@ -499,6 +517,12 @@ const command_rec mm_cmds[] = {
                   "largest recording upload in bytes"),
     AP_INIT_TAKE1("MeetingDownloadURLLifetime", set_int, (void *)&slot_dl_ttl, RSRC_CONF,
                   "lifetime of pre-signed recording URLs in seconds"),
+    AP_INIT_TAKE1("MeetingSignalingMaxSocketsPerUser", set_int, (void *)&slot_sig_user,
+                  RSRC_CONF, "signaling sockets one user may hold open at once"),
+    AP_INIT_TAKE1("MeetingSignalingMaxSocketsPerAddress", set_int, (void *)&slot_sig_addr,
+                  RSRC_CONF, "signaling sockets one client address may hold open at once"),
+    AP_INIT_TAKE1("MeetingMaxOngoingMeetings", set_int, (void *)&slot_ongoing, RSRC_CONF,
+                  "ongoing meetings one user may have created"),
     AP_INIT_RAW_ARGS("MeetingSignalingDaemon", set_signald, NULL, RSRC_CONF,
                      "signald executable and its arguments; httpd then supervises it"),
     AP_INIT_ITERATE("MeetingWebhookAllow", add_webhook_allow, NULL, RSRC_CONF,
@@ -556,6 +580,9 @@ const char *mm_finish_srv_conf(apr_pool_t *p, server_rec *s, mm_srv_conf *c)
     if (!c->rl_slots_set) c->rl_slots = DEFAULT_RL_SLOTS;
     if (!c->recording_max_set) c->recording_max = DEFAULT_RECORDING_MAX;
     if (!c->download_ttl_set) c->download_ttl = DEFAULT_DOWNLOAD_TTL;
+    if (!c->sig_max_user_set) c->sig_max_user = DEFAULT_SIG_MAX_USER;
+    if (!c->sig_max_addr_set) c->sig_max_addr = DEFAULT_SIG_MAX_ADDR;
+    if (!c->max_ongoing_set) c->max_ongoing = DEFAULT_MAX_ONGOING;
     if (!c->webhook_timeout_set) c->webhook_timeout = DEFAULT_WEBHOOK_TIMEOUT;
     if (!c->webhook_connections_set) c->webhook_connections = DEFAULT_WEBHOOK_CONNECTIONS;
     if (!c->webhook_retry) c->webhook_retry = DEFAULT_WEBHOOK_RETRY;

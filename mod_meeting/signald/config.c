@@ -31,6 +31,10 @@ static const int_flag int_flags[] = {
     /* Leases last 90 s: renewing less often than every 60 s would let a live
      * socket's seat lapse. */
     INT_FLAG("--renew-interval", renew_interval, 30, 1, 60),
+    /* Each socket behind httpd holds a worker thread: a user in a few
+     * meetings on a few devices, an office behind one NAT address. */
+    INT_FLAG("--max-sockets-per-user", max_per_user, 16, 1, 1000000),
+    INT_FLAG("--max-sockets-per-address", max_per_address, 256, 1, 1000000),
     INT_FLAG("--webhook-timeout", webhook_timeout, 15, 1, 60),
     INT_FLAG("--webhook-connections", webhook_connections, 64, 1, 1024),
 };
@@ -41,6 +45,7 @@ static const char usage[] =
     "usage: signald --listen ADDRESS:PORT --secret-file PATH --issuer ISS --db CONNINFO\n"
     "               [--grace 5..60] [--max-frame BYTES] [--rate N] [--burst N]\n"
     "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n"
+    "               [--max-sockets-per-user N] [--max-sockets-per-address N]\n"
     "               [--status-file PATH] [--webhook-timeout S] [--webhook-connections N]\n"
     "               [--webhook-retry MS,MS,...] [--webhook-allow http://HOST:PORT]...\n"
     "               [--media-server ws://HOST:PORT --media-secret-file PATH]\n";

@@ -30,6 +30,8 @@ typedef struct {
     int ping_interval;      /* seconds between WebSocket pings */
     int idle_timeout;       /* seconds without a sign of life before closing */
     int renew_interval;     /* seconds between batched lease renewals */
+    int max_per_user;       /* open sockets one user may hold (caps.h) */
+    int max_per_address;    /* ... and one client address */
     /* The webhook deliverer (webhooks.c). */
     int webhook_timeout;        /* seconds an endpoint has to answer */
     int webhook_connections;    /* deliveries in flight at once */

@@ -21,6 +21,7 @@
 
 #include "../token.h"
 #include "auth.h"
+#include "caps.h"
 #include "config.h"
 #include "conn.h"
 #include "db.h"
@@ -273,6 +274,7 @@ int main(int argc, char **argv)
     }
     mm_auth_init(key);
     mm_conns_init(&cfg);
+    mm_caps_init(&cfg);
     mm_ws_init(&cfg);
     db = mm_db_open(context, vh, "queries", cfg.db, NULL);
     if (!db || mm_events_start(context, vh, cfg.db)) {
@@ -290,8 +292,9 @@ int main(int argc, char **argv)
     if (status_file)
         mm_status_write(status_file);
     lws_sul_schedule(context, 0, &sweep_sul, sweep, MM_US);
-    mm_log("info", "listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d)",
-           cfg.host, cfg.port, cfg.grace, cfg.max_frame, cfg.rate, cfg.burst);
+    mm_log("info", "listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d, "
+           "sockets per user %d, per address %d)", cfg.host, cfg.port, cfg.grace,
+           cfg.max_frame, cfg.rate, cfg.burst, cfg.max_per_user, cfg.max_per_address);
     watch_signals();
     ev_run(loop, 0);
     finish(db);
