@@ -3,6 +3,8 @@
 #include "meeting.h"
 
 #include <apr_md5.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 static const mm_field register_fields[] = {
     {"username", MM_F_USERNAME, MM_F_REQUIRED, 3, 50, NULL, NULL},
@@ -30,16 +32,74 @@ static const mm_field profile_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
+/*
+ * bcrypt reads the first 72 bytes of what it hashes, and a password may have
+ * 400 (100 code points). So what bcrypt hashes is HMAC-SHA256 of the whole
+ * password under a fixed key (domain separation, not a secret: changing it
+ * would orphan every hash), in base64 (44 bytes; bcrypt would stop at a NUL
+ * of the raw digest). Such hashes are stored as PREHASH_TAG + bcrypt's
+ * "$2y$..."; a hash without the tag is bcrypt of the password itself, made
+ * before, and is replaced at the owner's next log-in.
+ */
+#define PREHASH_TAG "$mm1"
+#define PREHASH_KEY "mod_meeting password pre-hash v1"
+#define PREHASH_B64 45  /* base64 of 32 bytes, and its NUL */
+
+static int prehash(const char *password, char out[PREHASH_B64])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    if (!HMAC(EVP_sha256(), PREHASH_KEY, (int)strlen(PREHASH_KEY),
+              (const unsigned char *)password, strlen(password), mac, &len) || len != 32)
+        return -1;
+    EVP_EncodeBlock((unsigned char *)out, mac, (int)len);
+    return 0;
+}
+
 const char *mm_password_hash(mm_req *q, const char *password)
 {
     unsigned char salt[16];
-    char out[64];
+    char digest[PREHASH_B64], out[64];
+    apr_status_t rv;
 
-    if (apr_generate_random_bytes(salt, sizeof(salt)) != APR_SUCCESS
-        || apr_bcrypt_encode(password, (unsigned)q->conf->bcrypt_cost, salt, sizeof(salt), out,
-                             sizeof(out)) != APR_SUCCESS)
+    if (prehash(password, digest) != 0
+        || apr_generate_random_bytes(salt, sizeof(salt)) != APR_SUCCESS)
         return NULL;
-    return apr_pstrdup(q->r->pool, out);
+    rv = apr_bcrypt_encode(digest, (unsigned)q->conf->bcrypt_cost, salt, sizeof(salt), out,
+                           sizeof(out));
+    OPENSSL_cleanse(digest, sizeof(digest));
+    return rv == APR_SUCCESS ? apr_pstrcat(q->r->pool, PREHASH_TAG, out, NULL) : NULL;
+}
+
+mm_pw_check mm_password_check(const char *password, const char *hash)
+{
+    size_t tag = sizeof(PREHASH_TAG) - 1;
+    char digest[PREHASH_B64];
+    apr_status_t rv;
+
+    if (strncmp(hash, PREHASH_TAG, tag) != 0)
+        return apr_password_validate(password, hash) == APR_SUCCESS ? MM_PW_OLD_HASH
+                                                                     : MM_PW_WRONG;
+    if (prehash(password, digest) != 0)
+        return MM_PW_WRONG;
+    rv = apr_password_validate(digest, hash + tag);
+    OPENSSL_cleanse(digest, sizeof(digest));
+    return rv == APR_SUCCESS ? MM_PW_OK : MM_PW_WRONG;
+}
+
+/* An old-style hash just matched: store a new one of the same password. A
+ * failure changes nothing for this log-in; the next one tries again. */
+static void upgrade_hash(mm_req *q, const char *user_id, const char *old_hash,
+                         const char *password)
+{
+    const char *args[3] = {user_id, old_hash, mm_password_hash(q, password)};
+
+    if (!args[2])
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
+                      "MM0102: cannot re-hash an old-style password hash");
+    else
+        mm_db_run_quietly(q, S_PASSWORD_UPGRADE, 3, args);
 }
 
 static int internal(mm_req *q, const char *what)
@@ -102,11 +162,18 @@ int mm_accounts_login(mm_req *q)
         return OK;
     if (!found || !cols[0] || !cols[1]) {
         /* Same bcrypt work as for a real user, so timing does not tell names. */
-        apr_password_validate(password, q->conf->dummy_hash);
+        mm_password_check(password, q->conf->dummy_hash);
         return login_failed(q);
     }
-    if (apr_password_validate(password, cols[1]) != APR_SUCCESS)
+    switch (mm_password_check(password, cols[1])) {
+    case MM_PW_WRONG:
         return login_failed(q);
+    case MM_PW_OLD_HASH:
+        upgrade_hash(q, cols[0], cols[1], password);
+        break;
+    case MM_PW_OK:
+        break;
+    }
     user_id = apr_atoi64(cols[0]);
     user = mm_json_pool(q->r->pool, json_loads(cols[3], 0, NULL));
     access = mm_issue_token(q, MM_TOKEN_ACCESS, user_id, apr_atoi64(cols[2]),

@@ -106,8 +106,11 @@ const char *mm_issue_token(mm_req *q, mm_token_type type, long long user_id, lon
     c.exp = c.iat + ttl;
     if (type == MM_TOKEN_ACCESS)
         c.gen = extra;
-    else if (type == MM_TOKEN_TICKET)
+    else if (type == MM_TOKEN_TICKET) {
+        /* The caller's generation: signald refuses the ticket after a log-out. */
         c.meeting_id = extra;
+        c.gen = q->gen;
+    }
     apr_cpystrn(c.jti, jti, sizeof(c.jti));
     signed_token = mm_token_sign(q->conf->key, &c);
     if (!signed_token)

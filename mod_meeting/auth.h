@@ -43,7 +43,17 @@ const char *mm_random_hex(apr_pool_t *p, apr_size_t bytes);
 const char *mm_issue_token(mm_req *q, mm_token_type type, long long user_id, long long extra,
                            int ttl, const char **jti_out);
 
-/* A bcrypt hash of password at the configured cost, or NULL. */
+/* A hash of password at the configured bcrypt cost, or NULL: bcrypt of a
+ * digest of the whole password (bcrypt itself reads 72 bytes at most), with
+ * a prefix that tells it from the hashes made before (see accounts.c). */
 const char *mm_password_hash(mm_req *q, const char *password);
+
+/* What a password check found. */
+typedef enum { MM_PW_WRONG = -1, MM_PW_OK = 0, MM_PW_OLD_HASH = 1 } mm_pw_check;
+
+/* Checks password against a hash of mm_password_hash, or an old-style one
+ * (bcrypt of the password itself), which MM_PW_OLD_HASH reports so the caller
+ * can replace it. */
+mm_pw_check mm_password_check(const char *password, const char *hash);
 
 #endif

@@ -5,14 +5,43 @@ const mm_field mm_no_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-/* application/json, with or without parameters such as charset. */
+/* Every charset parameter among a media type's parameters says UTF-8, in any
+ * case, quoted or not: JSON between systems is UTF-8 (RFC 8259, 8.1), and a
+ * body declared latin1 would be read as something its sender did not mean.
+ * Other parameters are ignored. */
+static int charset_is_utf8(const char *params)
+{
+    static const char utf8[] = "utf-8";
+    const char *s = params;
+
+    while ((s = strchr(s, ';')) != NULL) {
+        size_t n;
+
+        s += 1 + strspn(s + 1, " \t");
+        if (strncasecmp(s, "charset=", 8) != 0)
+            continue;
+        s += 8;
+        n = strcspn(s, "; \t");
+        if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+            s++;
+            n -= 2;
+        }
+        if (n != sizeof(utf8) - 1 || strncasecmp(s, utf8, n) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* application/json, with or without parameters; a charset only as UTF-8. */
 static int is_json_type(const char *ct)
 {
     size_t n = sizeof("application/json") - 1;
 
     if (!ct || strncasecmp(ct, "application/json", n) != 0)
         return 0;
-    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
+    if (!(ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t'))
+        return 0;
+    return charset_is_utf8(ct + n);
 }
 
 static int has_body(request_rec *r)
@@ -228,7 +257,7 @@ int mm_body_parse(mm_req *q, const mm_field *fields, json_t **out, mm_body_error
     else {
         if (!is_json_type(apr_table_get(r->headers_in, "Content-Type")))
             return refuse(e, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                          "the request body must be application/json", NULL);
+                          "the request body must be application/json in UTF-8", NULL);
         if (body_bytes(q, &buf, &len, e) || parse_json(r, buf, len, out, e))
             return -1;
     }

@@ -22,6 +22,12 @@
 #define DEFAULT_RECORDING_MAX ((apr_off_t)2 << 30)
 #define DEFAULT_RECORDING_MIN_FREE ((apr_off_t)1 << 30)
 #define DEFAULT_DOWNLOAD_TTL 3600
+/* Every signaling socket holds an httpd worker thread (docs/operations.md,
+ * "Sizing"): a user in a few meetings on a few devices, an office behind one
+ * NAT address, a host running a handful of meetings at once. */
+#define DEFAULT_SIG_MAX_USER 16
+#define DEFAULT_SIG_MAX_ADDR 256
+#define DEFAULT_MAX_ONGOING 20
 #define DEFAULT_WEBHOOK_TIMEOUT 15
 #define DEFAULT_WEBHOOK_CONNECTIONS 64
 /* SPEC.md 8: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 24 h. */
@@ -50,6 +56,8 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->recording_dir = add->recording_dir ? add->recording_dir : base->recording_dir;
     c->signald_cmd = add->signald_cmd ? add->signald_cmd : base->signald_cmd;
     c->recworker_cmd = add->recworker_cmd ? add->recworker_cmd : base->recworker_cmd;
+    c->media_server = add->media_server ? add->media_server : base->media_server;
+    c->media_secret_file = add->media_server ? add->media_secret_file : base->media_secret_file;
     c->ice = add->ice->nelts ? add->ice : base->ice;
     c->rl_exempt = add->rl_exempt ? add->rl_exempt : base->rl_exempt;
     c->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
@@ -73,6 +81,9 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->server_recording = MERGE(server_recording);
     c->keep_raw = MERGE(keep_raw);
     c->recording_min_free = MERGE(recording_min_free);
+    c->sig_max_user = MERGE(sig_max_user);
+    c->sig_max_addr = MERGE(sig_max_addr);
+    c->max_ongoing = MERGE(max_ongoing);
     c->issuer_set = base->issuer_set | add->issuer_set;
     c->access_ttl_set = base->access_ttl_set | add->access_ttl_set;
     c->refresh_ttl_set = base->refresh_ttl_set | add->refresh_ttl_set;
@@ -87,6 +98,9 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->server_recording_set = base->server_recording_set | add->server_recording_set;
     c->keep_raw_set = base->keep_raw_set | add->keep_raw_set;
     c->recording_min_free_set = base->recording_min_free_set | add->recording_min_free_set;
+    c->sig_max_user_set = base->sig_max_user_set | add->sig_max_user_set;
+    c->sig_max_addr_set = base->sig_max_addr_set | add->sig_max_addr_set;
+    c->max_ongoing_set = base->max_ongoing_set | add->max_ongoing_set;
     for (int i = 0; i < MM_ROUTE_COUNT; i++)
         c->limits[i] = add->limits[i].set ? add->limits[i] : base->limits[i];
     return c;
@@ -134,6 +148,9 @@ static const int_slot slot_rec_max = {APR_OFFSETOF(mm_srv_conf, recording_max), 
 static const int_slot slot_dl_ttl = {APR_OFFSETOF(mm_srv_conf, download_ttl), 10, 86400 * 7, 0};
 static const int_slot slot_min_free = {APR_OFFSETOF(mm_srv_conf, recording_min_free), 0,
                                        (long long)1 << 50, 1};
+static const int_slot slot_sig_user = {APR_OFFSETOF(mm_srv_conf, sig_max_user), 1, 1000000, 0};
+static const int_slot slot_sig_addr = {APR_OFFSETOF(mm_srv_conf, sig_max_addr), 1, 1000000, 0};
+static const int_slot slot_ongoing = {APR_OFFSETOF(mm_srv_conf, max_ongoing), 1, 1000000, 0};
 static const int_slot slot_wh_timeout = {APR_OFFSETOF(mm_srv_conf, webhook_timeout), 1, 60, 0};
 static const int_slot slot_wh_conns = {APR_OFFSETOF(mm_srv_conf, webhook_connections), 1, 1024,
                                        0};
@@ -150,6 +167,9 @@ static void mark_set(mm_srv_conf *c, const int_slot *s)
     else if (s == &slot_rec_max) c->recording_max_set = 1;
     else if (s == &slot_dl_ttl) c->download_ttl_set = 1;
     else if (s == &slot_min_free) c->recording_min_free_set = 1;
+    else if (s == &slot_sig_user) c->sig_max_user_set = 1;
+    else if (s == &slot_sig_addr) c->sig_max_addr_set = 1;
+    else if (s == &slot_ongoing) c->max_ongoing_set = 1;
     else if (s == &slot_wh_timeout) c->webhook_timeout_set = 1;
     else if (s == &slot_wh_conns) c->webhook_connections_set = 1;
 }
@@ -468,6 +488,35 @@ static const char *set_recworker(cmd_parms *cmd, void *dummy, const char *args)
     return daemon_cmd(cmd, args, &srv(cmd)->recworker_cmd);
 }
 
+/* Janus's WebSocket API (ws://HOST:PORT[/PATH]) and its API secret: signald
+ * is given both; the secret is read here so a missing file fails configtest. */
+static const char *set_media_server(cmd_parms *cmd, void *dummy, const char *url,
+                                    const char *file)
+{
+    const char *path = ap_server_root_relative(cmd->pool, file);
+    apr_uri_t uri;
+    unsigned char *secret;
+    size_t len;
+    const char *why;
+
+    (void)dummy;
+    if (strncmp(url, "ws://", 5) != 0 || apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS
+        || !uri.hostname || !*uri.hostname || !uri.port_str
+        || strpbrk(url, " \t\"'") != NULL)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not ws://HOST:PORT[/PATH] "
+                            "(Janus's WebSocket API)", cmd->cmd->name, url);
+    if (!path)
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, file);
+    if (mm_secret_read(path, &secret, &len, &why) != 0)
+        return apr_psprintf(cmd->pool, "%s: the API secret file '%s' %s", cmd->cmd->name,
+                            path, why);
+    memset(secret, 0, len);
+    free(secret);
+    srv(cmd)->media_server = url;
+    srv(cmd)->media_secret_file = path;
+    return NULL;
+}
+
 const command_rec mm_cmds[] = {
     AP_INIT_TAKE1("MeetingJWTSecretFile", set_secret_file, NULL, RSRC_CONF,
                   "file holding the HMAC secret for tokens (at least 32 bytes)"),
@@ -514,6 +563,12 @@ const command_rec mm_cmds[] = {
                  "On: keep the SFU's raw .mjr files after a recording is processed"),
     AP_INIT_TAKE1("MeetingRecordingMinFree", set_int, (void *)&slot_min_free, RSRC_CONF,
                   "free bytes the recording directory needs for a server recording to start"),
+    AP_INIT_TAKE1("MeetingSignalingMaxSocketsPerUser", set_int, (void *)&slot_sig_user,
+                  RSRC_CONF, "signaling sockets one user may hold open at once"),
+    AP_INIT_TAKE1("MeetingSignalingMaxSocketsPerAddress", set_int, (void *)&slot_sig_addr,
+                  RSRC_CONF, "signaling sockets one client address may hold open at once"),
+    AP_INIT_TAKE1("MeetingMaxOngoingMeetings", set_int, (void *)&slot_ongoing, RSRC_CONF,
+                  "ongoing meetings one user may have created"),
     AP_INIT_RAW_ARGS("MeetingSignalingDaemon", set_signald, NULL, RSRC_CONF,
                      "signald executable and its arguments; httpd then supervises it"),
     AP_INIT_RAW_ARGS("MeetingRecordingWorker", set_recworker, NULL, RSRC_CONF,
@@ -527,6 +582,9 @@ const command_rec mm_cmds[] = {
                   "webhook deliveries in flight at once, per signald"),
     AP_INIT_RAW_ARGS("MeetingWebhookRetrySchedule", set_webhook_retry, NULL, RSRC_CONF,
                      "delays between webhook attempts, e.g. 5s 5m 30m 2h 5h 10h 24h"),
+    AP_INIT_TAKE2("MeetingMediaServer", set_media_server, NULL, RSRC_CONF,
+                  "Janus's WebSocket API (ws://HOST:PORT) and its API secret file: "
+                  "media goes through the SFU"),
     {NULL},
 };
 
@@ -575,6 +633,9 @@ const char *mm_finish_srv_conf(apr_pool_t *p, server_rec *s, mm_srv_conf *c)
         return "MeetingServerRecording: On needs MeetingRecordingDir (where the SFU writes)";
     if (c->recworker_cmd && !c->recording_dir)
         return "MeetingRecordingWorker: needs MeetingRecordingDir (the recordings it makes)";
+    if (!c->sig_max_user_set) c->sig_max_user = DEFAULT_SIG_MAX_USER;
+    if (!c->sig_max_addr_set) c->sig_max_addr = DEFAULT_SIG_MAX_ADDR;
+    if (!c->max_ongoing_set) c->max_ongoing = DEFAULT_MAX_ONGOING;
     if (!c->webhook_timeout_set) c->webhook_timeout = DEFAULT_WEBHOOK_TIMEOUT;
     if (!c->webhook_connections_set) c->webhook_connections = DEFAULT_WEBHOOK_CONNECTIONS;
     if (!c->webhook_retry) c->webhook_retry = DEFAULT_WEBHOOK_RETRY;

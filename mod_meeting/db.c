@@ -35,11 +35,12 @@ static const char *const statements[S_COUNT] = {
         "SELECT " RESULT_COLS " FROM mm_meeting_update_if(%lld, %lld, %lld, %s::jsonb, %s)",
     [S_MEETING_DELETE] =
         "SELECT " RESULT_COLS " FROM mm_meeting_delete_if(%lld, %lld, %lld, %s)",
-    [S_MEETING_START] = "SELECT " RESULT_COLS " FROM mm_meeting_start(%lld, %lld, %lld)",
+    [S_MEETING_START] =
+        "SELECT " RESULT_COLS " FROM mm_meeting_start(%lld, %lld, %lld, %d)",
     [S_MEETING_END] = "SELECT " RESULT_COLS " FROM mm_meeting_end(%lld, %lld, %lld)",
     [S_JOIN_INFO] =
         "SELECT code, password_hash, is_host, removed FROM mm_join_info(%lld, %lld, %lld)",
-    [S_MEETING_JOIN] = "SELECT " RESULT_COLS " FROM mm_meeting_join(%lld, %lld, %lld)",
+    [S_MEETING_JOIN] = "SELECT " RESULT_COLS " FROM mm_meeting_join(%lld, %lld, %lld, %d)",
     [S_MEETING_LEAVE] = "SELECT " RESULT_COLS " FROM mm_meeting_leave(%lld, %lld, %lld)",
     [S_PARTICIPANT_LIST] = "SELECT " RESULT_COLS " FROM mm_participant_list(%lld, %lld, %lld)",
     [S_PARTICIPANT_ADD] =
@@ -80,6 +81,7 @@ static const char *const statements[S_COUNT] = {
         "SELECT outcome, status, response FROM mm_idem_claim(%lld, %lld, %s, %s, %s, %s)",
     [S_IDEM_STORE] = "SELECT mm_idem_store(%lld, %s, %s, %s, %s, %d, %s)",
     [S_MEETING_IF_MATCH] = "SELECT mm_meeting_if_match(%lld, %s)",
+    [S_PASSWORD_UPGRADE] = "SELECT mm_password_upgrade(%lld, %s, %s)",
 };
 
 static const char *label(mm_stmt_id id)

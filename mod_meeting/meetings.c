@@ -266,12 +266,13 @@ int mm_meetings_delete(mm_req *q)
 int mm_meetings_start(mm_req *q)
 {
     json_t *body;
-    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
+    const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q),
+                           apr_itoa(q->r->pool, q->conf->max_ongoing)};
     mm_result res;
     const char *url;
 
     if (mm_meeting_body(q, MM_NEED_HOST, mm_no_fields, &body)
-        || mm_db_result(q, S_MEETING_START, 3, args, &res))
+        || mm_db_result(q, S_MEETING_START, 4, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -300,7 +301,7 @@ static int wrong_password(mm_req *q)
 
 int mm_meetings_join(mm_req *q)
 {
-    const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)}, *info[4] = {NULL}, *pw;
+    const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q), NULL}, *info[4] = {NULL}, *pw;
     json_t *body, *data;
     mm_result res;
     int found;
@@ -319,9 +320,11 @@ int mm_meetings_join(mm_req *q)
     pw = mm_body_string(body, "password");
     /* No password: SQL NULL, which the driver reads back as "". */
     if (info[1] && !(info[2] && info[2][0] == 't')
-        && (!pw || apr_password_validate(pw, info[1]) != APR_SUCCESS))
+        && (!pw || mm_password_check(pw, info[1]) == MM_PW_WRONG))
         return wrong_password(q);
-    if (mm_db_result(q, S_MEETING_JOIN, 3, args, &res))
+    /* A host's join of a scheduled meeting starts it: under the same cap. */
+    args[3] = apr_itoa(q->r->pool, q->conf->max_ongoing);
+    if (mm_db_result(q, S_MEETING_JOIN, 4, args, &res))
         return OK;
     if (res.code != HTTP_OK && res.code != HTTP_ACCEPTED)
         return mm_reply_result(q, &res, NULL);

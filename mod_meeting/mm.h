@@ -69,6 +69,11 @@ typedef struct {
     int server_recording;           /* MeetingServerRecording: the SFU records (SPEC 7) */
     int keep_raw;                   /* MeetingRecordingKeepRaw: keep .mjr after processing */
     apr_off_t recording_min_free;   /* MeetingRecordingMinFree: bytes needed to start */
+    const char *media_server;       /* MeetingMediaServer: Janus's ws:// API, for signald */
+    const char *media_secret_file;  /* ... and the file holding its API secret */
+    int sig_max_user;               /* signald --max-sockets-per-user */
+    int sig_max_addr;               /* signald --max-sockets-per-address */
+    int max_ongoing;                /* ongoing meetings one creator may have */
     mm_rl_table *rl;                /* set in post_config; lives in process-pool shm */
     struct mm_stats *stats;         /* likewise: request counts for server-status */
     apr_array_header_t *cors_origins;   /* MeetingCORSOrigin: of const char * */
@@ -78,9 +83,10 @@ typedef struct {
     const char *webhook_retry;      /* MeetingWebhookRetrySchedule, as ms,ms,... */
     unsigned issuer_set : 1, access_ttl_set : 1, refresh_ttl_set : 1, ticket_ttl_set : 1,
         bcrypt_cost_set : 1, max_body_set : 1, turn_ttl_set : 1, db_retry_after_set : 1,
-        rl_slots_set : 1, recording_max_set : 1, download_ttl_set : 1,
-        server_recording_set : 1, keep_raw_set : 1, recording_min_free_set : 1,
-        webhook_timeout_set : 1, webhook_connections_set : 1;
+        rl_slots_set : 1, recording_max_set : 1, download_ttl_set : 1, sig_max_user_set : 1,
+        sig_max_addr_set : 1, max_ongoing_set : 1, webhook_timeout_set : 1,
+        webhook_connections_set : 1, server_recording_set : 1, keep_raw_set : 1,
+        recording_min_free_set : 1;
 } mm_srv_conf;
 
 

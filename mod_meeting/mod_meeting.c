@@ -120,6 +120,22 @@ static void serve(mm_req *q, const char *path)
     handlers[q->route->id](q);
 }
 
+/* httpd's own error, reached through ErrorDocument. A 400 over a header's
+ * size or the number of headers (LimitRequestFieldSize, LimitRequestFields)
+ * is told apart by the note httpd's protocol layer leaves for its own error
+ * page: the status alone does not say which limit was hit. */
+static void httpd_error(request_rec *r)
+{
+    const char *notes = apr_table_get(r->prev->notes, "error-notes");
+
+    if (r->prev->status == HTTP_BAD_REQUEST && notes && strstr(notes, "request header field")
+        && strstr(notes, "exceeds"))
+        mm_error(r, HTTP_BAD_REQUEST, "header_too_large",
+                 "a request header, or their number, is larger than the server accepts", NULL);
+    else
+        mm_error_for_status(r, r->prev->status);
+}
+
 static int meeting_handler(request_rec *r)
 {
     mm_req q;
@@ -128,7 +144,7 @@ static int meeting_handler(request_rec *r)
         return DECLINED;
     /* An ErrorDocument redirect: render httpd's own error as JSON. */
     if (r->prev && ap_is_HTTP_ERROR(r->prev->status)) {
-        mm_error_for_status(r, r->prev->status);
+        httpd_error(r);
         return OK;
     }
     memset(&q, 0, sizeof(q));

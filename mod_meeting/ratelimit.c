@@ -19,6 +19,30 @@ static int exempt(const mm_req *q)
     return 0;
 }
 
+/* How often a full table is reported: once a minute, whatever the traffic. */
+#define PRESSURE_REPORT_US (60 * APR_USEC_PER_SEC)
+
+static void report_pressure(mm_req *q, int64_t now)
+{
+    uint64_t evicted, refused;
+
+    if (mm_rl_pressure(q->conf->rl, now, PRESSURE_REPORT_US, &evicted, &refused))
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
+                      "MM0301: rate-limit table full: %" APR_UINT64_T_FMT " live keys evicted "
+                      "(they and their successors keep the debt: limits get stricter) and %"
+                      APR_UINT64_T_FMT " requests refused with 503 in the last minute or so; "
+                      "raise MeetingRateLimitSlots", (apr_uint64_t)evicted, (apr_uint64_t)refused);
+}
+
+/* No slot could be had (mm_rl_check, a race lost again and again): refused,
+ * never admitted without a limit. */
+static int no_slot(mm_req *q)
+{
+    apr_table_setn(q->r->err_headers_out, "Retry-After", "1");
+    return mm_error(q->r, HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+                    "the rate-limit table is busy; try again in a second", NULL);
+}
+
 /* The X-RateLimit-* fields, and beside them the IETF draft's (SPEC.md 9):
  * RateLimit-Policy names the endpoint's quota and window, RateLimit what is
  * left of it and when it is full again. */
@@ -42,6 +66,8 @@ int mm_ratelimit(mm_req *q)
     const mm_route_limit *lim = &q->conf->limits[q->route->id];
     mm_gcra_result res;
     uint64_t key;
+    int64_t now;
+    int rc;
 
     if (q->route->rl == MM_RL_NONE || lim->off || !q->conf->rl || exempt(q))
         return 0;
@@ -50,12 +76,11 @@ int mm_ratelimit(mm_req *q)
     else
         key = mm_rl_key((uint32_t)q->route->id, q->r->useragent_ip,
                         strlen(q->r->useragent_ip));
-    if (mm_rl_check(q->conf->rl, key, &lim->limit, mm_rl_now_us(), &res) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
-                      "MM0301: rate-limit table full; admitting %s unlimited "
-                      "(raise MeetingRateLimitSlots)", q->route->name);
-        return 0;
-    }
+    now = mm_rl_now_us();
+    rc = mm_rl_check(q->conf->rl, key, &lim->limit, now, &res);
+    report_pressure(q, now);
+    if (rc != 0)
+        return mm_auth_confirm(q) ? MM_DONE : no_slot(q);
     /* The action's statement tells a revoked token (see auth.h); a request
      * refused here never gets there, and SPEC.md 1 puts its 401 first. */
     if (!res.allowed && mm_auth_confirm(q))

@@ -400,6 +400,9 @@ static int send_file(mm_req *q, const char *path, const char *type)
     ap_set_etag(r);
     apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
     apr_table_setn(r->headers_out, "Cache-Control", "private, max-age=60");
+    /* The type is the uploader's word: a browser must not sniff the bytes
+     * into HTML or script on the API's origin. */
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     if ((status = ap_meets_conditions(r)) != OK) {
         if (status != HTTP_NOT_MODIFIED) /* 412: an answer with a (JSON) body */
             return mm_error_for_status(r, status);

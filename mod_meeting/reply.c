@@ -116,7 +116,9 @@ static const struct {
     int status;
     const char *code, *message;
 } status_errors[] = {
-    {HTTP_BAD_REQUEST, "invalid_json", "the request is malformed"},
+    /* bad framing (chunk sizes, Content-Length), a malformed request line or
+     * header: not JSON's fault, which has its own code where it is parsed */
+    {HTTP_BAD_REQUEST, "bad_request", "the request is malformed"},
     {HTTP_UNAUTHORIZED, "unauthorized", "authentication required"},
     {HTTP_FORBIDDEN, "forbidden", "access denied"},
     {HTTP_NOT_FOUND, "not_found", "no such resource"},
@@ -125,8 +127,7 @@ static const struct {
     {HTTP_PRECONDITION_FAILED, "precondition_failed", "a precondition of the request failed"},
     {HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
      "the request body is larger than the server accepts"},
-    /* malformed, as httpd's own 400s */
-    {HTTP_REQUEST_URI_TOO_LARGE, "invalid_json", "the request line is too long"},
+    {HTTP_REQUEST_URI_TOO_LARGE, "uri_too_long", "the request line is too long"},
     {HTTP_RANGE_NOT_SATISFIABLE, "range_not_satisfiable",
      "the requested range is not satisfiable"},
     {HTTP_SERVICE_UNAVAILABLE, "service_unavailable", "the service is unavailable"},

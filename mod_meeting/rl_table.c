@@ -11,12 +11,24 @@
  *   16            8        seed: keys slot placement (random per segment)
  *   24            40       reserved, zero          } line 0: read-only after init
  *   64            8        mark_seq: makes hand-over marks unique
- *   72            56       reserved, zero          } line 1: written on hand-over only
+ *   72            8        evicted: live keys evicted since the last report
+ *   80            8        refused: checks that found no slot, likewise
+ *   88            8        report_at: when the next report is due (us)
+ *   96            32       reserved, zero          } line 1: written when the table is full
  *   128           16 * n   slots[n]: { u64 key; i64 tat; }
  *
  * A slot's key is 0 (empty, only before first use: slots are never emptied),
- * a key in [1, 2^63), or a hand-over mark (top bit set) while it passes from an
- * expired key to a new one. tat is the key's GCRA TAT in microseconds.
+ * a key in [1, 2^63), or a hand-over mark (top bit set) while it passes from
+ * one key to another. tat is the key's GCRA TAT in microseconds.
+ *
+ * A full table never lets a key through without a limit. A new key takes
+ * the slot of its window whose TAT is lowest: an expired one if there is
+ * one (a full bucket, forgetting it loses nothing), else the live key
+ * closest to expiry, whose TAT the new key inherits. Inheriting the debt is
+ * what keeps the limits: whoever fills the table to push a key out finds
+ * the slots it pushes keys into no emptier than the key was, and a key
+ * pushed out and back inherits at least its own debt again. A full table
+ * thus makes limits stricter for newcomers (fail closed), never open.
  *
  * Concurrency, with 64-bit CAS only (16-byte CAS would need libatomic or
  * -mcx16 with gcc 12, and is not on every target):
@@ -25,10 +37,9 @@
  *  - A request charges a slot by CAS on tat. It re-reads key after reading
  *    tat: if the slot changed hands meanwhile the new owner has also changed
  *    tat (see next), so the stale CAS fails and the request probes again.
- *  - Hand-over of an expired slot (tat < now, a full bucket: forgetting it
- *    loses nothing) takes three CASes: key old -> mark, tat x -> x + 1,
+ *  - Hand-over of a slot takes three CASes: key old -> mark, tat x -> x + 1,
  *    key mark -> new. The mark keeps other takers off; if the old owner
- *    charged tat in between (tat >= now again), the key is given back. The
+ *    charged tat since the probe saw x, the key is given back. The
  *    bump of tat makes any in-flight charge of the old owner fail: TATs only
  *    grow (charges add T, hand-overs add 1), so the old value never comes
  *    back. The one exception is the clamp after a clock step back, where an
@@ -85,7 +96,9 @@ struct mm_rl_table {
     uint64_t seed;
     unsigned char pad0[RL_LINE - 24];
     uint64_t mark_seq;
-    unsigned char pad1[RL_LINE - 8];
+    uint64_t evicted, refused;
+    int64_t report_at;
+    unsigned char pad1[RL_LINE - 32];
     rl_slot slot[];
 };
 
@@ -252,10 +265,10 @@ static int mark_stale(uint64_t mark, int64_t now)
     return (uint32_t)((uint64_t)(now / USEC) - then) > RL_MARK_STALE_S;
 }
 
-/* Notes an expired slot if it is the oldest so far. */
-static void consider(rl_probe *p, size_t i, uint64_t k, int64_t tat, int64_t now)
+/* Notes a slot if its TAT is the lowest so far: the first to expire. */
+static void consider(rl_probe *p, size_t i, uint64_t k, int64_t tat)
 {
-    if (tat < now && (p->victim == RL_NONE || tat < p->victim_tat)) {
+    if (p->victim == RL_NONE || tat < p->victim_tat) {
         p->victim = i;
         p->victim_key = k;
         p->victim_tat = tat;
@@ -290,7 +303,7 @@ static void scan(const mm_rl_table *t, uint64_t key, int64_t now, rl_probe *p)
              * may already have bumped tat; judge the slot by a pair that
              * belongs together, or else as in hand-over. */
             if (load_key(&t->slot[i]) == k) {
-                consider(p, i, k, tat, now);
+                consider(p, i, k, tat);
                 continue;
             }
         }
@@ -318,21 +331,23 @@ static int charge(rl_slot *s, uint64_t key, const mm_gcra_limit *l, int64_t now,
     }
 }
 
-/* Hands an expired slot (seen holding old) to key; 1 done, 0 lost a race. */
-static int take_over(mm_rl_table *t, rl_slot *s, uint64_t old, uint64_t key, int64_t now)
+/* Hands a slot (probed holding old with TAT seen) to key; 1 done, 0 lost a
+ * race. The TAT goes on from seen + 1: expired, a full bucket; live, the
+ * evicted key's debt. */
+static int take_over(mm_rl_table *t, rl_slot *s, uint64_t old, int64_t seen, uint64_t key,
+                     int64_t now)
 {
     uint64_t mark = new_mark(t, now), expect = old;
-    int64_t tat = load_tat(s);
+    int64_t tat = seen;
 
     if (!cas_key(s, &expect, mark))
         return 0;
-    do {
-        if (tat >= now) {           /* the old owner charged it meanwhile: give it back */
-            expect = mark;
-            cas_key(s, &expect, old);
-            return 0;
-        }
-    } while (!cas_tat(s, &tat, tat + 1));
+    if (!cas_tat(s, &tat, seen + 1)) {
+        /* the old owner charged it since the probe: give it back */
+        expect = mark;
+        cas_key(s, &expect, old);
+        return 0;
+    }
     expect = mark;
     return cas_key(s, &expect, key);
 }
@@ -347,8 +362,12 @@ static size_t place(mm_rl_table *t, uint64_t key, const rl_probe *p, int64_t now
             return p->empty;
         return RL_NONE;
     }
-    if (p->victim != RL_NONE && take_over(t, &t->slot[p->victim], p->victim_key, key, now))
+    if (p->victim != RL_NONE
+        && take_over(t, &t->slot[p->victim], p->victim_key, p->victim_tat, key, now)) {
+        if (p->victim_tat >= now)
+            __atomic_fetch_add(&t->evicted, 1, __ATOMIC_RELAXED);
         return p->victim;
+    }
     return RL_NONE;
 }
 
@@ -387,12 +406,30 @@ int mm_rl_check(mm_rl_table *t, uint64_t key, const mm_gcra_limit *l, int64_t no
             continue;
         else if ((i = place(t, key, &p, now_us)) == RL_NONE && p.empty == RL_NONE
                  && p.victim == RL_NONE)
-            break;                  /* every slot live: no room */
+            break;                  /* every slot in hand-over: no room */
         if (i != RL_NONE && charge(&t->slot[i], key, l, now_us, res))
             return 0;
         round++;                    /* lost a race: look again */
     }
     mm_gcra_decide(l, INT64_MIN, now_us, res);
+    __atomic_fetch_add(&t->refused, 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
+int mm_rl_pressure(mm_rl_table *t, int64_t now_us, int64_t every_us, uint64_t *evicted,
+                   uint64_t *refused)
+{
+    int64_t due = __atomic_load_n(&t->report_at, __ATOMIC_RELAXED);
+
+    if (now_us < due || (__atomic_load_n(&t->evicted, __ATOMIC_RELAXED) == 0
+                         && __atomic_load_n(&t->refused, __ATOMIC_RELAXED) == 0))
+        return 0;
+    /* One caller per interval wins the report, in any process. */
+    if (!__atomic_compare_exchange_n(&t->report_at, &due, now_us + every_us, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return 0;
+    *evicted = __atomic_exchange_n(&t->evicted, 0, __ATOMIC_ACQ_REL);
+    *refused = __atomic_exchange_n(&t->refused, 0, __ATOMIC_ACQ_REL);
     return 1;
 }
 

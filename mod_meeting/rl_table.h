@@ -31,11 +31,21 @@ mm_rl_table *mm_rl_table_init(void *mem, size_t size, size_t slots, uint64_t see
 uint64_t mm_rl_key(uint32_t route, const void *who, size_t len);
 
 /* Charges one request of `key` at now_us (one microsecond clock shared by
- * every process, e.g. mm_rl_now_us()). 0: decided, res filled. 1: no slot
- * (every probed slot holds a live key): admit the request and log it; res then
- * describes a full bucket so the headers can still be sent. */
+ * every process, e.g. mm_rl_now_us()). 0: decided, res filled. A key without
+ * a slot takes the one of its probe window that expires first; when that one
+ * is still live, the key inherits its TAT (debt), so a full table makes the
+ * limit stricter, never absent. 1: no slot at all (every probed slot was
+ * being handed over, a race lost again and again): refuse the request (res
+ * then describes a full bucket). */
 int mm_rl_check(mm_rl_table *t, uint64_t key, const mm_gcra_limit *l, int64_t now_us,
                 mm_gcra_result *res);
+
+/* Whether the table was full since the last report: 1 for one caller (of
+ * all processes) per every_us, with the live keys evicted and the checks
+ * refused (mm_rl_check returned 1) since then; 0 otherwise. Two relaxed loads
+ * when there is nothing to say, so it can follow every check. */
+int mm_rl_pressure(mm_rl_table *t, int64_t now_us, int64_t every_us, uint64_t *evicted,
+                   uint64_t *refused);
 
 /* Gives back one request of key that mm_rl_check admitted (its answer must
  * not count, e.g. a 401: SPEC.md 4). The TAT goes back one interval but never

@@ -84,12 +84,13 @@ static const char *const allow_strings[16] = {
     "GET, HEAD, POST, PUT, DELETE",
 };
 
-/* A positive decimal integer that fits a signed 64-bit id. */
+/* A positive decimal integer that fits a signed 64-bit id, written the one
+ * canonical way: no leading zero, so /meetings/01 is not /meetings/1. */
 static int parse_id(const char *s, size_t len, long long *out)
 {
     long long v = 0;
 
-    if (len == 0 || len > 19)
+    if (len == 0 || len > 19 || s[0] == '0')
         return -1;
     for (size_t i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')

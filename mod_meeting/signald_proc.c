@@ -50,7 +50,18 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
     APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->issuer);
     APR_ARRAY_PUSH(argv, const char *) = "--status-file";
     APR_ARRAY_PUSH(argv, const char *) = status_path(p);
+    /* After the admin's words: the directives are where these are set. */
+    APR_ARRAY_PUSH(argv, const char *) = "--max-sockets-per-user";
+    APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->sig_max_user);
+    APR_ARRAY_PUSH(argv, const char *) = "--max-sockets-per-address";
+    APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->sig_max_addr);
     push_webhook_args(p, argv, c);
+    if (c->media_server) {
+        APR_ARRAY_PUSH(argv, const char *) = "--media-server";
+        APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->media_server);
+        APR_ARRAY_PUSH(argv, const char *) = "--media-secret-file";
+        APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->media_secret_file);
+    }
     APR_ARRAY_PUSH(argv, const char *) = NULL;
     return (const char *const *)argv->elts;
 }

@@ -261,13 +261,14 @@ static int int_claim(json_t *claims, const char *name, long long *out)
     return 0;
 }
 
-/* A positive decimal id written as a string (the "sub" claim). */
+/* A positive decimal id written as a string (the "sub" claim), canonically:
+ * "01" names no user, as /meetings/01 names no meeting. */
 static int id_claim(json_t *claims, const char *name, long long *out)
 {
     const char *s = json_string_value(json_object_get(claims, name));
     char *end;
 
-    if (!s || !isdigit((unsigned char)s[0]))
+    if (!s || !isdigit((unsigned char)s[0]) || s[0] == '0')
         return -1;
     errno = 0;
     *out = strtoll(s, &end, 10);
@@ -295,7 +296,7 @@ static mm_token_status check_claims(const mm_token_key *k, json_t *claims, mm_to
     if (want == MM_TOKEN_TICKET
         && (int_claim(claims, "mid", &out->meeting_id) || out->meeting_id <= 0))
         return MM_TOKEN_INVALID;
-    if (want == MM_TOKEN_ACCESS && int_claim(claims, "gen", &out->gen))
+    if (want != MM_TOKEN_REFRESH && int_claim(claims, "gen", &out->gen))
         return MM_TOKEN_INVALID;
     if (jti) {
         if (!json_is_string(jti) || json_string_length(jti) >= sizeof(out->jti))
@@ -363,7 +364,7 @@ static int add_claims(jwt_t *jwt, const mm_token_key *k, const mm_claims *c)
         return -1;
     if (c->type == MM_TOKEN_TICKET && jwt_add_grant_int(jwt, "mid", (long)c->meeting_id))
         return -1;
-    if (c->type == MM_TOKEN_ACCESS && jwt_add_grant_int(jwt, "gen", (long)c->gen))
+    if (c->type != MM_TOKEN_REFRESH && jwt_add_grant_int(jwt, "gen", (long)c->gen))
         return -1;
     return 0;
 }

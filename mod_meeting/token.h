@@ -17,7 +17,7 @@ typedef struct {
     mm_token_type type;
     long long user_id;      /* sub */
     long long meeting_id;   /* mid: tickets only */
-    long long gen;          /* gen: access tokens only, the user's token generation */
+    long long gen;          /* gen: access tokens and tickets, the user's token generation */
     long long iat;
     long long exp;
     char jti[40];

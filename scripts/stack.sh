@@ -10,6 +10,11 @@
 #   migrate PORT                  apply sql/*.sql in order (idempotent)
 #   secret FILE                   write a random 48-byte secret (once)
 #   render STATE PORT PGPORT SIGPORT [EXTRA_FILE]   write STATE/httpd.conf
+#   janus-render DIR WSPORT SECRET_FILE   write Janus's config into DIR from conf/janus
+#                                 (env: JANUS_INTERFACE, JANUS_ICE_ENFORCE, JANUS_NAT_1_1,
+#                                 JANUS_RTP_PORTS, JANUS_TURN_URL + JANUS_TURN_SECRET_FILE)
+#   janus-run DIR LOG             run Janus from DIR in the foreground, started
+#                                 again whenever it dies, until this is stopped
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +23,7 @@ PACKAGES="apache2 apache2-dev libaprutil1-dbd-pgsql libjansson-dev libjwt-dev li
 libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev libcurl4-openssl-dev pkg-config check
 postgresql-15
 postgresql-contrib python3-pytest python3-requests python3-websockets valgrind curl clang
-libclang-rt-14-dev
+libclang-rt-14-dev janus
 janus-tools ffmpeg"
 
 as_postgres() { runuser -u postgres -- "$@"; }
@@ -114,6 +119,62 @@ cmd_render() {
         "$ROOT/conf/httpd.conf.in" > "$state/httpd.conf"
 }
 
+# A TURN pair in coturn's REST scheme (as MeetingTurnServer hands out):
+# user "<expiry>:janus", password base64(HMAC-SHA1(secret, user)); valid a year.
+janus_turn_lines() {
+    local url=$1 secret_file=$2 hostport host port user pwd
+    hostport=${url#turn:}; hostport=${hostport%%\?*}
+    host=${hostport%:*}; port=${hostport##*:}
+    [ "$port" = "$hostport" ] && port=3478
+    user="$(( $(date +%s) + 365 * 86400 )):janus"
+    pwd=$(printf '%s' "$user" | openssl dgst -sha1 -hmac "$(cat "$secret_file")" -binary \
+        | base64 -w0)
+    printf 'turn_server = "%s"\n    turn_port = %s\n    turn_type = "udp"\n' "$host" "$port"
+    printf '    turn_user = "%s"\n    turn_pwd = "%s"\n' "$user" "$pwd"
+}
+
+cmd_janus_render() {
+    local dir=$1 wsport=$2 secret_file=$3 lib=/usr/lib/x86_64-linux-gnu/janus
+    local iface="" enforce="" nat="" turn=""
+    [ -d "$lib" ] || lib=$(dirname "$(dpkg -L janus | grep -m1 '/plugins/libjanus_videoroom.so$')")/..
+    mkdir -p "$dir/plugins" "$dir/transports" "$dir/events" "$dir/loggers" \
+        "$(dirname "$secret_file")"
+    cmd_secret "$secret_file"
+    ln -sf "$lib/plugins/libjanus_videoroom.so" "$dir/plugins/"
+    ln -sf "$lib/transports/libjanus_websockets.so" "$dir/transports/"
+    [ -n "${JANUS_INTERFACE:-}" ] && iface="interface = \"$JANUS_INTERFACE\""
+    [ -n "${JANUS_ICE_ENFORCE:-}" ] && enforce="ice_enforce_list = \"$JANUS_ICE_ENFORCE\""
+    [ -n "${JANUS_NAT_1_1:-}" ] && nat="nat_1_1_mapping = \"$JANUS_NAT_1_1\""
+    [ -n "${JANUS_TURN_URL:-}" ] \
+        && turn=$(janus_turn_lines "$JANUS_TURN_URL" "$JANUS_TURN_SECRET_FILE")
+    umask 077
+    for f in janus janus.plugin.videoroom janus.transport.websockets; do
+        API_SECRET=$(cat "$secret_file") IFACE="$iface" ENFORCE="$enforce" NAT="$nat" \
+        TURN="$turn" awk -v dir="$dir" -v wsport="$wsport" \
+            -v rtp="${JANUS_RTP_PORTS:-20000-20199}" '
+            { gsub(/@DIR@/, dir); gsub(/@WS_PORT@/, wsport); gsub(/@RTP_PORTS@/, rtp)
+              sub(/@API_SECRET@/, ENVIRON["API_SECRET"])
+              sub(/@INTERFACE_LINE@/, ENVIRON["IFACE"]); sub(/@ENFORCE_LINE@/, ENVIRON["ENFORCE"])
+              sub(/@NAT_LINE@/, ENVIRON["NAT"]); sub(/@TURN_LINES@/, ENVIRON["TURN"]); print }' \
+            "$ROOT/conf/janus/$f.jcfg.in" > "$dir/$f.jcfg"
+    done
+}
+
+# Janus under a small supervisor: if it dies it is started again after a
+# second (signald then re-creates the rooms of ongoing meetings). TERM or INT
+# stops Janus and the loop.
+cmd_janus_run() {
+    local dir=$1 log=$2 pid=""
+    trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; wait; exit 0' TERM INT
+    while :; do
+        janus -F "$dir" -C "$dir/janus.jcfg" -L "$log" -N -o >/dev/null 2>&1 &
+        pid=$!
+        wait "$pid" || true
+        echo "stack: janus exited; starting it again" >&2
+        sleep 1
+    done
+}
+
 command=${1:-}; shift || true
 case "$command" in
     packages) cmd_packages ;;
@@ -123,5 +184,7 @@ case "$command" in
     migrate) cmd_migrate "$@" ;;
     secret) cmd_secret "$@" ;;
     render) cmd_render "$@" ;;
-    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    janus-render) cmd_janus_render "$@" ;;
+    janus-run) cmd_janus_run "$@" ;;
+    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac

@@ -55,6 +55,9 @@ stage integration /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integr
 echo "== end to end (two headless Chromium pages, a real WebRTC call through signald)"
 stage e2e bash tests/e2e/run.sh
 
+echo "== end to end through the SFU (four Chromium pages and Janus in a network namespace)"
+stage e2e-sfu bash tests/e2e/sfu.sh
+
 # One closing line over every runner's own count.
 # sum FILE REGEX: the numbers in every match of REGEX in FILE, added up.
 sum() { grep -ohE "$2" "$1" 2>/dev/null | grep -oE '[0-9]+' | awk '{n += $1} END {print n + 0}'; }
@@ -62,8 +65,8 @@ checks=$(sum "$LOGS/unit.log" 'Checks: [0-9]+')
 check_bad=$(sum "$LOGS/unit.log" '(Failures|Errors): [0-9]+')
 py_pass=$(sum "$LOGS/integration.log" '[0-9]+ passed')
 py_fail=$(sum "$LOGS/integration.log" '[0-9]+ (failed|errors?)')
-e2e_pass=$(sum "$LOGS/e2e.log" '^ℹ pass [0-9]+')
-e2e_fail=$(sum "$LOGS/e2e.log" '^ℹ fail [0-9]+')
+e2e_pass=$(( $(sum "$LOGS/e2e.log" '^ℹ pass [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ pass [0-9]+') ))
+e2e_fail=$(( $(sum "$LOGS/e2e.log" '^ℹ fail [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ fail [0-9]+') ))
 passed=$((checks - check_bad + fuzz_pass + py_pass + e2e_pass))
 failed=$((check_bad + fuzz_fail + py_fail + e2e_fail))
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1

@@ -58,6 +58,9 @@ CREATE TABLE IF NOT EXISTS meetings (
     CHECK (end_time > start_time)
 );
 CREATE INDEX IF NOT EXISTS meetings_order ON meetings (start_time DESC, meeting_id DESC);
+-- mm_may_start counts a creator's ongoing meetings (MeetingMaxOngoingMeetings).
+CREATE INDEX IF NOT EXISTS meetings_creator_ongoing ON meetings (creator_id)
+    WHERE status = 'ongoing';
 CREATE INDEX IF NOT EXISTS meetings_title_trgm ON meetings USING gin (lower(title) gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS meetings_description_trgm
     ON meetings USING gin (lower(description) gin_trgm_ops);

@@ -20,23 +20,29 @@ BEGIN
 END
 $$;
 
--- mm_seat_take's answer grew the meeting's settings and the newcomer's
--- starting media: a function's OUT columns cannot be changed in place.
+-- The ticket's token generation became a third argument (an older signald's
+-- two-argument call must fail, not seat a logged-out user), and the answer
+-- grew the meeting's settings and the newcomer's starting media: a function's
+-- OUT columns cannot be changed in place, so a three-argument version
+-- without them goes too.
+DROP FUNCTION IF EXISTS mm_seat_take(bigint, bigint);
 DO $$ BEGIN
-    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_seat_take'
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_seat_take' AND pronargs = 3
                 AND NOT ('settings' = ANY (proargnames))) THEN
-        DROP FUNCTION mm_seat_take(bigint, bigint);
+        DROP FUNCTION mm_seat_take(bigint, bigint, bigint);
     END IF;
 END $$;
 
--- Takes (or keeps) the seat of p_user in p_meeting for one lease.
--- code: 200 seated, 202 waiting for admission (no seat taken), 403 not a
--- member (or removed), 410 meeting gone or not ongoing, 429 meeting full.
+-- Takes (or keeps) the seat of p_user in p_meeting for one lease; p_gen is
+-- the token generation the ticket was issued under.
+-- code: 200 seated, 202 waiting for admission (no seat taken), 401 the
+-- ticket's generation is gone (a log-out since), 403 not a member (or
+-- removed), 410 meeting gone or not ongoing, 429 meeting full.
 -- Hosts are never refused for capacity. settings: the meeting's five
 -- settings (JSON); audio_enabled: the newcomer's starting microphone
 -- (mute_on_join mutes participants, not hosts or moderators); video_enabled:
 -- whether the meeting has video.
-CREATE OR REPLACE FUNCTION mm_seat_take(p_meeting bigint, p_user bigint,
+CREATE OR REPLACE FUNCTION mm_seat_take(p_meeting bigint, p_user bigint, p_gen bigint,
     OUT code integer, OUT participant_id bigint, OUT role text,
     OUT username text, OUT nickname text, OUT settings text,
     OUT audio_enabled boolean, OUT video_enabled boolean)
@@ -45,6 +51,11 @@ DECLARE
     m meetings;
     p participants%ROWTYPE;
 BEGIN
+    -- mm_token_revoked is in 003_api.sql: resolved when called, not here.
+    IF mm_token_revoked(p_user, p_gen) THEN
+        code := 401;
+        RETURN;
+    END IF;
     SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR NO KEY UPDATE;
     IF NOT FOUND OR m.status <> 'ongoing' THEN
         code := 410;

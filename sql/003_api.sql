@@ -53,9 +53,11 @@ DROP FUNCTION IF EXISTS mm_meeting_get(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_update(bigint, bigint, jsonb);
 DROP FUNCTION IF EXISTS mm_meeting_delete(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_start(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_meeting_start(bigint, bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_end(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_join_info(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_join(bigint, bigint);
+DROP FUNCTION IF EXISTS mm_meeting_join(bigint, bigint, bigint);
 DROP FUNCTION IF EXISTS mm_meeting_leave(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_participant_list(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_participant_add(bigint, bigint, bigint, text);
@@ -199,6 +201,18 @@ BEGIN
         token_gen := u.token_gen;
         data := mm_user_json(u)::text;
     END IF;
+END
+$$;
+
+-- Replaces an old-style password hash (bcrypt of the password itself, which
+-- reads 72 bytes of it) by a new one after a log-in proved the password;
+-- only while the old one is still there, so a change made meanwhile wins.
+CREATE OR REPLACE FUNCTION mm_password_upgrade(p_user bigint, p_old text, p_new text)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE users SET password_hash = p_new WHERE user_id = p_user AND password_hash = p_old;
+    RETURN FOUND;
 END
 $$;
 
@@ -625,7 +639,33 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint, p_gen bigint)
+-- Whether the creator of p_meeting may have one more ongoing meeting: fewer
+-- than p_max now. The creator's row is locked, so that concurrent starts of
+-- their meetings count one after the other. Every path that starts a meeting
+-- asks this first (MeetingMaxOngoingMeetings: each ongoing meeting can hold
+-- signaling sockets, and each of those an httpd worker).
+CREATE OR REPLACE FUNCTION mm_may_start(p_meeting bigint, p_max integer) RETURNS mm_result
+LANGUAGE plpgsql AS $$
+DECLARE
+    creator bigint;
+    n integer;
+BEGIN
+    SELECT creator_id INTO creator FROM meetings WHERE meeting_id = p_meeting;
+    PERFORM 1 FROM users WHERE user_id = creator FOR NO KEY UPDATE;
+    SELECT count(*) INTO n FROM meetings WHERE creator_id = creator AND status = 'ongoing';
+    IF n >= p_max THEN
+        RETURN mm_fail(409, 'conflict', format(
+            'the creator of this meeting already has %s ongoing meetings, the most allowed; '
+            'end one first', n));
+    END IF;
+    RETURN mm_ok(200);
+END
+$$;
+
+-- p_max_ongoing is MeetingMaxOngoingMeetings (join passes it on when a
+-- host's join starts the meeting).
+CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint, p_gen bigint,
+                                            p_max_ongoing integer)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -633,6 +673,12 @@ DECLARE
 BEGIN
     IF r.code <> 200 THEN
         RETURN r;
+    END IF;
+    IF (SELECT status FROM meetings WHERE meeting_id = p_meeting) = 'scheduled' THEN
+        r := mm_may_start(p_meeting, p_max_ongoing);
+        IF r.code <> 200 THEN
+            RETURN r;
+        END IF;
     END IF;
     UPDATE meetings SET status = 'ongoing', updated_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND status = 'scheduled';
@@ -744,7 +790,8 @@ $$;
 -- anyone but a host, atomically (the meeting row lock serialises joins). A
 -- host's join of a scheduled meeting starts it first (SPEC 3.8, v1.1):
 -- clients written for the user's document never call start.
-CREATE OR REPLACE FUNCTION mm_meeting_join(p_meeting bigint, p_user bigint, p_gen bigint)
+CREATE OR REPLACE FUNCTION mm_meeting_join(p_meeting bigint, p_user bigint, p_gen bigint,
+                                           p_max_ongoing integer)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -765,7 +812,7 @@ BEGIN
     END IF;
     IF m.status = 'scheduled' AND coalesce(p.role = 'host', false) THEN
         -- start itself, so that the join does all that start does
-        r := mm_meeting_start(p_meeting, p_user, p_gen);
+        r := mm_meeting_start(p_meeting, p_user, p_gen, p_max_ongoing);
         IF r.code <> 200 THEN
             RETURN r;
         END IF;

@@ -30,7 +30,8 @@ int mm_auth_path_ok(struct lws *wsi)
     return !strcmp(path, "/") || (len >= slen && !strcmp(path + len - slen, SUFFIX));
 }
 
-static int verify(const char *token, long long meeting_id, long long user_id, const char **why)
+static int verify(const char *token, long long meeting_id, long long user_id, long long *gen,
+                  const char **why)
 {
     mm_claims claims;
     mm_token_status st = mm_token_verify(key, token, MM_TOKEN_TICKET, mm_wall_s(), &claims);
@@ -47,6 +48,7 @@ static int verify(const char *token, long long meeting_id, long long user_id, co
         *why = "ticket is for another user or meeting";
         return 4401;
     }
+    *gen = claims.gen;
     return 0;
 }
 
@@ -73,7 +75,8 @@ static int read_query(struct lws *wsi, mm_sig_query *q, const char **why)
     return rc ? rc : mm_sig_query_end(q, why);
 }
 
-int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, const char **why)
+int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
+                  const char **why)
 {
     static mm_sig_query q;
     int rc = read_query(wsi, &q, why);
@@ -81,7 +84,7 @@ int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, co
     *meeting_id = q.meeting_id;
     *user_id = q.user_id;
     if (!rc)
-        rc = verify(q.token, q.meeting_id, q.user_id, why);
+        rc = verify(q.token, q.meeting_id, q.user_id, gen, why);
     /* The ticket is a credential: it does not linger in memory. */
     explicit_bzero(&q, sizeof(q));
     return rc;

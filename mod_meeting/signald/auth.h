@@ -19,9 +19,12 @@ void mm_auth_init(const mm_token_key *key);
 int mm_auth_path_ok(struct lws *wsi);
 
 /* Checks the query of the upgrade request, its parameters in any order.
- * Returns 0 with *meeting_id and *user_id set, or a close code with *why set
- * to a static reason: 4400 for a query no room_url is (a parameter given
- * twice, too long), 4401 for a ticket missing, invalid or not for those ids. */
-int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, const char **why);
+ * Returns 0 with *meeting_id, *user_id and *gen (the token generation the
+ * ticket was issued under, which mm_seat_take compares with the user's: a
+ * log-out ends the ticket) set, or a close code with *why set to a static
+ * reason: 4400 for a query no room_url is (a parameter given twice, too
+ * long), 4401 for a ticket missing, invalid or not for those ids. */
+int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
+                  const char **why);
 
 #endif

@@ -31,6 +31,10 @@ static const int_flag int_flags[] = {
     /* Leases last 90 s: renewing less often than every 60 s would let a live
      * socket's seat lapse. */
     INT_FLAG("--renew-interval", renew_interval, 30, 1, 60),
+    /* Each socket behind httpd holds a worker thread: a user in a few
+     * meetings on a few devices, an office behind one NAT address. */
+    INT_FLAG("--max-sockets-per-user", max_per_user, 16, 1, 1000000),
+    INT_FLAG("--max-sockets-per-address", max_per_address, 256, 1, 1000000),
     INT_FLAG("--webhook-timeout", webhook_timeout, 15, 1, 60),
     INT_FLAG("--webhook-connections", webhook_connections, 64, 1, 1024),
 };
@@ -41,8 +45,10 @@ static const char usage[] =
     "usage: signald --listen ADDRESS:PORT --secret-file PATH --issuer ISS --db CONNINFO\n"
     "               [--grace 5..60] [--max-frame BYTES] [--rate N] [--burst N]\n"
     "               [--ping-interval S] [--idle-timeout S] [--renew-interval S]\n"
+    "               [--max-sockets-per-user N] [--max-sockets-per-address N]\n"
     "               [--status-file PATH] [--webhook-timeout S] [--webhook-connections N]\n"
-    "               [--webhook-retry MS,MS,...] [--webhook-allow http://HOST:PORT]...\n";
+    "               [--webhook-retry MS,MS,...] [--webhook-allow http://HOST:PORT]...\n"
+    "               [--media-server ws://HOST:PORT --media-secret-file PATH]\n";
 
 static const char listen_form[] =
     "must be ADDRESS:PORT: a numeric IPv4 or [IPv6] address, a port from 1 to 65535";
@@ -156,6 +162,10 @@ static int set_str(mm_sig_config *c, const char *name, const char *v)
         return retry_valid(v) ? (c->webhook_retry = v, 0)
                               : bad(name, "must be 1 to 20 delays in milliseconds, "
                                     "comma-separated (at most a week each)");
+    else if (!strcmp(name, "--media-server"))
+        c->media_server = v;
+    else if (!strcmp(name, "--media-secret-file"))
+        c->media_secret_file = v;
     else
         return 1;
     return 0;
@@ -193,6 +203,11 @@ static int check(const mm_sig_config *c)
     if (!opts)
         return bad("--db", "is not a valid libpq connection string");
     PQconninfoFree(opts);
+    if (c->media_server && strncmp(c->media_server, "ws://", 5) != 0)
+        return bad("--media-server", "must be ws://HOST:PORT (Janus's WebSocket API)");
+    if (!c->media_server != !c->media_secret_file)
+        return bad(c->media_server ? "--media-secret-file" : "--media-server",
+                   "is required with the other (--media-server, --media-secret-file)");
     if (c->idle_timeout <= c->ping_interval)
         return bad("--idle-timeout", "must be longer than --ping-interval");
     return 0;

@@ -21,6 +21,8 @@ typedef struct {
     const char *issuer;
     const char *db;         /* libpq conninfo */
     const char *status_file;    /* --status-file: counts for server-status */
+    const char *media_server;   /* --media-server ws://HOST:PORT: Janus, or NULL (mesh) */
+    const char *media_secret_file;  /* --media-secret-file: Janus's API secret */
     int grace;              /* seconds a dropped socket keeps its seat */
     int max_frame;          /* bytes; a larger message closes with 1009 */
     int rate;               /* frames per second per connection ... */
@@ -28,6 +30,8 @@ typedef struct {
     int ping_interval;      /* seconds between WebSocket pings */
     int idle_timeout;       /* seconds without a sign of life before closing */
     int renew_interval;     /* seconds between batched lease renewals */
+    int max_per_user;       /* open sockets one user may hold (caps.h) */
+    int max_per_address;    /* ... and one client address */
     /* The webhook deliverer (webhooks.c). */
     int webhook_timeout;        /* seconds an endpoint has to answer */
     int webhook_connections;    /* deliveries in flight at once */

@@ -67,6 +67,11 @@ static void drop_queue(mm_conn *c)
     c->out_count = c->out_bytes = 0;
 }
 
+const mm_conn *mm_conns_first(void)
+{
+    return all;
+}
+
 void mm_conn_open(mm_conn *c, struct lws *wsi)
 {
     long long now = mm_mono_us();

@@ -48,16 +48,20 @@ struct mm_room;
 struct mm_seat;
 struct mm_take;
 struct mm_leave;
+struct mm_sfu_peer;
 
 typedef struct mm_conn {
     struct lws *wsi;
     mm_conn_state state;
     long long meeting_id, user_id;
+    long long gen;                  /* the ticket's token generation */
+    char addr[48];                  /* the client's address (caps.h) */
     int refuse_code;                /* the handshake refused the ticket: close code */
     const char *refuse_reason;
     struct mm_seat *seat;           /* MM_CONN_SEATED */
     struct mm_take *take;           /* MM_CONN_PENDING */
     struct mm_leave *leaving;       /* sent leave; the release is on its way */
+    struct mm_sfu_peer *sfu;        /* its Janus session (sfu.c), if any */
     long long opened_us, last_seen_us, last_ping_us, close_at_us;
     double bucket;                  /* frames the token bucket still allows */
     long long bucket_us;
@@ -110,5 +114,8 @@ void mm_conns_sweep(long long now_us);
 /* Shutdown: closes every socket with code. Returns how many are still open. */
 size_t mm_conns_close_all(int code, const char *reason);
 size_t mm_conns_count(void);
+
+/* The first of every open socket; ->next walks the rest. */
+const mm_conn *mm_conns_first(void);
 
 #endif

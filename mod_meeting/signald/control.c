@@ -8,6 +8,7 @@
 #include "protocol.h"
 #include "rooms.h"
 #include "seats.h"
+#include "sfu.h"
 #include "util.h"
 
 /* Sockets still waiting for mm_seat_take may get a 200 (or 202) that was
@@ -72,6 +73,7 @@ void mm_control_removed(long long meeting_id, long long user_id)
 {
     mm_room *r = mm_room_find(meeting_id);
 
+    mm_sfu_removed(meeting_id, user_id);
     if (!r)
         return;
     mm_log("info", "meeting %lld user %lld: removed", meeting_id, user_id);
@@ -87,6 +89,7 @@ void mm_control_ended(long long meeting_id)
     mm_room *r = mm_room_find(meeting_id);
     json_t *f;
 
+    mm_sfu_ended(meeting_id);
     if (!r)
         return;
     mm_log("info", "meeting %lld: ended, closing %zu seat(s)", meeting_id, r->nseats);
@@ -127,6 +130,8 @@ static void stop_share(mm_seat *s)
     mm_log("info", "meeting %lld user %lld: screen share stopped by the settings",
            s->room->meeting_id, s->user_id);
     s->screen = 0;
+    if (s->conn)
+        mm_sfu_screen_stop(s->conn);
     f = mm_frame("screen-share-stopped", s->room->meeting_id);
     if (f && s->conn)
         mm_conn_send_json(s->conn, f);
@@ -234,6 +239,8 @@ void mm_control_mute(long long meeting_id, long long user_id, long long by_user_
     mm_log("info", "meeting %lld user %lld: asked to mute by %lld", meeting_id, user_id,
            by_user_id);
     s->audio = 0;
+    if (s->conn)
+        mm_sfu_audio(s->conn, 0);
     f = mm_frame("mute-requested", meeting_id);
     if (f && s->conn) {
         json_object_set_new(f, "by_user_id", json_integer(by_user_id));

@@ -21,12 +21,15 @@
 
 #include "../token.h"
 #include "auth.h"
+#include "caps.h"
 #include "config.h"
 #include "conn.h"
 #include "db.h"
 #include "listen.h"
 #include "pgevents.h"
 #include "seats.h"
+#include "sfu.h"
+#include "janus.h"
 #include "status.h"
 #include "util.h"
 #include "webhooks.h"
@@ -65,6 +68,7 @@ static const struct lws_protocols protocols[] = {
     {MM_WS_PROTOCOL, mm_ws_callback, sizeof(mm_conn), RX_CHUNK, 0, NULL, 0},
     {MM_DB_PROTOCOL, mm_db_lws_callback, 0, 0, 0, NULL, 0},
     {MM_LISTEN_PROTOCOL, mm_listen_lws_callback, 0, 0, 0, NULL, 0},
+    {MM_JANUS_PROTOCOL, mm_janus_lws_callback, 0, RX_CHUNK, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -89,6 +93,7 @@ static void sweep(lws_sorted_usec_list_t *sul)
     (void)sul;
     mm_conns_sweep(now);
     mm_seats_sweep(now);
+    mm_sfu_tick(now);
     if (status_file)
         mm_status_write(status_file);
     lws_sul_schedule(context, 0, &sweep_sul, sweep, MM_US);
@@ -233,6 +238,7 @@ static void watch_signals(void)
 static void finish(mm_db *db)
 {
     mm_events_stop();
+    mm_sfu_stop();
     mm_db_close(db);
     lws_context_destroy(context);
     ev_loop_destroy(loop);
@@ -268,6 +274,7 @@ int main(int argc, char **argv)
     }
     mm_auth_init(key);
     mm_conns_init(&cfg);
+    mm_caps_init(&cfg);
     mm_ws_init(&cfg);
     db = mm_db_open(context, vh, "queries", cfg.db, NULL);
     if (!db || mm_events_start(context, vh, cfg.db)) {
@@ -279,12 +286,15 @@ int main(int argc, char **argv)
         mm_log("error", "cannot start the webhook deliverer (libcurl)");
         return MM_EXIT_STARTUP;
     }
+    if (mm_sfu_start(context, vh, &cfg))
+        return MM_EXIT_STARTUP;
     status_file = cfg.status_file;
     if (status_file)
         mm_status_write(status_file);
     lws_sul_schedule(context, 0, &sweep_sul, sweep, MM_US);
-    mm_log("info", "listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d)",
-           cfg.host, cfg.port, cfg.grace, cfg.max_frame, cfg.rate, cfg.burst);
+    mm_log("info", "listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d, "
+           "sockets per user %d, per address %d)", cfg.host, cfg.port, cfg.grace,
+           cfg.max_frame, cfg.rate, cfg.burst, cfg.max_per_user, cfg.max_per_address);
     watch_signals();
     ev_run(loop, 0);
     finish(db);

@@ -59,6 +59,43 @@ static int media_state(mm_sig_msg *m)
     return 0;
 }
 
+/* sfu-publish, sfu-subscribe-answer: an SDP string; sfu-ice: which
+ * connection, and a candidate (null: no more candidates). */
+static int sfu(mm_sig_msg *m, const char *type)
+{
+    json_t *target = json_object_get(m->json, "target");
+
+    if (!strcmp(type, "sfu-unpublish")) {
+        m->type = MM_SIG_SFU_UNPUBLISH;
+        return 0;
+    }
+    if (!strcmp(type, "sfu-ice")) {
+        m->type = MM_SIG_SFU_ICE;
+        m->payload = json_object_get(m->json, "candidate");
+        if (!json_is_string(target) || (strcmp(json_string_value(target), "publisher")
+                                        && strcmp(json_string_value(target), "subscriber")))
+            return refuse(m, "target must be \"publisher\" or \"subscriber\"");
+        if (!json_is_object(m->payload) && !json_is_null(m->payload))
+            return refuse(m, "candidate must be an object or null");
+        m->sfu_target = json_string_value(target)[0] == 's';
+        return 0;
+    }
+    if (strcmp(type, "sfu-publish") && strcmp(type, "sfu-subscribe-answer"))
+        return refuse(m, "unknown type");
+    m->type = type[4] == 'p' ? MM_SIG_SFU_PUBLISH : MM_SIG_SFU_SUBSCRIBE_ANSWER;
+    m->payload = json_object_get(m->json, "sdp");
+    if (!json_is_string(m->payload) || !json_string_length(m->payload))
+        return refuse(m, "sdp must be a non-empty string");
+    if (m->type == MM_SIG_SFU_PUBLISH && json_object_get(m->json, "screen_mid")) {
+        json_t *mid = json_object_get(m->json, "screen_mid");
+
+        if (!json_is_string(mid) || !json_string_length(mid) || json_string_length(mid) > 15)
+            return refuse(m, "screen_mid must be a string of 1 to 15 characters");
+        m->screen_mid = json_string_value(mid);
+    }
+    return 0;
+}
+
 /* The checks of each type (jansson refuses a \u0000 in a string, so the
  * names compare as C strings). */
 static int by_type(mm_sig_msg *m, const char *type)
@@ -79,6 +116,8 @@ static int by_type(mm_sig_msg *m, const char *type)
         m->type = type[0] == 'p' ? MM_SIG_PING : MM_SIG_LEAVE;
         return 0;
     }
+    if (!strncmp(type, "sfu-", 4))
+        return sfu(m, type);
     return refuse(m, "unknown type");
 }
 

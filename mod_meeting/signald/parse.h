@@ -19,6 +19,10 @@ typedef enum {
     MM_SIG_MEDIA_STATE,
     MM_SIG_PING,
     MM_SIG_LEAVE,
+    MM_SIG_SFU_PUBLISH,             /* the SFU's frames (sfu.h) */
+    MM_SIG_SFU_SUBSCRIBE_ANSWER,
+    MM_SIG_SFU_ICE,
+    MM_SIG_SFU_UNPUBLISH,
 } mm_sig_type;
 
 /* Room for the longest refusal: the JSON parser's text and where it stopped. */
@@ -30,8 +34,11 @@ typedef struct {
     long long target;   /* offer, answer, ice-candidate: target_user_id, > 0 */
     /* offer, answer: "sdp"; ice-candidate: "candidate" (may be JSON null).
      * What the target must find under the same name in mm_sig_relay's frame,
-     * as it is here: the fuzzer holds the relay to that. */
+     * as it is here: the fuzzer holds the relay to that. sfu-publish,
+     * sfu-subscribe-answer: "sdp", a string; sfu-ice: "candidate". */
     json_t *payload;    /* borrowed from json */
+    int sfu_target;     /* sfu-ice: 0 "publisher", 1 "subscriber" */
+    const char *screen_mid;     /* sfu-publish: the m-line of a screen, or NULL */
     int audio, video, screen;   /* media-state: 0 or 1 each */
     char why[MM_SIG_WHY_MAX];   /* refused: the message of the error frame */
 } mm_sig_msg;

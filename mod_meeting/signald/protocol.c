@@ -3,6 +3,7 @@
 
 #include "parse.h"
 #include "seats.h"
+#include "sfu.h"
 
 json_t *mm_frame(const char *type, long long meeting_id)
 {
@@ -52,7 +53,7 @@ json_t *mm_frame_joined(const mm_seat *self)
         || json_object_set_new(f, "settings", self->room->settings
                                                   ? json_incref(self->room->settings)
                                                   : json_object())
-        || json_object_set_new(f, "media", json_string("mesh"))
+        || json_object_set_new(f, "media", json_string(mm_sfu_enabled() ? "sfu" : "mesh"))
         || json_object_set_new(f, "audio_enabled", json_boolean(self->audio))) {
         json_decref(f);
         json_decref(list);
@@ -149,6 +150,7 @@ static const char *media_state(mm_conn *c, const mm_sig_msg *m)
     if (!(f = mm_frame_media(s)))
         return "out of memory";
     mm_room_send(s->room, f, c->user_id);
+    mm_sfu_audio(c, m->audio);
     json_decref(f);
     return NULL;
 }
@@ -179,6 +181,11 @@ static const char *dispatch(mm_conn *c, mm_sig_msg *m, const unsigned char *data
     case MM_SIG_LEAVE:
         mm_seats_leave(c);
         return NULL;
+    case MM_SIG_SFU_PUBLISH:
+    case MM_SIG_SFU_SUBSCRIBE_ANSWER:
+    case MM_SIG_SFU_ICE:
+    case MM_SIG_SFU_UNPUBLISH:
+        return mm_sfu_frame(c, m);
     }
     return "unknown type";
 }
@@ -218,7 +225,7 @@ void mm_protocol_frame(mm_conn *c, const unsigned char *data, size_t len, int bi
         return;
     }
     why = waiting ? dispatch_waiting(c, &m) : dispatch(c, &m, data, len);
-    if (why)
+    if (why && *why)
         invalid(c, why);
     mm_sig_msg_clear(&m);
 }

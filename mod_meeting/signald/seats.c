@@ -9,11 +9,12 @@
 #include "pgevents.h"
 #include "protocol.h"
 #include "rooms.h"
+#include "sfu.h"
 #include "util.h"
 
 static const char SQL_TAKE[] = "SELECT code, participant_id, role, username, nickname,"
                                " settings, audio_enabled, video_enabled"
-                               " FROM mm_seat_take($1::bigint, $2::bigint)";
+                               " FROM mm_seat_take($1::bigint, $2::bigint, $3::bigint)";
 static const char SQL_RELEASE[] = "SELECT mm_seat_release($1::bigint, $2::bigint)";
 static const char SQL_RENEW[] = "SELECT mm_seat_renew($1::bigint[], $2::bigint[])";
 static const char SQL_WAIT_LEAVE[] = "SELECT mm_waiting_leave($1::bigint, $2::bigint)";
@@ -141,11 +142,13 @@ static void seat(mm_take *t, mm_conn *c, const PGresult *res)
         send_frame(c, "admitted");
     }
     send_joined(s);
+    mm_sfu_seated(c);
 }
 
 static void refuse(mm_conn *c, int code, long long meeting_id)
 {
     static const struct { int db, close; const char *why, *waiting_frame; } map[] = {
+        {401, 4401, "ticket revoked by a log-out", NULL},
         {403, 4403, "not a member of this meeting", "denied"},
         {410, 4410, "meeting is not ongoing", "meeting-ended"},
         {429, 4429, "meeting is full", "admitted"},
@@ -254,11 +257,12 @@ static void took(void *arg, const PGresult *res)
 static int take(mm_room *r, mm_conn *c)
 {
     mm_take *t = calloc(1, sizeof(*t));
-    char m[24], u[24];
-    const char *params[2] = {m, u};
+    char m[24], u[24], g[24];
+    const char *params[3] = {m, u, g};
 
     ids(m, u, c->meeting_id, c->user_id);
-    if (!t || mm_db_send(db, SQL_TAKE, 2, params, took, t)) {
+    snprintf(g, sizeof(g), "%lld", c->gen);
+    if (!t || mm_db_send(db, SQL_TAKE, 3, params, took, t)) {
         free(t);
         mm_log("warn", "meeting %lld user %lld: database unavailable", c->meeting_id,
                c->user_id);

@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "auth.h"
+#include "caps.h"
 #include "conn.h"
 #include "protocol.h"
 #include "seats.h"
+#include "sfu.h"
 #include "util.h"
 
 static const mm_sig_config *cfg;
@@ -24,7 +26,9 @@ static int filter(mm_conn *c, struct lws *wsi)
 {
     if (!mm_auth_path_ok(wsi))
         return -1;
-    c->refuse_code = mm_auth_check(wsi, &c->meeting_id, &c->user_id, &c->refuse_reason);
+    c->refuse_code = mm_auth_check(wsi, &c->meeting_id, &c->user_id, &c->gen,
+                                   &c->refuse_reason);
+    mm_caps_address(c, wsi);
     return 0;
 }
 
@@ -37,6 +41,8 @@ static void established(mm_conn *c, struct lws *wsi)
         mm_conn_close(c, c->refuse_code, c->refuse_reason);
         return;
     }
+    if (mm_caps_check(c))
+        return;
     mm_seats_connect(c);
 }
 
@@ -107,6 +113,7 @@ static void closed(mm_conn *c)
 {
     if (!c->listed)
         return;     /* never got past the handshake */
+    mm_sfu_closed(c);
     mm_seats_disconnect(c);
     mm_conn_closed(c);
 }

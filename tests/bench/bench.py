@@ -402,7 +402,7 @@ class Data:
                 u = r * 50 + j + 1
                 out.append((m, u, jwt(self.secret, {
                     "iss": "mod_meeting", "sub": str(u), "typ": "ticket", "mid": m,
-                    "iat": now, "exp": now + 290, "jti": secrets.token_hex(16)})))
+                    "gen": 0, "iat": now, "exp": now + 290, "jti": secrets.token_hex(16)})))
         return out
 
 

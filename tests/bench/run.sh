@@ -80,6 +80,8 @@ PY_PID=$!
 wait "$PY_PID"
 status=$?
 PY_PID=
+echo "== media through the SFU (tests/bench/sfu.mjs, in a network namespace)"
+bash "$ROOT/tests/e2e/sfu.sh" --bench || status=1
 echo
 echo "== recording post-processing (tests/bench/recording_bench.py)"
 /usr/bin/python3 "$HERE/recording_bench.py" || status=1

@@ -4,8 +4,9 @@
 -- (session_replication_role = replica); every reference is made valid here.
 --
 --   users          1..10000        password "bench-password", one precomputed
---                                  bcrypt hash of cost 10 (the default; login
---                                  pays it)
+--                                  hash of cost 10 (the default; login pays
+--                                  it), in the pre-hashed form of accounts.c
+--                                  ($mm1: bcrypt of its HMAC-SHA256, base64)
 --   meetings       1..100000       5 participants each (the first is the host
 --                                  and creator); every user is in exactly 50
 --   meeting        100001          the chat meeting: 1,000,000 messages,
@@ -43,7 +44,7 @@ END $$;
 
 INSERT INTO users (user_id, username, email, password_hash, nickname, created_at, updated_at)
 SELECT i, 'bench' || i, 'bench' || i || '@example.com',
-       '$2y$10$q8uGgiSO5FunfoTe0lMmS.a7moqRy58CDBbuf28z9nseQoBiZsD7a',
+       '$mm1$2y$10$nlfLWUbAmmR6NhZymvSDG.WwdgvHRS0aHAYtrHAtcXuM3yiLbS80y',
        'Bench User ' || i, '2025-01-01', '2025-01-01'
   FROM generate_series(1, 10000) AS i;
 

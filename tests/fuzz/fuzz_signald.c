@@ -128,6 +128,23 @@ static void accepted(mm_sig_msg *m, const char *data, size_t size)
     case MM_SIG_LEAVE:
         CHECK(!strcmp(type, "leave"));
         break;
+    case MM_SIG_SFU_PUBLISH:
+    case MM_SIG_SFU_SUBSCRIBE_ANSWER:
+        CHECK(!strcmp(type, m->type == MM_SIG_SFU_PUBLISH ? "sfu-publish"
+                                                          : "sfu-subscribe-answer"));
+        CHECK(m->payload == json_object_get(m->json, "sdp"));
+        CHECK(json_is_string(m->payload) && json_string_length(m->payload) > 0);
+        CHECK(!m->screen_mid || (m->type == MM_SIG_SFU_PUBLISH && strlen(m->screen_mid) >= 1
+                                 && strlen(m->screen_mid) <= 15));
+        break;
+    case MM_SIG_SFU_ICE:
+        CHECK(!strcmp(type, "sfu-ice") && (m->sfu_target == 0 || m->sfu_target == 1));
+        CHECK(m->payload == json_object_get(m->json, "candidate"));
+        CHECK(json_is_object(m->payload) || json_is_null(m->payload));
+        break;
+    case MM_SIG_SFU_UNPUBLISH:
+        CHECK(!strcmp(type, "sfu-unpublish"));
+        break;
     default:
         abort();
     }

@@ -36,6 +36,7 @@ TEST_CONF = """
 MeetingBcryptCost 4
 MeetingRateLimit * 1000000/min
 MeetingRateLimitSlots 4096
+MeetingMaxOngoingMeetings 1000
 MeetingWebhookRetrySchedule 200ms 400ms 600ms 800ms 1s 1s 1s
 MeetingWebhookTimeout 5
 """

@@ -1,6 +1,7 @@
 """Accounts (SPEC.md 2): register, log in, refresh, log out, profile; token checks."""
 import re
 import socket
+import subprocess
 import time
 
 import pytest
@@ -41,7 +42,54 @@ def test_password_is_stored_as_bcrypt(stack):
     register(stack, **body)
     (hash_,), = stack.sql("SELECT password_hash FROM users WHERE username = %s",
                           body["username"])
-    assert hash_.startswith("$2") and "secret123" not in hash_
+    # bcrypt of a digest of the whole password, tagged as such (accounts.c)
+    assert hash_.startswith("$mm1$2y$") and "secret123" not in hash_
+
+
+LONG_PASSWORDS = {
+    "ascii": ("a" * 72 + "right-ending", "a" * 72 + "wrong-ending"),
+    # 100 code points of 2 bytes: 200 bytes, the first 72 alike
+    "two-byte": ("é" * 99 + "x", "é" * 99 + "y"),
+    "four-byte": ("😀" * 18 + "tail", "😀" * 18 + "liat"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LONG_PASSWORDS))
+def test_a_password_is_checked_whole_not_its_first_72_bytes(stack, kind):
+    right, wrong = LONG_PASSWORDS[kind]
+    assert right.encode()[:72] == wrong.encode()[:72] and len(right.encode()) > 72
+    body = valid_body(password=right)
+    assert register(stack, **body).status_code == 200
+    login = {"username": body["username"]}
+    r = stack.api("POST", "/auth/login", json={**login, "password": wrong})
+    assert r.status_code == 401, r.text
+    r = stack.api("POST", "/auth/login", json={**login, "password": right})
+    assert r.status_code == 200, r.text
+
+
+def legacy_hash(password):
+    """bcrypt of the password itself, as hashes were made before: htpasswd -B."""
+    out = subprocess.run(["htpasswd", "-niB", "-C", "4", "x"], input=password,
+                         capture_output=True, text=True, check=True).stdout
+    return out.strip().split(":", 1)[1]
+
+
+def test_an_old_style_hash_still_logs_in_and_is_replaced(stack):
+    body = valid_body()
+    user_id = register(stack, **body).json()["data"]["user_id"]
+    old = legacy_hash("secret123")
+    stack.sql("UPDATE users SET password_hash = %s WHERE user_id = %s", old, user_id)
+    r = stack.api("POST", "/auth/login", json={"username": body["username"],
+                                               "password": "wrong-one"})
+    assert r.status_code == 401
+    assert stack.sql("SELECT password_hash FROM users WHERE user_id = %s", user_id) == [[old]]
+    stack.login(body["username"], "secret123")
+    (new,), = stack.sql("SELECT password_hash FROM users WHERE user_id = %s", user_id)
+    assert new.startswith("$mm1$2y$") and new != old
+    stack.login(body["username"], "secret123")
+    r = stack.api("POST", "/auth/login", json={"username": body["username"],
+                                               "password": "secret1234"})
+    assert r.status_code == 401
 
 
 @pytest.mark.parametrize("field,value", [

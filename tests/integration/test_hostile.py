@@ -412,7 +412,11 @@ def test_body_just_over_the_cap_is_413_and_just_under_is_parsed(world, name):
 
 CTYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
           "application/jsonx", "application/json-patch+json", "text/json", "json",
-          "application/ json", "*/*", ""]
+          "application/ json", "*/*", "",
+          # JSON is UTF-8: any other charset is refused, also beside a good one
+          "application/json; charset=latin1", "application/json;charset=utf-16",
+          'application/json; charset="iso-8859-1"', "application/json; charset=",
+          "application/json; charset=utf-8; charset=latin1", "application/json; charset=utf8"]
 
 
 @pytest.mark.parametrize("ctype", CTYPES)
@@ -423,6 +427,21 @@ def test_wrong_content_types_are_415(world, name, ctype):
     # requests adds no Content-Type to bytes of its own; "" sends the header empty.
     r = world.send(name, raw=raw, ctype=None, headers=headers)
     envelope(r, 415, "unsupported_media_type")
+
+
+UTF8_CTYPES = ["application/json; charset=utf-8", "application/json;charset=UTF-8",
+               'application/json; charset="Utf-8"', "APPLICATION/JSON; Charset=utf-8",
+               "application/json; version=1"]
+
+
+@pytest.mark.parametrize("ctype", UTF8_CTYPES)
+def test_json_in_utf8_is_accepted_whatever_the_case(stack, ctype):
+    u = stack.new_user()
+    body = {"title": "utf-8", "start_time": "2030-01-01T10:00:00Z",
+            "end_time": "2030-01-01T11:00:00Z", "max_participants": 5, "meeting_type": "video"}
+    r = stack.api("POST", "/meetings", token=u["token"], data=json.dumps(body).encode(),
+                  headers={"Content-Type": ctype})
+    assert r.status_code == 201, (ctype, r.text)
 
 
 @pytest.mark.parametrize("name", BODY_ROUTES)
@@ -471,6 +490,18 @@ def test_bad_path_ids_are_404(world, name, pos, bad):
     r = world.send(name, body=body, path=world.path(name, ids=ids),
                    ctype="video/webm" if name == "recording.upload" else "application/json")
     envelope(r, 404, "not_found")
+
+
+@pytest.mark.parametrize("name", ID_ROUTES)
+def test_a_real_id_with_a_leading_zero_is_404(world, name):
+    """/meetings/01 is not /meetings/1: an id is written one way only."""
+    for pos in range(route(name)["pattern"].count(":id")):
+        ids = [world.mid, world.member["user_id"]]
+        ids[pos] = f"0{ids[pos]}"
+        body = world.valid_body(name) if name in BODY_TABLES else None
+        r = world.send(name, body=body, path=world.path(name, ids=ids),
+                       ctype="video/webm" if name == "recording.upload" else "application/json")
+        envelope(r, 404, "not_found")
 
 
 @pytest.mark.parametrize("name", ID_ROUTES)
@@ -692,6 +723,8 @@ PROTOCOL = {
         b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 200 + b"\r\n",
     "control-char-in-header":
         b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n",
+    "nul-in-header":
+        b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
     "nul-in-path": b"GET /api/v1/meetings/%00 HTTP/1.1\r\nHost: x\r\n\r\n",
     "encoded-slash": b"GET /api/v1/meetings/1%2fparticipants HTTP/1.1\r\nHost: x\r\n\r\n",
     "no-host": b"GET /api/v1/health HTTP/1.1\r\n\r\n",
@@ -718,13 +751,45 @@ def test_protocol_errors_under_the_api_are_json(stack, case):
     raw_envelope(*parse_raw(raw_http(stack, data)))
 
 
+# What each answer says: the machine code names what httpd found, not JSON.
+PROTOCOL_CODES = {
+    "unknown-transfer-encoding": (400, "bad_request"),
+    "content-length-not-a-number": (400, "bad_request"),
+    "content-length-negative": (400, "bad_request"),
+    "content-length-twice": (400, "bad_request"),
+    "content-length-huge": (400, "bad_request"),
+    "header-over-8k": (400, "header_too_large"),
+    "bearer-over-8k": (400, "header_too_large"),
+    "too-many-headers": (400, "header_too_large"),
+    "control-char-in-header": (400, "bad_request"),
+    "nul-in-header": (400, "bad_request"),
+    "nul-in-path": (404, "not_found"),
+    "encoded-slash": (404, "not_found"),
+    "no-host": (400, "bad_request"),
+    "garbage-request-line": (400, "bad_request"),
+    "uri-over-8k": (414, "uri_too_long"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROTOCOL))
+def test_protocol_errors_say_what_happened(stack, case):
+    data = PROTOCOL[case].replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+    status, headers, body = parse_raw(raw_http(stack, data))
+    want_status, want_code = PROTOCOL_CODES[case]
+    raw_envelope(status, headers, body, want=want_status)
+    assert json.loads(body)["error"] == want_code, body
+
+
 def test_bad_chunked_framing_is_400_json(stack):
     for body in [b"zz\r\n{}\r\n0\r\n\r\n", b"ffffffffffffffffff\r\n{}\r\n0\r\n\r\n",
                  b"2\r\n{}\r\n1\r\n", b"-1\r\n{}\r\n0\r\n\r\n"]:
         req = (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
         out = raw_http(stack, req, timeout=40)
-        raw_envelope(*parse_raw(out))     # 400, or 413 for a chunk size past any limit
+        status, headers, answer = parse_raw(out)
+        raw_envelope(status, headers, answer)     # 400, or 413 for a chunk size past any limit
+        if status == 400:
+            assert json.loads(answer)["error"] == "bad_request", answer
 
 
 class Drip:
@@ -918,6 +983,7 @@ def odd_claims(uid):
         "sub-overflow": {"sub": "9223372036854775808"}, "sub-exp": {"sub": "1e3"},
         "sub-space": {"sub": f" {uid}"}, "sub-trailing": {"sub": f"{uid}x"},
         "sub-missing": {"sub": None}, "sub-null": {"sub": "\u0000"},
+        "sub-leading-zero": {"sub": f"0{uid}"},
         "exp-string": {"exp": str(now + 600)}, "exp-float": {"exp": now + 600.5},
         "exp-huge": {"exp": 10 ** 30}, "exp-missing": {"exp": None},
         "iat-missing": {"iat": None},

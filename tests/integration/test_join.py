@@ -265,7 +265,17 @@ def test_join_accepts_no_body_or_an_empty_object(stack, host, guests):
 def test_password_is_stored_hashed(stack, host):
     mid = create(stack, host, start=False, password="Op3n Sesame")
     (h,), = stack.sql("SELECT password_hash FROM meetings WHERE meeting_id = %s", mid)
-    assert h.startswith("$2") and "Sesame" not in h
+    assert h.startswith("$mm1$2") and "Sesame" not in h
+
+
+def test_a_meeting_password_is_checked_whole_not_its_first_72_bytes(stack, host, guests):
+    right, wrong = "é" * 49 + "x", "é" * 49 + "y"      # 99 bytes, the first 72 alike
+    mid = create(stack, host, password=right)
+    g = guests[0]
+    r = stack.api("POST", f"/meetings/{mid}/join", token=g["token"], json={"password": wrong})
+    assert r.status_code == 403 and r.json()["error"] == "wrong_password", r.text
+    r = stack.api("POST", f"/meetings/{mid}/join", token=g["token"], json={"password": right})
+    assert r.status_code == 200, r.text
 
 
 def test_password_rules(stack, host, guests):

@@ -237,7 +237,7 @@ def test_create_password_is_hashed_and_never_returned(stack, alice):
     assert "s3cret" not in r.text and "password" not in r.json()["data"]
     mid = r.json()["data"]["meeting_id"]
     (h,), = stack.sql("SELECT password_hash FROM meetings WHERE meeting_id = %s", mid)
-    assert h.startswith("$2") and "s3cret" not in h
+    assert h.startswith("$mm1$2") and "s3cret" not in h
     d = get(stack, alice, mid)
     assert "s3cret" not in d.text and d.json()["data"]["has_password"] is True
     assert "password" not in d.json()["data"] and "password_hash" not in d.json()["data"]
@@ -523,7 +523,7 @@ def test_update_password_sets_and_null_clears(stack, alice):
     assert r.status_code == 200 and "pw1" not in r.text
     assert get(stack, alice, mid).json()["data"]["has_password"] is True
     (h,), = stack.sql("SELECT password_hash FROM meetings WHERE meeting_id = %s", mid)
-    assert h.startswith("$2")
+    assert h.startswith("$mm1$2")
     # Leaving password out keeps it.
     stack.api("PUT", f"/meetings/{mid}", token=alice["token"], json={"title": "t"})
     assert get(stack, alice, mid).json()["data"]["has_password"] is True

@@ -7,6 +7,8 @@ import time
 import pytest
 import requests
 
+from jwtutil import access_claims, secret_of, sign
+
 
 # The test stacks keep the seed's limits except where a test sets its own.
 SEED_LIMITS = "MeetingRateLimit * 1000000/min\n" + "\n".join(
@@ -170,3 +172,29 @@ def test_exact_count_across_children(make_stack, mpm):
     assert len(child_pids(s)) >= 3
     codes = burst(s, 200, "/users/profile", u["token"])
     assert codes.count(200) == 40 and codes.count(429) == 160
+
+
+def status_fields(s):
+    text = requests.get(s.url + "/server-status?auto", timeout=10).text
+    return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def test_a_full_table_keeps_the_log_in_limit(make_stack):
+    """64 slots, every one held by a live key (150 users' profile reads at one an
+    hour): log-ins from one address still meet their limit instead of going
+    through unlimited, and the full table is logged once, not per request."""
+    s = make_stack("MeetingRateLimitSlots 64\nMeetingRateLimit profile.get 1/h\n"
+                   "MeetingRateLimit auth.login 3/min")
+    secret = secret_of(s)
+    uids = [s.register()["user_id"] for _ in range(150)]
+    for uid in uids:
+        token = sign(secret, access_claims(uid))
+        # Past 64 a newcomer takes the slot closest to expiry and its debt: 429.
+        assert s.api("GET", "/users/profile", token=token).status_code in (200, 429)
+    fields = status_fields(s)
+    assert fields["MeetingRateLimitSlotsUsed"] == fields["MeetingRateLimitSlots"] == "64"
+    codes = [login(s).status_code for _ in range(10)]
+    assert codes.count(401) <= 3 and codes.count(429) >= 7, codes
+    r = login(s)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert s.log_text().count("MM0301") == 1, s.log_text()[-2000:]

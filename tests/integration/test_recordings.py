@@ -600,6 +600,18 @@ def test_download_with_bearer_members_only(stack, recorded):
                            token=host["token"]), 404, "not_found")
 
 
+def test_downloads_tell_browsers_not_to_sniff(stack, recorded):
+    """The stored type is the uploader's claim: every download, signed or with a
+    token, whole or a range, says nosniff so no browser runs it as HTML."""
+    host, mid, rid, _ = recorded
+    url = listing(stack, host, mid)[rid]["file_url"]
+    answers = [raw_get(url), raw_get(url, {"Range": "bytes=0-9"}),
+               stack.api("GET", f"/meetings/{mid}/recordings/{rid}/file", token=host["token"])]
+    assert [r.status_code for r in answers] == [200, 206, 200]
+    for r in answers:
+        assert r.headers.get("X-Content-Type-Options") == "nosniff", r.headers
+
+
 def test_download_without_a_file_yet_is_404(stack):
     host, mid = ongoing(stack)
     rid = started(stack, host, mid)

@@ -375,6 +375,28 @@ async def test_a_valid_ticket_is_not_enough_once_removed(stack, room):
 
 
 @aio
+async def test_a_log_out_ends_the_tickets_issued_before_it(stack, room):
+    """A ticket carries the token generation it was issued under; after a log-out
+    the old room_url opens nothing, and a ticket from a new log-in works."""
+    g = room.guests[0]
+    assert claims_of(room.ticket(g))["gen"] == claims_of(g["token"])["gen"]
+    ok(stack.api("POST", "/auth/logout", token=g["token"]))
+    assert await refusal(room.url(g)) == 4401
+    g["token"] = stack.login(g["username"])["token"]
+    room.join(g)
+    p, _ = await enter(room, g)
+    await p.close()
+
+
+@aio
+async def test_a_ticket_without_a_generation_is_refused(stack, room):
+    g = room.guests[0]
+    claims = {k: v for k, v in claims_of(room.ticket(g)).items() if k != "gen"}
+    token = sign(secret_of(stack), claims)
+    assert await refusal(ws_url(stack, room.mid, g["user_id"], token)) in (401, 4401)
+
+
+@aio
 async def test_a_valid_ticket_is_not_enough_once_ended(stack, room):
     ok(stack.api("POST", f"/meetings/{room.mid}/end", token=room.host["token"]))
     assert await refusal(room.url(room.guests[0])) == 4410

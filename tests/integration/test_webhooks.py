@@ -443,7 +443,7 @@ def test_a_rolled_back_transaction_leaves_no_event(stack, pg, receiver):
     user = stack.new_user()
     w = create_webhook(stack, user, receiver.url)
     mid = create_meeting(stack, user)
-    pg.sql("BEGIN; SELECT mm_meeting_start(%s, %s, NULL); ROLLBACK;", mid, user["user_id"])
+    pg.sql("BEGIN; SELECT mm_meeting_start(%s, %s, NULL, 1000); ROLLBACK;", mid, user["user_id"])
     time.sleep(1.5)
     assert receiver.events() == []
     assert deliveries(stack, user, w["webhook_id"])["total"] == 0

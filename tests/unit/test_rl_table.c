@@ -219,28 +219,63 @@ START_TEST(test_refund_after_hand_over)
 }
 END_TEST
 
-/* All slots live: a new key gets "no slot" (admitted, full-bucket headers),
- * and the keys in the table keep their state. */
-START_TEST(test_full_no_slot)
+/* All slots live: a new key is never let through without a limit. It takes
+ * the slot that expires first and inherits its debt: with 1 per hour used
+ * up in every slot, the newcomer is refused too, and so is the key it
+ * pushed out when it comes back. */
+START_TEST(test_full_table_never_admits_without_limit)
 {
     mm_rl_table *t = new_table(8);
     mm_gcra_limit l = lim(1, 3600);
     mm_gcra_result r;
+    uint64_t evicted = 0, refused = 0;
+    size_t first;
     unsigned i;
 
     for (i = 0; i < 8; i++)
-        ck_assert_int_eq(allowed(t, key_n(i), &l, NOW), 1);
-    ck_assert_int_eq(mm_rl_check(t, key_n(8), &l, NOW + S, &r), 1);
-    ck_assert_int_eq(r.allowed, 1);
-    ck_assert_uint_eq(r.limit, 1);
-    ck_assert_uint_eq(r.remaining, 0);
-    for (i = 0; i < 8; i++)
-        ck_assert_int_eq(allowed(t, key_n(i), &l, NOW + S), 0);
+        ck_assert_int_eq(allowed(t, key_n(i), &l, NOW + (int64_t)i * S), 1);
+    first = slot_holding(t, 8, key_n(0));
+    ck_assert_int_eq(mm_rl_check(t, key_n(8), &l, NOW + 10 * S, &r), 0);
+    ck_assert_int_eq(r.allowed, 0);
+    ck_assert_uint_ge(r.retry_after_s, 3590);
+    /* The victim was the key closest to expiry: key 0, charged first. */
+    ck_assert_uint_eq(slot_holding(t, 8, key_n(8)), first);
+    ck_assert_int_eq(allowed(t, key_n(0), &l, NOW + 10 * S), 0);
+    for (i = 1; i < 8; i++)
+        if (slot_holding(t, 8, key_n(i)) != SIZE_MAX)
+            ck_assert_int_eq(allowed(t, key_n(i), &l, NOW + 10 * S), 0);
+    /* Reported once: two live keys went, nothing was refused. */
+    ck_assert_int_eq(mm_rl_pressure(t, NOW + 10 * S, 60 * S, &evicted, &refused), 1);
+    ck_assert_uint_ge(evicted, 2);
+    ck_assert_uint_eq(refused, 0);
+    ck_assert_int_eq(mm_rl_pressure(t, NOW + 11 * S, 60 * S, &evicted, &refused), 0);
     free_table(t, 8);
 }
 END_TEST
 
-/* Slots whose TAT has passed are reused, oldest first; live ones never. */
+/* A newcomer inherits only the debt of the key closest to expiry: where that
+ * one had room left, so does the newcomer, and no more than it had. */
+START_TEST(test_eviction_inherits_the_smallest_debt)
+{
+    mm_rl_table *t = new_table(8);
+    mm_gcra_limit l = lim(4, 400);          /* T = 100 s, bursts of 4 */
+    mm_gcra_result r;
+    unsigned i, n;
+
+    for (i = 0; i < 8; i++)                 /* 1, 2 or 3 of 4 used; key 7 all 4 */
+        for (n = 0; n <= (i < 7 ? i % 3 : 3); n++)
+            ck_assert_int_eq(allowed(t, key_n(i), &l, NOW), 1);
+    /* A key with one used is closest to expiry: the newcomer gets its 3 left
+     * (a millisecond later, which pays for the microsecond of the hand-over). */
+    for (n = 0; n < 3; n++)
+        ck_assert_int_eq(allowed(t, key_n(100), &l, NOW + 1000), 1);
+    ck_assert_int_eq(mm_rl_check(t, key_n(100), &l, NOW + 1000, &r), 0);
+    ck_assert_int_eq(r.allowed, 0);
+    free_table(t, 8);
+}
+END_TEST
+
+/* Slots whose TAT has passed are reused, oldest first, before any live one. */
 START_TEST(test_evicts_oldest_expired)
 {
     mm_rl_table *t = new_table(8);
@@ -259,7 +294,6 @@ START_TEST(test_evicts_oldest_expired)
         ck_assert_int_eq(allowed(t, key_n(100 + i), &l, now), 1);
         ck_assert_uint_eq(slot_holding(t, 8, key_n(100 + i)), at[i]);
     }
-    ck_assert_int_eq(mm_rl_check(t, key_n(104), &l, now, &r), 1);
     for (i = 4; i < 8; i++) {
         ck_assert_int_eq(mm_rl_check(t, key_n(i), &l, now, &r), 0);
         ck_assert_int_eq(r.allowed, 1);
@@ -279,7 +313,8 @@ START_TEST(test_tiny_table)
 
     for (i = 0; i < 3; i++)
         ck_assert_int_eq(allowed(t, key_n(i), &l, NOW), 1);
-    ck_assert_int_eq(mm_rl_check(t, key_n(3), &l, NOW, &r), 1);
+    ck_assert_int_eq(mm_rl_check(t, key_n(3), &l, NOW, &r), 0);
+    ck_assert_int_eq(r.allowed, 0);         /* every slot's debt is a minute */
     ck_assert_int_eq(allowed(t, key_n(3), &l, NOW + 61 * S), 1);
     free_table(t, 3);
 }
@@ -447,6 +482,44 @@ START_TEST(test_procs_churn)
 }
 END_TEST
 
+/* One window of slots kept full by fresh keys (as an attacker with many
+ * addresses would) while one key knocks, with time standing still: it gets
+ * at most its 5 an hour, and every check is decided (none "no slot", which
+ * the module would have to refuse). */
+#define FULL_SLOTS 16
+
+static void fill_and_knock(mm_rl_table *t, shared_counts *c, int proc)
+{
+    mm_gcra_limit l = lim(5, 3600);
+    int64_t now = NOW + S;
+    mm_gcra_result r;
+    unsigned i;
+
+    barrier(c, PROCS);
+    for (i = 0; i < 2000; i++) {
+        tally(t, c, proc, 0, &l, now);
+        if (mm_rl_check(t, key_n(100000 * (unsigned)(proc + 1) + i), &l, now, &r) != 0)
+            __atomic_add_fetch(&c->no_slot, 1, __ATOMIC_RELAXED);
+    }
+}
+
+START_TEST(test_procs_full_table_keeps_the_limit)
+{
+    mm_rl_table *t = new_table(FULL_SLOTS);
+    shared_counts *c = shared(sizeof(*c));
+    mm_gcra_limit l = lim(5, 3600);
+    unsigned j;
+
+    for (j = 0; j < FULL_SLOTS; j++)
+        ck_assert_int_eq(allowed(t, key_n(500 + j), &l, NOW), 1);
+    run_procs(t, c, fill_and_knock);
+    ck_assert_uint_eq(c->no_slot, 0);
+    ck_assert_uint_le(admitted_total(c, 0), 5);
+    munmap(c, sizeof(*c));
+    free_table(t, FULL_SLOTS);
+}
+END_TEST
+
 /* ---- the apr_shm glue ---- */
 
 START_TEST(test_shm_attach)
@@ -487,7 +560,8 @@ static Suite *rl_suite(void)
     tcase_add_test(tc, test_same_as_gcra);
     tcase_add_test(tc, test_refund);
     tcase_add_test(tc, test_refund_after_hand_over);
-    tcase_add_test(tc, test_full_no_slot);
+    tcase_add_test(tc, test_full_table_never_admits_without_limit);
+    tcase_add_test(tc, test_eviction_inherits_the_smallest_debt);
     tcase_add_test(tc, test_evicts_oldest_expired);
     tcase_add_test(tc, test_tiny_table);
     tcase_add_test(tc, test_stale_mark_healed);
@@ -496,6 +570,7 @@ static Suite *rl_suite(void)
     tcase_add_test(mp, test_procs_one_key);
     tcase_add_test(mp, test_procs_many_keys);
     tcase_add_test(mp, test_procs_churn);
+    tcase_add_test(mp, test_procs_full_table_keeps_the_limit);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, mp);
     return s;

@@ -300,6 +300,9 @@ START_TEST(checks_claim_types)
         "\"exp\":1800000300,\"gen\":3}",
         "{\"iss\":\"iss\",\"sub\":\"42x\",\"typ\":\"access\",\"iat\":1800000000,"
         "\"exp\":1800000300,\"gen\":3}",
+        /* not canonical: a leading zero */
+        "{\"iss\":\"iss\",\"sub\":\"042\",\"typ\":\"access\",\"iat\":1800000000,"
+        "\"exp\":1800000300,\"gen\":3}",
         "{\"iss\":\"iss\",\"sub\":\"99999999999999999999\",\"typ\":\"access\","
         "\"iat\":1800000000,\"exp\":1800000300,\"gen\":3}",
         "{\"iss\":\"iss\",\"sub\":\"42\",\"typ\":\"access\",\"iat\":1800000000,"
@@ -329,10 +332,18 @@ START_TEST(checks_ticket_claims)
 {
     mm_claims c;
 
-    ck_assert_int_eq(verify_forged_as(MM_TOKEN_TICKET, HS256, TICKET_BUT(",\"mid\":9"), &c),
+    ck_assert_int_eq(verify_forged_as(MM_TOKEN_TICKET, HS256,
+                                      TICKET_BUT(",\"mid\":9,\"gen\":4"), &c),
                      MM_TOKEN_OK);
-    ck_assert(c.meeting_id == 9 && c.type == MM_TOKEN_TICKET);
-    ck_assert_int_eq(verify_forged_as(MM_TOKEN_TICKET, HS256, TICKET_BUT(",\"mid\":0"), &c),
+    ck_assert(c.meeting_id == 9 && c.gen == 4 && c.type == MM_TOKEN_TICKET);
+    /* A ticket carries its holder's token generation, so log-out can end it. */
+    ck_assert_int_eq(verify_forged_as(MM_TOKEN_TICKET, HS256, TICKET_BUT(",\"mid\":9"), &c),
+                     MM_TOKEN_INVALID);
+    ck_assert_int_eq(verify_forged_as(MM_TOKEN_TICKET, HS256,
+                                      TICKET_BUT(",\"mid\":9,\"gen\":\"4\""), &c),
+                     MM_TOKEN_INVALID);
+    ck_assert_int_eq(verify_forged_as(MM_TOKEN_TICKET, HS256,
+                                      TICKET_BUT(",\"mid\":0,\"gen\":4"), &c),
                      MM_TOKEN_INVALID);
     ck_assert_int_eq(verify_forged_as(MM_TOKEN_TICKET, HS256, TICKET_BUT(""), &c),
                      MM_TOKEN_INVALID);

@@ -1,0 +1,1006 @@
+/* signald: media through the SFU (see sfu.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "sfu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idmap.h"
+#include "janus.h"
+#include "protocol.h"
+#include "rooms.h"
+#include "util.h"
+
+#define PLUGIN "janus.plugin.videoroom"
+/* Janus ends a session that is silent for session_timeout (60 s). */
+#define KEEPALIVE_US (25 * MM_US)
+/* VideoRoom publishers per room (Janus's default is 3): SPEC 7's scale
+ * target is 50 participants with 10 cameras; this leaves room for all. */
+#define ROOM_PUBLISHERS 100
+#define ROOM_BITRATE 512000
+/* Janus's error codes that mean "already so". */
+/* Candidates kept per connection until its handle or offer exists: a
+ * browser gathers a handful; more is not a browser. */
+#define ICE_QUEUE_MAX 64
+#define JANUS_ROOM_EXISTS 427
+#define JANUS_ID_EXISTS 436
+
+typedef enum { ROOM_NONE, ROOM_CREATING, ROOM_READY } room_state;
+
+/* The meeting's VideoRoom as signald knows it. */
+typedef struct sroom {
+    long long meeting_id;
+    room_state state;
+    json_t *feeds;          /* {"<user_id>": true} publishing with media up */
+} sroom;
+
+typedef struct mm_sfu_peer {
+    mm_conn *conn;
+    long long meeting_id, user_id;
+    long long session, pub, sub;    /* Janus ids, 0 until made */
+    long long keepalive_us;
+    json_t *offer;                  /* sfu-publish waiting to go to Janus */
+    json_t *sent;                   /* the one Janus is answering */
+    json_t *wanted, *subscribed;    /* {"<user_id>": true} */
+    json_t *ice[2];                 /* candidates sent before their handle existed */
+    char audio_mid[16];             /* of the published audio, "" if none */
+    char screen_mid[16];            /* of the published screen, "" if none */
+    unsigned making : 1;            /* a session or handle is being made */
+    unsigned pub_busy : 1, joined : 1, publishing : 1, retried : 1;
+    unsigned sub_busy : 1, sub_joined : 1, offer_out : 1;
+    unsigned audio_off : 1;
+} peer;
+
+enum { PUB = 0, SUB = 1 };
+
+static int enabled;
+static mm_idmap rooms = MM_IDMAP_INIT;      /* sroom by (meeting_id, 0) */
+static mm_idmap sessions = MM_IDMAP_INIT;   /* peer by (session, 0) */
+static long long admin_session, admin_handle, admin_keepalive_us;
+
+static void advance(peer *p);
+
+int mm_sfu_enabled(void)
+{
+    return enabled;
+}
+
+/* {janus, session_id[, handle_id]} */
+static json_t *request(const char *kind, long long session, long long handle)
+{
+    json_t *r = json_pack("{s:s}", "janus", kind);
+
+    if (r && session)
+        json_object_set_new(r, "session_id", json_integer(session));
+    if (r && handle)
+        json_object_set_new(r, "handle_id", json_integer(handle));
+    return r;
+}
+
+/* A VideoRoom message; body and jsep (may be NULL) are taken. */
+static json_t *message(long long session, long long handle, json_t *body, json_t *jsep)
+{
+    json_t *r = request("message", session, handle);
+
+    if (r) {
+        json_object_set_new(r, "body", body);
+        if (jsep)
+            json_object_set_new(r, "jsep", jsep);
+    } else {
+        json_decref(body);
+        json_decref(jsep);
+    }
+    return r;
+}
+
+/* The plugin's answer in reply, or NULL with *why (and *code) set. */
+static json_t *answer(json_t *reply, const char **why, int *code)
+{
+    const char *kind = json_string_value(json_object_get(reply, "janus"));
+    json_t *data = json_object_get(json_object_get(reply, "plugindata"), "data");
+    json_t *err;
+
+    *code = 0;
+    if (!reply) {
+        *why = "the media server went away";
+        return NULL;
+    }
+    if (kind && !strcmp(kind, "error")) {
+        err = json_object_get(reply, "error");
+        *code = (int)json_integer_value(json_object_get(err, "code"));
+        *why = json_string_value(json_object_get(err, "reason"));
+        *why = *why ? *why : "refused by the media server";
+        return NULL;
+    }
+    if (json_object_get(data, "error_code")) {
+        *code = (int)json_integer_value(json_object_get(data, "error_code"));
+        *why = json_string_value(json_object_get(data, "error"));
+        *why = *why ? *why : "refused by the media server";
+        return NULL;
+    }
+    *why = NULL;
+    return data ? data : reply;
+}
+
+static long long reply_id(json_t *reply)
+{
+    return json_integer_value(json_object_get(json_object_get(reply, "data"), "id"));
+}
+
+static void send_error(peer *p, const char *code, const char *message)
+{
+    if (p->conn)
+        mm_send_error(p->conn, code, message);
+}
+
+/* ---- the meeting's VideoRoom ---- */
+
+static sroom *room_get(long long meeting_id)
+{
+    sroom *r = mm_idmap_get(&rooms, meeting_id, 0);
+
+    if (r)
+        return r;
+    r = calloc(1, sizeof(*r));
+    if (!r || !(r->feeds = json_object()) || mm_idmap_put(&rooms, meeting_id, 0, r)) {
+        if (r)
+            json_decref(r->feeds);
+        free(r);
+        return NULL;
+    }
+    r->meeting_id = meeting_id;
+    return r;
+}
+
+static void room_free(sroom *r)
+{
+    mm_idmap_del(&rooms, r->meeting_id, 0);
+    mm_janus_forget(r);
+    json_decref(r->feeds);
+    free(r);
+}
+
+static mm_seat *seats_of(long long meeting_id)
+{
+    mm_room *r = mm_room_find(meeting_id);
+
+    return r ? r->seats : NULL;
+}
+
+/* Every peer of the meeting connected to this signald. */
+#define FOR_PEERS(meeting_id, p)                                        \
+    for (mm_seat *s_ = seats_of(meeting_id); s_; s_ = s_->next)         \
+        if (s_->conn && (p = s_->conn->sfu) != NULL)
+
+static void room_ready(sroom *r)
+{
+    peer *p;
+
+    r->state = ROOM_READY;
+    FOR_PEERS(r->meeting_id, p)
+        advance(p);
+}
+
+static void created(void *arg, json_t *reply)
+{
+    sroom *r = arg;
+    const char *why;
+    int code;
+
+    if (answer(reply, &why, &code) || code == JANUS_ROOM_EXISTS) {
+        mm_log("info", "meeting %lld: media server room ready", r->meeting_id);
+        room_ready(r);
+        return;
+    }
+    r->state = ROOM_NONE;
+    mm_log("warn", "MM0456: meeting %lld: the media server did not create the room: %s",
+           r->meeting_id, why);
+}
+
+/* Creates the meeting's VideoRoom unless it exists or is being made. */
+static void room_ensure(sroom *r)
+{
+    json_t *body;
+
+    if (r->state != ROOM_NONE || !admin_handle)
+        return;
+    body = json_pack("{s:s, s:I, s:i, s:i, s:s, s:s, s:b, s:s}", "request", "create",
+                     "room", (json_int_t)r->meeting_id, "publishers", ROOM_PUBLISHERS,
+                     "bitrate", ROOM_BITRATE, "audiocodec", "opus", "videocodec", "vp8",
+                     "notify_joining", 0, "description", "mod_meeting");
+    if (mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, created, r) == 0)
+        r->state = ROOM_CREATING;
+}
+
+static void admin_answered(void *arg, json_t *reply)
+{
+    const char *why;
+    int code;
+
+    (void)arg;
+    if (reply && !answer(reply, &why, &code))
+        mm_log("info", "MM0459: the media server refused a request: %d %s", code, why);
+}
+
+/* A VideoRoom request on the admin handle whose answer nobody waits for. */
+static void admin_request(json_t *body)
+{
+    if (admin_handle)
+        mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, admin_answered,
+                      NULL);
+    else
+        json_decref(body);
+}
+
+/* ---- peers ---- */
+
+static void key(char buf[24], long long id)
+{
+    snprintf(buf, 24, "%lld", id);
+}
+
+/* Janus forgot the peer (restart, timeout): it starts again from nothing. */
+static void peer_reset(peer *p)
+{
+    if (p->session)
+        mm_idmap_del(&sessions, p->session, 0);
+    mm_janus_forget(p);
+    p->session = p->pub = p->sub = 0;
+    p->making = p->pub_busy = p->joined = p->publishing = p->retried = 0;
+    p->sub_busy = p->sub_joined = p->offer_out = 0;
+    json_object_clear(p->subscribed);
+    json_object_clear(p->wanted);
+    json_decref(p->offer);
+    json_decref(p->sent);
+    p->offer = p->sent = NULL;
+    for (int i = 0; i < 2; i++)
+        json_array_clear(p->ice[i]);
+    p->audio_mid[0] = p->screen_mid[0] = '\0';
+}
+
+static peer *peer_of(mm_conn *c)
+{
+    peer *p = c->sfu;
+
+    if (p)
+        return p;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->wanted = json_object();
+    p->subscribed = json_object();
+    p->ice[PUB] = json_array();
+    p->ice[SUB] = json_array();
+    if (!p->wanted || !p->subscribed || !p->ice[PUB] || !p->ice[SUB]) {
+        json_decref(p->wanted);
+        json_decref(p->subscribed);
+        json_decref(p->ice[PUB]);
+        json_decref(p->ice[SUB]);
+        free(p);
+        return NULL;
+    }
+    p->conn = c;
+    p->meeting_id = c->meeting_id;
+    p->user_id = c->user_id;
+    c->sfu = p;
+    return p;
+}
+
+/* The feeds of others with media up become wanted by p. */
+static void want_feeds(peer *p)
+{
+    sroom *r = mm_idmap_get(&rooms, p->meeting_id, 0);
+    const char *k;
+    json_t *v;
+    char self[24];
+
+    if (!r)
+        return;
+    key(self, p->user_id);
+    json_object_foreach(r->feeds, k, v)
+        if (strcmp(k, self) != 0 && !json_object_get(p->subscribed, k))
+            json_object_set(p->wanted, k, json_true());
+}
+
+static void got_session(void *arg, json_t *reply)
+{
+    peer *p = arg;
+    const char *why;
+    int code;
+
+    p->making = 0;
+    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+        send_error(p, "SFU_UNAVAILABLE", why ? why : "no session on the media server");
+        return;
+    }
+    p->session = reply_id(reply);
+    p->keepalive_us = mm_mono_us();
+    mm_idmap_put(&sessions, p->session, 0, p);
+    advance(p);
+}
+
+/* Sends the candidates that waited for the handle of side. */
+static void flush_ice(peer *p, int side)
+{
+    size_t i;
+    json_t *cand;
+
+    json_array_foreach(p->ice[side], i, cand) {
+        json_t *t = request("trickle", p->session, side == PUB ? p->pub : p->sub);
+
+        if (t)
+            json_object_set(t, json_is_null(cand) ? "completed" : "candidate",
+                            json_is_null(cand) ? json_true() : cand);
+        mm_janus_send(t, 1, NULL, NULL);
+    }
+    json_array_clear(p->ice[side]);
+}
+
+static void attached(peer *p, json_t *reply, int side)
+{
+    const char *why;
+    int code;
+
+    p->making = 0;
+    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+        send_error(p, "SFU_UNAVAILABLE", why ? why : "cannot attach to the media server");
+        return;
+    }
+    if (side == PUB)
+        p->pub = reply_id(reply);
+    else
+        p->sub = reply_id(reply);
+    advance(p);
+}
+
+static void attached_pub(void *arg, json_t *reply)
+{
+    attached(arg, reply, PUB);
+}
+
+static void attached_sub(void *arg, json_t *reply)
+{
+    attached(arg, reply, SUB);
+}
+
+/* The mid of the first audio section of an SDP, for moderate. */
+static void find_audio_mid(const char *sdp, char *mid, size_t cap)
+{
+    const char *m = sdp ? strstr(sdp, "m=audio") : NULL;
+    const char *next, *a;
+    size_t n;
+
+    mid[0] = '\0';
+    if (!m)
+        return;
+    next = strstr(m + 1, "\nm=");
+    a = strstr(m, "a=mid:");
+    if (!a || (next && a > next))
+        return;
+    a += 6;
+    n = strcspn(a, "\r\n");
+    if (n < cap) {
+        memcpy(mid, a, n);
+        mid[n] = '\0';
+    }
+}
+
+/* A publisher's stream is forwarded or not (Janus's moderate). */
+static void moderate(peer *p, const char *mid, int mute)
+{
+    admin_request(json_pack("{s:s, s:I, s:I, s:s, s:b}", "request", "moderate", "room",
+                            (json_int_t)p->meeting_id, "id", (json_int_t)p->user_id, "mid",
+                            mid, "mute", mute));
+}
+
+/* The SFU forwards p's audio or not, as its last media-state says. */
+static void apply_audio(peer *p)
+{
+    if (p->publishing && p->audio_mid[0])
+        moderate(p, p->audio_mid, p->audio_off);
+}
+
+static void send_sdp(peer *p, const char *type, json_t *jsep, json_t *streams)
+{
+    json_t *f;
+
+    if (!p->conn || !(f = mm_frame(type, p->meeting_id))) {
+        json_decref(streams);
+        return;
+    }
+    json_object_set(f, "sdp", json_object_get(jsep, "sdp"));
+    if (streams)
+        json_object_set_new(f, "streams", streams);
+    mm_conn_send_json(p->conn, f);
+    json_decref(f);
+}
+
+static void kicked_then_retry(void *arg, json_t *reply)
+{
+    (void)reply;
+    advance(arg);
+}
+
+static void published(void *arg, json_t *reply)
+{
+    peer *p = arg;
+    json_t *data, *jsep = json_object_get(reply, "jsep");
+    const char *why;
+    int code;
+
+    p->pub_busy = 0;
+    data = answer(reply, &why, &code);
+    if (!data && code == JANUS_ID_EXISTS && !p->retried && !p->offer) {
+        /* The user's previous socket's publisher has not left yet: it is
+         * kicked, and the offer goes again. */
+        p->retried = 1;
+        p->offer = p->sent;
+        p->sent = NULL;
+        mm_janus_send(message(admin_session, admin_handle,
+                              json_pack("{s:s, s:I, s:I}", "request", "kick", "room",
+                                        (json_int_t)p->meeting_id, "id",
+                                        (json_int_t)p->user_id), NULL),
+                      0, kicked_then_retry, p);
+        return;
+    }
+    json_decref(p->sent);
+    p->sent = NULL;
+    if (!data || !json_is_object(jsep)) {
+        send_error(p, reply ? "SFU_REFUSED" : "SFU_UNAVAILABLE",
+                   why ? why : "the media server gave no answer");
+        advance(p);
+        return;
+    }
+    p->joined = 1;
+    p->publishing = 1;
+    send_sdp(p, "sfu-answer", jsep, NULL);
+    find_audio_mid(json_string_value(json_object_get(jsep, "sdp")), p->audio_mid,
+                   sizeof(p->audio_mid));
+    if (p->audio_off)
+        apply_audio(p);
+    advance(p);
+}
+
+/* The browser's offer goes to Janus: the first one joins the room and
+ * publishes at once, a later one renegotiates (configure). */
+static void publish(peer *p)
+{
+    json_t *body, *jsep;
+    const char *req = !p->joined ? "joinandconfigure" : p->publishing ? "configure" : "publish";
+    char display[24];
+
+    key(display, p->user_id);
+    body = json_pack("{s:s, s:I, s:s, s:I, s:s}", "request", req, "room",
+                     (json_int_t)p->meeting_id, "ptype", "publisher", "id",
+                     (json_int_t)p->user_id, "display", display);
+    jsep = json_pack("{s:s, s:O}", "type", "offer", "sdp", p->offer);
+    json_decref(p->sent);
+    p->sent = p->offer;
+    p->offer = NULL;
+    if (mm_janus_send(message(p->session, p->pub, body, jsep), 0, published, p) == 0) {
+        p->pub_busy = 1;
+        flush_ice(p, PUB);
+    }
+}
+
+/* Janus's streams of a subscriber offer, as the client needs them:
+ * [{mid, user_id, kind, active}]. */
+static json_t *streams_of(json_t *data)
+{
+    json_t *out = json_array(), *st;
+    size_t i;
+
+    json_array_foreach(json_object_get(data, "streams"), i, st) {
+        const char *type = json_string_value(json_object_get(st, "type"));
+        json_t *feed = json_object_get(st, "feed_id");
+
+        if (!type || !strcmp(type, "data") || !json_is_integer(feed))
+            continue;
+        json_array_append_new(out, json_pack("{s:O, s:O, s:s, s:b}", "mid",
+                                             json_object_get(st, "mid"), "user_id", feed,
+                                             "kind", type, "active",
+                                             !json_is_false(json_object_get(st, "active"))));
+    }
+    return out;
+}
+
+/* An offer of Janus for the downstream connection: to the browser. */
+static void sub_offer(peer *p, json_t *data, json_t *jsep)
+{
+    p->sub_joined = 1;
+    p->offer_out = 1;
+    send_sdp(p, "sfu-offer", jsep, streams_of(data));
+}
+
+static void subscribed(void *arg, json_t *reply)
+{
+    peer *p = arg;
+    json_t *data, *jsep = json_object_get(reply, "jsep");
+    const char *why;
+    int code;
+
+    p->sub_busy = 0;
+    data = answer(reply, &why, &code);
+    if (!data) {
+        /* A feed that has gone meanwhile: it is no longer wanted either. */
+        mm_log("info", "meeting %lld user %lld: subscription refused: %s", p->meeting_id,
+               p->user_id, why);
+        advance(p);
+        return;
+    }
+    if (json_is_object(jsep))
+        sub_offer(p, data, jsep);
+    advance(p);
+}
+
+/* The wanted feeds go into the downstream connection: join the first time,
+ * subscribe later. */
+static void subscribe(peer *p)
+{
+    json_t *streams = json_array(), *v, *body;
+    const char *k;
+
+    json_object_foreach(p->wanted, k, v) {
+        json_array_append_new(streams, json_pack("{s:I}", "feed", (json_int_t)atoll(k)));
+        json_object_set(p->subscribed, k, json_true());
+    }
+    json_object_clear(p->wanted);
+    if (!p->sub_joined)
+        body = json_pack("{s:s, s:I, s:s, s:o}", "request", "join", "room",
+                         (json_int_t)p->meeting_id, "ptype", "subscriber", "streams", streams);
+    else
+        body = json_pack("{s:s, s:o}", "request", "subscribe", "streams", streams);
+    if (mm_janus_send(message(p->session, p->sub, body, NULL), 0, subscribed, p) == 0)
+        p->sub_busy = 1;
+}
+
+static void started(void *arg, json_t *reply)
+{
+    peer *p = arg;
+    const char *why;
+    int code;
+
+    p->sub_busy = 0;
+    if (!answer(reply, &why, &code))
+        send_error(p, "SFU_REFUSED", why);
+    advance(p);
+}
+
+/* Makes what p needs next, one request at a time: the room, a session, a
+ * handle, the publication, the subscription. */
+static void advance(peer *p)
+{
+    sroom *r;
+
+    if (!mm_janus_is_up() || p->making || !p->conn)
+        return;
+    r = room_get(p->meeting_id);
+    if (!r)
+        return;
+    if (r->state != ROOM_READY) {
+        room_ensure(r);
+        return;
+    }
+    if (!p->session) {
+        if (p->offer || json_object_size(p->wanted))
+            p->making = !mm_janus_send(request("create", 0, 0), 0, got_session, p);
+        return;
+    }
+    if (p->offer && !p->pub_busy) {
+        json_t *a;
+
+        if (!p->pub) {
+            a = request("attach", p->session, 0);
+            json_object_set_new(a, "plugin", json_string(PLUGIN));
+            p->making = !mm_janus_send(a, 0, attached_pub, p);
+            return;
+        }
+        publish(p);
+    }
+    if (json_object_size(p->wanted) && !p->sub_busy && !p->offer_out) {
+        json_t *a;
+
+        if (!p->sub) {
+            a = request("attach", p->session, 0);
+            json_object_set_new(a, "plugin", json_string(PLUGIN));
+            p->making = !mm_janus_send(a, 0, attached_sub, p);
+            return;
+        }
+        subscribe(p);
+    }
+}
+
+/* ---- frames from the browser ---- */
+
+static const char *sfu_publish(peer *p, const mm_sig_msg *m)
+{
+    mm_seat *s = p->conn->seat;
+
+    if (m->screen_mid && s && !s->room->screen_share && !mm_seat_is_staff(s)) {
+        mm_send_error(p->conn, "SCREEN_SHARE_DISABLED",
+                      "screen sharing is turned off for this meeting");
+        return "";
+    }
+    snprintf(p->screen_mid, sizeof(p->screen_mid), "%s", m->screen_mid ? m->screen_mid : "");
+    json_decref(p->offer);
+    p->offer = json_incref(m->payload);
+    p->retried = 0;
+    find_audio_mid(json_string_value(m->payload), p->audio_mid, sizeof(p->audio_mid));
+    advance(p);
+    return NULL;
+}
+
+static const char *sfu_subscribe_answer(peer *p, const mm_sig_msg *m)
+{
+    json_t *jsep;
+
+    if (!p->offer_out || !p->sub)
+        return "no sfu-offer is waiting for an answer";
+    p->offer_out = 0;
+    jsep = json_pack("{s:s, s:O}", "type", "answer", "sdp", m->payload);
+    if (mm_janus_send(message(p->session, p->sub, json_pack("{s:s}", "request", "start"), jsep),
+                      0, started, p) == 0) {
+        p->sub_busy = 1;
+        flush_ice(p, SUB);
+    }
+    return NULL;
+}
+
+static const char *sfu_ice(peer *p, const mm_sig_msg *m)
+{
+    int side = m->sfu_target;
+    long long handle = side == PUB ? p->pub : p->sub;
+    json_t *t;
+
+    if (!handle || (side == PUB && p->offer && !p->pub_busy)) {
+        /* The handle or the offer is on its way: the candidate follows it
+         * (Janus itself keeps candidates that come before the offer's
+         * answer is made). */
+        if (json_array_size(p->ice[side]) >= ICE_QUEUE_MAX)
+            return "too many candidates before the offer";
+        json_array_append(p->ice[side], m->payload);
+        return NULL;
+    }
+    t = request("trickle", p->session, handle);
+    if (t)
+        json_object_set(t, json_is_null(m->payload) ? "completed" : "candidate",
+                        json_is_null(m->payload) ? json_true() : m->payload);
+    mm_janus_send(t, 1, NULL, NULL);
+    return NULL;
+}
+
+/* Janus hangs the upstream connection up, and the hangup event takes the
+ * feed away from the others. */
+static const char *sfu_unpublish(peer *p)
+{
+    if (!p->publishing)
+        return "nothing is published";
+    p->publishing = 0;
+    mm_janus_send(message(p->session, p->pub, json_pack("{s:s}", "request", "unpublish"),
+                          NULL), 0, NULL, NULL);
+    return NULL;
+}
+
+const char *mm_sfu_frame(mm_conn *c, const mm_sig_msg *m)
+{
+    peer *p;
+
+    if (!enabled)
+        return "this meeting's media goes peer to peer (\"media\": \"mesh\"), not through an SFU";
+    if (!mm_janus_is_up()) {
+        mm_send_error(c, "SFU_UNAVAILABLE", "the media server is not reachable; try again");
+        return "";
+    }
+    if (!(p = peer_of(c)))
+        return "out of memory";
+    switch (m->type) {
+    case MM_SIG_SFU_PUBLISH:
+        return sfu_publish(p, m);
+    case MM_SIG_SFU_SUBSCRIBE_ANSWER:
+        return sfu_subscribe_answer(p, m);
+    case MM_SIG_SFU_ICE:
+        return sfu_ice(p, m);
+    case MM_SIG_SFU_UNPUBLISH:
+        return sfu_unpublish(p);
+    default:
+        return "unknown type";
+    }
+}
+
+void mm_sfu_seated(mm_conn *c)
+{
+    peer *p;
+
+    if (!enabled || !(p = peer_of(c)))
+        return;
+    /* mute_on_join: no audio forwarded until the user unmutes. */
+    p->audio_off = c->seat && !c->seat->audio;
+    want_feeds(p);
+    advance(p);
+}
+
+void mm_sfu_audio(mm_conn *c, int on)
+{
+    peer *p = c->sfu;
+
+    if (!p || p->audio_off == !on)
+        return;
+    p->audio_off = !on;
+    apply_audio(p);
+}
+
+void mm_sfu_screen_stop(mm_conn *c)
+{
+    peer *p = c->sfu;
+
+    if (p && p->publishing && p->screen_mid[0])
+        moderate(p, p->screen_mid, 1);
+}
+
+void mm_sfu_closed(mm_conn *c)
+{
+    peer *p = c->sfu;
+
+    if (!p)
+        return;
+    c->sfu = NULL;
+    if (p->session) {
+        mm_janus_send(request("destroy", p->session, 0), 1, NULL, NULL);
+        mm_idmap_del(&sessions, p->session, 0);
+    }
+    mm_janus_forget(p);
+    json_decref(p->offer);
+    json_decref(p->sent);
+    json_decref(p->wanted);
+    json_decref(p->subscribed);
+    json_decref(p->ice[PUB]);
+    json_decref(p->ice[SUB]);
+    free(p);
+}
+
+void mm_sfu_removed(long long meeting_id, long long user_id)
+{
+    sroom *r = mm_idmap_get(&rooms, meeting_id, 0);
+    char k[24];
+
+    if (!enabled)
+        return;
+    key(k, user_id);
+    if (r)
+        json_object_del(r->feeds, k);
+    mm_log("info", "meeting %lld user %lld: kicked from the media server room", meeting_id,
+           user_id);
+    admin_request(json_pack("{s:s, s:I, s:I}", "request", "kick", "room",
+                            (json_int_t)meeting_id, "id", (json_int_t)user_id));
+}
+
+void mm_sfu_ended(long long meeting_id)
+{
+    sroom *r = mm_idmap_get(&rooms, meeting_id, 0);
+
+    if (!enabled)
+        return;
+    if (r)
+        room_free(r);
+    mm_log("info", "meeting %lld: media server room destroyed", meeting_id);
+    admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room",
+                            (json_int_t)meeting_id));
+}
+
+/* ---- Janus's own events ---- */
+
+/* p's feed has media up (or lost it): the others subscribe (Janus drops a
+ * gone feed from their downstream connections itself). */
+static void feed_changed(peer *p, int up)
+{
+    sroom *r = room_get(p->meeting_id);
+    peer *o;
+    char k[24];
+
+    if (!r)
+        return;
+    key(k, p->user_id);
+    if (!up) {
+        json_object_del(r->feeds, k);
+        FOR_PEERS(p->meeting_id, o)
+            json_object_del(o->subscribed, k);
+        return;
+    }
+    json_object_set(r->feeds, k, json_true());
+    FOR_PEERS(p->meeting_id, o)
+        if (o != p && !json_object_get(o->subscribed, k)) {
+            json_object_set(o->wanted, k, json_true());
+            advance(o);
+        }
+}
+
+static void trickle_out(peer *p, int side, json_t *ev)
+{
+    json_t *f = mm_frame("sfu-ice", p->meeting_id);
+    json_t *cand = json_object_get(ev, "candidate");
+
+    if (!f || !p->conn) {
+        json_decref(f);
+        return;
+    }
+    json_object_set_new(f, "target", json_string(side == PUB ? "publisher" : "subscriber"));
+    json_object_set_new(f, "candidate",
+                        json_is_true(json_object_get(cand, "completed")) || !cand
+                            ? json_null() : json_incref(cand));
+    mm_conn_send_json(p->conn, f);
+    json_decref(f);
+}
+
+static void on_plugin_event(peer *p, int side, json_t *ev)
+{
+    json_t *data = json_object_get(json_object_get(ev, "plugindata"), "data");
+    json_t *jsep = json_object_get(ev, "jsep");
+    const char *what = json_string_value(json_object_get(data, "videoroom"));
+
+    /* Janus renegotiates the downstream connection when a feed goes. */
+    if (side == SUB && json_is_object(jsep) && what && !strcmp(what, "updated"))
+        sub_offer(p, data, jsep);
+}
+
+static void on_event(json_t *ev)
+{
+    const char *kind = json_string_value(json_object_get(ev, "janus"));
+    long long session = json_integer_value(json_object_get(ev, "session_id"));
+    long long sender = json_integer_value(json_object_get(ev, "sender"));
+    peer *p = session ? mm_idmap_get(&sessions, session, 0) : NULL;
+    int side;
+
+    if (!p || !kind)
+        return;
+    if (!strcmp(kind, "timeout")) {
+        mm_log("warn", "MM0457: meeting %lld user %lld: media server session timed out",
+               p->meeting_id, p->user_id);
+        peer_reset(p);
+        return;
+    }
+    if (sender != p->pub && sender != p->sub)
+        return;
+    side = sender == p->pub ? PUB : SUB;
+    if (!strcmp(kind, "webrtcup") && side == PUB)
+        feed_changed(p, 1);
+    else if (!strcmp(kind, "hangup") && side == PUB) {
+        p->publishing = 0;
+        feed_changed(p, 0);
+    } else if (!strcmp(kind, "hangup")) {
+        /* The downstream connection is gone: the next feed starts a new one. */
+        p->sub_joined = p->offer_out = 0;
+        json_object_clear(p->subscribed);
+    } else if (!strcmp(kind, "trickle"))
+        trickle_out(p, side, ev);
+    else if (!strcmp(kind, "event"))
+        on_plugin_event(p, side, ev);
+}
+
+/* ---- the admin session, Janus coming and going ---- */
+
+static void listed(void *arg, json_t *reply)
+{
+    json_t *data, *room;
+    const char *why;
+    size_t i;
+    int code;
+
+    (void)arg;
+    data = answer(reply, &why, &code);
+    /* A room no meeting here stands behind (it ended while signald was
+     * away): destroyed. Rooms of meetings with people here are made again. */
+    json_array_foreach(json_object_get(data, "list"), i, room) {
+        long long id = json_integer_value(json_object_get(room, "room"));
+
+        if (id && !mm_room_find(id))
+            admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room",
+                                    (json_int_t)id));
+    }
+    for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next) {
+        sroom *r = room_get(mr->meeting_id);
+        json_t *f = mm_frame("sfu-reset", mr->meeting_id);
+
+        /* Their sessions went with the old connection: publish again. */
+        mm_room_send(mr, f, 0);
+        json_decref(f);
+        if (r)
+            room_ensure(r);
+    }
+}
+
+static void admin_attached(void *arg, json_t *reply)
+{
+    const char *why;
+    int code;
+
+    (void)arg;
+    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+        mm_log("warn", "MM0458: cannot attach to the media server's VideoRoom: %s",
+               why ? why : "no handle");
+        return;
+    }
+    admin_handle = reply_id(reply);
+    mm_janus_send(message(admin_session, admin_handle, json_pack("{s:s}", "request", "list"),
+                          NULL), 0, listed, NULL);
+}
+
+static void admin_created(void *arg, json_t *reply)
+{
+    const char *why;
+    int code;
+    json_t *a;
+
+    (void)arg;
+    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+        mm_log("warn", "MM0458: no session on the media server: %s", why ? why : "no id");
+        return;
+    }
+    admin_session = reply_id(reply);
+    admin_keepalive_us = mm_mono_us();
+    a = request("attach", admin_session, 0);
+    json_object_set_new(a, "plugin", json_string(PLUGIN));
+    mm_janus_send(a, 0, admin_attached, NULL);
+}
+
+static void on_up(void)
+{
+    mm_janus_send(request("create", 0, 0), 0, admin_created, NULL);
+}
+
+/* Janus is gone, and every session and room with it. */
+static void on_down(void)
+{
+    admin_session = admin_handle = 0;
+    for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next) {
+        sroom *r = mm_idmap_get(&rooms, mr->meeting_id, 0);
+
+        if (r) {
+            r->state = ROOM_NONE;
+            json_object_clear(r->feeds);
+        }
+        for (mm_seat *s = mr->seats; s; s = s->next)
+            if (s->conn && s->conn->sfu)
+                peer_reset(s->conn->sfu);
+    }
+}
+
+int mm_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const mm_sig_config *c)
+{
+    static const mm_janus_hooks hooks = {on_up, on_down, on_event};
+
+    if (!c->media_server)
+        return 0;
+    enabled = 1;
+    return mm_janus_start(ctx, vh, c->media_server, c->media_secret_file, &hooks);
+}
+
+void mm_sfu_stop(void)
+{
+    if (enabled)
+        mm_janus_stop();
+}
+
+static void keepalive(long long session)
+{
+    mm_janus_send(request("keepalive", session, 0), 1, NULL, NULL);
+}
+
+void mm_sfu_tick(long long now_us)
+{
+    if (!enabled || !mm_janus_is_up())
+        return;
+    if (admin_session && now_us - admin_keepalive_us >= KEEPALIVE_US) {
+        admin_keepalive_us = now_us;
+        keepalive(admin_session);
+    }
+    for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next)
+        for (mm_seat *s = mr->seats; s; s = s->next) {
+            peer *p = s->conn ? s->conn->sfu : NULL;
+
+            if (p && p->session && now_us - p->keepalive_us >= KEEPALIVE_US) {
+                p->keepalive_us = now_us;
+                keepalive(p->session);
+            }
+        }
+}

@@ -1,0 +1,54 @@
+/*
+ * signald: media through the SFU (SPEC 7, docs/signaling.md "Media through
+ * the SFU"). Each signaling socket of a meeting gets one Janus session with
+ * two VideoRoom handles: the publisher (the browser's upstream connection:
+ * its offer goes in, Janus's answer comes back) and the multistream
+ * subscriber (one downstream connection carrying everyone else, offered by
+ * Janus and renegotiated as people start and stop publishing). A publisher's
+ * feed id is its user_id. The meeting's VideoRoom (room id = meeting id) is
+ * created on first use and destroyed when the meeting ends; a removed user is
+ * kicked from it. Without --media-server none of this runs: the mesh stays.
+ */
+#ifndef MM_SIG_SFU_H
+#define MM_SIG_SFU_H
+
+#include <libwebsockets.h>
+
+#include "config.h"
+#include "conn.h"
+#include "parse.h"
+
+/* Connects to Janus when cfg names a media server. -1 when it names one
+ * that cannot be used (logged). */
+int mm_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const mm_sig_config *cfg);
+void mm_sfu_stop(void);
+
+/* Whether a media server is configured ("sfu" in joined, else "mesh"). */
+int mm_sfu_enabled(void);
+
+/* The socket got joined: it will be offered the feeds already published. */
+void mm_sfu_seated(mm_conn *c);
+
+/* An sfu-* frame from a seated socket. Returns why it was refused, or NULL
+ * (an error frame with its own code may already have been sent: then "").  */
+const char *mm_sfu_frame(mm_conn *c, const mm_sig_msg *m);
+
+/* A media-state from the socket: the SFU forwards its audio or not. */
+void mm_sfu_audio(mm_conn *c, int enabled);
+
+/* The settings stopped the socket's screen share: the SFU stops forwarding
+ * it. */
+void mm_sfu_screen_stop(mm_conn *c);
+
+/* The socket closed: its Janus session goes. */
+void mm_sfu_closed(mm_conn *c);
+
+/* Authority from the REST side: the user is kicked out of the VideoRoom; the
+ * meeting's VideoRoom is destroyed. */
+void mm_sfu_removed(long long meeting_id, long long user_id);
+void mm_sfu_ended(long long meeting_id);
+
+/* Once a second: keepalives of the Janus sessions. */
+void mm_sfu_tick(long long now_us);
+
+#endif
