@@ -5,6 +5,7 @@ PostgreSQL and signald, through the REST API and /ws/signaling."""
 import asyncio
 import os
 import signal
+import socket
 import threading
 import time
 
@@ -546,9 +547,22 @@ async def test_many_admissions_into_a_full_meeting_stay_within_capacity(stack):
         await p.close()
 
 
+def signald_listening(stack):
+    try:
+        socket.create_connection(("127.0.0.1", stack.sigport), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
 @aio
 async def test_someone_waits_through_a_restart_of_signald(make_stack):
     stack = make_stack()
+    # A new stack answers /health before the signald it starts listens.
+    deadline = time.monotonic() + 10
+    while not signald_listening(stack):
+        assert time.monotonic() < deadline, "signald did not listen"
+        time.sleep(0.05)
     room = WaitingRoom(stack)
     u = waiter(stack)
     room.knock(u)
