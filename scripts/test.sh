@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: sets up what is missing (packages, build), then the C unit
-# tests under ASan/UBSan, a short fuzzing run, the OpenAPI lint, the
+# tests under ASan/UBSan, a short fuzzing run, the include graph, the OpenAPI lint, the
 # integration tests (each starts its own PostgreSQL and httpd in a temporary
 # directory on free ports) and the browser end-to-end test. Ends with one
 # line "total: N passed, N failed"; exits non-zero when any test fails.
@@ -46,6 +46,19 @@ for run in $fuzz_runs; do
     fi
 done
 
+echo "== include graph (tests/include_graph.py: no circle among the module's or signald's files)"
+# One test: passed when the graph has no circle.
+graph_pass=0
+graph_fail=0
+if /usr/bin/python3 tests/include_graph.py >"$LOGS/include-graph.log" 2>&1; then
+    graph_pass=1
+    tail -1 "$LOGS/include-graph.log"
+else
+    grep -E "CIRCLE|circles|Error" "$LOGS/include-graph.log"
+    graph_fail=1
+    status=1
+fi
+
 echo "== OpenAPI document (redocly lint)"
 stage openapi bash tests/openapi/lint.sh
 
@@ -67,8 +80,8 @@ py_pass=$(sum "$LOGS/integration.log" '[0-9]+ passed')
 py_fail=$(sum "$LOGS/integration.log" '[0-9]+ (failed|errors?)')
 e2e_pass=$(( $(sum "$LOGS/e2e.log" '^ℹ pass [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ pass [0-9]+') ))
 e2e_fail=$(( $(sum "$LOGS/e2e.log" '^ℹ fail [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ fail [0-9]+') ))
-passed=$((checks - check_bad + fuzz_pass + py_pass + e2e_pass))
-failed=$((check_bad + fuzz_fail + py_fail + e2e_fail))
+passed=$((checks - check_bad + fuzz_pass + graph_pass + py_pass + e2e_pass))
+failed=$((check_bad + fuzz_fail + graph_fail + py_fail + e2e_fail))
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "total: $passed passed, $failed failed"
 exit $status

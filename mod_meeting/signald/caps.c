@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "protocol.h"
+#include "frames.h"
 #include "util.h"
 
 static const mm_sig_config *cfg;

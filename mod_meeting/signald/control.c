@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol.h"
+#include "frames.h"
 #include "rooms.h"
 #include "seats.h"
 #include "sfu.h"

@@ -281,7 +281,7 @@ int main(int argc, char **argv)
         mm_log("error", "out of memory");
         return MM_EXIT_STARTUP;
     }
-    mm_seats_init(&cfg, db, context);
+    mm_seats_init(&cfg, db, context, mm_events_reconcile);
     if (mm_webhooks_start(&cfg, context, vh, loop)) {
         mm_log("error", "cannot start the webhook deliverer (libcurl)");
         return MM_EXIT_STARTUP;

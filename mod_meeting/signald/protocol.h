@@ -1,40 +1,14 @@
 /*
- * signald: the client protocol (docs/signaling.md). Builds the server's
- * frames, and carries out each frame a client sends once parse.c has read and
- * checked it. A bad frame is answered with an error frame; the socket stays
- * open.
+ * signald: the client protocol (docs/signaling.md). Carries out each frame
+ * a client sends once parse.c has read and checked it. A bad frame is
+ * answered with an error frame (frames.h); the socket stays open.
  */
 #ifndef MM_SIG_PROTOCOL_H
 #define MM_SIG_PROTOCOL_H
 
 #include <stddef.h>
 
-#include <jansson.h>
-
 #include "conn.h"
-#include "rooms.h"
-
-/* {type, meeting_id}: the start of every server frame. NULL if out of memory;
- * the builders below accept NULL and pass it on. */
-json_t *mm_frame(const char *type, long long meeting_id);
-
-/* {type, meeting_id, user_id}: user-left, participant-removed. */
-json_t *mm_frame_user(const char *type, long long meeting_id, long long user_id);
-
-/* {type, meeting_id, user_id, username, nickname, role}: user-joined. */
-json_t *mm_frame_peer(const char *type, const mm_seat *s);
-
-/* joined: to s's socket, listing the others the room has announced, with the
- * meeting's settings, the media path ("mesh": peers connect to each other)
- * and s's starting microphone state. */
-json_t *mm_frame_joined(const mm_seat *s);
-
-/* media-state of s as last known: {user_id, audio_enabled, video_enabled,
- * screen_sharing}. */
-json_t *mm_frame_media(const mm_seat *s);
-
-/* Sends {type:"error", meeting_id, code, message} to c. */
-void mm_send_error(mm_conn *c, const char *code, const char *message);
 
 /* One complete message from a seated or waiting client. */
 void mm_protocol_frame(mm_conn *c, const unsigned char *data, size_t len, int binary);

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgevents.h"
-#include "protocol.h"
+#include "frames.h"
 #include "rooms.h"
 #include "sfu.h"
 #include "util.h"
@@ -29,6 +28,8 @@ static mm_db *db;
 static struct lws_context *ctx;
 static lws_sorted_usec_list_t renew_sul;
 static int shutting_down;
+/* Asks for a reconciliation with the database (pgevents.c, given by main). */
+static void (*reconcile)(void);
 
 /* A seat being given back: mm_seat_release has not answered yet. */
 typedef struct mm_leave {
@@ -72,7 +73,7 @@ static void send_frame(mm_conn *c, const char *type)
 
 static void send_joined(mm_seat *s)
 {
-    json_t *f = mm_frame_joined(s);
+    json_t *f = mm_frame_joined(s, mm_sfu_enabled());
 
     if (f)
         mm_conn_send_json(s->conn, f);
@@ -488,7 +489,7 @@ static void renewed(void *arg, const PGresult *res)
     long long sent = (long long)(uintptr_t)arg;
 
     if (res && PQntuples(res) == 1 && atoll(PQgetvalue(res, 0, 0)) < sent)
-        mm_events_reconcile();
+        reconcile();
 }
 
 /* Two bigint[] literals, "{1,2,3}", built side by side. */
@@ -540,8 +541,10 @@ static void renew_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * MM_US);
 }
 
-void mm_seats_init(const mm_sig_config *c, mm_db *d, struct lws_context *context)
+void mm_seats_init(const mm_sig_config *c, mm_db *d, struct lws_context *context,
+                   void (*missed)(void))
 {
+    reconcile = missed;
     cfg = c;
     db = d;
     ctx = context;

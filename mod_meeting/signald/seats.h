@@ -21,7 +21,10 @@
 #include "conn.h"
 #include "db.h"
 
-void mm_seats_init(const mm_sig_config *cfg, mm_db *db, struct lws_context *ctx);
+/* missed is called when a renewal finds seats the database no longer has: a
+ * removal or an end the LISTEN connection missed (pgevents.c reconciles). */
+void mm_seats_init(const mm_sig_config *cfg, mm_db *db, struct lws_context *ctx,
+                   void (*missed)(void));
 
 /* The socket's ticket was accepted: take its seat. */
 void mm_seats_connect(mm_conn *c);

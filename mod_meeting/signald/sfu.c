@@ -8,7 +8,7 @@
 
 #include "idmap.h"
 #include "janus.h"
-#include "protocol.h"
+#include "frames.h"
 #include "rooms.h"
 #include "util.h"
 

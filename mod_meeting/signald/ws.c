@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "caps.h"
 #include "conn.h"
+#include "frames.h"
 #include "protocol.h"
 #include "seats.h"
 #include "sfu.h"

@@ -261,9 +261,11 @@ def make_stack(workdir, pg):
         s.stop()
 
 
-# An httpd crash or an error the module logs fails the test that caused it,
-# unless the test expects errors (marker allow_errors).
-CRASH = re.compile(r"AH00052|AH00051|Segmentation fault|\[meeting:(error|crit)\]")
+# An httpd crash or an error the module or signald logs (signald writes to
+# httpd's error log: "... signald[pid] error: ...") fails the test that caused
+# it, unless the test expects errors (marker allow_errors).
+CRASH = re.compile(r"AH00052|AH00051|Segmentation fault|\[meeting:(error|crit)\]"
+                   r"|signald\[\d+\] error:")
 
 
 @pytest.fixture(autouse=True)
