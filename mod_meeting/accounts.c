@@ -1,36 +1,11 @@
 /* Accounts (SPEC.md 2): register, log in, refresh, log out, profile. */
 #include "auth.h"
 #include "meeting.h"
+#include "precedence.h"
 
 #include <apr_md5.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-
-static const mm_field register_fields[] = {
-    {"username", MM_F_USERNAME, MM_F_REQUIRED, 3, 50, NULL, NULL},
-    {"email", MM_F_EMAIL, MM_F_REQUIRED, 3, 254, NULL, NULL},
-    {"password", MM_F_STRING, MM_F_REQUIRED, 6, 100, NULL, NULL},
-    {"nickname", MM_F_STRING, 0, 0, 50, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
-static const mm_field login_fields[] = {
-    {"username", MM_F_STRING, MM_F_REQUIRED, 1, 50, NULL, NULL},
-    {"password", MM_F_STRING, MM_F_REQUIRED, 1, 100, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
-static const mm_field refresh_fields[] = {
-    {"refresh_token", MM_F_STRING, MM_F_REQUIRED, 1, 4096, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
-static const mm_field profile_fields[] = {
-    {"nickname", MM_F_STRING, 0, 0, 50, NULL, NULL},
-    {"email", MM_F_EMAIL, 0, 3, 254, NULL, NULL},
-    {"avatar_url", MM_F_URL, 0, 0, 500, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
 
 /*
  * bcrypt reads the first 72 bytes of what it hashes, and a password may have
@@ -108,14 +83,14 @@ static int internal(mm_req *q, const char *what)
     return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
 }
 
-int mm_accounts_register(mm_req *q)
+mm_step mm_accounts_register(mm_req *q)
 {
     json_t *body;
     const char *hash, *args[4];
     mm_result res;
 
-    if (mm_body_read(q, register_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     hash = mm_password_hash(q, mm_body_string(body, "password"));
     if (!hash)
         return internal(q, "password hashing");
@@ -124,9 +99,9 @@ int mm_accounts_register(mm_req *q)
     args[2] = hash;
     args[3] = mm_body_string(body, "nickname");
     if (mm_db_result(q, S_REGISTER, 4, args, &res))
-        return OK;
+        return MM_ANSWERED;
     mm_reply_result(q, &res, "User registered successfully");
-    return OK;
+    return MM_ANSWERED;
 }
 
 /* A new refresh token; its jti (to be stored hashed) goes to *jti. */
@@ -147,19 +122,19 @@ static int login_failed(mm_req *q)
                     NULL);
 }
 
-int mm_accounts_login(mm_req *q)
+mm_step mm_accounts_login(mm_req *q)
 {
     json_t *body, *data, *user;
     const char *args[4], *cols[4] = {NULL}, *password, *access, *refresh, *jti;
     long long user_id;
     int found;
 
-    if (mm_body_read(q, login_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     password = mm_body_string(body, "password");
     args[0] = mm_body_string(body, "username");
-    if (mm_db_row(q, S_LOGIN_USER, 1, args, cols, 4, &found))
-        return OK;
+    if (mm_db_row(q, S_LOGIN, 1, args, cols, 4, &found))
+        return MM_ANSWERED;
     if (!found || !cols[0] || !cols[1]) {
         /* Same bcrypt work as for a real user, so timing does not tell names. */
         mm_password_check(password, q->conf->dummy_hash);
@@ -186,22 +161,22 @@ int mm_accounts_login(mm_req *q)
     args[2] = jti; /* the first token of a family names the family */
     args[3] = apr_itoa(q->r->pool, q->conf->refresh_ttl);
     if (mm_db_row(q, S_REFRESH_STORE, 4, args, cols, 0, &found))
-        return OK;
+        return MM_ANSWERED;
     data = token_pair(q, access, refresh);
     json_object_set(data, "user", user);
     mm_reply_json(q->r, HTTP_OK, "Login successful", data);
-    return OK;
+    return MM_ANSWERED;
 }
 
-int mm_accounts_refresh(mm_req *q)
+mm_step mm_accounts_refresh(mm_req *q)
 {
     json_t *body;
     const char *args[4], *cols[2] = {NULL}, *access, *refresh, *jti;
     mm_claims c;
     int found;
 
-    if (mm_body_read(q, refresh_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     if (mm_token_verify(q->conf->key, mm_body_string(body, "refresh_token"), MM_TOKEN_REFRESH,
                         apr_time_sec(apr_time_now()), &c) != MM_TOKEN_OK || !c.jti[0])
         return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized",
@@ -213,8 +188,8 @@ int mm_accounts_refresh(mm_req *q)
     args[1] = mm_lld(q, c.user_id);
     args[2] = jti;
     args[3] = apr_itoa(q->r->pool, q->conf->refresh_ttl);
-    if (mm_db_row(q, S_REFRESH_ROTATE, 4, args, cols, 2, &found))
-        return OK;
+    if (mm_db_row(q, S_REFRESH, 4, args, cols, 2, &found))
+        return MM_ANSWERED;
     if (!found || !cols[0] || atoi(cols[0]) != 200)
         return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized",
                         "the refresh token is not valid", NULL);
@@ -223,47 +198,47 @@ int mm_accounts_refresh(mm_req *q)
     if (!access)
         return internal(q, "token issue");
     mm_reply_json(q->r, HTTP_OK, "Token refreshed successfully", token_pair(q, access, refresh));
-    return OK;
+    return MM_ANSWERED;
 }
 
-int mm_accounts_logout(mm_req *q)
+mm_step mm_accounts_logout(mm_req *q)
 {
     json_t *body;
     const char *args[2] = {mm_uid(q), mm_gen(q)};
     mm_result res;
 
-    if (mm_meeting_body(q, MM_NEED_NONE, mm_no_fields, &body)
+    if (mm_route_body(q, &body)
         || mm_db_result(q, S_LOGOUT, 2, args, &res))
-        return OK;
+        return MM_ANSWERED;
     mm_reply_result(q, &res, "Logged out successfully");
-    return OK;
+    return MM_ANSWERED;
 }
 
-int mm_profile_get(mm_req *q)
+mm_step mm_profile_get(mm_req *q)
 {
     const char *args[2] = {mm_uid(q), mm_gen(q)};
     mm_result res;
 
-    if (mm_db_result(q, S_PROFILE, 2, args, &res))
-        return OK;
+    if (mm_db_result(q, S_PROFILE_GET, 2, args, &res))
+        return MM_ANSWERED;
     mm_reply_result(q, &res, NULL);
-    return OK;
+    return MM_ANSWERED;
 }
 
-int mm_profile_update(mm_req *q)
+mm_step mm_profile_update(mm_req *q)
 {
     json_t *body;
     const char *args[3];
     mm_result res;
 
-    if (mm_meeting_body(q, MM_NEED_NONE, profile_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     args[0] = mm_uid(q);
     args[1] = mm_gen(q);
     if (!(args[2] = mm_json_text(q, body)))
         return internal(q, "JSON encoding");
     if (mm_db_result(q, S_PROFILE_UPDATE, 3, args, &res))
-        return OK;
+        return MM_ANSWERED;
     mm_reply_result(q, &res, "Profile updated successfully");
-    return OK;
+    return MM_ANSWERED;
 }

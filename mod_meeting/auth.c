@@ -14,7 +14,7 @@ int mm_unauthorized(request_rec *r, const char *code, const char *message, int b
     return mm_error(r, HTTP_UNAUTHORIZED, code, message, NULL);
 }
 
-int mm_revoked(mm_req *q)
+mm_step mm_revoked(mm_req *q)
 {
     mm_ratelimit_refund(q);
     return mm_unauthorized(q->r, "unauthorized", "the access token has been revoked", 1);
@@ -59,20 +59,20 @@ const char *mm_gen(mm_req *q)
     return q->user_id > 0 ? mm_lld(q, q->gen) : NULL;
 }
 
-int mm_auth_confirm(mm_req *q)
+mm_step mm_auth_confirm(mm_req *q)
 {
     const char *args[2], *revoked = NULL;
     int found;
 
     if (q->user_id <= 0)
-        return 0;
+        return MM_GO_ON;
     args[0] = mm_lld(q, q->user_id);
     args[1] = mm_gen(q);
     if (mm_db_row(q, S_TOKEN_REVOKED, 2, args, &revoked, 1, &found))
-        return MM_DONE;
+        return MM_ANSWERED;
     if (!found || !revoked || revoked[0] == 't')
         return mm_revoked(q);
-    return 0;
+    return MM_GO_ON;
 }
 
 const char *mm_random_hex(apr_pool_t *p, apr_size_t bytes)

@@ -8,13 +8,14 @@
 const char *mm_bearer_token(request_rec *r);
 
 /* Verifies the access token's signature, type and expiry; sets q->user_id,
- * q->gen (the token's generation) and r->user. Returns 0, or MM_DONE after a
+ * q->gen (the token's generation) and r->user. Returns 0, or MM_ANSWERED after a
  * 401. Whether the token still holds (logout bumps the user's generation; a
  * deleted or disabled user loses every token) needs the database: the
  * request's action statement checks it, given mm_gen(q), and answers 401
  * first, so an authenticated request costs one statement. An answer that
  * comes before that statement (429, a refused body or query) calls
- * mm_auth_confirm first, so that a revoked token still gets its 401. */
+ * mm_auth_confirm first, so that a revoked token still gets its 401
+ * (precedence.h). */
 int mm_authenticate(mm_req *q);
 
 /* The token generation as a statement argument: NULL (nothing to check)
@@ -23,15 +24,15 @@ const char *mm_gen(mm_req *q);
 
 /* Checks on its own (one statement) that the token of an authenticated
  * request still holds. Returns 0 (also when the request has no token), or
- * MM_DONE after a 401 or 503. */
-int mm_auth_confirm(mm_req *q);
+ * MM_ANSWERED after a 401 or 503. */
+mm_step mm_auth_confirm(mm_req *q);
 
 /* The 401 of a token that has been revoked (logout, user deleted or
- * disabled), its rate-limit charge given back. Returns MM_DONE. */
-int mm_revoked(mm_req *q);
+ * disabled), its rate-limit charge given back. Returns MM_ANSWERED. */
+mm_step mm_revoked(mm_req *q);
 
 /* A 401 with WWW-Authenticate (error="invalid_token" when bad_token: a
- * token was sent but refused). Returns MM_DONE. */
+ * token was sent but refused). Returns MM_ANSWERED. */
 int mm_unauthorized(request_rec *r, const char *code, const char *message, int bad_token);
 
 /* bytes of randomness as lower-case hex, from p; NULL if none could be had. */

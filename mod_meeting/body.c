@@ -1,10 +1,6 @@
 /* Request bodies: media type, size cap, JSON parsing and field validation. */
 #include "body.h"
 
-const mm_field mm_no_fields[] = {
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
 /* Every charset parameter among a media type's parameters says UTF-8, in any
  * case, quoted or not: JSON between systems is UTF-8 (RFC 8259, 8.1), and a
  * body declared latin1 would be read as something its sender did not mean.
@@ -270,17 +266,8 @@ int mm_body_parse(mm_req *q, const mm_field *fields, json_t **out, mm_body_error
 int mm_body_reply_error(request_rec *r, const mm_body_error *e)
 {
     if (e->status == AP_FILTER_ERROR) /* httpd has sent its (JSON) error page */
-        return MM_DONE;
+        return MM_ANSWERED;
     return mm_error(r, e->status, e->code, e->message, e->field);
-}
-
-int mm_body_read(mm_req *q, const mm_field *fields, json_t **out)
-{
-    mm_body_error e;
-
-    if (mm_body_parse(q, fields, out, &e) != 0)
-        return mm_body_reply_error(q->r, &e);
-    return 0;
 }
 
 const char *mm_body_string(json_t *body, const char *name)

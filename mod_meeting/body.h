@@ -32,16 +32,10 @@ int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *bato
  * mm_body_parse then answers why, in its turn (SPEC.md 1). */
 int mm_body_preread(mm_req *q, const char **data, apr_size_t *len);
 
-/* The field table of endpoints that take no input: no body, or {}. */
-extern const mm_field mm_no_fields[];
-
 /* Reads and validates the JSON body against fields. No body at all counts as
  * {} (so POSTs that need no input accept an empty request). Returns 0 with
  * *out set (owned by the request pool), or -1 with *e filled. */
 int mm_body_parse(mm_req *q, const mm_field *fields, json_t **out, mm_body_error *e);
-
-/* mm_body_parse that answers a refused body at once: 0 or MM_DONE. */
-int mm_body_read(mm_req *q, const mm_field *fields, json_t **out);
 
 int mm_body_reply_error(request_rec *r, const mm_body_error *e);
 

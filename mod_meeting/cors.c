@@ -50,5 +50,5 @@ int mm_cors(mm_req *q, const char *path)
     apr_table_setn(r->err_headers_out, "Access-Control-Allow-Headers", ALLOW_HEADERS);
     apr_table_setn(r->err_headers_out, "Access-Control-Max-Age", "600");
     r->status = HTTP_NO_CONTENT;
-    return MM_DONE;
+    return MM_ANSWERED;
 }

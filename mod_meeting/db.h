@@ -6,23 +6,17 @@
 #ifndef MM_DB_H
 #define MM_DB_H
 
+#include "args.h"
 #include "reply.h"
 
+/* The statements: first each route's action (routes.def: S_<route id>),
+ * then those several requests share. */
 typedef enum {
-    S_TOKEN_REVOKED, S_REGISTER, S_LOGIN_USER, S_REFRESH_STORE, S_REFRESH_ROTATE, S_LOGOUT,
-    S_PROFILE, S_PROFILE_UPDATE,
-    S_CONTEXT, S_MEETING_CREATE, S_MEETING_LIST, S_MEETING_GET, S_MEETING_UPDATE,
-    S_MEETING_DELETE, S_MEETING_START, S_MEETING_END, S_JOIN_INFO, S_MEETING_JOIN,
-    S_MEETING_LEAVE,
-    S_PARTICIPANT_LIST, S_PARTICIPANT_ADD, S_PARTICIPANT_REMOVE, S_PARTICIPANT_ROLE,
-    S_MESSAGE_LIST, S_MESSAGE_SEND, S_MESSAGE_ANNOUNCE,
-    S_RECORDING_START, S_RECORDING_STOP, S_RECORDING_LIST, S_RECORDING_FILE,
-    S_RECORDING_STORED, S_HEALTH,
-    S_WEBHOOK_CREATE, S_WEBHOOK_LIST, S_WEBHOOK_GET, S_WEBHOOK_UPDATE, S_WEBHOOK_DELETE,
-    S_WEBHOOK_ROTATE, S_WEBHOOK_DELIVERIES, S_WEBHOOK_RETRY, S_WEBHOOK_TEST,
-    S_WAITING_LIST, S_WAITING_ADMIT, S_WAITING_DENY, S_PARTICIPANT_MUTE,
-    S_IDEM_CLAIM, S_IDEM_STORE, S_MEETING_IF_MATCH,
-    S_PASSWORD_UPGRADE,
+#define ROUTE(id, ...) S_##id,
+#include "routes.def"
+#undef ROUTE
+    S_TOKEN_REVOKED, S_CONTEXT, S_JOIN_INFO, S_REFRESH_STORE, S_MESSAGE_ANNOUNCE,
+    S_RECORDING_STORED, S_IDEM_CLAIM, S_IDEM_STORE, S_MEETING_IF_MATCH, S_PASSWORD_UPGRADE,
     S_COUNT
 } mm_stmt_id;
 
@@ -38,7 +32,7 @@ void mm_db_prepare_all(apr_pool_t *ptemp, server_rec *s);
 
 /* Runs statement id with nargs text arguments (NULL = SQL NULL) and copies up
  * to ncols columns of its first row into cols (*found = 0 when no row).
- * Returns 0, or MM_DONE after answering 503 (database unreachable) or 500. */
+ * Returns 0, or MM_ANSWERED after answering 503 (database unreachable) or 500. */
 int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
               int ncols, int *found);
 
@@ -50,23 +44,17 @@ int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args);
  * after it takes one again): for a request that then waits on its client. */
 void mm_db_release(mm_req *q);
 
-/* Runs an action statement returning mm_result. Returns 0 or MM_DONE. */
+/* Runs an action statement returning mm_result. Returns 0 or MM_ANSWERED. */
 int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res);
-
-/* Answers res: its error envelope, or success with message and its data. */
-int mm_reply_result(mm_req *q, const mm_result *res, const char *message);
 
 /* A transaction around several statements of q (SPEC.md 9: an idempotent
  * request's answer is stored in the transaction of the change it made).
  * While it is open, a connection that breaks is not reset under it (its
  * statements would commit on their own): they answer 503 instead. One left
  * open when the request ends is rolled back. mm_db_begin returns 0, or
- * MM_DONE after answering 503/500; so does mm_db_commit. */
+ * MM_ANSWERED after answering 503/500; so does mm_db_commit. */
 int mm_db_begin(mm_req *q);
 int mm_db_commit(mm_req *q);
 void mm_db_rollback(mm_req *q);
-
-/* Decimal text of a 64-bit integer, from the request pool. */
-const char *mm_lld(mm_req *q, long long v);
 
 #endif

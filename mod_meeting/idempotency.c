@@ -30,7 +30,7 @@ static int store(request_rec *r, void *baton, int status, const char *body)
     k->args[6] = body;
     if (mm_db_row(k->q, S_IDEM_STORE, 7, k->args, &done, 1, &found)) {
         mm_db_rollback(k->q);
-        return MM_DONE;
+        return MM_ANSWERED;
     }
     return mm_db_commit(k->q);
 }
@@ -38,7 +38,7 @@ static int store(request_rec *r, void *baton, int status, const char *body)
 static int bad_key(mm_req *q)
 {
     if (mm_auth_confirm(q))
-        return MM_DONE;
+        return MM_ANSWERED;
     return mm_error(q->r, HTTP_BAD_REQUEST, "invalid_field",
                     "Idempotency-Key must be 1 to 255 printable ASCII characters",
                     "Idempotency-Key");
@@ -91,10 +91,10 @@ int mm_idem_begin(mm_req *q)
     claim[1] = mm_gen(q);
     memcpy(claim + 2, k->args + 1, 4 * sizeof(*claim));
     if (mm_db_begin(q))
-        return MM_DONE;
+        return MM_ANSWERED;
     if (mm_db_row(q, S_IDEM_CLAIM, 6, claim, cols, 3, &found)) {
         mm_db_rollback(q);
-        return MM_DONE;
+        return MM_ANSWERED;
     }
     if (found && cols[0] && strcmp(cols[0], "run") == 0) {
         mm_reply_watch_set(q->r, store, k);

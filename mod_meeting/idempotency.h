@@ -11,7 +11,7 @@
  * answers now (its stored answer replayed, 422 when it differed in method,
  * path or body, 409 while it still runs); a first one goes on to its handler,
  * and the answer it sends is stored and committed with its change (a 401,
- * 429 or 5xx stores nothing and rolls back). Returns 0 (go on) or MM_DONE. */
+ * 429 or 5xx stores nothing and rolls back). Returns 0 (go on) or MM_ANSWERED. */
 int mm_idem_begin(mm_req *q);
 
 #endif

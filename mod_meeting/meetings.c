@@ -3,53 +3,14 @@
 #include "auth.h"
 #include "etag.h"
 #include "meeting.h"
+#include "precedence.h"
 #include "query.h"
 #include "recordings.h"
 #include "room.h"
 
 #include <apr_md5.h>
 
-static const char *const meeting_types[] = {"video", "audio", NULL};
 static const char *const statuses[] = {"scheduled", "ongoing", "ended", "cancelled", NULL};
-
-static const mm_field settings_fields[] = {
-    {"enable_recording", MM_F_BOOL, 0, 0, 0, NULL, NULL},
-    {"enable_chat", MM_F_BOOL, 0, 0, 0, NULL, NULL},
-    {"enable_screen_share", MM_F_BOOL, 0, 0, 0, NULL, NULL},
-    {"enable_waiting_room", MM_F_BOOL, 0, 0, 0, NULL, NULL},
-    {"mute_on_join", MM_F_BOOL, 0, 0, 0, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
-#define REQ MM_F_REQUIRED
-static const mm_field create_fields[] = {
-    {"title", MM_F_STRING, REQ, 1, 100, NULL, NULL},
-    {"description", MM_F_STRING, 0, 0, 500, NULL, NULL},
-    {"start_time", MM_F_TIME, REQ, 0, 0, NULL, NULL},
-    {"end_time", MM_F_TIME, REQ, 0, 0, NULL, NULL},
-    {"max_participants", MM_F_INT, REQ, 1, 1000, NULL, NULL},
-    {"meeting_type", MM_F_ENUM, REQ, 0, 0, meeting_types, NULL},
-    {"password", MM_F_STRING, 0, 0, 50, NULL, NULL},
-    {"settings", MM_F_OBJECT, 0, 0, 0, NULL, settings_fields},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
-static const mm_field update_fields[] = {
-    {"title", MM_F_STRING, 0, 1, 100, NULL, NULL},
-    {"description", MM_F_STRING, 0, 0, 500, NULL, NULL},
-    {"start_time", MM_F_TIME, 0, 0, 0, NULL, NULL},
-    {"end_time", MM_F_TIME, 0, 0, 0, NULL, NULL},
-    {"max_participants", MM_F_INT, 0, 1, 1000, NULL, NULL},
-    {"meeting_type", MM_F_ENUM, 0, 0, 0, meeting_types, NULL},
-    {"password", MM_F_STRING, MM_F_NULLABLE, 0, 50, NULL, NULL},
-    {"settings", MM_F_OBJECT, 0, 0, 0, NULL, settings_fields},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
-static const mm_field join_fields[] = {
-    {"password", MM_F_STRING, 0, 0, 50, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
 
 /* The instants that can be written back as YYYY-MM-DDTHH:MM:SSZ. */
 #define MIN_EPOCH (-62135596800LL) /* 0001-01-01T00:00:00Z */
@@ -70,12 +31,12 @@ static int epoch_member(json_t *doc, const char *name, long long *t)
 }
 
 /* The body as the database takes it: times as epoch seconds, the password
- * as a bcrypt hash ("" or null: no password). 0, or MM_DONE after a 400/500.
- * need: MM_NEED_NONE for create, which refuses end_time <= start_time here;
- * an update leaves that to the database, which compares the merged times.
- * Its own 400s come only after mm_meeting_context(need) passes (SPEC.md 1: a
- * revoked token's bad body answers 401, a stranger's 403, not 400). */
-static int to_document(mm_req *q, json_t *doc, mm_need need)
+ * as a bcrypt hash ("" or null: no password). 0, or MM_ANSWERED after a 400/500.
+ * Create (need MM_NEED_NONE) refuses end_time <= start_time here; an update
+ * leaves that to the database, which compares the merged times. Its own 400s
+ * go through mm_field_refused (SPEC.md 1: a revoked token's bad body answers
+ * 401, a stranger's 403, not 400). */
+static mm_step to_document(mm_req *q, json_t *doc)
 {
     long long start = 0, end = 0;
     int has_start = epoch_member(doc, "start_time", &start);
@@ -84,19 +45,19 @@ static int to_document(mm_req *q, json_t *doc, mm_need need)
     json_t *pw = json_object_get(doc, "password");
 
     if (bad)
-        return mm_field_refused(q, need, bad,
+        return mm_field_refused(q, bad,
                                 apr_pstrcat(q->r->pool, bad,
                                             " must fall in the years 0001 to 9999 (UTC)", NULL));
-    if (need == MM_NEED_NONE && has_start > 0 && has_end > 0 && end <= start)
-        return mm_field_refused(q, need, "end_time", "end_time must be after start_time");
+    if (q->route->need == MM_NEED_NONE && has_start > 0 && has_end > 0 && end <= start)
+        return mm_field_refused(q, "end_time", "end_time must be after start_time");
     if (pw) {
         const char *s = json_string_value(pw);
         const char *hash = NULL;
         /* bcrypt is the dearest thing a request can ask for: spent only on a
          * caller the meeting checks admit (a revoked token's 401 is not even
          * charged to its rate limit). */
-        if (s && *s && mm_meeting_context(q, need))
-            return MM_DONE;
+        if (s && *s && mm_context_check(q))
+            return MM_ANSWERED;
         if (s && *s && !(hash = mm_password_hash(q, s)))
             return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error",
                             NULL);
@@ -106,14 +67,14 @@ static int to_document(mm_req *q, json_t *doc, mm_need need)
     return 0;
 }
 
-int mm_meetings_create(mm_req *q)
+mm_step mm_meetings_create(mm_req *q)
 {
     json_t *body;
     const char *args[3];
 
-    if (mm_meeting_body(q, MM_NEED_NONE, create_fields, &body)
-        || to_document(q, body, MM_NEED_NONE))
-        return OK;
+    if (mm_route_body(q, &body)
+        || to_document(q, body))
+        return MM_ANSWERED;
     args[0] = mm_uid(q);
     args[1] = mm_gen(q);
     args[2] = mm_json_text(q, body);
@@ -128,37 +89,9 @@ static int query_param(mm_req *q, const char *name, char *buf, size_t n)
     if (rc == 1 && !mm_utf8_valid(buf, strlen(buf)))
         rc = -1;
     if (rc < 0)
-        mm_field_refused(q, MM_NEED_NONE, name,
+        mm_field_refused(q, name,
                          apr_psprintf(q->r->pool, "%s is malformed or too long", name));
     return rc;
-}
-
-/* A page number parameter in [1, max]; dflt when absent (0: required).
- * Returns NULL, or the message of the 400 it deserves. */
-static const char *page_param(mm_req *q, const char *name, long max, long dflt, long *out)
-{
-    char buf[16];
-    int rc = mm_query_get(q->r->args, name, buf, sizeof(buf));
-
-    if (rc == 0 && dflt > 0) {
-        *out = dflt;
-        return NULL;
-    }
-    if (rc != 1 || mm_query_int(buf, 1, max, out) != 0)
-        return apr_psprintf(q->r->pool, "%s must be a whole number from 1 to %ld", name, max);
-    return NULL;
-}
-
-int mm_list_page(mm_req *q, mm_need need, long dflt_size, long *page, long *size)
-{
-    const char *field = "page";
-    const char *err = page_param(q, field, 10000000, dflt_size ? 1 : 0, page);
-
-    if (!err)
-        err = page_param(q, field = "page_size", 100, dflt_size, size);
-    if (!err)
-        return 0;
-    return mm_field_refused(q, need, field, err);
 }
 
 static int known_status(const char *s)
@@ -169,23 +102,23 @@ static int known_status(const char *s)
     return 0;
 }
 
-int mm_meetings_list(mm_req *q)
+mm_step mm_meetings_list(mm_req *q)
 {
     char status[16], keyword[404];
     const char *args[6];
     long page, size;
     int has_status, has_keyword;
 
-    if (mm_list_page(q, MM_NEED_NONE, 0, &page, &size))
-        return OK;
+    if (mm_list_page(q, 0, &page, &size))
+        return MM_ANSWERED;
     if ((has_status = query_param(q, "status", status, sizeof(status))) < 0
         || (has_keyword = query_param(q, "keyword", keyword, sizeof(keyword))) < 0)
-        return OK;
+        return MM_ANSWERED;
     if (has_status && !known_status(status))
-        return mm_field_refused(q, MM_NEED_NONE, "status",
+        return mm_field_refused(q, "status",
                                 "status must be one of scheduled, ongoing, ended or cancelled");
     if (has_keyword && mm_utf8_length(keyword, strlen(keyword)) > 100)
-        return mm_field_refused(q, MM_NEED_NONE, "keyword",
+        return mm_field_refused(q, "keyword",
                                 "keyword must be at most 100 characters long");
     args[0] = mm_uid(q);
     args[1] = mm_gen(q);
@@ -207,13 +140,13 @@ static int set_etag(mm_req *q, const char *data)
     return 0;
 }
 
-int mm_meetings_get(mm_req *q)
+mm_step mm_meetings_get(mm_req *q)
 {
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
     mm_result res;
 
     if (mm_db_result(q, S_MEETING_GET, 3, args, &res))
-        return OK;
+        return MM_ANSWERED;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
     if (set_etag(q, res.data))
@@ -224,31 +157,31 @@ int mm_meetings_get(mm_req *q)
     return mm_reply_result(q, &res, NULL);
 }
 
-int mm_meetings_update(mm_req *q)
+mm_step mm_meetings_update(mm_req *q)
 {
     json_t *body;
     const char *args[5];
     mm_result res;
 
     q->if_match = mm_etag_if_match(q->r->pool, apr_table_get(q->r->headers_in, "If-Match"));
-    if (mm_meeting_body(q, MM_NEED_HOST, update_fields, &body))
-        return OK;
-    if (to_document(q, body, MM_NEED_HOST))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
+    if (to_document(q, body))
+        return MM_ANSWERED;
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
     args[2] = mm_gen(q);
     args[3] = mm_json_text(q, body);
     args[4] = q->if_match;
     if (mm_db_result(q, S_MEETING_UPDATE, 5, args, &res))
-        return OK;
+        return MM_ANSWERED;
     if (res.code == HTTP_OK && set_etag(q, res.data))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
     res.data = NULL; /* the detail, for the ETag: the seed's reply has no data */
     return mm_reply_result(q, &res, "Meeting updated successfully");
 }
 
-int mm_meetings_delete(mm_req *q)
+mm_step mm_meetings_delete(mm_req *q)
 {
     const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q), NULL};
     mm_result res;
@@ -256,14 +189,14 @@ int mm_meetings_delete(mm_req *q)
     args[3] = q->if_match =
         mm_etag_if_match(q->r->pool, apr_table_get(q->r->headers_in, "If-Match"));
     if (mm_db_result(q, S_MEETING_DELETE, 4, args, &res))
-        return OK;
+        return MM_ANSWERED;
     if (res.code == HTTP_OK)
         mm_recording_files_remove(q, res.data);
     res.data = NULL;
     return mm_reply_result(q, &res, "Meeting deleted successfully");
 }
 
-int mm_meetings_start(mm_req *q)
+mm_step mm_meetings_start(mm_req *q)
 {
     json_t *body;
     const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q),
@@ -271,9 +204,9 @@ int mm_meetings_start(mm_req *q)
     mm_result res;
     const char *url;
 
-    if (mm_meeting_body(q, MM_NEED_HOST, mm_no_fields, &body)
+    if (mm_route_body(q, &body)
         || mm_db_result(q, S_MEETING_START, 4, args, &res))
-        return OK;
+        return MM_ANSWERED;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
     if (!(url = mm_room_url(q)))
@@ -283,13 +216,13 @@ int mm_meetings_start(mm_req *q)
                                    "status", "ongoing", "room_url", url));
 }
 
-int mm_meetings_end(mm_req *q)
+mm_step mm_meetings_end(mm_req *q)
 {
     json_t *body;
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
 
-    if (mm_meeting_body(q, MM_NEED_HOST, mm_no_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     return mm_meeting_call(q, S_MEETING_END, 3, args, "Meeting ended successfully");
 }
 
@@ -299,7 +232,7 @@ static int wrong_password(mm_req *q)
                     "the meeting password is missing or wrong", "password");
 }
 
-int mm_meetings_join(mm_req *q)
+mm_step mm_meetings_join(mm_req *q)
 {
     const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q), NULL}, *info[4] = {NULL}, *pw;
     json_t *body, *data;
@@ -307,13 +240,13 @@ int mm_meetings_join(mm_req *q)
     int found;
 
     if (mm_db_row(q, S_JOIN_INFO, 3, args, info, 4, &found))
-        return OK;
+        return MM_ANSWERED;
     if (found && info[0] && atoi(info[0]) == HTTP_UNAUTHORIZED)
         return mm_revoked(q);
     if (!found || !info[0] || atoi(info[0]) != HTTP_OK)
         return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "meeting not found", NULL);
-    if (mm_body_read(q, join_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     if (info[3] && info[3][0] == 't')
         return mm_error(q->r, HTTP_FORBIDDEN, "forbidden", "you were removed from this meeting",
                         NULL);
@@ -325,7 +258,7 @@ int mm_meetings_join(mm_req *q)
     /* A host's join of a scheduled meeting starts it: under the same cap. */
     args[3] = apr_itoa(q->r->pool, q->conf->max_ongoing);
     if (mm_db_result(q, S_MEETING_JOIN, 4, args, &res))
-        return OK;
+        return MM_ANSWERED;
     if (res.code != HTTP_OK && res.code != HTTP_ACCEPTED)
         return mm_reply_result(q, &res, NULL);
     data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
@@ -337,12 +270,12 @@ int mm_meetings_join(mm_req *q)
                     mm_json_text(q, data));
 }
 
-int mm_meetings_leave(mm_req *q)
+mm_step mm_meetings_leave(mm_req *q)
 {
     json_t *body;
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
 
-    if (mm_meeting_body(q, MM_NEED_MEMBER, mm_no_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     return mm_meeting_call(q, S_MEETING_LEAVE, 3, args, "Left meeting successfully");
 }

@@ -1,21 +1,17 @@
 /* Chat (seed 3.17-3.18): list a page of messages, send one. */
 #include "auth.h"
 #include "meeting.h"
-
-static const mm_field send_fields[] = {
-    {"content", MM_F_STRING, MM_F_REQUIRED, 0, 65536, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
+#include "precedence.h"
 
 #define MAX_CONTENT 1000
 
-int mm_messages_list(mm_req *q)
+mm_step mm_messages_list(mm_req *q)
 {
     const char *args[5];
     long page, size;
 
-    if (mm_list_page(q, MM_NEED_MEMBER, 50, &page, &size))
-        return OK;
+    if (mm_list_page(q, 50, &page, &size))
+        return MM_ANSWERED;
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
     args[2] = mm_gen(q);
@@ -41,32 +37,32 @@ static void announce(mm_req *q, const mm_result *res)
                       args[0], mm_mid(q));
 }
 
-int mm_messages_send(mm_req *q)
+mm_step mm_messages_send(mm_req *q)
 {
     json_t *body, *content;
     const char *text, *args[4];
     mm_result res;
     size_t start, len;
 
-    if (mm_meeting_body(q, MM_NEED_MEMBER, send_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     content = json_object_get(body, "content");
     text = json_string_value(content);
     len = mm_utf8_trim(text, json_string_length(content), &start);
     if (len == 0 || mm_utf8_length(text + start, len) > MAX_CONTENT)
-        return mm_field_refused(q, MM_NEED_MEMBER, "content",
+        return mm_field_refused(q, "content",
                                 "content must be 1 to 1000 characters long after trimming");
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
     args[2] = mm_gen(q);
     args[3] = apr_pstrmemdup(q->r->pool, text + start, len);
     if (mm_db_result(q, S_MESSAGE_SEND, 4, args, &res))
-        return OK;
+        return MM_ANSWERED;
     /* Answered first (the client sees nothing before the handler returns):
      * under an Idempotency-Key the answer is what commits the message, and
      * the room is told only of a committed one. */
     mm_reply_result(q, &res, "Message sent successfully");
     if (res.code == HTTP_OK && q->r->status == HTTP_OK)
         announce(q, &res);
-    return OK;
+    return MM_ANSWERED;
 }

@@ -107,50 +107,19 @@ typedef struct {
     const char *if_match;       /* If-Match as the database compares it (etag.h) */
 } mm_req;
 
-typedef int (*mm_handler_fn)(mm_req *q);
+/* What a handler returns, and every step of a request that may answer it:
+ * MM_ANSWERED when the request has its answer (a success or a refusal),
+ * MM_GO_ON when the caller goes on to the next step. A handler always
+ * answers: it returns MM_ANSWERED. */
+typedef enum { MM_GO_ON = 0, MM_ANSWERED = 1 } mm_step;
 
-/* Handlers, one per route, in the resource files. */
-int mm_accounts_register(mm_req *q);
-int mm_accounts_login(mm_req *q);
-int mm_accounts_refresh(mm_req *q);
-int mm_accounts_logout(mm_req *q);
-int mm_profile_get(mm_req *q);
-int mm_profile_update(mm_req *q);
-int mm_meetings_create(mm_req *q);
-int mm_meetings_list(mm_req *q);
-int mm_meetings_get(mm_req *q);
-int mm_meetings_update(mm_req *q);
-int mm_meetings_delete(mm_req *q);
-int mm_meetings_start(mm_req *q);
-int mm_meetings_end(mm_req *q);
-int mm_meetings_join(mm_req *q);
-int mm_meetings_leave(mm_req *q);
-int mm_participants_list(mm_req *q);
-int mm_participants_add(mm_req *q);
-int mm_participants_remove(mm_req *q);
-int mm_participants_role(mm_req *q);
-int mm_recording_start(mm_req *q);
-int mm_recording_stop(mm_req *q);
-int mm_recordings_list(mm_req *q);
-int mm_recording_upload(mm_req *q);
-int mm_recording_download(mm_req *q);
-int mm_messages_list(mm_req *q);
-int mm_messages_send(mm_req *q);
-int mm_webhooks_create(mm_req *q);
-int mm_webhooks_list(mm_req *q);
-int mm_webhooks_get(mm_req *q);
-int mm_webhooks_update(mm_req *q);
-int mm_webhooks_delete(mm_req *q);
-int mm_webhooks_rotate(mm_req *q);
-int mm_webhooks_deliveries(mm_req *q);
-int mm_webhooks_retry(mm_req *q);
-int mm_webhooks_test(mm_req *q);
-int mm_health(mm_req *q);
-int mm_waiting_list(mm_req *q);
-int mm_waiting_admit(mm_req *q);
-int mm_waiting_deny(mm_req *q);
-int mm_waiting_admit_all(mm_req *q);
-int mm_participants_mute(mm_req *q);
+typedef mm_step (*mm_handler_fn)(mm_req *q);
+
+/* The handlers, one per route of routes.def, in the resource files. */
+#define ROUTE(id, method, pattern, name, auth, rl, per_minute, need, body, handler, stmt) \
+    mm_step handler(mm_req *q);
+#include "routes.def"
+#undef ROUTE
 
 /* The <Location> (or <Directory>) path the API is mounted at, e.g. "/api/v1",
  * taken from the section that set the handler; "" when it cannot be told. */

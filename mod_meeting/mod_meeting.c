@@ -12,7 +12,7 @@
 #include "db.h"
 #include "idempotency.h"
 #include "metrics.h"
-#include "ratelimit.h"
+#include "precedence.h"
 #include "cors.h"
 #include "signald_proc.h"
 #include "recworker_proc.h"
@@ -22,47 +22,10 @@
 #include <http_core.h>
 
 static const mm_handler_fn handlers[MM_ROUTE_COUNT] = {
-    [MM_R_REGISTER] = mm_accounts_register,
-    [MM_R_LOGIN] = mm_accounts_login,
-    [MM_R_REFRESH] = mm_accounts_refresh,
-    [MM_R_LOGOUT] = mm_accounts_logout,
-    [MM_R_PROFILE_GET] = mm_profile_get,
-    [MM_R_PROFILE_UPDATE] = mm_profile_update,
-    [MM_R_MEETING_CREATE] = mm_meetings_create,
-    [MM_R_MEETING_LIST] = mm_meetings_list,
-    [MM_R_MEETING_GET] = mm_meetings_get,
-    [MM_R_MEETING_UPDATE] = mm_meetings_update,
-    [MM_R_MEETING_DELETE] = mm_meetings_delete,
-    [MM_R_MEETING_START] = mm_meetings_start,
-    [MM_R_MEETING_END] = mm_meetings_end,
-    [MM_R_MEETING_JOIN] = mm_meetings_join,
-    [MM_R_MEETING_LEAVE] = mm_meetings_leave,
-    [MM_R_PARTICIPANT_LIST] = mm_participants_list,
-    [MM_R_PARTICIPANT_ADD] = mm_participants_add,
-    [MM_R_PARTICIPANT_REMOVE] = mm_participants_remove,
-    [MM_R_PARTICIPANT_ROLE] = mm_participants_role,
-    [MM_R_RECORDING_START] = mm_recording_start,
-    [MM_R_RECORDING_STOP] = mm_recording_stop,
-    [MM_R_RECORDING_LIST] = mm_recordings_list,
-    [MM_R_RECORDING_UPLOAD] = mm_recording_upload,
-    [MM_R_RECORDING_DOWNLOAD] = mm_recording_download,
-    [MM_R_MESSAGE_LIST] = mm_messages_list,
-    [MM_R_MESSAGE_SEND] = mm_messages_send,
-    [MM_R_WEBHOOK_CREATE] = mm_webhooks_create,
-    [MM_R_WEBHOOK_LIST] = mm_webhooks_list,
-    [MM_R_WEBHOOK_GET] = mm_webhooks_get,
-    [MM_R_WEBHOOK_UPDATE] = mm_webhooks_update,
-    [MM_R_WEBHOOK_DELETE] = mm_webhooks_delete,
-    [MM_R_WEBHOOK_ROTATE] = mm_webhooks_rotate,
-    [MM_R_WEBHOOK_DELIVERIES] = mm_webhooks_deliveries,
-    [MM_R_WEBHOOK_RETRY] = mm_webhooks_retry,
-    [MM_R_WEBHOOK_TEST] = mm_webhooks_test,
-    [MM_R_HEALTH] = mm_health,
-    [MM_R_WAITING_LIST] = mm_waiting_list,
-    [MM_R_WAITING_ADMIT] = mm_waiting_admit,
-    [MM_R_WAITING_DENY] = mm_waiting_deny,
-    [MM_R_WAITING_ADMIT_ALL] = mm_waiting_admit_all,
-    [MM_R_PARTICIPANT_MUTE] = mm_participants_mute,
+#define ROUTE(id, method, pattern, name, auth, rl, per_minute, need, body, handler, stmt) \
+    [MM_R_##id] = handler,
+#include "routes.def"
+#undef ROUTE
 };
 
 const char *mm_api_base(request_rec *r)
@@ -104,7 +67,8 @@ static int route(mm_req *q, const char *path)
     }
 }
 
-/* Authenticates, rate-limits and runs the route's handler. */
+/* Authenticates, rate-limits and runs the route's handler, in SPEC.md 1's
+ * order (precedence.h). */
 static void serve(mm_req *q, const char *path)
 {
     if (mm_cors(q, path) || route(q, path))
@@ -113,7 +77,7 @@ static void serve(mm_req *q, const char *path)
     apr_table_setn(q->r->notes, "meeting-route", q->route->name);
     if (q->route->auth == MM_AUTH_JWT && mm_authenticate(q))
         return;
-    if (q->route->auth != MM_AUTH_JWT_OR_SIGNED && mm_ratelimit(q))
+    if (q->route->auth != MM_AUTH_JWT_OR_SIGNED && mm_admit(q))
         return;
     if (mm_route_keyed(q->route) && mm_idem_begin(q))
         return;
@@ -183,13 +147,13 @@ static int map_to_storage(request_rec *r)
     return OK;
 }
 
-int mm_health(mm_req *q)
+mm_step mm_health(mm_req *q)
 {
     const char *col;
     int found;
 
     if (mm_db_row(q, S_HEALTH, 0, NULL, &col, 1, &found))
-        return OK;
+        return MM_ANSWERED;
     return mm_reply(q->r, HTTP_OK, "ok", "{\"status\":\"ok\",\"database\":\"up\"}");
 }
 

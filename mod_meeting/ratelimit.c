@@ -2,7 +2,6 @@
  * in gcra.c, the shared table in rl_table.c; this file picks the key, applies
  * the configured limit and writes the headers. */
 #include "ratelimit.h"
-#include "auth.h"
 
 #include <apr_network_io.h>
 
@@ -61,41 +60,43 @@ static void set_headers(request_rec *r, const char *name, const mm_gcra_limit *l
                                 res->reset_s));
 }
 
-int mm_ratelimit(mm_req *q)
+mm_rl_outcome mm_ratelimit_take(mm_req *q, mm_gcra_result *res)
 {
     const mm_route_limit *lim = &q->conf->limits[q->route->id];
-    mm_gcra_result res;
     uint64_t key;
     int64_t now;
     int rc;
 
     if (q->route->rl == MM_RL_NONE || lim->off || !q->conf->rl || exempt(q))
-        return 0;
+        return MM_RL_ADMITTED;
     if (q->route->rl == MM_RL_USER && q->user_id > 0)
         key = mm_rl_key((uint32_t)q->route->id, &q->user_id, sizeof(q->user_id));
     else
         key = mm_rl_key((uint32_t)q->route->id, q->r->useragent_ip,
                         strlen(q->r->useragent_ip));
     now = mm_rl_now_us();
-    rc = mm_rl_check(q->conf->rl, key, &lim->limit, now, &res);
+    rc = mm_rl_check(q->conf->rl, key, &lim->limit, now, res);
     report_pressure(q, now);
     if (rc != 0)
-        return mm_auth_confirm(q) ? MM_DONE : no_slot(q);
-    /* The action's statement tells a revoked token (see auth.h); a request
-     * refused here never gets there, and SPEC.md 1 puts its 401 first. */
-    if (!res.allowed && mm_auth_confirm(q))
-        return MM_DONE;
-    set_headers(q->r, q->route->name, &lim->limit, &res);
-    if (res.allowed) {
-        q->rl_key = key;
-        q->rl_limit = &lim->limit;
-        return 0;
-    }
+        return MM_RL_NO_SLOT;
+    if (!res->allowed)
+        return MM_RL_LIMITED;
+    set_headers(q->r, q->route->name, &lim->limit, res);
+    q->rl_key = key;
+    q->rl_limit = &lim->limit;
+    return MM_RL_ADMITTED;
+}
+
+mm_step mm_ratelimit_refuse(mm_req *q, mm_rl_outcome why, const mm_gcra_result *res)
+{
+    if (why == MM_RL_NO_SLOT)
+        return no_slot(q);
+    set_headers(q->r, q->route->name, &q->conf->limits[q->route->id].limit, res);
     apr_table_setn(q->r->err_headers_out, "Retry-After",
-                   apr_itoa(q->r->pool, (int)res.retry_after_s));
+                   apr_itoa(q->r->pool, (int)res->retry_after_s));
     return mm_error(q->r, HTTP_TOO_MANY_REQUESTS, "rate_limited",
                     apr_psprintf(q->r->pool, "too many requests to %s; retry in %u s",
-                                 q->route->name, res.retry_after_s),
+                                 q->route->name, res->retry_after_s),
                     NULL);
 }
 

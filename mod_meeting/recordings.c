@@ -3,8 +3,8 @@
  * download (httpd's own file, ETag and byte-range machinery). */
 #include "auth.h"
 #include "meeting.h"
+#include "precedence.h"
 #include "query.h"
-#include "ratelimit.h"
 #include "recordings.h"
 
 #include <apr_file_io.h>
@@ -52,7 +52,7 @@ static int start_server_recording(mm_req *q, const char **args)
                       "MM0504: cannot make %s; the SFU will make it", args[4]);
     if (mm_db_result(q, S_RECORDING_START, 6, args, &res)) {
         apr_dir_remove(args[4], q->r->pool);
-        return MM_DONE;
+        return MM_ANSWERED;
     }
     /* Refused, or a replayed answer (Idempotency-Key) naming another folder. */
     if (res.code != HTTP_OK || !res.data || !strstr(res.data, args[3]))
@@ -60,13 +60,13 @@ static int start_server_recording(mm_req *q, const char **args)
     return mm_reply_result(q, &res, "Recording started successfully");
 }
 
-int mm_recording_start(mm_req *q)
+mm_step mm_recording_start(mm_req *q)
 {
     json_t *body;
     const char *hex, *args[6];
 
-    if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     if (!(hex = mm_random_hex(q->r->pool, 16)))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
     args[0] = mm_mid(q);
@@ -87,13 +87,13 @@ int mm_recording_start(mm_req *q)
     return start_server_recording(q, args);
 }
 
-int mm_recording_stop(mm_req *q)
+mm_step mm_recording_stop(mm_req *q)
 {
     json_t *body;
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
 
-    if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     return mm_meeting_call(q, S_RECORDING_STOP, 3, args, "Recording stopped successfully");
 }
 
@@ -132,7 +132,7 @@ static int has_file(json_t *item)
     return !status || (strcmp(status, "processing") && strcmp(status, "failed"));
 }
 
-int mm_recordings_list(mm_req *q)
+mm_step mm_recordings_list(mm_req *q)
 {
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
     mm_result res;
@@ -140,7 +140,7 @@ int mm_recordings_list(mm_req *q)
     size_t i;
 
     if (mm_db_result(q, S_RECORDING_LIST, 3, args, &res))
-        return OK;
+        return MM_ANSWERED;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
     data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
@@ -306,7 +306,7 @@ static apr_off_t store_upload(mm_req *q, const char *rid)
     return size;
 }
 
-int mm_recording_upload(mm_req *q)
+mm_step mm_recording_upload(mm_req *q)
 {
     const char *type = upload_type(q->r), *cl, *args[5], *stored = NULL;
     mm_result res;
@@ -316,10 +316,10 @@ int mm_recording_upload(mm_req *q)
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
     args[2] = mm_gen(q);
-    args[3] = apr_itoa(q->r->pool, MM_NEED_STAFF);
+    args[3] = apr_itoa(q->r->pool, q->route->need);
     args[4] = q->params.rec;
-    if (mm_db_result(q, S_RECORDING_FILE, 5, args, &res))
-        return OK;
+    if (mm_db_result(q, S_RECORDING_UPLOAD, 5, args, &res))
+        return MM_ANSWERED;
     if (res.code != HTTP_OK && !res.field)
         return mm_reply_result(q, &res, NULL);
     if (!type)
@@ -329,7 +329,7 @@ int mm_recording_upload(mm_req *q)
     cl = apr_table_get(q->r->headers_in, "Content-Length");
     if (cl && apr_atoi64(cl) > q->conf->recording_max) {
         upload_refused(q, HTTP_REQUEST_ENTITY_TOO_LARGE);
-        return OK;
+        return MM_ANSWERED;
     }
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -340,12 +340,12 @@ int mm_recording_upload(mm_req *q)
      * requests meanwhile (DBDMax bounds a child's connections). */
     mm_db_release(q);
     if ((size = store_upload(q, q->params.rec)) < 0)
-        return OK;
+        return MM_ANSWERED;
     args[1] = q->params.rec;
     args[2] = apr_off_t_toa(q->r->pool, size);
     args[3] = type;
     if (mm_db_row(q, S_RECORDING_STORED, 4, args, &stored, 1, &found))
-        return OK;
+        return MM_ANSWERED;
     if (!found || !stored || *stored != 't') {
         /* The meeting was deleted while the body streamed in: its files are
          * gone, and so must this one be. */
@@ -407,17 +407,17 @@ static int send_file(mm_req *q, const char *path, const char *type)
         if (status != HTTP_NOT_MODIFIED) /* 412: an answer with a (JSON) body */
             return mm_error_for_status(r, status);
         r->status = status;
-        return OK;
+        return MM_ANSWERED;
     }
     ap_set_content_length(r, r->finfo.size);
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     apr_brigade_insert_file(bb, f, 0, r->finfo.size, r->pool);
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
     ap_pass_brigade(r->output_filters, bb);
-    return OK;
+    return MM_ANSWERED;
 }
 
-int mm_recording_download(mm_req *q)
+mm_step mm_recording_download(mm_req *q)
 {
     int signed_ok = check_signature(q);
     const char *args[5];
@@ -428,16 +428,16 @@ int mm_recording_download(mm_req *q)
         return mm_error(q->r, HTTP_FORBIDDEN, "forbidden",
                         "the download link has expired or is not valid", NULL);
     if (!signed_ok && mm_authenticate(q))
-        return OK;
-    if (mm_ratelimit(q))
-        return OK;
+        return MM_ANSWERED;
+    if (mm_admit(q))
+        return MM_ANSWERED;
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
     args[2] = mm_gen(q);
-    args[3] = apr_itoa(q->r->pool, signed_ok ? MM_NEED_ANYONE : MM_NEED_MEMBER);
+    args[3] = apr_itoa(q->r->pool, signed_ok ? MM_NEED_ANYONE : q->route->need);
     args[4] = q->params.rec;
-    if (mm_db_result(q, S_RECORDING_FILE, 5, args, &res))
-        return OK;
+    if (mm_db_result(q, S_RECORDING_DOWNLOAD, 5, args, &res))
+        return MM_ANSWERED;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
     if (!q->conf->recording_dir)

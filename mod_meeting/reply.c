@@ -39,7 +39,7 @@ static int send_body(request_rec *r, int status, const char *body)
     apr_size_t len = strlen(body);
 
     if (watched(r, status, body))
-        return MM_DONE;
+        return MM_ANSWERED;
 
     r->status = status;
     ap_set_content_type(r, "application/json");
@@ -47,7 +47,7 @@ static int send_body(request_rec *r, int status, const char *body)
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!r->header_only)
         ap_rwrite(body, (int)len, r);
-    return MM_DONE;
+    return MM_ANSWERED;
 }
 
 /* data_json is often PostgreSQL's text, spaced ("k" : v): it is copied into
@@ -103,7 +103,7 @@ int mm_not_modified(request_rec *r)
 {
     r->status = HTTP_NOT_MODIFIED;
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    return MM_DONE;
+    return MM_ANSWERED;
 }
 
 int mm_error_invalid(request_rec *r, const mm_verr *e)

@@ -3,8 +3,8 @@
  * envelope {"code","message","error","field","request_id"} of SPEC.md 1.
  * Every response the module writes goes through here.
  *
- * Functions that may answer the request themselves return MM_DONE when they
- * did (the handler then returns OK) and 0 when the caller goes on.
+ * Functions that may answer the request themselves return an mm_step (mm.h):
+ * MM_ANSWERED when they did, MM_GO_ON when the caller goes on.
  */
 #ifndef MM_REPLY_H
 #define MM_REPLY_H
@@ -12,8 +12,6 @@
 #include "mm.h"
 #include "validate.h"
 #include "json.h"
-
-#define MM_DONE 1
 
 /* data_json: a JSON text spliced in as "data" (NULL: no data member). */
 int mm_reply(request_rec *r, int status, const char *message, const char *data_json);
@@ -31,7 +29,7 @@ int mm_reply_stored(request_rec *r, int status, const char *body);
 int mm_not_modified(request_rec *r);
 
 /* Sees r's answer before it is sent, once: returns 0 to let it go, or
- * MM_DONE when it has answered otherwise itself (its own answer is not seen
+ * MM_ANSWERED when it has answered otherwise itself (its own answer is not seen
  * again). An idempotent request stores its answer so (idempotency.c). */
 typedef int mm_reply_watch(request_rec *r, void *baton, int status, const char *body);
 void mm_reply_watch_set(request_rec *r, mm_reply_watch *fn, void *baton);

@@ -1,6 +1,7 @@
 /*
- * The route table: method + path pattern -> route id, with the rate-limit
- * default of each route (from the seed) and whether it needs a JWT.
+ * The route table (routes.def) as the matcher sees it: method + path pattern
+ * -> route, with each route's rate-limit default (from the seed), how it
+ * authenticates, what it needs of the caller and the fields of its body.
  * Pure: no httpd types, so the unit tests and the fuzzer link it alone.
  */
 #ifndef MM_ROUTER_H
@@ -8,22 +9,13 @@
 
 #include <stddef.h>
 
+#include "validate.h"
+
+/* The route ids, in the order of routes.def. */
 typedef enum {
-    MM_R_REGISTER, MM_R_LOGIN, MM_R_REFRESH, MM_R_LOGOUT,
-    MM_R_PROFILE_GET, MM_R_PROFILE_UPDATE,
-    MM_R_MEETING_CREATE, MM_R_MEETING_LIST, MM_R_MEETING_GET, MM_R_MEETING_UPDATE,
-    MM_R_MEETING_DELETE, MM_R_MEETING_START, MM_R_MEETING_END, MM_R_MEETING_JOIN,
-    MM_R_MEETING_LEAVE,
-    MM_R_PARTICIPANT_LIST, MM_R_PARTICIPANT_ADD, MM_R_PARTICIPANT_REMOVE, MM_R_PARTICIPANT_ROLE,
-    MM_R_RECORDING_START, MM_R_RECORDING_STOP, MM_R_RECORDING_LIST,
-    MM_R_RECORDING_UPLOAD, MM_R_RECORDING_DOWNLOAD,
-    MM_R_MESSAGE_LIST, MM_R_MESSAGE_SEND,
-    MM_R_WEBHOOK_CREATE, MM_R_WEBHOOK_LIST, MM_R_WEBHOOK_GET, MM_R_WEBHOOK_UPDATE,
-    MM_R_WEBHOOK_DELETE, MM_R_WEBHOOK_ROTATE, MM_R_WEBHOOK_DELIVERIES, MM_R_WEBHOOK_RETRY,
-    MM_R_WEBHOOK_TEST,
-    MM_R_HEALTH,
-    MM_R_WAITING_LIST, MM_R_WAITING_ADMIT, MM_R_WAITING_DENY, MM_R_WAITING_ADMIT_ALL,
-    MM_R_PARTICIPANT_MUTE,
+#define ROUTE(id, ...) MM_R_##id,
+#include "routes.def"
+#undef ROUTE
     MM_ROUTE_COUNT
 } mm_route_id;
 
@@ -36,6 +28,16 @@ typedef enum { MM_AUTH_NONE, MM_AUTH_JWT, MM_AUTH_JWT_OR_SIGNED } mm_auth_kind;
 /* How a route is rate limited: not at all, per client IP, per user. */
 typedef enum { MM_RL_NONE, MM_RL_IP, MM_RL_USER } mm_rl_kind;
 
+/* What a route needs of the caller before a refusal of the request itself
+ * (its body, its query) is told (SPEC.md 1; precedence.c). The meeting values
+ * are mm_context's p_need in sql/003_api.sql. */
+typedef enum {
+    MM_NEED_NONE = -2,      /* the token holds (no meeting in the path) */
+    MM_NEED_ANYONE = -1,    /* the meeting exists */
+    MM_NEED_MEMBER = 0, MM_NEED_STAFF = 1, MM_NEED_HOST = 2, MM_NEED_CREATOR = 3,
+    MM_NEED_WEBHOOK = 4     /* the webhook in the path is the caller's */
+} mm_need;
+
 typedef struct {
     mm_route_id id;
     mm_method method;
@@ -44,7 +46,12 @@ typedef struct {
     mm_auth_kind auth;
     mm_rl_kind rl;
     unsigned per_minute;    /* the seed's limit */
+    mm_need need;
+    const mm_field *fields; /* the body's; NULL: the route reads none */
 } mm_route;
+
+/* Every route, indexed by id (routes.c). */
+extern const mm_route mm_routes[MM_ROUTE_COUNT];
 
 #define MM_MAX_PATH_IDS 2
 

@@ -3,8 +3,9 @@
  * (404 when not waiting, after the 403 of a caller who may not act). */
 #include "auth.h"
 #include "meeting.h"
+#include "precedence.h"
 
-int mm_waiting_list(mm_req *q)
+mm_step mm_waiting_list(mm_req *q)
 {
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
 
@@ -17,22 +18,22 @@ static int act(mm_req *q, mm_stmt_id id, const char *target, const char *message
     json_t *body;
     const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q), target};
 
-    if (mm_meeting_body(q, MM_NEED_STAFF, mm_no_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     return mm_meeting_call(q, id, 4, args, message);
 }
 
-int mm_waiting_admit(mm_req *q)
+mm_step mm_waiting_admit(mm_req *q)
 {
     return act(q, S_WAITING_ADMIT, mm_lld(q, q->params.id[1]), "Participant admitted");
 }
 
-int mm_waiting_deny(mm_req *q)
+mm_step mm_waiting_deny(mm_req *q)
 {
     return act(q, S_WAITING_DENY, mm_lld(q, q->params.id[1]), "Participant denied");
 }
 
-int mm_waiting_admit_all(mm_req *q)
+mm_step mm_waiting_admit_all(mm_req *q)
 {
-    return act(q, S_WAITING_ADMIT, NULL, "Waiting participants admitted");
+    return act(q, S_WAITING_ADMIT_ALL, NULL, "Waiting participants admitted");
 }

@@ -5,6 +5,7 @@
  */
 #include "auth.h"
 #include "meeting.h"
+#include "precedence.h"
 #include "query.h"
 #include "webhook_url.h"
 
@@ -12,75 +13,23 @@
 #define MAX_WEBHOOKS 50
 #define DELIVERIES_PAGE 20
 
-static const char *const event_types[] = {
-    "meeting.started", "meeting.ended", "participant.joined", "participant.left",
-    "participant.removed", "participant.waiting", "recording.started", "recording.completed",
-    "recording.failed", "chat.message", NULL,
-};
-
 static const char *const delivery_statuses[] = {"pending", "delivered", "failed", NULL};
-
-/* url: at most MM_WEBHOOK_URL_MAX (2048), written out for docs/openapi.yaml's
- * check of these tables. */
-static const mm_field create_fields[] = {
-    {"url", MM_F_STRING, MM_F_REQUIRED, 1, 2048, NULL, NULL},
-    {"events", MM_F_ENUM_SET, MM_F_REQUIRED, 1, 10, event_types, NULL},
-    {"description", MM_F_STRING, 0, 0, 500, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
-
-static const mm_field update_fields[] = {
-    {"url", MM_F_STRING, 0, 1, 2048, NULL, NULL},
-    {"events", MM_F_ENUM_SET, 0, 1, 10, event_types, NULL},
-    {"description", MM_F_STRING, 0, 0, 500, NULL, NULL},
-    {"enabled", MM_F_BOOL, 0, 0, 0, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
-};
 
 static const char *wid(mm_req *q)
 {
     return mm_lld(q, q->params.id[0]);
 }
 
-/* 401 unless the token holds, 404 unless the path's webhook is the
- * caller's: what a refused request answers first (SPEC.md 1). 0 or MM_DONE. */
-static int webhook_context(mm_req *q)
-{
-    const char *args[3] = {mm_uid(q), mm_gen(q), wid(q)};
-    mm_result res;
-
-    if (mm_db_result(q, S_WEBHOOK_GET, 3, args, &res))
-        return MM_DONE;
-    if (res.code != HTTP_OK)
-        return mm_reply_result(q, &res, NULL);
-    return 0;
-}
-
-/* The body of a request on the path's webhook, refused only after
- * webhook_context passes. 0 or MM_DONE. */
-static int webhook_body(mm_req *q, const mm_field *fields, json_t **body)
-{
-    mm_body_error e;
-
-    if (mm_body_parse(q, fields, body, &e) == 0)
-        return 0;
-    if (e.status != AP_FILTER_ERROR && webhook_context(q))
-        return MM_DONE;
-    return mm_body_reply_error(q->r, &e);
-}
-
-/* 400 (field url) unless url may be a webhook's target. 0 or MM_DONE. */
-static int check_url(mm_req *q, const char *url, int on_path)
+/* 400 (field url) unless url may be a webhook's target. 0 or MM_ANSWERED. */
+static mm_step check_url(mm_req *q, const char *url)
 {
     const apr_array_header_t *allow = q->conf->webhook_allow;
     const char *why = mm_webhook_url_check(url, allow ? (const char *const *)allow->elts : NULL,
                                            allow ? (size_t)allow->nelts : 0);
 
     if (!why)
-        return 0;
-    if (on_path)
-        return webhook_context(q) ? MM_DONE : mm_field_error(q, "url", why);
-    return mm_field_refused(q, MM_NEED_NONE, "url", why);
+        return MM_GO_ON;
+    return mm_field_refused(q, "url", why);
 }
 
 /* The events of a validated body as a PostgreSQL array literal (the names
@@ -96,14 +45,14 @@ static const char *events_literal(mm_req *q, json_t *events)
     return apr_pstrcat(q->r->pool, out, "}", NULL);
 }
 
-int mm_webhooks_create(mm_req *q)
+mm_step mm_webhooks_create(mm_req *q)
 {
     json_t *body;
     const char *args[6];
 
-    if (mm_meeting_body(q, MM_NEED_NONE, create_fields, &body)
-        || check_url(q, mm_body_string(body, "url"), 0))
-        return OK;
+    if (mm_route_body(q, &body)
+        || check_url(q, mm_body_string(body, "url")))
+        return MM_ANSWERED;
     args[0] = mm_uid(q);
     args[1] = mm_gen(q);
     args[2] = mm_body_string(body, "url");
@@ -113,30 +62,30 @@ int mm_webhooks_create(mm_req *q)
     return mm_meeting_call(q, S_WEBHOOK_CREATE, 6, args, "Webhook created successfully");
 }
 
-int mm_webhooks_list(mm_req *q)
+mm_step mm_webhooks_list(mm_req *q)
 {
     const char *args[2] = {mm_uid(q), mm_gen(q)};
 
     return mm_meeting_call(q, S_WEBHOOK_LIST, 2, args, NULL);
 }
 
-int mm_webhooks_get(mm_req *q)
+mm_step mm_webhooks_get(mm_req *q)
 {
     const char *args[3] = {mm_uid(q), mm_gen(q), wid(q)};
 
     return mm_meeting_call(q, S_WEBHOOK_GET, 3, args, NULL);
 }
 
-int mm_webhooks_update(mm_req *q)
+mm_step mm_webhooks_update(mm_req *q)
 {
     json_t *body;
     const char *url, *args[4];
 
-    if (webhook_body(q, update_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     url = mm_body_string(body, "url");
-    if (url && check_url(q, url, 1))
-        return OK;
+    if (url && check_url(q, url))
+        return MM_ANSWERED;
     args[0] = mm_uid(q);
     args[1] = mm_gen(q);
     args[2] = wid(q);
@@ -144,20 +93,20 @@ int mm_webhooks_update(mm_req *q)
     return mm_meeting_call(q, S_WEBHOOK_UPDATE, 4, args, "Webhook updated successfully");
 }
 
-int mm_webhooks_delete(mm_req *q)
+mm_step mm_webhooks_delete(mm_req *q)
 {
     const char *args[3] = {mm_uid(q), mm_gen(q), wid(q)};
 
     return mm_meeting_call(q, S_WEBHOOK_DELETE, 3, args, "Webhook deleted successfully");
 }
 
-int mm_webhooks_rotate(mm_req *q)
+mm_step mm_webhooks_rotate(mm_req *q)
 {
     json_t *body;
     const char *args[3] = {mm_uid(q), mm_gen(q), wid(q)};
 
-    if (webhook_body(q, mm_no_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     return mm_meeting_call(q, S_WEBHOOK_ROTATE, 3, args, "Webhook secret rotated");
 }
 
@@ -169,13 +118,7 @@ static int known_status(const char *s)
     return 0;
 }
 
-/* 400 for one query parameter, after webhook_context passes. */
-static int log_refused(mm_req *q, const char *field, const char *message)
-{
-    return webhook_context(q) ? OK : mm_field_error(q, field, message);
-}
-
-int mm_webhooks_deliveries(mm_req *q)
+mm_step mm_webhooks_deliveries(mm_req *q)
 {
     char status[16], page_buf[16], size_buf[16];
     long page = 1, size = DELIVERIES_PAGE;
@@ -184,13 +127,13 @@ int mm_webhooks_deliveries(mm_req *q)
 
     if ((has_status = mm_query_get(q->r->args, "status", status, sizeof(status))) < 0
         || (has_status && !known_status(status)))
-        return log_refused(q, "status", "status must be one of pending, delivered or failed");
+        return mm_field_refused(q, "status", "status must be one of pending, delivered or failed");
     if ((rc = mm_query_get(q->r->args, "page", page_buf, sizeof(page_buf))) < 0
         || (rc && mm_query_int(page_buf, 1, 10000000, &page)))
-        return log_refused(q, "page", "page must be a whole number from 1 to 10000000");
+        return mm_field_refused(q, "page", "page must be a whole number from 1 to 10000000");
     if ((rc = mm_query_get(q->r->args, "page_size", size_buf, sizeof(size_buf))) < 0
         || (rc && mm_query_int(size_buf, 1, 100, &size)))
-        return log_refused(q, "page_size", "page_size must be a whole number from 1 to 100");
+        return mm_field_refused(q, "page_size", "page_size must be a whole number from 1 to 100");
     args[0] = mm_uid(q);
     args[1] = mm_gen(q);
     args[2] = wid(q);
@@ -200,22 +143,22 @@ int mm_webhooks_deliveries(mm_req *q)
     return mm_meeting_call(q, S_WEBHOOK_DELIVERIES, 6, args, NULL);
 }
 
-int mm_webhooks_retry(mm_req *q)
+mm_step mm_webhooks_retry(mm_req *q)
 {
     json_t *body;
     const char *args[4] = {mm_uid(q), mm_gen(q), wid(q), mm_lld(q, q->params.id[1])};
 
-    if (webhook_body(q, mm_no_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     return mm_meeting_call(q, S_WEBHOOK_RETRY, 4, args, "Delivery scheduled again");
 }
 
-int mm_webhooks_test(mm_req *q)
+mm_step mm_webhooks_test(mm_req *q)
 {
     json_t *body;
     const char *args[3] = {mm_uid(q), mm_gen(q), wid(q)};
 
-    if (webhook_body(q, mm_no_fields, &body))
-        return OK;
+    if (mm_route_body(q, &body))
+        return MM_ANSWERED;
     return mm_meeting_call(q, S_WEBHOOK_TEST, 3, args, "Test event queued");
 }

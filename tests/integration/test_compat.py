@@ -18,7 +18,7 @@ import pytest
 import websockets
 
 from envelopes import is_compact
-from test_openapi import router_table
+from route_table import routes
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -232,7 +232,7 @@ def test_every_route_answers_in_one_json_style(stack, busy_meeting):
     query = {"meeting.list": {"page": 1, "page_size": 10}}
     seen = set()
     # Logging out revokes the caller's tokens: that route goes last.
-    for route in sorted(router_table(), key=lambda t: t["name"] == "auth.logout"):
+    for route in sorted(routes(), key=lambda t: t["name"] == "auth.logout"):
         segs = route["pattern"].split("/")
         path = "/".join(values.get(segs[i - 1], "1") if s.startswith(":") else s
                         for i, s in enumerate(segs))

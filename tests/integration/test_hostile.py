@@ -3,7 +3,7 @@ answered with a 4xx in the error envelope ({code, message, error}, code equal to
 the HTTP status), never a 500, never a crash in the error log (the autouse check
 of conftest.py fails a test whose requests crash a child or log [meeting:error]).
 
-The endpoints are read from the route table of mod_meeting/router.c and the
+The endpoints are read from the route table of mod_meeting/routes.def and the
 body fields from the C field tables, so a new route or field is attacked
 without editing this file. Every request reaches the step it attacks: the
 caller is the host of an ongoing meeting with an active recording and a
@@ -26,83 +26,25 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from conftest import ROOT, unique
+from conftest import unique
 from jwtutil import access_claims, b64url, secret_of, sign
+from route_table import body_table, field_table, routes
 
-SRC = ROOT / "mod_meeting"
 MAX_BODY = 65536        # MeetingMaxBodySize default
 BIG = 10 << 20          # the 10 MB body
 I64_MAX = 2 ** 63 - 1
 
 # --------------------------------------------------------------------- sources
 
-def router_table():
-    """The route table of router.c: (name, METHOD, pattern, auth)."""
-    text = (SRC / "router.c").read_text()
-    rows = re.findall(r'\{\s*MM_R_\w+,\s*MM_M_(\w+),\s*"([^"]*)",\s*"([^"]*)",\s*'
-                      r'(MM_AUTH_\w+),', text)
-    return [{"method": m, "pattern": p, "name": n, "auth": a} for m, p, n, a in rows]
-
-
-def c_choices(text):
-    arrays = re.findall(r'static const char \*const (\w+)\[\]\s*=\s*\{([^}]*)\};', text)
-    return {name: re.findall(r'"([^"]*)"', body) for name, body in arrays}
-
-
-def field_table(filename, table):
-    """A C mm_field table: name -> dict(kind, required, nullable, min, max, choices, fields)."""
-    text = (SRC / filename).read_text()
-    m = re.search(r'static const mm_field ' + table + r'\[\]\s*=\s*\{(.*?)\n\};', text, re.S)
-    assert m, f"{table} not found in {filename}"
-    choices = c_choices(text)
-    fields = {}
-    for name, rest in re.findall(r'\{\s*"(\w+)",([^{}]*)\}', m.group(1)):
-        kind, flags, lo, hi, ch, sub = [p.strip() for p in rest.split(",")[:6]]
-        fields[name] = {
-            "kind": kind, "required": "REQ" in flags or "MM_F_REQUIRED" in flags,
-            "nullable": "MM_F_NULLABLE" in flags,
-            "min": int(lo.rstrip("LlUu")), "max": int(hi.rstrip("LlUu")),
-            "choices": None if ch == "NULL" else choices[ch],
-            "fields": None if sub == "NULL" else field_table(filename, sub),
-        }
-    return fields
-
-
-ROUTES = router_table()
+ROUTES = routes()
 ROUTE_NAMES = [r["name"] for r in ROUTES]
 
 # Routes that read a JSON body, and the field table each validates it with
-# (None: mm_no_fields, only {} or no body).
-BODY_TABLES = {
-    "auth.register": ("accounts.c", "register_fields"),
-    "auth.login": ("accounts.c", "login_fields"),
-    "auth.refresh": ("accounts.c", "refresh_fields"),
-    "auth.logout": None,
-    "profile.update": ("accounts.c", "profile_fields"),
-    "meeting.create": ("meetings.c", "create_fields"),
-    "meeting.update": ("meetings.c", "update_fields"),
-    "meeting.start": None,
-    "meeting.end": None,
-    "meeting.join": ("meetings.c", "join_fields"),
-    "meeting.leave": None,
-    "participant.add": ("participants.c", "add_fields"),
-    "participant.remove": None,
-    "participant.role": ("participants.c", "role_fields"),
-    "recording.start": None,
-    "recording.stop": None,
-    "message.send": ("messages.c", "send_fields"),
-    "webhook.create": ("webhooks.c", "create_fields"),
-    "webhook.update": ("webhooks.c", "update_fields"),
-    "webhook.rotate_secret": None,
-    "webhook.retry": None,
-    "webhook.test": None,
-    "waiting.admit": None,
-    "waiting.deny": None,
-    "waiting.admit_all": None,
-    "participant.mute": None,
-}
+# (None: no_fields, only {} or no body).
+BODY_TABLES = {r["name"]: (body_table(r) if r["body"] != "no" else None)
+               for r in ROUTES if r["body"]}
 BODY_ROUTES = [n for n in ROUTE_NAMES if n in BODY_TABLES]
-FIELDS = {n: (field_table(*t) if t else {}) for n, t in BODY_TABLES.items()}
+FIELDS = {n: (field_table(t) if t else {}) for n, t in BODY_TABLES.items()}
 NO_BODY_ROUTES = [n for n in ROUTE_NAMES if n not in BODY_TABLES]
 ID_ROUTES = [r["name"] for r in ROUTES if ":" in r["pattern"]]
 GET_ROUTES = [r["name"] for r in ROUTES if r["method"] == "GET"]

@@ -1,5 +1,5 @@
 """docs/openapi.yaml describes what the code does: the same routes as the table
-in mod_meeting/router.c, each with its rate limit, authentication and the
+in mod_meeting/routes.def, each with its rate limit, authentication and the
 request-body fields of the C field tables, and the error codes the code emits.
 
 Static: reads the sources only, starts no server."""
@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from route_table import c_choices, body_table, field_table, routes, row_ids
 
 SRC = ROOT / "mod_meeting"
 DOC_PATH = ROOT / "docs" / "openapi.yaml"
@@ -21,47 +22,7 @@ PARAM_NAMES = {(":id", "meetings"): "meeting_id", (":id", "participants"): "user
 
 RL_KEYS = {"MM_RL_NONE": "none", "MM_RL_IP": "ip", "MM_RL_USER": "user"}
 
-# The field table each route validates its JSON body against: (file, table).
-BODY_TABLES = {
-    "auth.register": ("accounts.c", "register_fields"),
-    "auth.login": ("accounts.c", "login_fields"),
-    "auth.refresh": ("accounts.c", "refresh_fields"),
-    "auth.logout": ("body.c", "mm_no_fields"),
-    "profile.update": ("accounts.c", "profile_fields"),
-    "meeting.create": ("meetings.c", "create_fields"),
-    "meeting.update": ("meetings.c", "update_fields"),
-    "meeting.start": ("body.c", "mm_no_fields"),
-    "meeting.end": ("body.c", "mm_no_fields"),
-    "meeting.join": ("meetings.c", "join_fields"),
-    "meeting.leave": ("body.c", "mm_no_fields"),
-    "participant.add": ("participants.c", "add_fields"),
-    "participant.remove": ("body.c", "mm_no_fields"),
-    "participant.role": ("participants.c", "role_fields"),
-    "recording.start": ("body.c", "mm_no_fields"),
-    "recording.stop": ("body.c", "mm_no_fields"),
-    "message.send": ("messages.c", "send_fields"),
-    "webhook.create": ("webhooks.c", "create_fields"),
-    "webhook.update": ("webhooks.c", "update_fields"),
-    "webhook.rotate_secret": ("body.c", "mm_no_fields"),
-    "webhook.retry": ("body.c", "mm_no_fields"),
-    "webhook.test": ("body.c", "mm_no_fields"),
-    "waiting.admit": ("body.c", "mm_no_fields"),
-    "waiting.deny": ("body.c", "mm_no_fields"),
-    "waiting.admit_all": ("body.c", "mm_no_fields"),
-    "participant.mute": ("body.c", "mm_no_fields"),
-}
-
-
 # ------------------------------------------------------------------ sources
-
-def router_table():
-    """The route table of router.c: one dict per route."""
-    text = (SRC / "router.c").read_text()
-    rows = re.findall(r'\{\s*(MM_R_\w+),\s*MM_M_(\w+),\s*"([^"]*)",\s*"([^"]*)",\s*'
-                      r'(MM_AUTH_\w+),\s*(MM_RL_\w+),\s*(\d+)\s*\}', text)
-    return [{"id": r[0], "method": r[1], "pattern": r[2], "name": r[3], "auth": r[4],
-             "rl": r[5], "per_minute": int(r[6])} for r in rows]
-
 
 def openapi_path(pattern):
     segs = pattern.split("/")
@@ -74,34 +35,6 @@ def openapi_path(pattern):
         else:
             out.append(seg)
     return "/".join(out)
-
-
-def c_choices(text):
-    """NULL-terminated string arrays: name -> [choices]."""
-    arrays = re.findall(r'static const char \*const (\w+)\[\]\s*=\s*\{([^}]*)\};', text)
-    return {name: re.findall(r'"([^"]*)"', body) for name, body in arrays}
-
-
-def field_table(filename, table):
-    """A C mm_field table: name -> dict(kind, flags, min, max, choices, fields)."""
-    text = (SRC / filename).read_text()
-    m = re.search(r'(?:static )?const mm_field ' + table + r'\[\]\s*=\s*\{(.*?)\n\};', text, re.S)
-    assert m, f"{table} not found in {filename}"
-    choices = c_choices(text)
-    fields = {}
-    for row in re.findall(r'\{\s*"(\w+)",([^{}]*)\}', m.group(1)):
-        name, rest = row
-        kind, flags, lo, hi, ch, sub = [p.strip() for p in rest.split(",")[:6]]
-        flag_set = set() if flags == "0" else {f.strip() for f in flags.split("|")}
-        flag_set = {"MM_F_REQUIRED" if f == "REQ" else f for f in flag_set}
-        fields[name] = {
-            "kind": kind, "required": "MM_F_REQUIRED" in flag_set,
-            "nullable": "MM_F_NULLABLE" in flag_set,
-            "min": int(lo.rstrip("LlUu")), "max": int(hi.rstrip("LlUu")),
-            "choices": None if ch == "NULL" else choices[ch],
-            "fields": None if sub == "NULL" else field_table(filename, sub),
-        }
-    return fields
 
 
 def error_codes_in_code():
@@ -162,16 +95,16 @@ def flatten(doc, schema):
     return schema
 
 
-ROUTES = router_table()
+ROUTES = routes()
 ROUTE_IDS = [r["name"] for r in ROUTES]
+# The field table each route validates its JSON body against.
+BODY_TABLES = {r["name"]: body_table(r) for r in ROUTES if r["body"]}
 
 
 # ------------------------------------------------------------------ tests
 
 def test_router_table_is_parsed_whole():
-    header = (SRC / "router.h").read_text()
-    enum = re.search(r"typedef enum \{(.*?)MM_ROUTE_COUNT", header, re.S).group(1)
-    ids = re.findall(r"\bMM_R_\w+", enum)
+    ids = ["MM_R_" + r for r in row_ids()]
     assert ids and [r["id"] for r in ROUTES] == ids
 
 
@@ -187,7 +120,7 @@ def test_operations_are_the_router_table(doc):
     routed = {(r["method"], openapi_path(r["pattern"])) for r in ROUTES}
     assert documented == routed, (
         f"only in openapi.yaml: {sorted(documented - routed)}; "
-        f"only in router.c: {sorted(routed - documented)}")
+        f"only in routes.def: {sorted(routed - documented)}")
 
 
 def test_path_parameters_are_declared(doc):
@@ -291,7 +224,7 @@ def test_request_bodies_follow_the_field_tables(doc, route):
         return
     assert set(body["content"]) == {"application/json"}, route["name"]
     schema = resolve(doc, body["content"]["application/json"]["schema"])
-    check_object(doc, schema, field_table(*table), route["name"])
+    check_object(doc, schema, field_table(table), route["name"])
 
 
 def check_object(doc, schema, fields, where):
