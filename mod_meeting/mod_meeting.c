@@ -81,7 +81,10 @@ static void serve(mm_req *q, const char *path)
         return;
     if (mm_route_keyed(q->route) && mm_idem_begin(q))
         return;
-    handlers[q->route->id](q);
+    /* A handler answers, whatever happens: one that did not is a bug. */
+    if (handlers[q->route->id](q) != MM_ANSWERED)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM1401: %s returned without answering",
+                      q->route->name);
 }
 
 /* httpd's own error, reached through ErrorDocument. A 400 over a header's

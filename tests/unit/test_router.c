@@ -137,6 +137,33 @@ START_TEST(waiting_room_routes)
 }
 END_TEST
 
+/* The columns of routes.def agree with each other: what a route needs of the
+ * caller follows from what its path names, a GET reads no body, a POST does
+ * (none, or {}), and no two rows share a name. */
+START_TEST(rows_are_consistent)
+{
+    for (int i = 0; i < MM_ROUTE_COUNT; i++) {
+        const mm_route *rt = mm_route_by_id((mm_route_id)i);
+
+        if (strncmp(rt->pattern, "/meetings/:id", 13) == 0)
+            ck_assert_msg(rt->need >= MM_NEED_ANYONE && rt->need <= MM_NEED_CREATOR, "%s",
+                          rt->name);
+        else if (strncmp(rt->pattern, "/webhooks/:id", 13) == 0)
+            ck_assert_msg(rt->need == MM_NEED_WEBHOOK, "%s", rt->name);
+        else
+            ck_assert_msg(rt->need == MM_NEED_NONE, "%s", rt->name);
+        if (rt->method == MM_M_GET)
+            ck_assert_msg(rt->fields == NULL, "%s", rt->name);
+        if (rt->method == MM_M_POST)
+            ck_assert_msg(rt->fields != NULL, "%s", rt->name);
+        if (rt->auth == MM_AUTH_NONE && rt->rl != MM_RL_NONE)
+            ck_assert_msg(rt->rl == MM_RL_IP, "%s: no user to key on", rt->name);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(mm_route_by_id((mm_route_id)j)->name, rt->name);
+    }
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -148,6 +175,7 @@ static Suite *router_suite(void)
     tcase_add_test(tc, rejects_bad_ids);
     tcase_add_test(tc, recording_ids);
     tcase_add_test(tc, wrong_method_lists_allowed);
+    tcase_add_test(tc, rows_are_consistent);
     tcase_add_test(tc, waiting_room_routes);
     suite_add_tcase(s, tc);
     return s;
