@@ -4,6 +4,8 @@ PostgreSQL, a shared recording directory, in a private network namespace
 it goes straight to one node."""
 import asyncio
 import json
+import os
+import signal
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -11,7 +13,7 @@ import pytest
 import requests
 import websockets
 
-from cluster import NODE_TIMEOUT, Client
+from cluster import NODE_TIMEOUT, SIGNALD, Client, pids_matching
 
 CLIENT_IPS = [f"10.231.0.{i}" for i in range(101, 120)]
 REFRESH_IP = "10.231.0.120"     # only the per-address limit test uses it
@@ -237,6 +239,34 @@ def wait_dead(cluster, name, timeout=NODE_TIMEOUT + 10):
             return
         time.sleep(0.2)
     raise AssertionError(f"{name} still beats")
+
+
+def test_a_node_back_from_a_pause_closes_the_rooms_that_moved_with_4307(cluster, users):
+    """Fencing: a signald silent past MeetingNodeTimeout (here: stopped) is dead to
+    the others; its meeting is placed elsewhere, and when it runs again its
+    next heartbeat closes that room's sockets with 4307 and the new owner."""
+    host = users[7]
+    mid, url = started_meeting(cluster, host)
+    owner = cluster.node(node_in(url))
+    [pid] = pids_matching(SIGNALD.encode(), f"127.0.0.1:{owner.sigport}".encode())
+
+    async def scenario():
+        ws, _, _ = await connect(url)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            wait_dead(cluster, owner.name)
+            moved_to = node_in(join(cluster, host, mid))
+            assert moved_to != owner.name
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        with pytest.raises(websockets.ConnectionClosed) as e:
+            await asyncio.wait_for(frame(ws, "never"), 15)
+        return e.value, moved_to
+
+    closed, moved_to = asyncio.run(scenario())
+    assert closed.code == 4307
+    assert closed.reason == f"ws://10.231.0.10:80/ws/signaling?node={moved_to}"
+    assert "placed on another node, closing 1 seat(s) with 4307" in owner.log()
 
 
 def others_keep_serving(cluster, users, dead):
