@@ -4,14 +4,12 @@ three nodes behind haproxy is tests/cluster)."""
 import asyncio
 import json
 import socket
-import subprocess
 import time
 
-import pytest
 import websockets
 
 import procstat
-from conftest import SIGNALD, free_port
+from conftest import free_port
 
 
 def host_name():
@@ -76,18 +74,3 @@ def test_node_directives_reach_signald_and_the_registry(make_stack):
         s.stop()
         # Gone for good: later tests' meetings must not be placed on it.
         s.sql("DELETE FROM nodes WHERE node_id = %s", name)
-
-
-@pytest.mark.parametrize("flag,value", [
-    ("--node", ""), ("--node", "a b"), ("--node", "n" * 64),
-    ("--node-url", "http://x/ws"), ("--node-url", "ws://x/" + "p" * 120),
-    ("--node-timeout", "2"), ("--node-timeout", "301"),
-])
-def test_bad_node_flags_are_refused_on_the_command_line(tmp_path, flag, value):
-    secret = tmp_path / "secret"
-    secret.write_text("s" * 48 + "\n")
-    p = subprocess.run([SIGNALD, "--listen", f"127.0.0.1:{free_port()}", "--secret-file",
-                        str(secret), "--issuer", "review", "--db", f"host={tmp_path} dbname=x",
-                        flag, value], capture_output=True, text=True, timeout=10)
-    assert p.returncode == 2, p.stderr
-    assert p.stderr.startswith(f"signald: {flag} "), p.stderr
