@@ -248,8 +248,11 @@ static void took(void *arg, const PGresult *res)
         if (c)
             wait_admission(t, c);
     } else if (code == 307) {
-        if (c)
+        if (c) {
+            mm_log("info", "meeting %lld user %lld: refused: it lives on another node (%.120s)",
+                   r->meeting_id, c->user_id, PQgetvalue(res, 0, 8));
             mm_conn_close(c, MM_CLOSE_MOVED, mm_node_reason(PQgetvalue(res, 0, 8)));
+        }
     } else if (c) {
         refuse(c, code, r->meeting_id);
     }
