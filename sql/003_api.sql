@@ -688,6 +688,9 @@ BEGIN
     END IF;
     PERFORM mm_webhook_emit(p_meeting, 'meeting.started',
                             jsonb_build_object('started_at', mm_ts(now())));
+    -- signald makes the meeting's SFU room now, sized for its participants.
+    PERFORM mm_notify('meeting-started', p_meeting, jsonb_build_object('max_participants',
+        (SELECT max_participants FROM meetings WHERE meeting_id = p_meeting)));
     RETURN mm_ok(200);
 END
 $$;

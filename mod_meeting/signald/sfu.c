@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "idmap.h"
 #include "janus.h"
 #include "protocol.h"
@@ -15,9 +16,14 @@
 #define PLUGIN "janus.plugin.videoroom"
 /* Janus ends a session that is silent for session_timeout (60 s). */
 #define KEEPALIVE_US (25 * MM_US)
-/* VideoRoom publishers per room (Janus's default is 3): SPEC 7's scale
- * target is 50 participants with 10 cameras; this leaves room for all. */
+/* VideoRoom publishers per room (Janus's default is 3): every participant
+ * publishes (a microphone at least), so a room takes as many publishers as
+ * its meeting takes participants (max_participants, 1..1000). This is the
+ * number when the database cannot say (it is away). */
 #define ROOM_PUBLISHERS 100
+/* The description of a published screen (Janus's "descriptions"): the
+ * subscribers' streams carry it back as feed_description. */
+#define SCREEN_DESCRIPTION "screen"
 #define ROOM_BITRATE 512000
 /* Janus's error codes that mean "already so". */
 /* Candidates kept per connection until its handle or offer exists: a
@@ -26,13 +32,15 @@
 #define JANUS_ROOM_EXISTS 427
 #define JANUS_ID_EXISTS 436
 
-typedef enum { ROOM_NONE, ROOM_CREATING, ROOM_READY } room_state;
+typedef enum { ROOM_NONE, ROOM_LOOKUP, ROOM_CREATING, ROOM_READY } room_state;
 
 /* The meeting's VideoRoom as signald knows it. */
 typedef struct sroom {
     long long meeting_id;
     room_state state;
+    int publishers;         /* the meeting's max_participants; 0 until known */
     json_t *feeds;          /* {"<user_id>": true} publishing with media up */
+    struct sroom *next, *prev;  /* every room known here */
 } sroom;
 
 typedef struct mm_sfu_peer {
@@ -50,12 +58,19 @@ typedef struct mm_sfu_peer {
     unsigned pub_busy : 1, joined : 1, publishing : 1, retried : 1;
     unsigned sub_busy : 1, sub_joined : 1, offer_out : 1;
     unsigned audio_off : 1;
+    unsigned screen_off : 1;        /* the settings stopped the screen at the SFU */
 } peer;
 
 enum { PUB = 0, SUB = 1 };
 
 static int enabled;
+static mm_db *db;           /* signald's query connection: max_participants */
+static const char SQL_CAPACITY[] =
+    "SELECT max_participants FROM meetings WHERE meeting_id = $1::bigint AND status = 'ongoing'";
+static const char SQL_ONGOING[] =
+    "SELECT meeting_id, max_participants FROM meetings WHERE status = 'ongoing'";
 static mm_idmap rooms = MM_IDMAP_INIT;      /* sroom by (meeting_id, 0) */
+static sroom *room_list;
 static mm_idmap sessions = MM_IDMAP_INIT;   /* peer by (session, 0) */
 static long long admin_session, admin_handle, admin_keepalive_us;
 
@@ -150,11 +165,21 @@ static sroom *room_get(long long meeting_id)
         return NULL;
     }
     r->meeting_id = meeting_id;
+    r->next = room_list;
+    if (room_list)
+        room_list->prev = r;
+    room_list = r;
     return r;
 }
 
 static void room_free(sroom *r)
 {
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        room_list = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
     mm_idmap_del(&rooms, r->meeting_id, 0);
     mm_janus_forget(r);
     json_decref(r->feeds);
@@ -198,19 +223,64 @@ static void created(void *arg, json_t *reply)
            r->meeting_id, why);
 }
 
-/* Creates the meeting's VideoRoom unless it exists or is being made. */
-static void room_ensure(sroom *r)
+static void room_create(sroom *r)
 {
     json_t *body;
 
-    if (r->state != ROOM_NONE || !admin_handle)
-        return;
     body = json_pack("{s:s, s:I, s:i, s:i, s:s, s:s, s:b, s:s}", "request", "create",
-                     "room", (json_int_t)r->meeting_id, "publishers", ROOM_PUBLISHERS,
+                     "room", (json_int_t)r->meeting_id, "publishers",
+                     r->publishers > 0 ? r->publishers : ROOM_PUBLISHERS,
                      "bitrate", ROOM_BITRATE, "audiocodec", "opus", "videocodec", "vp8",
                      "notify_joining", 0, "description", "mod_meeting");
+    r->state = ROOM_NONE;
     if (mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, created, r) == 0)
         r->state = ROOM_CREATING;
+}
+
+static void room_ensure(sroom *r);
+
+/* The answer of SQL_CAPACITY for the meeting whose id arg points to: the
+ * room is made with the meeting's max_participants as its publishers, or
+ * not at all for a meeting that is not ongoing. The database away: made
+ * with ROOM_PUBLISHERS (a seat here says the meeting was ongoing). */
+static void capacity_known(void *arg, const PGresult *res)
+{
+    long long *meeting_id = arg;
+    sroom *r = mm_idmap_get(&rooms, *meeting_id, 0);
+
+    free(meeting_id);
+    if (!r || r->state != ROOM_LOOKUP)
+        return;
+    r->state = ROOM_NONE;
+    if (res && PQntuples(res) == 0) {
+        mm_log("info", "meeting %lld: not ongoing, no media server room", r->meeting_id);
+        return;
+    }
+    r->publishers = res ? atoi(PQgetvalue(res, 0, 0)) : ROOM_PUBLISHERS;
+    room_ensure(r);
+}
+
+/* Creates the meeting's VideoRoom unless it exists or is being made; its
+ * size is asked of the database first when the start event did not bring
+ * it (the room is made on first use). */
+static void room_ensure(sroom *r)
+{
+    long long *arg;
+    char id[24];
+    const char *params[1] = {id};
+
+    if (r->state != ROOM_NONE || !admin_handle)
+        return;
+    if (!r->publishers && db && mm_db_ready(db) && (arg = malloc(sizeof(*arg)))) {
+        *arg = r->meeting_id;
+        snprintf(id, sizeof(id), "%lld", r->meeting_id);
+        if (mm_db_send(db, SQL_CAPACITY, 1, params, capacity_known, arg) == 0) {
+            r->state = ROOM_LOOKUP;
+            return;
+        }
+        free(arg);
+    }
+    room_create(r);
 }
 
 static void admin_answered(void *arg, json_t *reply)
@@ -248,7 +318,7 @@ static void peer_reset(peer *p)
     mm_janus_forget(p);
     p->session = p->pub = p->sub = 0;
     p->making = p->pub_busy = p->joined = p->publishing = p->retried = 0;
-    p->sub_busy = p->sub_joined = p->offer_out = 0;
+    p->sub_busy = p->sub_joined = p->offer_out = p->screen_off = 0;
     json_object_clear(p->subscribed);
     json_object_clear(p->wanted);
     json_decref(p->offer);
@@ -459,6 +529,11 @@ static void published(void *arg, json_t *reply)
                    sizeof(p->audio_mid));
     if (p->audio_off)
         apply_audio(p);
+    if (p->screen_off && p->screen_mid[0]) {
+        /* A share the settings allow again (sfu_publish checked): forwarded. */
+        p->screen_off = 0;
+        moderate(p, p->screen_mid, 0);
+    }
     advance(p);
 }
 
@@ -474,6 +549,10 @@ static void publish(peer *p)
     body = json_pack("{s:s, s:I, s:s, s:I, s:s}", "request", req, "room",
                      (json_int_t)p->meeting_id, "ptype", "publisher", "id",
                      (json_int_t)p->user_id, "display", display);
+    if (p->screen_mid[0])
+        json_object_set_new(body, "descriptions",
+                            json_pack("[{s:s, s:s}]", "mid", p->screen_mid, "description",
+                                      SCREEN_DESCRIPTION));
     jsep = json_pack("{s:s, s:O}", "type", "offer", "sdp", p->offer);
     json_decref(p->sent);
     p->sent = p->offer;
@@ -485,7 +564,7 @@ static void publish(peer *p)
 }
 
 /* Janus's streams of a subscriber offer, as the client needs them:
- * [{mid, user_id, kind, active}]. */
+ * [{mid, user_id, kind, active, screen}]. */
 static json_t *streams_of(json_t *data)
 {
     json_t *out = json_array(), *st;
@@ -494,13 +573,16 @@ static json_t *streams_of(json_t *data)
     json_array_foreach(json_object_get(data, "streams"), i, st) {
         const char *type = json_string_value(json_object_get(st, "type"));
         json_t *feed = json_object_get(st, "feed_id");
+        const char *about = json_string_value(json_object_get(st, "feed_description"));
 
         if (!type || !strcmp(type, "data") || !json_is_integer(feed))
             continue;
-        json_array_append_new(out, json_pack("{s:O, s:O, s:s, s:b}", "mid",
+        json_array_append_new(out, json_pack("{s:O, s:O, s:s, s:b, s:b}", "mid",
                                              json_object_get(st, "mid"), "user_id", feed,
                                              "kind", type, "active",
-                                             !json_is_false(json_object_get(st, "active"))));
+                                             !json_is_false(json_object_get(st, "active")),
+                                             "screen", about && !strcmp(about,
+                                                                        SCREEN_DESCRIPTION)));
     }
     return out;
 }
@@ -734,8 +816,10 @@ void mm_sfu_screen_stop(mm_conn *c)
 {
     peer *p = c->sfu;
 
-    if (p && p->publishing && p->screen_mid[0])
+    if (p && p->publishing && p->screen_mid[0]) {
+        p->screen_off = 1;
         moderate(p, p->screen_mid, 1);
+    }
 }
 
 void mm_sfu_closed(mm_conn *c)
@@ -879,24 +963,49 @@ static void on_event(json_t *ev)
 
 /* ---- the admin session, Janus coming and going ---- */
 
+/* Whether the meeting's room should exist: it is ongoing (ongoing: the
+ * database's {"<meeting_id>": max_participants}), or, the database being
+ * away (ongoing NULL), people of it are here. */
+static int room_wanted(json_t *ongoing, long long meeting_id)
+{
+    char k[24];
+
+    key(k, meeting_id);
+    return ongoing ? json_object_get(ongoing, k) != NULL : mm_room_find(meeting_id) != NULL;
+}
+
+/* Janus's rooms (reply to list) against the meetings: a room no ongoing
+ * meeting stands behind (it ended while signald or Janus was away) is
+ * destroyed; the room of every ongoing meeting is made (again). */
 static void listed(void *arg, json_t *reply)
 {
-    json_t *data, *room;
-    const char *why;
+    json_t *ongoing = arg, *data, *room, *v;
+    const char *why, *k;
     size_t i;
     int code;
 
-    (void)arg;
     data = answer(reply, &why, &code);
-    /* A room no meeting here stands behind (it ended while signald was
-     * away): destroyed. Rooms of meetings with people here are made again. */
     json_array_foreach(json_object_get(data, "list"), i, room) {
         long long id = json_integer_value(json_object_get(room, "room"));
 
-        if (id && !mm_room_find(id))
+        if (id && !room_wanted(ongoing, id))
             admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room",
                                     (json_int_t)id));
     }
+    for (sroom *r = room_list, *next; r; r = next) {
+        next = r->next;
+        if (!room_wanted(ongoing, r->meeting_id) && !mm_room_find(r->meeting_id))
+            room_free(r);
+    }
+    json_object_foreach(ongoing, k, v) {
+        sroom *r = room_get(atoll(k));
+
+        if (r) {
+            r->publishers = (int)json_integer_value(v);
+            room_ensure(r);
+        }
+    }
+    json_decref(ongoing);
     for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next) {
         sroom *r = room_get(mr->meeting_id);
         json_t *f = mm_frame("sfu-reset", mr->meeting_id);
@@ -907,6 +1016,28 @@ static void listed(void *arg, json_t *reply)
         if (r)
             room_ensure(r);
     }
+}
+
+/* Asks Janus for its rooms; ongoing (taken) goes to listed. */
+static void list_rooms(json_t *ongoing)
+{
+    if (!admin_handle
+        || mm_janus_send(message(admin_session, admin_handle,
+                                 json_pack("{s:s}", "request", "list"), NULL),
+                         0, listed, ongoing) != 0)
+        json_decref(ongoing);
+}
+
+/* The answer of SQL_ONGOING: the ongoing meetings and their sizes. */
+static void ongoing_known(void *arg, const PGresult *res)
+{
+    json_t *ongoing = res ? json_object() : NULL;
+
+    (void)arg;
+    for (int row = 0; ongoing && row < PQntuples(res); row++)
+        json_object_set_new(ongoing, PQgetvalue(res, row, 0),
+                            json_integer(atoi(PQgetvalue(res, row, 1))));
+    list_rooms(ongoing);
 }
 
 static void admin_attached(void *arg, json_t *reply)
@@ -921,8 +1052,8 @@ static void admin_attached(void *arg, json_t *reply)
         return;
     }
     admin_handle = reply_id(reply);
-    mm_janus_send(message(admin_session, admin_handle, json_pack("{s:s}", "request", "list"),
-                          NULL), 0, listed, NULL);
+    if (!db || !mm_db_ready(db) || mm_db_send(db, SQL_ONGOING, 0, NULL, ongoing_known, NULL))
+        list_rooms(NULL);
 }
 
 static void admin_created(void *arg, json_t *reply)
@@ -952,13 +1083,11 @@ static void on_up(void)
 static void on_down(void)
 {
     admin_session = admin_handle = 0;
+    for (sroom *r = room_list; r; r = r->next) {
+        r->state = ROOM_NONE;
+        json_object_clear(r->feeds);
+    }
     for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next) {
-        sroom *r = mm_idmap_get(&rooms, mr->meeting_id, 0);
-
-        if (r) {
-            r->state = ROOM_NONE;
-            json_object_clear(r->feeds);
-        }
         for (mm_seat *s = mr->seats; s; s = s->next)
             if (s->conn && s->conn->sfu)
                 peer_reset(s->conn->sfu);
@@ -973,6 +1102,23 @@ int mm_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const mm_sig_con
         return 0;
     enabled = 1;
     return mm_janus_start(ctx, vh, c->media_server, c->media_secret_file, &hooks);
+}
+
+void mm_sfu_use_db(mm_db *d)
+{
+    db = d;
+}
+
+void mm_sfu_started(long long meeting_id, int max_participants)
+{
+    sroom *r;
+
+    if (!enabled || !(r = room_get(meeting_id)))
+        return;
+    if (max_participants > 0)
+        r->publishers = max_participants;
+    mm_log("info", "meeting %lld: started, making its media server room", meeting_id);
+    room_ensure(r);
 }
 
 void mm_sfu_stop(void)
