@@ -50,7 +50,8 @@ typedef struct mm_sfu_peer {
     long long keepalive_us;
     json_t *offer;                  /* sfu-publish waiting to go to Janus */
     json_t *sent;                   /* the one Janus is answering */
-    json_t *wanted, *subscribed;    /* {"<user_id>": true} */
+    json_t *wanted, *subscribed;    /* {"<user_id>": true}, or "<user_id>:<mid>" for
+                                     * one stream added to a feed already taken */
     json_t *ice[2];                 /* candidates sent before their handle existed */
     char audio_mid[16];             /* of the published audio, "" if none */
     char screen_mid[16];            /* of the published screen, "" if none */
@@ -486,6 +487,24 @@ static void send_sdp(peer *p, const char *type, json_t *jsep, json_t *streams)
     json_decref(f);
 }
 
+/* p published a screen on a feed the others may have taken already: Janus
+ * does not add a new stream of a feed to its subscribers by itself, so
+ * those who have the feed subscribe to that one stream too. */
+static void screen_added(peer *p)
+{
+    peer *o;
+    char feed[24], stream[48];
+
+    key(feed, p->user_id);
+    snprintf(stream, sizeof(stream), "%s:%s", feed, p->screen_mid);
+    FOR_PEERS(p->meeting_id, o)
+        if (o != p && json_object_get(o->subscribed, feed)
+            && !json_object_get(o->subscribed, stream)) {
+            json_object_set(o->wanted, stream, json_true());
+            advance(o);
+        }
+}
+
 static void kicked_then_retry(void *arg, json_t *reply)
 {
     (void)reply;
@@ -534,6 +553,8 @@ static void published(void *arg, json_t *reply)
         p->screen_off = 0;
         moderate(p, p->screen_mid, 0);
     }
+    if (p->screen_mid[0])
+        screen_added(p);
     advance(p);
 }
 
@@ -624,7 +645,12 @@ static void subscribe(peer *p)
     const char *k;
 
     json_object_foreach(p->wanted, k, v) {
-        json_array_append_new(streams, json_pack("{s:I}", "feed", (json_int_t)atoll(k)));
+        const char *mid = strchr(k, ':');
+        json_t *st = json_pack("{s:I}", "feed", (json_int_t)atoll(k));
+
+        if (mid)
+            json_object_set_new(st, "mid", json_string(mid + 1));
+        json_array_append_new(streams, st);
         json_object_set(p->subscribed, k, json_true());
     }
     json_object_clear(p->wanted);
@@ -874,6 +900,20 @@ void mm_sfu_ended(long long meeting_id)
 
 /* ---- Janus's own events ---- */
 
+/* The feed's key, and those of its single streams ("<feed>:<mid>"), out of
+ * set. */
+static void forget_feed(json_t *set, const char *feed)
+{
+    size_t n = strlen(feed);
+    const char *k;
+    json_t *v;
+    void *tmp;
+
+    json_object_foreach_safe(set, tmp, k, v)
+        if (!strncmp(k, feed, n) && (k[n] == '\0' || k[n] == ':'))
+            json_object_del(set, k);
+}
+
 /* p's feed has media up (or lost it): the others subscribe (Janus drops a
  * gone feed from their downstream connections itself). */
 static void feed_changed(peer *p, int up)
@@ -888,7 +928,7 @@ static void feed_changed(peer *p, int up)
     if (!up) {
         json_object_del(r->feeds, k);
         FOR_PEERS(p->meeting_id, o)
-            json_object_del(o->subscribed, k);
+            forget_feed(o->subscribed, k);
         return;
     }
     json_object_set(r->feeds, k, json_true());
