@@ -603,6 +603,11 @@ BEGIN
      WHERE meeting_id = p_meeting
     RETURNING * INTO changed;
     PERFORM mm_settings_acted(m, changed);
+    -- signald resizes the ongoing meeting's SFU room.
+    IF changed.status = 'ongoing' AND changed.max_participants <> m.max_participants THEN
+        PERFORM mm_notify('meeting-resized', p_meeting,
+                          jsonb_build_object('max_participants', changed.max_participants));
+    END IF;
     RETURN mm_ok(200);
 END
 $$;

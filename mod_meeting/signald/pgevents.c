@@ -225,6 +225,9 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
     else if (!strcmp(type, "meeting-started"))
         mm_sfu_started(meeting_id,
                        (int)json_integer_value(json_object_get(ev, "max_participants")));
+    else if (!strcmp(type, "meeting-resized"))
+        mm_sfu_resized(meeting_id,
+                       (int)json_integer_value(json_object_get(ev, "max_participants")));
     else
         mm_log("warn", "meeting %lld: event %.40s ignored (unknown or incomplete)",
                meeting_id, type);

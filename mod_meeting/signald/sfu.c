@@ -1161,6 +1161,18 @@ void mm_sfu_started(long long meeting_id, int max_participants)
     room_ensure(r);
 }
 
+void mm_sfu_resized(long long meeting_id, int max_participants)
+{
+    sroom *r = enabled ? mm_idmap_get(&rooms, meeting_id, 0) : NULL;
+
+    if (!r || max_participants <= 0)
+        return;
+    r->publishers = max_participants;
+    if (r->state == ROOM_READY)
+        admin_request(json_pack("{s:s, s:I, s:i}", "request", "edit", "room",
+                                (json_int_t)meeting_id, "new_publishers", max_participants));
+}
+
 void mm_sfu_stop(void)
 {
     if (enabled)

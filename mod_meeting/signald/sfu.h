@@ -33,6 +33,9 @@ void mm_sfu_use_db(mm_db *db);
  * use, with max_participants publishers. */
 void mm_sfu_started(long long meeting_id, int max_participants);
 
+/* The ongoing meeting's max_participants changed: so do its publishers. */
+void mm_sfu_resized(long long meeting_id, int max_participants);
+
 /* Whether a media server is configured ("sfu" in joined, else "mesh"). */
 int mm_sfu_enabled(void);
 

@@ -301,8 +301,8 @@ def max_publishers(janus, room):
 
 
 @pytest.mark.parametrize("size", [7, 1000])
-def test_room_is_made_at_start_sized_by_max_participants_and_goes_at_end(sfu_stack, janus,
-                                                                          size):
+def test_room_is_made_at_start_sized_and_resized_by_max_participants_goes_at_end(
+        sfu_stack, janus, size):
     host = sfu_stack.new_user(nickname="Host")
     mid = ok(sfu_stack.api("POST", "/meetings", token=host["token"],
                            json=meeting_body(max_participants=size)), 201)["meeting_id"]
@@ -311,6 +311,10 @@ def test_room_is_made_at_start_sized_by_max_participants_and_goes_at_end(sfu_sta
     # Nobody has connected: the start event alone makes the room.
     assert wait_for(lambda: mid in janus.rooms(), 2.0, step=0.05)
     assert max_publishers(janus, mid) == size
+    # A new max_participants while it runs resizes the room.
+    ok(sfu_stack.api("PUT", f"/meetings/{mid}", token=host["token"],
+                     json={"max_participants": size - 1}))
+    assert wait_for(lambda: max_publishers(janus, mid) == size - 1, 2.0, step=0.05)
     ok(sfu_stack.api("POST", f"/meetings/{mid}/end", token=host["token"]))
     assert wait_for(lambda: mid not in janus.rooms(), 2.0, step=0.05)
 
