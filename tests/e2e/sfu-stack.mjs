@@ -122,6 +122,9 @@ export async function openClient(browser, stack, label, u, mid) {
     if (!sessionStorage.getItem(key)) sessionStorage.setItem(key, value);
   }, ['mm.session', JSON.stringify({ user: u.user, token: u.token })]);
   const page = await context.newPage();
+  // A machine loaded by other work may take long to load a page: not a failure.
+  page.setDefaultTimeout(90000);
+  page.setDefaultNavigationTimeout(90000);
   const entry = { label, context, page, console: [], errors: [], userId: u.user_id };
   page.on('console', (m) => entry.console.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => entry.errors.push(String(e)));
@@ -156,7 +159,7 @@ export async function openClient(browser, stack, label, u, mid) {
     }, 20);
   });
   await button.click();
-  await page.waitForSelector('body[data-phase="in"]', { timeout: 30000 });
+  await page.waitForSelector('body[data-phase="in"]');
   return entry;
 }
 

@@ -129,9 +129,11 @@ test('four people in the web client through the SFU: a grid of the others, mute,
       assert.deepEqual(await p.page.evaluate(() => [!!window.mm.sfu.up, !!window.mm.sfu.down,
         window.mm.sfu.down.getReceivers().length >= 6]), [true, true, true]);
     }
-    const firstFrames = await Promise.all(pages.map((p) => p.page.evaluate(() => window.mm.firstFrameMs)));
-    t.diagnostic(`join click -> first decoded remote frame (ms): ${firstFrames.slice(1)
-      .map((x) => Math.round(x)).join(', ')}`);
+    for (const p of pages.slice(1)) {
+      const [ms, marks] = await p.page.evaluate(() => [window.mm.firstFrameMs, window.mm.marks]);
+      t.diagnostic(`${p.label}: join click -> first decoded remote frame ${Math.round(ms)} ms `
+        + `(steps: ${Object.entries(marks).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')})`);
+    }
 
     // Who is speaking: the fake microphones beep; some tile lights up.
     await pages[0].page.waitForSelector('.tile[data-speaking="true"]', { timeout: SOON });
