@@ -76,6 +76,7 @@ static mm_idmap sessions = MM_IDMAP_INIT;   /* peer by (session, 0) */
 static long long admin_session, admin_handle, admin_keepalive_us;
 
 static void advance(peer *p);
+static void feed_changed(peer *p, int up);
 
 int mm_sfu_enabled(void)
 {
@@ -855,6 +856,9 @@ void mm_sfu_closed(mm_conn *c)
     if (!p)
         return;
     c->sfu = NULL;
+    /* Janus's hangup of this publisher will find no peer: its feed goes
+     * now, so the others take the user's next socket's feed again. */
+    feed_changed(p, 0);
     if (p->session) {
         mm_janus_send(request("destroy", p->session, 0), 1, NULL, NULL);
         mm_idmap_del(&sessions, p->session, 0);
