@@ -145,18 +145,19 @@ export async function openClient(browser, stack, label, u, mid) {
       offer: (mm) => mm.frames.some((f) => f.type === 'sfu-offer'),
       connected: (mm) => mm.sfu?.down?.connectionState === 'connected',
     };
-    const poll = setInterval(async () => {
+    // One poll at a time (getStats can take longer than 20 ms on a busy page).
+    const poll = async () => {
       for (const [name, seen] of Object.entries(steps)) {
         if (marks[name] === undefined && seen(window.mm)) marks[name] = performance.now() - t0;
       }
       const stats = window.mm.call ? await window.mm.stats() : {};
       if (Object.values(stats).some((s) => s.framesDecoded > 0)) {
         window.mm.firstFrameMs = performance.now() - t0;
-        clearInterval(poll);
-      } else if (performance.now() - t0 > 60000) {
-        clearInterval(poll);
+      } else if (performance.now() - t0 < 60000) {
+        setTimeout(poll, 20);
       }
-    }, 20);
+    };
+    setTimeout(poll, 20);
   });
   await button.click();
   await page.waitForSelector('body[data-phase="in"]');

@@ -143,6 +143,7 @@ test('four people in the web client through the SFU: a grid of the others, mute,
     // forwarding its audio (the packets stop, not just the sound).
     const muted = ids[2];
     await pages[2].page.getByRole('button', { name: 'Turn microphone off' }).click();
+    await pages[2].page.getByRole('button', { name: 'Turn microphone on' }).waitFor();
     await pages[0].page.waitForSelector(`.tile[data-user-id="${muted}"][data-audio="off"]`,
       { timeout: SOON });
     let m1;
