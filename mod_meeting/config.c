@@ -22,7 +22,7 @@
 #define DEFAULT_RECORDING_MAX ((apr_off_t)2 << 30)
 #define DEFAULT_RECORDING_MIN_FREE ((apr_off_t)1 << 30)
 #define DEFAULT_DOWNLOAD_TTL 3600
-#define DEFAULT_DETAIL_CACHE_TTL 10
+#define DEFAULT_DETAIL_CACHE_TTL 30
 /* Every signaling socket holds an httpd worker thread (docs/operations.md,
  * "Sizing"): a user in a few meetings on a few devices, an office behind one
  * NAT address, a host running a handful of meetings at once. */
