@@ -19,9 +19,9 @@
 
 #define USERDATA_KEY "mod_meeting/cache_shm"
 #define CACHE_MAGIC 0x4d4d434143484531ull /* "MMCACHE1" */
-#define USER_SLOTS 65536u
-#define MEMBER_SLOTS 65536u
-#define MEETING_SLOTS 32768u
+#define USER_SLOTS 131072u
+#define MEMBER_SLOTS 131072u
+#define MEETING_SLOTS 65536u
 #define ETAG_MAX 68     /* '"' + 64 hex digits + '"' + NUL, rounded up */
 #define DATA_MAX 928    /* a meeting slot is 1 KiB; longer details are not kept */
 

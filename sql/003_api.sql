@@ -1228,9 +1228,14 @@ BEGIN
     INSERT INTO message_counts AS c (meeting_id, stripe, n)
     VALUES (p_meeting, pg_backend_pid() % 16, 1)
     ON CONFLICT (meeting_id, stripe) DO UPDATE SET n = c.n + 1;
-    PERFORM mm_webhook_emit(p_meeting, 'chat.message', jsonb_build_object(
-        'message_id', msg.message_id, 'user_id', msg.user_id, 'content', msg.content,
-        'timestamp', mm_ts(msg.created_at)));
+    -- The event is built only when a webhook of the creator's wants it (most
+    -- meetings have none: a sixth of a send's time went to building it).
+    IF EXISTS (SELECT 1 FROM webhooks h WHERE h.owner_id = (a.meeting).creator_id
+                  AND h.enabled AND 'chat.message' = ANY (h.events)) THEN
+        PERFORM mm_webhook_emit(p_meeting, 'chat.message', jsonb_build_object(
+            'message_id', msg.message_id, 'user_id', msg.user_id, 'content', msg.content,
+            'timestamp', mm_ts(msg.created_at)));
+    END IF;
     PERFORM mm_notify('chat', p_meeting, jsonb_build_object(
         'message_id', msg.message_id, 'user_id', msg.user_id,
         'username', (SELECT username FROM users WHERE user_id = p_user),
