@@ -317,43 +317,41 @@ def report(rows, info):
             f"{' / '.join(f'{x:.1f}' for x in r['load'])} |")
     goals = []
 
-    def goal(name, value, want, ok, detail=""):
-        goals.append((name, value, want, ok, detail))
+    def goal(name, value, want, ok):
+        goals.append((name, value, want, ok))
 
     ra, a, ga = ratio(s, ("mod_meeting", "A"), ("go", "A"))
     rb, b, gb = ratio(s, ("mod_meeting", "B"), ("go", "B"))
-    rh, _, _ = ratio(s, ("mod_meeting", "B hot"), ("go", "B hot"))
-    rd, _, d = ratio(s, ("mod_meeting", "A"), ("mod_meeting", "bare dbd"))
-    if ra is not None:
-        goal("A GET /meetings/:id vs Go", f"{ra:.2f}×", "≥ 1.5×", ra >= 1.5)
-        goal("A p99 vs Go's", f"{a['p99_mean']:.1f} vs {ga['p99_mean']:.1f} ms", "≤ Go's",
-             a["p99_mean"] <= ga["p99_mean"])
-        goal("A server CPU per request", f"{a['srv_us']:.0f} vs {ga['srv_us']:.0f} µs",
-             "below Go's", a["srv_us"] < ga["srv_us"])
-        goal("A PostgreSQL CPU per request", f"{a['pg_us']:.0f} vs {ga['pg_us']:.0f} µs",
-             "≤ Go's", a["pg_us"] <= ga["pg_us"])
-    if rb is not None:
-        goal("B POST /meetings/:id/messages vs Go", f"{rb:.2f}×", "≥ 1.5×", rb >= 1.5)
-        goal("B server CPU per request", f"{b['srv_us']:.0f} vs {gb['srv_us']:.0f} µs",
-             "below Go's", b["srv_us"] < gb["srv_us"])
-        goal("B PostgreSQL CPU per request", f"{b['pg_us']:.0f} vs {gb['pg_us']:.0f} µs",
-             "≤ Go's", b["pg_us"] <= gb["pg_us"])
+    rh = ratio(s, ("mod_meeting", "B hot"), ("go", "B hot"))[0]
+    rd = ratio(s, ("mod_meeting", "A"), ("mod_meeting", "bare dbd"))[0]
+    names = {"A": "A GET /meetings/:id", "B": "B POST /meetings/:id/messages"}
+    for req, r, x, g in (("A", ra, a, ga), ("B", rb, b, gb)):
+        if r is None:
+            continue
+        goal(f"{names[req]} vs Go", f"{r:.2f}×", "≥ 1.5×", r >= 1.5)
+        if req == "A":
+            goal("A p99 vs Go's", f"{x['p99_mean']:.1f} vs {g['p99_mean']:.1f} ms", "≤ Go's",
+                 x["p99_mean"] <= g["p99_mean"])
+        goal(f"{req} server CPU per request", f"{x['srv_us']:.0f} vs {g['srv_us']:.0f} µs",
+             "below Go's", x["srv_us"] < g["srv_us"])
+        goal(f"{req} PostgreSQL CPU per request", f"{x['pg_us']:.0f} vs {g['pg_us']:.0f} µs",
+             "≤ Go's", x["pg_us"] <= g["pg_us"])
     if rh is not None:
         goal("B, one hot meeting, vs Go", f"{rh:.2f}×", "≥ 1.5×", rh >= 1.5)
     if rd is not None:
         goal("A vs the bare one-query mod_dbd handler", f"{rd:.2f}×", "≥ 0.8×", rd >= 0.8)
     glines = ["| goal | this run | wanted | |", "|---|---|---|---|"]
-    glines += [f"| {n} | {v} | {w} | {'met' if ok else 'NOT met'} |" for n, v, w, ok, _ in goals]
+    glines += [f"| {n} | {v} | {w} | {'met' if ok else 'NOT met'} |" for n, v, w, ok in goals]
     text = ("\n".join(lines) + "\n\n" + "\n".join(glines) + "\n\n"
             f"{info['rounds']} rounds, order alternating (go first in odd rounds), "
             f"{DURATION} s measured after {WARMUP} s of warm-up, wrk -t2 -c64; "
             f"load average {info['load_start']:.1f} at the start, {info['load_end']:.1f} "
             f"at the end; PostgreSQL durability off for both; mod_meeting writes its "
             f"access log and closes a connection every 100 requests, the Go peer neither. {info['started']} UTC.\n")
-    return text, s, goals
+    return text, s
 
 
-def charts(s, goals):
+def charts(s):
     if not CHARTS or not shutil.which("gnuplot"):
         log("gnuplot missing or PEERS_CHARTS empty: no charts")
         return
@@ -452,15 +450,15 @@ def main():
                              "pct": e["pct"], "load": e["load"]})
     finally:
         stack.stop()
-        rig(f'as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" stop -m fast', check=False)
+        rig('as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" stop -m fast', check=False)
         shutil.rmtree(work, ignore_errors=True)
     info["load_end"] = os.getloadavg()[0]
-    text, s, goals = report(rows, info)
+    text, s = report(rows, info)
     print("\n" + text)
     (OUT / "results.txt").write_text(text)
     (OUT / "results.json").write_text(json.dumps({"info": info, "rows": rows, "summary": s},
                                                  indent=1, default=str))
-    charts(s, goals)
+    charts(s)
 
 
 if __name__ == "__main__":
