@@ -4,11 +4,14 @@ membership and the token's generation. A change answered by this node is never
 followed by a stale read on it: logout, removal, update, start, end, delete,
 settings. A change written straight into the database (as another node's would
 be) shows within MeetingDetailCache seconds, at once with the cache off."""
+import subprocess
 import threading
 import time
 
 import pytest
+import requests
 
+from conftest import HTTPD, Stack
 from envelopes import assert_error
 
 
@@ -146,7 +149,6 @@ def test_no_stale_read_after_a_removal_answered_under_concurrent_reads(meeting):
     lock = threading.Lock()
 
     def reader():
-        import requests
         session = requests.Session()
         url = f"{s.url}/api/v1/meetings/{mid}"
         for _ in range(400):
@@ -208,3 +210,11 @@ def test_a_graceful_restart_empties_it(meeting):
             break
         assert time.monotonic() < deadline, r.text
         time.sleep(0.2)
+
+
+@pytest.mark.parametrize("value", ["-1", "3601", "soon"])
+def test_a_bad_lifetime_fails_configtest_naming_the_directive(workdir, pg, value):
+    s = Stack(workdir, pg, f"MeetingDetailCache {value}\n")
+    r = subprocess.run([HTTPD, "-f", str(s.conf), "-t"], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "MeetingDetailCache" in r.stderr, r.stderr
