@@ -374,28 +374,28 @@ def charts(s):
                 r = next((x for x in s if (x["target"], x["request"]) == (tgt, req)), None)
                 if r:
                     p = r["pct"]
-                    lat.append(f'"{tgt} {req}" ' + " ".join(
+                    who = "Go" if tgt == "go" else "mm"
+                    lat.append(f'"{who} {req}" ' + " ".join(
                         f"{p.get(k) or 0:.2f}" for k in ("50%", "75%", "90%", "99%")) + "\n")
         (work / "latency.dat").write_text("".join(lat))
         script = f"""
-set terminal svg size 720,360 font "sans,11" background rgb "white"
-set datafile separator whitespace
+set terminal svg size 860,380 font "sans,11" background rgb "white" noenhanced
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set grid ytics
-set key top left
+set key outside right top
 set output "{d}/bench-peers-ratios.svg"
-set title "mod_meeting ÷ Go peer, same run (bars) and goal (line)"
-set ylabel "ratio (req/s)"
+set title "mod_meeting / the Go peer (A, B, B hot) and A / the bare handler, one run (bars); goals (marks)"
+set ylabel "ratio of req/s"
 set yrange [0:*]
 plot "{work}/ratios.dat" using 2:xtic(1) title "ratio" lc rgb "#3b7dd8", \\
-     "" using 0:3 with linespoints lw 2 lc rgb "#d83b3b" title "goal"
+     "" using 0:3 with points pt 9 ps 2.5 lc rgb "#d83b3b" title "goal"
 set output "{d}/bench-peers-latency.svg"
-set title "Latency percentiles at 64 connections (ms, mean of rounds)"
+set title "Latency percentiles at 64 connections (ms, mean of rounds; log scale)"
 set ylabel "ms"
 set logscale y
-set yrange [*:*]
+set yrange [0.5:*]
 plot "{work}/latency.dat" using 2:xtic(1) title "p50", "" using 3 title "p75", \\
      "" using 4 title "p90", "" using 5 title "p99"
 """
