@@ -1,5 +1,6 @@
 /* Database access through mod_dbd (see db.h). */
 #include "db.h"
+#include "cache_route.h"
 #include "configcheck.h"
 #include "pgsession.h"
 
@@ -24,7 +25,6 @@ static const char *const statements[S_COUNT] = {
     [S_CONTEXT] = RESULT("mm_context(%lld, %lld, %lld, %d)"),
     [S_JOIN_INFO] =
         "SELECT code, password_hash, is_host, removed FROM mm_join_info(%lld, %lld, %lld)",
-    [S_MESSAGE_ANNOUNCE] = "SELECT mm_message_announce(%lld)",
     [S_RECORDING_STORED] = "SELECT mm_recording_stored(%lld, %s, %lld, %s)",
     [S_IDEM_CLAIM] =
         "SELECT outcome, status, response FROM mm_idem_claim(%lld, %lld, %s, %s, %s, %s)",
@@ -209,7 +209,12 @@ static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args,
                       "MM0208: statement %s was missing from its session", label(id));
         mm_pg_prepared(q->db, 0);
     }
-    return rv ? failed(q, label(id), rv) : 0;
+    if (rv)
+        return failed(q, label(id), rv);
+    /* Ran, so committed unless in a transaction (whose COMMIT forgets again):
+     * the cache forgets before the answer goes out. */
+    mm_cache_after_write(q);
+    return 0;
 }
 
 /* Copies up to ncols columns of res's first row into cols. */
@@ -334,6 +339,7 @@ int mm_db_commit(mm_req *q)
     status = mm_pg_state_of(q->db).in_txn ? txn_command(q, "COMMIT")
                                           : HTTP_INTERNAL_SERVER_ERROR;
     txn_end(q);
+    mm_cache_after_write(q);
     if (status == HTTP_SERVICE_UNAVAILABLE)
         return unavailable(q);
     if (status) {

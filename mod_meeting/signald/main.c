@@ -291,6 +291,7 @@ int main(int argc, char **argv)
     }
     if (mm_sfu_start(context, vh, &cfg))
         return MM_EXIT_STARTUP;
+    mm_sfu_use_db(db);
     status_file = cfg.status_file;
     if (status_file)
         mm_status_write(status_file);
