@@ -29,6 +29,7 @@
 #include "pgevents.h"
 #include "seats.h"
 #include "sfu.h"
+#include "sfu_record.h"
 #include "janus.h"
 #include "status.h"
 #include "util.h"
@@ -238,6 +239,7 @@ static void watch_signals(void)
 static void finish(mm_db *db)
 {
     mm_events_stop();
+    mm_sfu_record_stop();
     mm_sfu_stop();
     mm_db_close(db);
     lws_context_destroy(context);
@@ -288,6 +290,7 @@ int main(int argc, char **argv)
     }
     if (mm_sfu_start(context, vh, &cfg))
         return MM_EXIT_STARTUP;
+    mm_sfu_record_start(context, db);
     status_file = cfg.status_file;
     if (status_file)
         mm_status_write(status_file);

@@ -10,6 +10,7 @@
 #include "control.h"
 #include "rooms.h"
 #include "seats.h"
+#include "sfu_record.h"
 #include "util.h"
 
 /* Prepared like every other statement (db.c): the SQL command PREPARE takes
@@ -221,6 +222,8 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
         mm_control_settings(meeting_id, json_object_get(ev, "settings"));
     else if (!strcmp(type, "mute-requested") && user_id && json_is_integer(by))
         mm_control_mute(meeting_id, user_id, json_integer_value(by));
+    else if (!strcmp(type, "sfu-record"))
+        mm_sfu_record_event(meeting_id, ev);
     else
         mm_log("warn", "meeting %lld: event %.40s ignored (unknown or incomplete)",
                meeting_id, type);

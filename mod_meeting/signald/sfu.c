@@ -10,6 +10,7 @@
 #include "janus.h"
 #include "protocol.h"
 #include "rooms.h"
+#include "sfu_record.h"
 #include "util.h"
 
 #define PLUGIN "janus.plugin.videoroom"
@@ -180,6 +181,7 @@ static void room_ready(sroom *r)
     r->state = ROOM_READY;
     FOR_PEERS(r->meeting_id, p)
         advance(p);
+    mm_sfu_record_room_ready(r->meeting_id);
 }
 
 static void created(void *arg, json_t *reply)
@@ -231,6 +233,30 @@ static void admin_request(json_t *body)
                       NULL);
     else
         json_decref(body);
+}
+
+int mm_sfu_room_ready(long long meeting_id)
+{
+    sroom *r = mm_idmap_get(&rooms, meeting_id, 0);
+
+    return enabled && admin_handle && r && r->state == ROOM_READY;
+}
+
+int mm_sfu_room_request(json_t *body, mm_janus_cb cb, void *arg)
+{
+    if (!admin_handle) {
+        json_decref(body);
+        return -1;
+    }
+    return mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, cb, arg);
+}
+
+const char *mm_sfu_refusal(json_t *reply)
+{
+    const char *why;
+    int code;
+
+    return answer(reply, &why, &code) ? NULL : why;
 }
 
 /* ---- peers ---- */
