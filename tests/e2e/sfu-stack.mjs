@@ -73,9 +73,10 @@ export class Janus {
   }
 }
 
-// The e2e stack with MeetingMediaServer added to its configuration.
+// The e2e stack with MeetingMediaServer (and `more` lines, or a function of
+// the stack giving them once its ports are chosen) added to its configuration.
 export class SfuStack extends Stack {
-  async start(janus) {
+  async start(janus, more = '') {
     [this.pgPort, this.port, this.sigPort] =
       await Promise.all([freePort(), freePort(), freePort()]);
     this.url = `http://127.0.0.1:${this.port}`;
@@ -86,7 +87,8 @@ export class SfuStack extends Stack {
     chmodSync(this.state, 0o755);
     const extra = path.join(this.state, 'extra.conf');
     writeFileSync(extra, 'MeetingBcryptCost 4\nMeetingRateLimit * 1000000/min\n'
-      + `MeetingMediaServer ws://127.0.0.1:${janus.port} ${janus.secretFile}\n`);
+      + `MeetingMediaServer ws://127.0.0.1:${janus.port} ${janus.secretFile}\n`
+      + (typeof more === 'function' ? more(this) : more));
     await sh(STACK, ['render', this.state, this.port, this.pgPort, this.sigPort, extra]);
     await sh(HTTPD, ['-f', this.conf, '-k', 'start']);
     await this.waitUp();
@@ -105,7 +107,9 @@ export async function user(stack, nickname) {
 
 // A page that joins over the room_url and publishes its fake camera and
 // microphone through web/sfu.js; window.mm holds the session and the socket.
-export async function openPage(browser, stack, label, roomUrl) {
+// With `color` its camera is a canvas of that colour (a small white square
+// moving on it), so that pictures of different pages can be told apart.
+export async function openPage(browser, stack, label, roomUrl, { color } = {}) {
   const context = await browser.newContext();
   const page = await context.newPage();
   const entry = { label, context, page, console: [] };
@@ -113,11 +117,27 @@ export async function openPage(browser, stack, label, roomUrl) {
   page.on('pageerror', (e) => entry.console.push(`[pageerror] ${e}`));
   // Same origin as the API and a secure context (127.0.0.1): getUserMedia works.
   await page.goto(`${stack.url}/sfu.js`);
-  await page.evaluate(async (url) => {
+  await page.evaluate(async ([url, color]) => {
     const { SfuSession } = await import('/sfu.js');
     const stream = await navigator.mediaDevices.getUserMedia({
-      audio: true, video: { width: 160, height: 120, frameRate: 10 },
+      audio: true, video: !color && { width: 160, height: 120, frameRate: 10 },
     });
+    if (color) {
+      const canvas = document.createElement('canvas');
+      canvas.width = 160;
+      canvas.height = 120;
+      document.body.append(canvas);
+      const g = canvas.getContext('2d');
+      let x = 0;
+      setInterval(() => {
+        g.fillStyle = color;
+        g.fillRect(0, 0, 160, 120);
+        g.fillStyle = '#fff';
+        g.fillRect(x, 50, 16, 16);
+        x = (x + 4) % 144;
+      }, 100);
+      stream.addTrack(canvas.captureStream(10).getVideoTracks()[0]);
+    }
     const ws = new WebSocket(url);
     const mm = { ws, frames: [], joined: null };
     window.mm = mm;
@@ -147,7 +167,7 @@ export async function openPage(browser, stack, label, roomUrl) {
       ws.onclose = (e) => reject(new Error(`socket closed ${e.code}`));
       const t = setInterval(() => { if (mm.joined) { clearInterval(t); resolve(); } }, 50);
     });
-  }, roomUrl);
+  }, [roomUrl, color]);
   return entry;
 }
 
@@ -155,11 +175,11 @@ export const receiving = (p) => p.page.evaluate(() => window.mm.sfu.receiving())
 
 
 // An ongoing meeting of the given users (the first hosts it): each one's room_url.
-export async function meeting(stack, users) {
+export async function meeting(stack, users, settings = {}) {
   const host = users[0];
   const created = await stack.api('POST', '/meetings', { token: host.token, json: {
     title: 'SFU', start_time: '2030-05-01T10:00:00Z', end_time: '2030-05-01T11:00:00Z',
-    max_participants: 50, meeting_type: 'video' } });
+    max_participants: 50, meeting_type: 'video', settings } });
   const mid = created.body.data.meeting_id;
   const urls = [(await stack.api('POST', `/meetings/${mid}/start`,
     { token: host.token })).body.data.room_url];
