@@ -5,7 +5,8 @@
 // recording's folder, the recording worker that httpd supervises turns the
 // .mjr files into one MP4, and the list says `completed`. The file is
 // checked with ffprobe and ffmpeg: a 1280x720 video, an audio stream that is
-// not silent, 10 s +- 2, and a frame showing every participant's picture. Run by tests/e2e/sfu.sh, in its private network namespace.
+// not silent, 10 s +- 2, and a frame showing every participant's picture.
+// Run by tests/e2e/sfu.sh, in its private network namespace.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
