@@ -111,6 +111,33 @@ async function frameAt(file, seconds) {
   return stdout;
 }
 
+// The host's recordings page (web/js/views/recordings.js): the row is
+// `completed`, and Play shows the 1280x720 video.
+async function playsInTheWebClient(host, mid, rid) {
+  const context = await browser.newContext();
+  try {
+    const view = await context.newPage();
+    await view.goto(`${stack.url}/`);
+    await view.evaluate(([u, t]) => sessionStorage.setItem('mm.session',
+      JSON.stringify({ user: u, token: t })), [host, host.token]);
+    await view.goto(`${stack.url}/#/m/${mid}/recordings`);
+    await view.reload();
+    const row = view.locator(`li.recording[data-recording-id="${rid}"]`);
+    await row.waitFor({ timeout: 15000 });
+    assert.equal(await row.getAttribute('data-status'), 'completed');
+    assert.equal(await row.locator('.chip').textContent(), 'Ready');
+    assert.match(await row.locator('a[download]').getAttribute('download'), /\.mp4$/);
+    await row.locator('button', { hasText: 'Play' }).click();
+    const size = await view.waitForFunction(() => {
+      const v = document.querySelector('.player video');
+      return v && v.readyState >= 2 && v.videoWidth ? [v.videoWidth, v.videoHeight] : null;
+    }, null, { timeout: 20000 });
+    assert.deepEqual(await size.jsonValue(), GRID);
+  } finally {
+    await context.close();
+  }
+}
+
 test('three browsers recorded on the server: one MP4 with their pictures side by side and sound',
   async () => {
     const names = Object.keys(COLORS);
@@ -183,6 +210,9 @@ test('three browsers recorded on the server: one MP4 with their pictures side by
       // All three published throughout: each one's picture is in the frame.
       assert.deepEqual([...new Set(seen.filter(Boolean))].sort(), [...names].sort(),
         `not every participant's picture is in the frame: ${seen}`);
+
+      // The web client's recordings page lists it as ready and plays it.
+      await playsInTheWebClient(host, mid, rid);
     } catch (err) {
       console.error('--- httpd error log', stack.errorLog().split('\n').slice(-60).join('\n'));
       console.error('--- janus log', janus.log().split('\n').slice(-30).join('\n'));

@@ -1,7 +1,8 @@
 // Recording in the mesh: the browser of the host or moderator who starts it
 // records its own camera and microphone with MediaRecorder and uploads the
 // file when the recording stops (SPEC 3.14-3.16, "the media is captured by a
-// client").
+// client"). When the server records (its recording's `source` is `server`:
+// SPEC 7, the SFU), this browser captures nothing: the server makes the file.
 
 import { api } from './api.js';
 
@@ -11,6 +12,7 @@ export class Recorder {
     this.stream = stream;
     this.onChange = onChange;     // (text) => void, for the status line
     this.active = null;           // {rec, recordingId, chunks}
+    this.server = null;           // recording_id of a recording the server makes
   }
 
   async start() {
@@ -18,8 +20,18 @@ export class Recorder {
       throw new Error('Nothing to record: this device has no camera or microphone open.');
     }
     const data = await api('POST', `/meetings/${this.meetingId}/recording/start`);
-    this.capture(data.recording_id);
+    if (await this.recordedByServer(data.recording_id)) {
+      this.server = data.recording_id;
+      this.onChange('The server is recording this meeting.');
+    } else {
+      this.capture(data.recording_id);
+    }
     return data.recording_id;
+  }
+
+  async recordedByServer(recordingId) {
+    const data = await api('GET', `/meetings/${this.meetingId}/recordings`);
+    return data.recordings.some((r) => r.recording_id === recordingId && r.source === 'server');
   }
 
   capture(recordingId) {
@@ -36,6 +48,8 @@ export class Recorder {
   async stop() {
     try {
       await api('POST', `/meetings/${this.meetingId}/recording/stop`);
+      if (this.server) this.onChange('Recording stopped: the server is making its file (see Recordings).');
+      this.server = null;
     } finally {
       this.stopCapture();
     }
