@@ -32,6 +32,7 @@ import websockets
 
 from conftest import Postgres, Stack, unique
 from jwtutil import access_claims, secret_of, sign
+from rowlock import RowLock
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 CRASH = re.compile(r"AH00052|AH00051|AH00060|Segmentation fault|seg fault|\[meeting:crit\]")
@@ -533,7 +534,7 @@ def test_statements_are_prepared_again_on_a_reset_connection(workdir):
             "PUT", f"/meetings/{mid}", token=u["token"], json={"title": "renamed"})))
         t.start()
         try:
-            assert wait_for(lambda: lock.waiting() >= 1, 5), ("the update did not queue", out)
+            assert wait_for(lambda: lock.waiters() >= 1, 5), ("the update did not queue", out)
             terminate(stack, [int(p) for (p,) in stack.sql(
                 "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND datname = 'meeting'")])
@@ -831,29 +832,6 @@ def test_signald_dies_after_a_restart_and_comes_back(make_stack, how):
 
 # ------------------------------------------------------------ 4. races
 
-class RowLock:
-    """Holds a row lock on a meeting from a psql session of its own, so that the
-    API calls started meanwhile queue behind it in a known order."""
-
-    def __init__(self, stack, mid):
-        self.p = subprocess.Popen(
-            ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(stack.pg.port), "-U", "postgres",
-             "-d", "meeting", "-v", "ON_ERROR_STOP=1"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        self.p.stdin.write(f"BEGIN; SELECT 1 FROM meetings WHERE meeting_id = {mid} FOR UPDATE;\n")
-        self.p.stdin.flush()
-        self.stack, self.mid = stack, mid
-
-    def waiting(self):
-        return int(self.stack.sql("SELECT count(*) FROM pg_stat_activity WHERE "
-                                  "wait_event_type = 'Lock' AND datname = 'meeting'")[0][0])
-
-    def release(self):
-        self.p.stdin.write("COMMIT;\n")
-        self.p.stdin.close()
-        self.p.wait(10)
-
-
 def race_delete_then(s, action):
     """An ended meeting; its delete and then `action` queue behind a row lock;
     the lock goes, the delete runs first. Returns the action's answer."""
@@ -878,7 +856,6 @@ def race_delete_then(s, action):
         "recording stop": ("POST", f"/meetings/{mid}/recording/stop", None),
     }
     lock = RowLock(s, mid)
-    time.sleep(0.3)
     out = {}
 
     def call(name, method, path, body=None):
@@ -889,7 +866,7 @@ def race_delete_then(s, action):
         t = threading.Thread(target=call, args=c)
         t.start()
         threads.append(t)
-        assert wait_for(lambda: lock.waiting() >= n + 1, 5), "the call did not queue"
+        assert wait_for(lambda: lock.waiters() >= n + 1, 5), "the call did not queue"
     lock.release()
     for t in threads:
         t.join(30)

@@ -7,7 +7,6 @@ key is 422, a retry while the first still runs 409. Keys belong to their user,
 last 24 h, survive a restart of httpd, and a 401 or 429 stores nothing."""
 import concurrent.futures
 import json
-import subprocess
 import threading
 import time
 import uuid
@@ -15,6 +14,7 @@ import uuid
 import pytest
 
 from envelopes import assert_error
+from rowlock import RowLock
 
 START = "2030-05-01T10:00:00Z"
 END = "2030-05-01T11:00:00Z"
@@ -202,35 +202,6 @@ def test_422_and_409_come_right_after_the_rate_limit(stack):
     mid = created(post(stack, stranger, "/meetings", meeting_body()))
     assert_error(post(stack, u, f"/meetings/{mid}/recording/start", None, k), 422,
                  "idempotency_mismatch")
-
-
-class RowLock:
-    """Holds the meeting's row lock from a psql session of its own until released."""
-
-    def __init__(self, stack, mid):
-        self.stack = stack
-        self.p = subprocess.Popen(
-            ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(stack.pg.port), "-U", "postgres",
-             "-d", "meeting", "-v", "ON_ERROR_STOP=1"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        self.p.stdin.write(f"BEGIN; SELECT 1 FROM meetings WHERE meeting_id = {mid} FOR UPDATE;"
-                           " SELECT pg_advisory_lock(19);\n")
-        self.p.stdin.flush()
-        # Taken once the session holds the marker lock it asked for after the row's.
-        assert wait_for(lambda: self.count("locktype = 'advisory' AND objid = 19 AND granted")
-                        == 1), "psql did not take the lock"
-
-    def count(self, where):
-        return int(self.stack.sql(f"SELECT count(*) FROM pg_locks WHERE {where}")[0][0])
-
-    def waiters(self):
-        return int(self.stack.sql("SELECT count(*) FROM pg_stat_activity WHERE "
-                                  "wait_event_type = 'Lock' AND datname = 'meeting'")[0][0])
-
-    def release(self):
-        self.p.stdin.write("COMMIT;\n")
-        self.p.stdin.close()
-        self.p.wait(30)
 
 
 def wait_for(cond, seconds=20):
