@@ -20,11 +20,15 @@ export class Recorder {
       throw new Error('Nothing to record: this device has no camera or microphone open.');
     }
     const data = await api('POST', `/meetings/${this.meetingId}/recording/start`);
-    if (await this.recordedByServer(data.recording_id)) {
+    // Capture at once (a stop may follow quickly), and let it go if the
+    // server records; its upload waits until that is known.
+    this.capture(data.recording_id);
+    const byServer = this.recordedByServer(data.recording_id).catch(() => false);
+    this.active.byServer = byServer;
+    if (await byServer) {
       this.server = data.recording_id;
+      this.discard(data.recording_id);
       this.onChange('The server is recording this meeting.');
-    } else {
-      this.capture(data.recording_id);
     }
     return data.recording_id;
   }
@@ -63,7 +67,17 @@ export class Recorder {
     if (r.rec.state !== 'inactive') r.rec.stop();     // onstop uploads
   }
 
+  // The capture of a recording the server makes: stopped (upload() then
+  // does nothing).
+  discard(recordingId) {
+    const r = this.active?.recordingId === recordingId ? this.active : null;
+    if (!r) return;
+    this.active = null;
+    if (r.rec.state !== 'inactive') r.rec.stop();
+  }
+
   async upload(r) {
+    if (await r.byServer) return;
     this.onChange('Saving the recording…');
     const blob = new Blob(r.chunks, { type: r.type });
     const path = `/meetings/${this.meetingId}/recordings/${r.recordingId}/file`;
