@@ -111,19 +111,25 @@ async function frameAt(file, seconds) {
   return stdout;
 }
 
-// The host's recordings page (web/js/views/recordings.js): the row is
-// `completed`, and Play shows the 1280x720 video.
+// The host's recordings page of the web client (web/js/views/recordings.js),
+// signed in, and the recording's row on it.
+async function recordingsPage(context, host, mid, rid) {
+  const view = await context.newPage();
+  await view.goto(`${stack.url}/`);
+  await view.evaluate(([u, t]) => sessionStorage.setItem('mm.session',
+    JSON.stringify({ user: u, token: t })), [host, host.token]);
+  await view.goto(`${stack.url}/#/m/${mid}/recordings`);
+  await view.reload();
+  const row = view.locator(`li.recording[data-recording-id="${rid}"]`);
+  await row.waitFor({ timeout: 15000 });
+  return { view, row };
+}
+
+// The row is `completed`, and Play shows the 1280x720 video.
 async function playsInTheWebClient(host, mid, rid) {
   const context = await browser.newContext();
   try {
-    const view = await context.newPage();
-    await view.goto(`${stack.url}/`);
-    await view.evaluate(([u, t]) => sessionStorage.setItem('mm.session',
-      JSON.stringify({ user: u, token: t })), [host, host.token]);
-    await view.goto(`${stack.url}/#/m/${mid}/recordings`);
-    await view.reload();
-    const row = view.locator(`li.recording[data-recording-id="${rid}"]`);
-    await row.waitFor({ timeout: 15000 });
+    const { view, row } = await recordingsPage(context, host, mid, rid);
     assert.equal(await row.getAttribute('data-status'), 'completed');
     assert.equal(await row.locator('.chip').textContent(), 'Ready');
     assert.match(await row.locator('a[download]').getAttribute('download'), /\.mp4$/);
@@ -219,5 +225,32 @@ test('three browsers recorded on the server: one MP4 with their pictures side by
       throw err;
     } finally {
       for (const p of pages) await p.context.close().catch(() => {});
+    }
+  });
+
+test('a server recording with nothing published fails, and the recordings page says why',
+  async () => {
+    const host = await newUser(stack, 'alone');
+    const { mid } = await meeting(stack, [host], { enable_recording: true });
+    const start = await stack.api('POST', `/meetings/${mid}/recording/start`,
+      { token: host.token });
+    assert.equal(start.status, 200, JSON.stringify(start.body));
+    const rid = start.body.data.recording_id;
+    assert.equal((await stack.api('POST', `/meetings/${mid}/recording/stop`,
+      { token: host.token })).status, 200);
+    let it = await item(host, mid, rid);
+    for (let i = 0; i < 120 && it.status === 'processing'; i++) {
+      await sleep(1000);
+      it = await item(host, mid, rid);
+    }
+    assert.equal(it.status, 'failed', JSON.stringify(it));
+    const context = await browser.newContext();
+    try {
+      const { row } = await recordingsPage(context, host, mid, rid);
+      assert.equal(await row.locator('.chip').textContent(), 'Failed');
+      assert.match(await row.locator('.rec-reason').textContent(), /nothing was recorded/);
+      assert.equal(await row.locator('button, a[download]').count(), 0);
+    } finally {
+      await context.close();
     }
   });
