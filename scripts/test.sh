@@ -55,7 +55,7 @@ stage integration /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integr
 echo "== end to end (two headless Chromium pages, a real WebRTC call through signald)"
 stage e2e bash tests/e2e/run.sh
 
-echo "== end to end through the SFU (Chromium pages and Janus in a network namespace; a recording on the server)"
+echo "== end to end through the SFU (Chromium and Janus in a network namespace; a server recording)"
 stage e2e-sfu bash tests/e2e/sfu.sh
 
 # One closing line over every runner's own count.

@@ -52,7 +52,7 @@ export class Recorder {
   async stop() {
     try {
       await api('POST', `/meetings/${this.meetingId}/recording/stop`);
-      if (this.server) this.onChange('Recording stopped: the server is making its file (see Recordings).');
+      if (this.server) this.onChange('Recording stopped: the server is making its file.');
       this.server = null;
     } finally {
       this.stopCapture();
