@@ -5,6 +5,7 @@
  */
 #include "mm.h"
 #include "webhook_url.h"
+#include "node_name.h"
 
 #include <apr_lib.h>
 #include <apr_md5.h>
@@ -29,6 +30,7 @@
 #define DEFAULT_SIG_MAX_ADDR 256
 #define DEFAULT_MAX_ONGOING 20
 #define DEFAULT_WEBHOOK_TIMEOUT 15
+#define DEFAULT_NODE_TIMEOUT 10
 #define DEFAULT_WEBHOOK_CONNECTIONS 64
 /* SPEC.md 8: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 24 h. */
 #define DEFAULT_WEBHOOK_RETRY "5000,300000,1800000,7200000,18000000,36000000,86400000"
@@ -64,6 +66,10 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->webhook_allow = add->webhook_allow ? add->webhook_allow : base->webhook_allow;
     c->webhook_retry = add->webhook_retry ? add->webhook_retry : base->webhook_retry;
     c->webhook_timeout = MERGE(webhook_timeout);
+    c->node_timeout = MERGE(node_timeout);
+    c->node_timeout_set = base->node_timeout_set | add->node_timeout_set;
+    c->node_name = add->node_name ? add->node_name : base->node_name;
+    c->node_url = add->node_url ? add->node_url : base->node_url;
     c->webhook_connections = MERGE(webhook_connections);
     c->webhook_timeout_set = base->webhook_timeout_set | add->webhook_timeout_set;
     c->webhook_connections_set = base->webhook_connections_set | add->webhook_connections_set;
@@ -154,6 +160,7 @@ static const int_slot slot_ongoing = {APR_OFFSETOF(mm_srv_conf, max_ongoing), 1,
 static const int_slot slot_wh_timeout = {APR_OFFSETOF(mm_srv_conf, webhook_timeout), 1, 60, 0};
 static const int_slot slot_wh_conns = {APR_OFFSETOF(mm_srv_conf, webhook_connections), 1, 1024,
                                        0};
+static const int_slot slot_node_timeout = {APR_OFFSETOF(mm_srv_conf, node_timeout), 3, 300, 0};
 
 static void mark_set(mm_srv_conf *c, const int_slot *s)
 {
@@ -172,6 +179,7 @@ static void mark_set(mm_srv_conf *c, const int_slot *s)
     else if (s == &slot_ongoing) c->max_ongoing_set = 1;
     else if (s == &slot_wh_timeout) c->webhook_timeout_set = 1;
     else if (s == &slot_wh_conns) c->webhook_connections_set = 1;
+    else if (s == &slot_node_timeout) c->node_timeout_set = 1;
 }
 
 static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
@@ -233,6 +241,21 @@ static const char *set_signaling_url(cmd_parms *cmd, void *dummy, const char *ar
                             "%s: '%s' must be a ws:// or wss:// URL without a query string",
                             cmd->cmd->name, arg);
     srv(cmd)->signaling_url = arg;
+    return NULL;
+}
+
+/* MeetingNodeName (info NULL) and MeetingNodeSignalingURL (info 1). */
+static const char *set_node(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *why = cmd->info ? mm_node_url_check(arg) : mm_node_name_check(arg);
+
+    (void)dummy;
+    if (why)
+        return apr_psprintf(cmd->pool, "%s: '%s' %s", cmd->cmd->name, arg, why);
+    if (cmd->info)
+        srv(cmd)->node_url = arg;
+    else
+        srv(cmd)->node_name = arg;
     return NULL;
 }
 
@@ -585,6 +608,12 @@ const command_rec mm_cmds[] = {
     AP_INIT_TAKE2("MeetingMediaServer", set_media_server, NULL, RSRC_CONF,
                   "Janus's WebSocket API (ws://HOST:PORT) and its API secret file: "
                   "media goes through the SFU"),
+    AP_INIT_TAKE1("MeetingNodeName", set_node, NULL, RSRC_CONF,
+                  "this node's name in the node registry (default: the host name)"),
+    AP_INIT_TAKE1("MeetingNodeSignalingURL", set_node, (void *)1, RSRC_CONF,
+                  "public ws:// or wss:// URL of this node's signaling (more than one node)"),
+    AP_INIT_TAKE1("MeetingNodeTimeout", set_int, (void *)&slot_node_timeout, RSRC_CONF,
+                  "seconds of silence after which a node is dead and its meetings move"),
     {NULL},
 };
 
@@ -639,6 +668,7 @@ const char *mm_finish_srv_conf(apr_pool_t *p, server_rec *s, mm_srv_conf *c)
     if (!c->webhook_timeout_set) c->webhook_timeout = DEFAULT_WEBHOOK_TIMEOUT;
     if (!c->webhook_connections_set) c->webhook_connections = DEFAULT_WEBHOOK_CONNECTIONS;
     if (!c->webhook_retry) c->webhook_retry = DEFAULT_WEBHOOK_RETRY;
+    if (!c->node_timeout_set) c->node_timeout = DEFAULT_NODE_TIMEOUT;
     for (int i = 0; i < MM_ROUTE_COUNT; i++) {
         const mm_route *rt = mm_route_by_id((mm_route_id)i);
         if (!c->limits[i].set && rt->per_minute)

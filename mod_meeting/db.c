@@ -82,6 +82,7 @@ static const char *const statements[S_COUNT] = {
     [S_IDEM_STORE] = "SELECT mm_idem_store(%lld, %s, %s, %s, %s, %d, %s)",
     [S_MEETING_IF_MATCH] = "SELECT mm_meeting_if_match(%lld, %s)",
     [S_PASSWORD_UPGRADE] = "SELECT mm_password_upgrade(%lld, %s, %s)",
+    [S_MEETING_PLACE] = "SELECT placed, url FROM mm_meeting_place(%lld)",
 };
 
 static const char *label(mm_stmt_id id)
@@ -324,20 +325,28 @@ static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args,
     return rv ? failed(q, label(id), s, rv) : 0;
 }
 
+/* Copies up to ncols columns of res's first row into cols. */
+static void first_row(mm_req *q, apr_dbd_results_t *res, const char **cols, int ncols,
+                      int *found)
+{
+    apr_dbd_row_t *row = NULL;
+
+    *found = apr_dbd_get_row(q->db->driver, q->r->pool, res, &row, 1) == 0;
+    for (int i = 0; *found && i < ncols; i++)
+        cols[i] = entry(q, row, i);
+}
+
 int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
               int ncols, int *found)
 {
     apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     int status = run(q, id, nargs, args, &res);
 
     if (status == HTTP_SERVICE_UNAVAILABLE)
         return unavailable(q);
     if (status)
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
-    *found = apr_dbd_get_row(q->db->driver, q->r->pool, res, &row, 1) == 0;
-    for (int i = 0; *found && i < ncols; i++)
-        cols[i] = entry(q, row, i);
+    first_row(q, res, cols, ncols, found);
     return 0;
 }
 
@@ -346,6 +355,17 @@ int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args)
     apr_dbd_results_t *res = NULL;
 
     return run(q, id, nargs, args, &res) ? -1 : 0;
+}
+
+int mm_db_row_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args,
+                      const char **cols, int ncols, int *found)
+{
+    apr_dbd_results_t *res = NULL;
+
+    if (run(q, id, nargs, args, &res))
+        return -1;
+    first_row(q, res, cols, ncols, found);
+    return 0;
 }
 
 int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res)

@@ -22,7 +22,7 @@ typedef enum {
     S_WEBHOOK_ROTATE, S_WEBHOOK_DELIVERIES, S_WEBHOOK_RETRY, S_WEBHOOK_TEST,
     S_WAITING_LIST, S_WAITING_ADMIT, S_WAITING_DENY, S_PARTICIPANT_MUTE,
     S_IDEM_CLAIM, S_IDEM_STORE, S_MEETING_IF_MATCH,
-    S_PASSWORD_UPGRADE,
+    S_PASSWORD_UPGRADE, S_MEETING_PLACE,
     S_COUNT
 } mm_stmt_id;
 
@@ -45,6 +45,11 @@ int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char
 /* Runs a statement whose failure must not change the request's answer: 0, or
  * -1 after logging why. */
 int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args);
+
+/* mm_db_row for such a statement: 0 with its first row's columns (*found),
+ * or -1 after logging why, nothing answered. */
+int mm_db_row_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args,
+                      const char **cols, int ncols, int *found);
 
 /* Gives q's connection back to the pool before the request ends (a statement
  * after it takes one again): for a request that then waits on its client. */

@@ -81,12 +81,15 @@ typedef struct {
     int webhook_timeout;            /* MeetingWebhookTimeout, seconds */
     int webhook_connections;        /* MeetingWebhookConnections */
     const char *webhook_retry;      /* MeetingWebhookRetrySchedule, as ms,ms,... */
+    const char *node_name;          /* MeetingNodeName: signald --node (SPEC 10) */
+    const char *node_url;           /* MeetingNodeSignalingURL: signald --node-url */
+    int node_timeout;               /* MeetingNodeTimeout: signald --node-timeout */
     unsigned issuer_set : 1, access_ttl_set : 1, refresh_ttl_set : 1, ticket_ttl_set : 1,
         bcrypt_cost_set : 1, max_body_set : 1, turn_ttl_set : 1, db_retry_after_set : 1,
         rl_slots_set : 1, recording_max_set : 1, download_ttl_set : 1, sig_max_user_set : 1,
         sig_max_addr_set : 1, max_ongoing_set : 1, webhook_timeout_set : 1,
         webhook_connections_set : 1, server_recording_set : 1, keep_raw_set : 1,
-        recording_min_free_set : 1;
+        recording_min_free_set : 1, node_timeout_set : 1;
 } mm_srv_conf;
 
 

@@ -36,6 +36,22 @@ static void push_webhook_args(apr_pool_t *p, apr_array_header_t *argv, const mm_
     }
 }
 
+/* This node in the registry (the MeetingNode* directives; docs/cluster.md).
+ * Without MeetingNodeName signald takes the host name itself. */
+static void push_node_args(apr_pool_t *p, apr_array_header_t *argv, const mm_srv_conf *c)
+{
+    APR_ARRAY_PUSH(argv, const char *) = "--node-timeout";
+    APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->node_timeout);
+    if (c->node_name) {
+        APR_ARRAY_PUSH(argv, const char *) = "--node";
+        APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->node_name);
+    }
+    if (c->node_url) {
+        APR_ARRAY_PUSH(argv, const char *) = "--node-url";
+        APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->node_url);
+    }
+}
+
 static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
 {
     char **words;
@@ -56,6 +72,7 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
     APR_ARRAY_PUSH(argv, const char *) = "--max-sockets-per-address";
     APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->sig_max_addr);
     push_webhook_args(p, argv, c);
+    push_node_args(p, argv, c);
     if (c->media_server) {
         APR_ARRAY_PUSH(argv, const char *) = "--media-server";
         APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->media_server);

@@ -15,6 +15,8 @@
 #                                 JANUS_RTP_PORTS, JANUS_TURN_URL + JANUS_TURN_SECRET_FILE)
 #   janus-run DIR LOG             run Janus from DIR in the foreground, started
 #                                 again whenever it dies, until this is stopped
+#   haproxy-render OUT BIND PIDFILE NAME=ADDR...   write haproxy's config for
+#                                 nodes NAME at ADDR (host:port) from conf/haproxy.cfg.in
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +26,7 @@ libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev libcurl4-openssl-d
 postgresql-15
 postgresql-contrib python3-pytest python3-requests python3-websockets valgrind curl clang
 libclang-rt-14-dev janus
-janus-tools ffmpeg"
+janus-tools ffmpeg haproxy"
 
 as_postgres() { runuser -u postgres -- "$@"; }
 
@@ -175,6 +177,23 @@ cmd_janus_run() {
     done
 }
 
+# The lines of conf/haproxy.cfg.in that start with @EACH_NODE@ once per node.
+cmd_haproxy_render() {
+    local out=$1 bind=$2 pidfile=$3; shift 3
+    awk -v bind="$bind" -v pidfile="$pidfile" -v nodes="$*" '
+        BEGIN { n = split(nodes, list, " ") }
+        { gsub(/@BIND@/, bind); gsub(/@PIDFILE@/, pidfile) }
+        /^ *@EACH_NODE@/ {
+            for (i = 1; i <= n; i++) {
+                split(list[i], kv, "="); line = $0
+                sub(/@EACH_NODE@/, "", line); gsub(/@NAME@/, kv[1], line)
+                gsub(/@ADDR@/, kv[2], line); print line
+            }
+            next
+        }
+        { print }' "$ROOT/conf/haproxy.cfg.in" > "$out"
+}
+
 command=${1:-}; shift || true
 case "$command" in
     packages) cmd_packages ;;
@@ -186,5 +205,6 @@ case "$command" in
     render) cmd_render "$@" ;;
     janus-render) cmd_janus_render "$@" ;;
     janus-run) cmd_janus_run "$@" ;;
-    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+    haproxy-render) cmd_haproxy_render "$@" ;;
+    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac

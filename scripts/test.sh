@@ -2,7 +2,8 @@
 # Runs every test: sets up what is missing (packages, build), then the C unit
 # tests under ASan/UBSan, a short fuzzing run, the OpenAPI lint, the
 # integration tests (each starts its own PostgreSQL and httpd in a temporary
-# directory on free ports) and the browser end-to-end test. Ends with one
+# directory on free ports), the cluster test (haproxy and three nodes in a
+# network namespace) and the browser end-to-end test. Ends with one
 # line "total: N passed, N failed"; exits non-zero when any test fails.
 set -uo pipefail
 
@@ -52,6 +53,9 @@ stage openapi bash tests/openapi/lint.sh
 echo "== integration tests (pytest: private httpd + PostgreSQL)"
 stage integration /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
 
+echo "== more than one node (haproxy, three nodes, in a network namespace)"
+stage cluster bash tests/cluster/run.sh
+
 echo "== end to end (two headless Chromium pages, a real WebRTC call through signald)"
 stage e2e bash tests/e2e/run.sh
 
@@ -63,8 +67,9 @@ stage e2e-sfu bash tests/e2e/sfu.sh
 sum() { grep -ohE "$2" "$1" 2>/dev/null | grep -oE '[0-9]+' | awk '{n += $1} END {print n + 0}'; }
 checks=$(sum "$LOGS/unit.log" 'Checks: [0-9]+')
 check_bad=$(sum "$LOGS/unit.log" '(Failures|Errors): [0-9]+')
-py_pass=$(sum "$LOGS/integration.log" '[0-9]+ passed')
-py_fail=$(sum "$LOGS/integration.log" '[0-9]+ (failed|errors?)')
+py_pass=$(( $(sum "$LOGS/integration.log" '[0-9]+ passed') + $(sum "$LOGS/cluster.log" '[0-9]+ passed') ))
+py_fail=$(( $(sum "$LOGS/integration.log" '[0-9]+ (failed|errors?)') \
+    + $(sum "$LOGS/cluster.log" '[0-9]+ (failed|errors?)') ))
 e2e_pass=$(( $(sum "$LOGS/e2e.log" '^ℹ pass [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ pass [0-9]+') ))
 e2e_fail=$(( $(sum "$LOGS/e2e.log" '^ℹ fail [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ fail [0-9]+') ))
 passed=$((checks - check_bad + fuzz_pass + py_pass + e2e_pass))

@@ -255,3 +255,19 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     PRIMARY KEY (user_id, key)
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys (created_at);
+-- More than one node (SPEC.md 10): each signald heart-beats its row here
+-- (sql/005_nodes.sql). A node is live while seen_at + dead_after is in the
+-- future; draining nodes get no new meetings. A meeting's signaling lives on
+-- node_id; node_epoch grows with every placement, so a placement made on a
+-- stale reading loses (compare-and-set on the epoch) and two nodes never both
+-- own a meeting.
+CREATE TABLE IF NOT EXISTS nodes (
+    node_id       text        PRIMARY KEY CHECK (node_id ~ '^[A-Za-z0-9._-]{1,63}$'),
+    signaling_url text,
+    load          integer     NOT NULL DEFAULT 0,
+    dead_after    interval    NOT NULL DEFAULT '10 seconds',
+    seen_at       timestamptz NOT NULL DEFAULT now(),
+    draining      boolean     NOT NULL DEFAULT false
+);
+ALTER TABLE meetings ADD COLUMN IF NOT EXISTS node_id text;
+ALTER TABLE meetings ADD COLUMN IF NOT EXISTS node_epoch bigint NOT NULL DEFAULT 0;

@@ -37,6 +37,7 @@ static const int_flag int_flags[] = {
     INT_FLAG("--max-sockets-per-address", max_per_address, 256, 1, 1000000),
     INT_FLAG("--webhook-timeout", webhook_timeout, 15, 1, 60),
     INT_FLAG("--webhook-connections", webhook_connections, 64, 1, 1024),
+    INT_FLAG("--node-timeout", node_timeout, 10, 3, 300),
 };
 
 #define N_INT_FLAGS (sizeof(int_flags) / sizeof(int_flags[0]))
@@ -48,7 +49,8 @@ static const char usage[] =
     "               [--max-sockets-per-user N] [--max-sockets-per-address N]\n"
     "               [--status-file PATH] [--webhook-timeout S] [--webhook-connections N]\n"
     "               [--webhook-retry MS,MS,...] [--webhook-allow http://HOST:PORT]...\n"
-    "               [--media-server ws://HOST:PORT --media-secret-file PATH]\n";
+    "               [--media-server ws://HOST:PORT --media-secret-file PATH]\n"
+    "               [--node NAME] [--node-url ws(s)://...] [--node-timeout S]\n";
 
 static const char listen_form[] =
     "must be ADDRESS:PORT: a numeric IPv4 or [IPv6] address, a port from 1 to 65535";
@@ -166,6 +168,11 @@ static int set_str(mm_sig_config *c, const char *name, const char *v)
         c->media_server = v;
     else if (!strcmp(name, "--media-secret-file"))
         c->media_secret_file = v;
+    else if (!strcmp(name, "--node"))
+        return mm_node_name_check(v) ? bad(name, mm_node_name_check(v))
+                                     : (memcpy(c->node, v, strlen(v) + 1), 0);
+    else if (!strcmp(name, "--node-url"))
+        return mm_node_url_check(v) ? bad(name, mm_node_url_check(v)) : (c->node_url = v, 0);
     else
         return 1;
     return 0;
@@ -217,6 +224,7 @@ int mm_config_parse(mm_sig_config *c, int argc, char **argv)
 {
     memset(c, 0, sizeof(*c));
     c->webhook_retry = "5000,300000,1800000,7200000,18000000,36000000,86400000";
+    mm_node_default_name(c->node);
     for (size_t i = 0; i < N_INT_FLAGS; i++)
         *(int *)((char *)c + int_flags[i].offset) = int_flags[i].def;
     for (int i = 1; i < argc; i++) {

@@ -14,6 +14,8 @@
 #define MM_WEBHOOK_ALLOW_MAX 32
 #define MM_WEBHOOK_RETRY_MAX 20
 
+#include "../node_name.h"
+
 typedef struct {
     char host[64];          /* --listen ADDRESS:PORT, a numeric IP address */
     int port;
@@ -38,6 +40,10 @@ typedef struct {
     const char *webhook_allow[MM_WEBHOOK_ALLOW_MAX];   /* MeetingWebhookAllow */
     int n_webhook_allow;
     const char *webhook_retry;  /* delays in ms, "5000,300000,..." */
+    /* This node in the node registry (node.c, docs/cluster.md). */
+    char node[MM_NODE_NAME_MAX + 1];    /* --node, default the host name */
+    const char *node_url;       /* --node-url: its public signaling URL, or NULL */
+    int node_timeout;           /* --node-timeout: silence after which it is dead */
 } mm_sig_config;
 
 /* Fills *c from argv. Returns 0 when the daemon should run, -1 after printing

@@ -26,6 +26,7 @@
 #include "conn.h"
 #include "db.h"
 #include "listen.h"
+#include "node.h"
 #include "pgevents.h"
 #include "seats.h"
 #include "sfu.h"
@@ -238,6 +239,7 @@ static void watch_signals(void)
 
 static void finish(mm_db *db)
 {
+    mm_node_stop();
     mm_events_stop();
     mm_sfu_record_stop();
     mm_sfu_stop();
@@ -284,6 +286,7 @@ int main(int argc, char **argv)
         return MM_EXIT_STARTUP;
     }
     mm_seats_init(&cfg, db, context);
+    mm_node_start(&cfg, db, context);
     if (mm_webhooks_start(&cfg, context, vh, loop)) {
         mm_log("error", "cannot start the webhook deliverer (libcurl)");
         return MM_EXIT_STARTUP;

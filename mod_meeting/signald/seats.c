@@ -6,15 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node.h"
 #include "pgevents.h"
 #include "protocol.h"
 #include "rooms.h"
 #include "sfu.h"
 #include "util.h"
 
+/* mm_seat_take under this node's placement (node.h): 307 when the meeting
+ * lives on another node, whose URL is node_url. */
 static const char SQL_TAKE[] = "SELECT code, participant_id, role, username, nickname,"
-                               " settings, audio_enabled, video_enabled"
-                               " FROM mm_seat_take($1::bigint, $2::bigint, $3::bigint)";
+                               " settings, audio_enabled, video_enabled, node_url"
+                               " FROM mm_seat_take_on($1::bigint, $2::bigint, $3::bigint, $4)";
 static const char SQL_RELEASE[] = "SELECT mm_seat_release($1::bigint, $2::bigint)";
 static const char SQL_RENEW[] = "SELECT mm_seat_renew($1::bigint[], $2::bigint[])";
 static const char SQL_WAIT_LEAVE[] = "SELECT mm_waiting_leave($1::bigint, $2::bigint)";
@@ -244,6 +247,12 @@ static void took(void *arg, const PGresult *res)
     } else if (code == 202) {
         if (c)
             wait_admission(t, c);
+    } else if (code == 307) {
+        if (c) {
+            mm_log("info", "meeting %lld user %lld: refused: it lives on another node (%.120s)",
+                   r->meeting_id, c->user_id, PQgetvalue(res, 0, 8));
+            mm_conn_close(c, MM_CLOSE_MOVED, mm_node_reason(PQgetvalue(res, 0, 8)));
+        }
     } else if (c) {
         refuse(c, code, r->meeting_id);
     }
@@ -258,11 +267,11 @@ static int take(mm_room *r, mm_conn *c)
 {
     mm_take *t = calloc(1, sizeof(*t));
     char m[24], u[24], g[24];
-    const char *params[3] = {m, u, g};
+    const char *params[4] = {m, u, g, cfg->node};
 
     ids(m, u, c->meeting_id, c->user_id);
     snprintf(g, sizeof(g), "%lld", c->gen);
-    if (!t || mm_db_send(db, SQL_TAKE, 3, params, took, t)) {
+    if (!t || mm_db_send(db, SQL_TAKE, 4, params, took, t)) {
         free(t);
         mm_log("warn", "meeting %lld user %lld: database unavailable", c->meeting_id,
                c->user_id);

@@ -83,6 +83,9 @@ PY_PID=
 echo "== media through the SFU (tests/bench/sfu.mjs, in a network namespace)"
 bash "$ROOT/tests/e2e/sfu.sh" --bench || status=1
 echo
+echo "== more than one node (tests/bench/cluster_bench.py, in a network namespace)"
+bash "$ROOT/tests/cluster/run.sh" --bench || status=1
+echo
 echo "== recording post-processing (tests/bench/recording_bench.py)"
 /usr/bin/python3 "$HERE/recording_bench.py" || status=1
 exit $status

@@ -48,6 +48,11 @@ def without(stack, *names):
     ("MeetingWebhookRetrySchedule 5s 5 days", "MeetingWebhookRetrySchedule"),
     ("MeetingWebhookRetrySchedule 8d", "MeetingWebhookRetrySchedule"),
     ("MeetingWebhookRetrySchedule " + " ".join(["1s"] * 21), "MeetingWebhookRetrySchedule"),
+    ("MeetingNodeName n1;x", "MeetingNodeName"),
+    ("MeetingNodeName " + "n" * 64, "MeetingNodeName"),
+    ("MeetingNodeSignalingURL http://meet.example.com/ws", "MeetingNodeSignalingURL"),
+    ("MeetingNodeSignalingURL ws://meet.example.com/ws#n1", "MeetingNodeSignalingURL"),
+    ("MeetingNodeTimeout 2", "MeetingNodeTimeout"),
 ])
 def test_configtest_names_the_bad_directive(workdir, pg, line, name):
     s = Stack(workdir, pg, line)

@@ -104,6 +104,8 @@ export class Call extends EventTarget {
     if (code === 4429) return this.finish('full');
     if (code === 4409) return this.finish('replaced');
     if (code === 1000) return this.finish('left');
+    // Anything else, 4307 included (the meeting lives on another node):
+    // join again, whose room_url names the node that holds it now.
     this.reconnect();
   }
 
