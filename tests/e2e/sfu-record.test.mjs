@@ -13,9 +13,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
 import { ROOT } from './stack.mjs';
-import { CHROMIUM_ARGS, Janus, SfuStack, openPage, receiving, sleep, meeting,
+import { Janus, SfuStack, launchChromium, openPage, receiving, sleep, meeting, stopAll,
   user as newUser } from './sfu-stack.mjs';
 
 const run = promisify(execFile);
@@ -41,16 +40,10 @@ before(async () => {
   await stack.start(janus, (s) => 'MeetingServerRecording On\nMeetingRecordingMinFree 0\n'
     + `MeetingRecordingWorker "${path.join(ROOT, 'build', 'recworker')}" --db "host=127.0.0.1`
     + ` port=${s.pgPort} dbname=meeting user=meeting" --poll 1 --settle 2\n`);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
-  });
+  browser = await launchChromium();
 });
 
-after(async () => {
-  await browser?.close().catch(() => {});
-  await stack?.stop();
-  janus?.stop();
-});
+after(() => stopAll({ browser, stack, janus }));
 
 async function decodesOthers(pages, ids) {
   for (let i = 0; i < pages.length; i++) {

@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import { ROOT, Stack, freePort } from './stack.mjs';
 
 const run = promisify(execFile);
@@ -23,6 +24,18 @@ export const CHROMIUM_ARGS = [
 ];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Debian's Chromium, headless, with the fake camera and microphone.
+export const launchChromium = () => chromium.launch({
+  executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
+});
+
+// Stops what a test started (any of them may be missing).
+export async function stopAll({ browser, stack, janus }) {
+  await browser?.close().catch(() => {});
+  await stack?.stop();
+  janus?.stop();
+}
 let serial = 0;
 export const unique = (p) => `${p}${process.pid}_${++serial}_${Date.now() % 100000}`;
 

@@ -9,19 +9,11 @@ import asyncio
 
 import pytest
 
-from janus import Janus, sync, wait_for
-from test_sfu import publish
+from janus import sync, wait_for
+from test_sfu import janus, publish  # noqa: F401 (janus: the module's Janus fixture)
 from test_signaling import Room, aio, enter, ok
 
 EXTRA = "MeetingServerRecording On\nMeetingRecordingMinFree 0\n"
-
-
-@pytest.fixture(scope="module")
-def janus(workdir):
-    j = Janus(workdir)
-    j.start()
-    yield j
-    j.stop()
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +42,26 @@ def stop(stack, room):
     ok(stack.api("POST", f"/meetings/{room.mid}/recording/stop", token=room.host["token"]))
 
 
+def records_into(janus, mid, folder, timeout=5):
+    assert wait_for(lambda: room_recording(janus, mid) == (True, folder), timeout), \
+        room_recording(janus, mid)
+
+
+def stop_and_see_it_off(stack, room, janus, timeout=5):
+    stop(stack, room)
+    assert wait_for(lambda: room_recording(janus, room.mid)[0] is False, timeout)
+
+
+async def recording_room(stack, janus):
+    """A meeting whose host publishes, recorded: Janus records into its folder."""
+    room = Room(stack, guests=0, settings={"enable_recording": True})
+    p, _ = await enter(room, room.host)
+    await publish(p)
+    rid, folder = start(stack, room)
+    records_into(janus, room.mid, folder)
+    return room, p, rid, folder
+
+
 @aio
 async def test_start_records_the_room_into_the_raw_folder_and_stop_ends_it(rec_sfu_stack,
                                                                         janus):
@@ -58,17 +70,13 @@ async def test_start_records_the_room_into_the_raw_folder_and_stop_ends_it(rec_s
     await publish(p)
     assert room_recording(janus, room.mid)[0] is False
     _, folder = start(rec_sfu_stack, room)
-    assert wait_for(lambda: room_recording(janus, room.mid) == (True, folder), 5), \
-        room_recording(janus, room.mid)
-    stop(rec_sfu_stack, room)
-    assert wait_for(lambda: room_recording(janus, room.mid)[0] is False, 5)
+    records_into(janus, room.mid, folder)
+    stop_and_see_it_off(rec_sfu_stack, room, janus)
     # A second recording of the same meeting goes into its own folder.
     _, folder2 = start(rec_sfu_stack, room)
     assert folder2 != folder
-    assert wait_for(lambda: room_recording(janus, room.mid) == (True, folder2), 5), \
-        room_recording(janus, room.mid)
-    stop(rec_sfu_stack, room)
-    assert wait_for(lambda: room_recording(janus, room.mid)[0] is False, 5)
+    records_into(janus, room.mid, folder2)
+    stop_and_see_it_off(rec_sfu_stack, room, janus)
     await p.close()
 
 
@@ -81,28 +89,20 @@ async def test_a_room_made_after_the_start_records_from_the_table(rec_sfu_stack,
     assert room_recording(janus, room.mid) is None
     p, _ = await enter(room, room.host)
     await publish(p)
-    assert wait_for(lambda: room_recording(janus, room.mid) == (True, folder), 5), \
-        room_recording(janus, room.mid)
-    stop(rec_sfu_stack, room)
-    assert wait_for(lambda: room_recording(janus, room.mid)[0] is False, 5)
+    records_into(janus, room.mid, folder)
+    stop_and_see_it_off(rec_sfu_stack, room, janus)
     await p.close()
 
 
 @aio
 async def test_janus_restarted_mid_recording_records_again_into_the_same_folder(
         rec_sfu_stack, janus):
-    room = Room(rec_sfu_stack, guests=0, settings={"enable_recording": True})
-    p, _ = await enter(room, room.host)
-    await publish(p)
-    _, folder = start(rec_sfu_stack, room)
-    assert wait_for(lambda: room_recording(janus, room.mid) == (True, folder), 5)
+    room, p, _, folder = await recording_room(rec_sfu_stack, janus)
     janus.kill()
     janus.start()
     await p.until("sfu-reset", timeout=10)
-    assert wait_for(lambda: room_recording(janus, room.mid) == (True, folder), 10), \
-        room_recording(janus, room.mid)
-    stop(rec_sfu_stack, room)
-    assert wait_for(lambda: room_recording(janus, room.mid)[0] is False, 5)
+    records_into(janus, room.mid, folder, 10)
+    stop_and_see_it_off(rec_sfu_stack, room, janus)
     await p.close()
 
 
@@ -110,11 +110,7 @@ async def test_janus_restarted_mid_recording_records_again_into_the_same_folder(
 async def test_a_stop_missed_by_signald_is_caught_up_from_the_table(rec_sfu_stack, janus):
     """The recording stops behind signald's back (no event reaches it): the
     next check of its rooms against the table turns Janus's recording off."""
-    room = Room(rec_sfu_stack, guests=0, settings={"enable_recording": True})
-    p, _ = await enter(room, room.host)
-    await publish(p)
-    rid, folder = start(rec_sfu_stack, room)
-    assert wait_for(lambda: room_recording(janus, room.mid) == (True, folder), 5)
+    room, p, rid, _ = await recording_room(rec_sfu_stack, janus)
     rec_sfu_stack.sql("UPDATE recordings SET status = 'failed', reason = 'test'"
                       " WHERE recording_id = %s", rid)
     assert wait_for(lambda: room_recording(janus, room.mid)[0] is False, 15)
@@ -123,11 +119,7 @@ async def test_a_stop_missed_by_signald_is_caught_up_from_the_table(rec_sfu_stac
 
 @aio
 async def test_meeting_end_stops_the_recording_and_the_room(rec_sfu_stack, janus):
-    room = Room(rec_sfu_stack, guests=0, settings={"enable_recording": True})
-    p, _ = await enter(room, room.host)
-    await publish(p)
-    rid, folder = start(rec_sfu_stack, room)
-    assert wait_for(lambda: room_recording(janus, room.mid) == (True, folder), 5)
+    room, p, rid, _ = await recording_room(rec_sfu_stack, janus)
     ok(rec_sfu_stack.api("POST", f"/meetings/{room.mid}/end", token=room.host["token"]))
     assert wait_for(lambda: room_recording(janus, room.mid) is None, 5)
     status = rec_sfu_stack.sql("SELECT status FROM recordings WHERE recording_id = %s", rid)
