@@ -603,6 +603,11 @@ BEGIN
      WHERE meeting_id = p_meeting
     RETURNING * INTO changed;
     PERFORM mm_settings_acted(m, changed);
+    -- signald resizes the ongoing meeting's SFU room.
+    IF changed.status = 'ongoing' AND changed.max_participants <> m.max_participants THEN
+        PERFORM mm_notify('meeting-resized', p_meeting,
+                          jsonb_build_object('max_participants', changed.max_participants));
+    END IF;
     RETURN mm_ok(200);
 END
 $$;
@@ -688,6 +693,9 @@ BEGIN
     END IF;
     PERFORM mm_webhook_emit(p_meeting, 'meeting.started',
                             jsonb_build_object('started_at', mm_ts(now())));
+    -- signald makes the meeting's SFU room now, sized for its participants.
+    PERFORM mm_notify('meeting-started', p_meeting, jsonb_build_object('max_participants',
+        (SELECT max_participants FROM meetings WHERE meeting_id = p_meeting)));
     RETURN mm_ok(200);
 END
 $$;

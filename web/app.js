@@ -65,6 +65,7 @@ render();
 window.mm = {
   call: null,
   get pcs() { return new Map([...(this.call?.peers || [])].map(([id, p]) => [id, p.pc])); },
+  get sfu() { return this.call?.sfu || null; },
   get frames() { return this.call?.sig.frames || []; },
   get state() { return { token: token(), closedAt: this.call?.sig.closedAt }; },
   stats() { return this.call ? this.call.stats() : Promise.resolve({}); },

@@ -11,37 +11,106 @@
 //
 // onTrack(userId, track, stream) fires for each remote track; onGone(userId)
 // when a user's streams leave the downstream connection. sfu.streams maps a
-// user_id to the MediaStream of their tracks.
+// user_id to the MediaStream of their camera and microphone, sfu.screens to
+// one of their screen and microphone (a stream the server marks `screen`).
+// sfu.share(track) sends a screen beside the camera (its own m-line, named
+// in sfu-publish's screen_mid so the server can apply the settings to it);
+// sfu.unshare() stops sending it.
 
 export class SfuSession {
-  constructor(send, { iceServers = [], onTrack = () => {}, onGone = () => {} } = {}) {
+  constructor(send, { iceServers = [], onTrack = () => {}, onGone = () => {},
+    onState = () => {} } = {}) {
     this.send = send;
     this.config = { iceServers, bundlePolicy: 'max-bundle' };
     this.onTrack = onTrack;
     this.onGone = onGone;
+    this.onState = onState;       // the downstream connection's state changed
     this.up = null;
     this.down = null;
     this.local = null;
     this.mids = new Map();        // downstream mid -> {user_id, kind, active}
-    this.streams = new Map();     // user_id -> MediaStream
+    this.streams = new Map();     // user_id -> MediaStream (camera, microphone)
+    this.screens = new Map();     // user_id -> MediaStream (screen, microphone)
+    this.screen = null;           // the screen track we send, if any
+    this.screenSender = null;
     this.queue = Promise.resolve();
   }
 
-  // Sends the stream's tracks upstream (again, after sfu-reset).
+  // Sends the stream's tracks upstream (again, after sfu-reset), and the
+  // screen while one is shared. A stream without tracks publishes nothing:
+  // the downstream connection works all the same.
   async publish(stream) {
     this.local = stream;
     if (this.up) this.up.close();
+    this.up = null;
+    this.screenSender = null;
+    if (!stream.getTracks().length && !this.screen) return;
     const pc = new RTCPeerConnection(this.config);
     this.up = pc;
     for (const track of stream.getTracks()) {
       pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
     }
+    if (this.screen) this.screenSender = pc.addTransceiver(this.screen, { direction: 'sendonly' }).sender;
     pc.onicecandidate = (e) => this.send({
       type: 'sfu-ice', target: 'publisher', candidate: e.candidate ? e.candidate.toJSON() : null,
     });
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    this.send({ type: 'sfu-publish', sdp: offer.sdp });
+    await this.offer();
+  }
+
+  // A (new) offer of the upstream connection, naming the screen's m-line.
+  async offer() {
+    const offer = await this.up.createOffer();
+    await this.up.setLocalDescription(offer);
+    const frame = { type: 'sfu-publish', sdp: offer.sdp };
+    const t = this.screen && this.up.getTransceivers().find((x) => x.sender === this.screenSender);
+    if (t?.mid) frame.screen_mid = t.mid;
+    this.send(frame);
+  }
+
+  // Starts sending a screen: the first time a new m-line (renegotiated), then
+  // the same one again. Every start goes through sfu-publish, so the server
+  // decides (SCREEN_SHARE_DISABLED) and forwards it again after a stop.
+  share(track) {
+    return this.inTurn('share', async () => {
+      this.screen = track;
+      if (!this.up) return this.publish(this.local || new MediaStream());
+      if (this.screenSender) await this.screenSender.replaceTrack(track);
+      else this.screenSender = this.up.addTransceiver(track, { direction: 'sendonly' }).sender;
+      return this.offer();
+    });
+  }
+
+  // Stops sending the screen (the m-line stays, silent, for the next share).
+  unshare() {
+    return this.inTurn('unshare', async () => {
+      this.screen = null;
+      if (this.screenSender) await this.screenSender.replaceTrack(null);
+    });
+  }
+
+  // Publishes the stream, or starts over with it when connections exist
+  // (a new signaling socket: the server's media session went with the old
+  // one).
+  start(stream) {
+    return this.inTurn('publish', () => {
+      this.local = stream;
+      return this.restart();
+    });
+  }
+
+  // Runs fn after the frames and actions before it (an answer must not meet
+  // a newer offer than its own).
+  inTurn(what, fn) {
+    this.queue = this.queue.then(fn).catch((err) => console.error(`sfu: ${what}: ${err}`));
+    return this.queue;
+  }
+
+  // Starts both connections again (sfu-reset: the server restarted).
+  async restart() {
+    this.down?.close();
+    this.down = null;
+    this.forgetAll();
+    if (this.local) await this.publish(this.local);
   }
 
   unpublish() {
@@ -61,9 +130,7 @@ export class SfuSession {
   // Frames are handled one after another, as they came.
   handle(frame) {
     if (!frame || typeof frame.type !== 'string' || !frame.type.startsWith('sfu-')) return false;
-    this.queue = this.queue.then(() => this.apply(frame)).catch((err) => {
-      console.error(`sfu: ${frame.type}: ${err}`);
-    });
+    this.inTurn(frame.type, () => this.apply(frame));
     return true;
   }
 
@@ -82,10 +149,7 @@ export class SfuSession {
       }
       case 'sfu-reset':
         // The server lost its media state: start both connections again.
-        this.down?.close();
-        this.down = null;
-        this.forgetAll();
-        if (this.local) await this.publish(this.local);
+        await this.restart();
         break;
       default:
         break;
@@ -95,6 +159,7 @@ export class SfuSession {
   downstream() {
     const pc = new RTCPeerConnection(this.config);
     pc.ontrack = (e) => this.track(e.transceiver.mid, e.track);
+    pc.onconnectionstatechange = () => this.onState(pc.connectionState);
     pc.onicecandidate = (e) => this.send({
       type: 'sfu-ice', target: 'subscriber', candidate: e.candidate ? e.candidate.toJSON() : null,
     });
@@ -119,22 +184,34 @@ export class SfuSession {
     }
   }
 
+  // A remote track into its user's streams: the camera into `streams`, a
+  // screen into `screens`, the microphone into both (a tile plays either).
   track(mid, track) {
     const s = this.mids.get(String(mid));
     if (!s) return;
-    let stream = this.streams.get(s.user_id);
-    if (!stream) {
-      stream = new MediaStream();
-      this.streams.set(s.user_id, stream);
+    const kind = s.screen ? 'screen' : track.kind;
+    const targets = kind === 'audio' ? [this.streams, this.screens]
+      : [kind === 'screen' ? this.screens : this.streams];
+    let added = false;
+    for (const map of targets) {
+      let stream = map.get(s.user_id);
+      if (!stream) {
+        stream = new MediaStream();
+        map.set(s.user_id, stream);
+        if (map === this.screens) this.streams.get(s.user_id)?.getAudioTracks()
+          .forEach((a) => stream.addTrack(a));
+      }
+      if (stream.getTracks().includes(track)) continue;
+      for (const old of stream.getTracks()) if (old.kind === track.kind) stream.removeTrack(old);
+      stream.addTrack(track);
+      added = true;
     }
-    if (stream.getTracks().includes(track)) return;
-    for (const old of stream.getTracks()) if (old.kind === track.kind) stream.removeTrack(old);
-    stream.addTrack(track);
-    this.onTrack(s.user_id, track, stream);
+    if (added) this.onTrack(s.user_id, track, this.streams.get(s.user_id) || this.screens.get(s.user_id));
   }
 
   gone(userId) {
     this.streams.delete(userId);
+    this.screens.delete(userId);
     this.onGone(userId);
   }
 
@@ -157,6 +234,32 @@ export class SfuSession {
       entry[r.kind] = r.kind === 'video'
         ? { framesDecoded: r.framesDecoded || 0 }
         : { packetsReceived: r.packetsReceived || 0, audioLevel: r.audioLevel || 0 };
+    });
+    return out;
+  }
+
+  // Per remote user, the sums the mesh's stats() gives per peer connection
+  // (web/js/mesh.js), so a page reads both the same way.
+  async stats() {
+    const out = {};
+    if (!this.down) return out;
+    const state = this.down.connectionState;
+    (await this.down.getStats()).forEach((r) => {
+      const s = r.type === 'inbound-rtp' && r.mid !== undefined && this.mids.get(String(r.mid));
+      if (!s || !s.active) return;
+      const e = out[s.user_id] || (out[s.user_id] = { connectionState: state, framesDecoded: 0,
+        bytesReceived: 0, screenFramesDecoded: 0, audioPacketsReceived: 0, audioEnergy: 0,
+        audioLevel: 0 });
+      if (r.kind === 'video' && s.screen) {
+        e.screenFramesDecoded += r.framesDecoded || 0;
+      } else if (r.kind === 'video') {
+        e.framesDecoded += r.framesDecoded || 0;
+        e.bytesReceived += r.bytesReceived || 0;
+      } else {
+        e.audioPacketsReceived += r.packetsReceived || 0;
+        e.audioEnergy += r.totalAudioEnergy || 0;
+        e.audioLevel = Math.max(e.audioLevel, r.audioLevel || 0);
+      }
     });
     return out;
   }

@@ -293,6 +293,7 @@ int main(int argc, char **argv)
     }
     if (mm_sfu_start(context, vh, &cfg))
         return MM_EXIT_STARTUP;
+    mm_sfu_use_db(db);
     mm_sfu_record_start(context, db);
     status_file = cfg.status_file;
     if (status_file)

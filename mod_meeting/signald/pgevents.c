@@ -10,6 +10,7 @@
 #include "control.h"
 #include "rooms.h"
 #include "seats.h"
+#include "sfu.h"
 #include "sfu_record.h"
 #include "util.h"
 
@@ -222,6 +223,12 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
         mm_control_settings(meeting_id, json_object_get(ev, "settings"));
     else if (!strcmp(type, "mute-requested") && user_id && json_is_integer(by))
         mm_control_mute(meeting_id, user_id, json_integer_value(by));
+    else if (!strcmp(type, "meeting-started"))
+        mm_sfu_started(meeting_id,
+                       (int)json_integer_value(json_object_get(ev, "max_participants")));
+    else if (!strcmp(type, "meeting-resized"))
+        mm_sfu_resized(meeting_id,
+                       (int)json_integer_value(json_object_get(ev, "max_participants")));
     else if (!strcmp(type, "sfu-record"))
         mm_sfu_record_event(meeting_id, ev);
     else

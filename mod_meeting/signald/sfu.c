@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "idmap.h"
 #include "janus.h"
 #include "protocol.h"
@@ -16,9 +17,14 @@
 #define PLUGIN "janus.plugin.videoroom"
 /* Janus ends a session that is silent for session_timeout (60 s). */
 #define KEEPALIVE_US (25 * MM_US)
-/* VideoRoom publishers per room (Janus's default is 3): SPEC 7's scale
- * target is 50 participants with 10 cameras; this leaves room for all. */
+/* VideoRoom publishers per room (Janus's default is 3): every participant
+ * publishes (a microphone at least), so a room takes as many publishers as
+ * its meeting takes participants (max_participants, 1..1000). This is the
+ * number when the database cannot say (it is away). */
 #define ROOM_PUBLISHERS 100
+/* The description of a published screen (Janus's "descriptions"): the
+ * subscribers' streams carry it back as feed_description. */
+#define SCREEN_DESCRIPTION "screen"
 #define ROOM_BITRATE 512000
 /* Janus's error codes that mean "already so". */
 /* Candidates kept per connection until its handle or offer exists: a
@@ -27,13 +33,15 @@
 #define JANUS_ROOM_EXISTS 427
 #define JANUS_ID_EXISTS 436
 
-typedef enum { ROOM_NONE, ROOM_CREATING, ROOM_READY } room_state;
+typedef enum { ROOM_NONE, ROOM_LOOKUP, ROOM_CREATING, ROOM_READY } room_state;
 
 /* The meeting's VideoRoom as signald knows it. */
 typedef struct sroom {
     long long meeting_id;
     room_state state;
+    int publishers;         /* the meeting's max_participants; 0 until known */
     json_t *feeds;          /* {"<user_id>": true} publishing with media up */
+    struct sroom *next, *prev;  /* every room known here */
 } sroom;
 
 typedef struct mm_sfu_peer {
@@ -43,7 +51,8 @@ typedef struct mm_sfu_peer {
     long long keepalive_us;
     json_t *offer;                  /* sfu-publish waiting to go to Janus */
     json_t *sent;                   /* the one Janus is answering */
-    json_t *wanted, *subscribed;    /* {"<user_id>": true} */
+    json_t *wanted, *subscribed;    /* {"<user_id>": true}, or "<user_id>:<mid>" for
+                                     * one stream added to a feed already taken */
     json_t *ice[2];                 /* candidates sent before their handle existed */
     char audio_mid[16];             /* of the published audio, "" if none */
     char screen_mid[16];            /* of the published screen, "" if none */
@@ -51,16 +60,24 @@ typedef struct mm_sfu_peer {
     unsigned pub_busy : 1, joined : 1, publishing : 1, retried : 1;
     unsigned sub_busy : 1, sub_joined : 1, offer_out : 1;
     unsigned audio_off : 1;
+    unsigned screen_off : 1;        /* the settings stopped the screen at the SFU */
 } peer;
 
 enum { PUB = 0, SUB = 1 };
 
 static int enabled;
+static mm_db *db;           /* signald's query connection: max_participants */
+static const char SQL_CAPACITY[] =
+    "SELECT max_participants FROM meetings WHERE meeting_id = $1::bigint AND status = 'ongoing'";
+static const char SQL_ONGOING[] =
+    "SELECT meeting_id, max_participants FROM meetings WHERE status = 'ongoing'";
 static mm_idmap rooms = MM_IDMAP_INIT;      /* sroom by (meeting_id, 0) */
+static sroom *room_list;
 static mm_idmap sessions = MM_IDMAP_INIT;   /* peer by (session, 0) */
 static long long admin_session, admin_handle, admin_keepalive_us;
 
 static void advance(peer *p);
+static void feed_changed(peer *p, int up);
 
 int mm_sfu_enabled(void)
 {
@@ -151,11 +168,21 @@ static sroom *room_get(long long meeting_id)
         return NULL;
     }
     r->meeting_id = meeting_id;
+    r->next = room_list;
+    if (room_list)
+        room_list->prev = r;
+    room_list = r;
     return r;
 }
 
 static void room_free(sroom *r)
 {
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        room_list = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
     mm_idmap_del(&rooms, r->meeting_id, 0);
     mm_janus_forget(r);
     json_decref(r->feeds);
@@ -200,19 +227,64 @@ static void created(void *arg, json_t *reply)
            r->meeting_id, why);
 }
 
-/* Creates the meeting's VideoRoom unless it exists or is being made. */
-static void room_ensure(sroom *r)
+static void room_create(sroom *r)
 {
     json_t *body;
 
-    if (r->state != ROOM_NONE || !admin_handle)
-        return;
     body = json_pack("{s:s, s:I, s:i, s:i, s:s, s:s, s:b, s:s}", "request", "create",
-                     "room", (json_int_t)r->meeting_id, "publishers", ROOM_PUBLISHERS,
+                     "room", (json_int_t)r->meeting_id, "publishers",
+                     r->publishers > 0 ? r->publishers : ROOM_PUBLISHERS,
                      "bitrate", ROOM_BITRATE, "audiocodec", "opus", "videocodec", "vp8",
                      "notify_joining", 0, "description", "mod_meeting");
+    r->state = ROOM_NONE;
     if (mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, created, r) == 0)
         r->state = ROOM_CREATING;
+}
+
+static void room_ensure(sroom *r);
+
+/* The answer of SQL_CAPACITY for the meeting whose id arg points to: the
+ * room is made with the meeting's max_participants as its publishers, or
+ * not at all for a meeting that is not ongoing. The database away: made
+ * with ROOM_PUBLISHERS (a seat here says the meeting was ongoing). */
+static void capacity_known(void *arg, const PGresult *res)
+{
+    long long *meeting_id = arg;
+    sroom *r = mm_idmap_get(&rooms, *meeting_id, 0);
+
+    free(meeting_id);
+    if (!r || r->state != ROOM_LOOKUP)
+        return;
+    r->state = ROOM_NONE;
+    if (res && PQntuples(res) == 0) {
+        mm_log("info", "meeting %lld: not ongoing, no media server room", r->meeting_id);
+        return;
+    }
+    r->publishers = res ? atoi(PQgetvalue(res, 0, 0)) : ROOM_PUBLISHERS;
+    room_ensure(r);
+}
+
+/* Creates the meeting's VideoRoom unless it exists or is being made; its
+ * size is asked of the database first when the start event did not bring
+ * it (the room is made on first use). */
+static void room_ensure(sroom *r)
+{
+    long long *arg;
+    char id[24];
+    const char *params[1] = {id};
+
+    if (r->state != ROOM_NONE || !admin_handle)
+        return;
+    if (!r->publishers && db && mm_db_ready(db) && (arg = malloc(sizeof(*arg)))) {
+        *arg = r->meeting_id;
+        snprintf(id, sizeof(id), "%lld", r->meeting_id);
+        if (mm_db_send(db, SQL_CAPACITY, 1, params, capacity_known, arg) == 0) {
+            r->state = ROOM_LOOKUP;
+            return;
+        }
+        free(arg);
+    }
+    room_create(r);
 }
 
 static void admin_answered(void *arg, json_t *reply)
@@ -274,7 +346,7 @@ static void peer_reset(peer *p)
     mm_janus_forget(p);
     p->session = p->pub = p->sub = 0;
     p->making = p->pub_busy = p->joined = p->publishing = p->retried = 0;
-    p->sub_busy = p->sub_joined = p->offer_out = 0;
+    p->sub_busy = p->sub_joined = p->offer_out = p->screen_off = 0;
     json_object_clear(p->subscribed);
     json_object_clear(p->wanted);
     json_decref(p->offer);
@@ -442,6 +514,24 @@ static void send_sdp(peer *p, const char *type, json_t *jsep, json_t *streams)
     json_decref(f);
 }
 
+/* p published a screen on a feed the others may have taken already: Janus
+ * does not add a new stream of a feed to its subscribers by itself, so
+ * those who have the feed subscribe to that one stream too. */
+static void screen_added(peer *p)
+{
+    peer *o;
+    char feed[24], stream[48];
+
+    key(feed, p->user_id);
+    snprintf(stream, sizeof(stream), "%s:%s", feed, p->screen_mid);
+    FOR_PEERS(p->meeting_id, o)
+        if (o != p && json_object_get(o->subscribed, feed)
+            && !json_object_get(o->subscribed, stream)) {
+            json_object_set(o->wanted, stream, json_true());
+            advance(o);
+        }
+}
+
 static void kicked_then_retry(void *arg, json_t *reply)
 {
     (void)reply;
@@ -485,6 +575,13 @@ static void published(void *arg, json_t *reply)
                    sizeof(p->audio_mid));
     if (p->audio_off)
         apply_audio(p);
+    if (p->screen_off && p->screen_mid[0]) {
+        /* A share the settings allow again (sfu_publish checked): forwarded. */
+        p->screen_off = 0;
+        moderate(p, p->screen_mid, 0);
+    }
+    if (p->screen_mid[0])
+        screen_added(p);
     advance(p);
 }
 
@@ -500,6 +597,10 @@ static void publish(peer *p)
     body = json_pack("{s:s, s:I, s:s, s:I, s:s}", "request", req, "room",
                      (json_int_t)p->meeting_id, "ptype", "publisher", "id",
                      (json_int_t)p->user_id, "display", display);
+    if (p->screen_mid[0])
+        json_object_set_new(body, "descriptions",
+                            json_pack("[{s:s, s:s}]", "mid", p->screen_mid, "description",
+                                      SCREEN_DESCRIPTION));
     jsep = json_pack("{s:s, s:O}", "type", "offer", "sdp", p->offer);
     json_decref(p->sent);
     p->sent = p->offer;
@@ -511,7 +612,7 @@ static void publish(peer *p)
 }
 
 /* Janus's streams of a subscriber offer, as the client needs them:
- * [{mid, user_id, kind, active}]. */
+ * [{mid, user_id, kind, active, screen}]. */
 static json_t *streams_of(json_t *data)
 {
     json_t *out = json_array(), *st;
@@ -520,13 +621,16 @@ static json_t *streams_of(json_t *data)
     json_array_foreach(json_object_get(data, "streams"), i, st) {
         const char *type = json_string_value(json_object_get(st, "type"));
         json_t *feed = json_object_get(st, "feed_id");
+        const char *about = json_string_value(json_object_get(st, "feed_description"));
 
         if (!type || !strcmp(type, "data") || !json_is_integer(feed))
             continue;
-        json_array_append_new(out, json_pack("{s:O, s:O, s:s, s:b}", "mid",
+        json_array_append_new(out, json_pack("{s:O, s:O, s:s, s:b, s:b}", "mid",
                                              json_object_get(st, "mid"), "user_id", feed,
                                              "kind", type, "active",
-                                             !json_is_false(json_object_get(st, "active"))));
+                                             !json_is_false(json_object_get(st, "active")),
+                                             "screen", about && !strcmp(about,
+                                                                        SCREEN_DESCRIPTION)));
     }
     return out;
 }
@@ -568,7 +672,12 @@ static void subscribe(peer *p)
     const char *k;
 
     json_object_foreach(p->wanted, k, v) {
-        json_array_append_new(streams, json_pack("{s:I}", "feed", (json_int_t)atoll(k)));
+        const char *mid = strchr(k, ':');
+        json_t *st = json_pack("{s:I}", "feed", (json_int_t)atoll(k));
+
+        if (mid)
+            json_object_set_new(st, "mid", json_string(mid + 1));
+        json_array_append_new(streams, st);
         json_object_set(p->subscribed, k, json_true());
     }
     json_object_clear(p->wanted);
@@ -760,8 +869,10 @@ void mm_sfu_screen_stop(mm_conn *c)
 {
     peer *p = c->sfu;
 
-    if (p && p->publishing && p->screen_mid[0])
+    if (p && p->publishing && p->screen_mid[0]) {
+        p->screen_off = 1;
         moderate(p, p->screen_mid, 1);
+    }
 }
 
 void mm_sfu_closed(mm_conn *c)
@@ -771,6 +882,9 @@ void mm_sfu_closed(mm_conn *c)
     if (!p)
         return;
     c->sfu = NULL;
+    /* Janus's hangup of this publisher will find no peer: its feed goes
+     * now, so the others take the user's next socket's feed again. */
+    feed_changed(p, 0);
     if (p->session) {
         mm_janus_send(request("destroy", p->session, 0), 1, NULL, NULL);
         mm_idmap_del(&sessions, p->session, 0);
@@ -816,6 +930,20 @@ void mm_sfu_ended(long long meeting_id)
 
 /* ---- Janus's own events ---- */
 
+/* The feed's key, and those of its single streams ("<feed>:<mid>"), out of
+ * set. */
+static void forget_feed(json_t *set, const char *feed)
+{
+    size_t n = strlen(feed);
+    const char *k;
+    json_t *v;
+    void *tmp;
+
+    json_object_foreach_safe(set, tmp, k, v)
+        if (!strncmp(k, feed, n) && (k[n] == '\0' || k[n] == ':'))
+            json_object_del(set, k);
+}
+
 /* p's feed has media up (or lost it): the others subscribe (Janus drops a
  * gone feed from their downstream connections itself). */
 static void feed_changed(peer *p, int up)
@@ -830,7 +958,7 @@ static void feed_changed(peer *p, int up)
     if (!up) {
         json_object_del(r->feeds, k);
         FOR_PEERS(p->meeting_id, o)
-            json_object_del(o->subscribed, k);
+            forget_feed(o->subscribed, k);
         return;
     }
     json_object_set(r->feeds, k, json_true());
@@ -905,24 +1033,49 @@ static void on_event(json_t *ev)
 
 /* ---- the admin session, Janus coming and going ---- */
 
+/* Whether the meeting's room should exist: it is ongoing (ongoing: the
+ * database's {"<meeting_id>": max_participants}), or, the database being
+ * away (ongoing NULL), people of it are here. */
+static int room_wanted(json_t *ongoing, long long meeting_id)
+{
+    char k[24];
+
+    key(k, meeting_id);
+    return ongoing ? json_object_get(ongoing, k) != NULL : mm_room_find(meeting_id) != NULL;
+}
+
+/* Janus's rooms (reply to list) against the meetings: a room no ongoing
+ * meeting stands behind (it ended while signald or Janus was away) is
+ * destroyed; the room of every ongoing meeting is made (again). */
 static void listed(void *arg, json_t *reply)
 {
-    json_t *data, *room;
-    const char *why;
+    json_t *ongoing = arg, *data, *room, *v;
+    const char *why, *k;
     size_t i;
     int code;
 
-    (void)arg;
     data = answer(reply, &why, &code);
-    /* A room no meeting here stands behind (it ended while signald was
-     * away): destroyed. Rooms of meetings with people here are made again. */
     json_array_foreach(json_object_get(data, "list"), i, room) {
         long long id = json_integer_value(json_object_get(room, "room"));
 
-        if (id && !mm_room_find(id))
+        if (id && !room_wanted(ongoing, id))
             admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room",
                                     (json_int_t)id));
     }
+    for (sroom *r = room_list, *next; r; r = next) {
+        next = r->next;
+        if (!room_wanted(ongoing, r->meeting_id) && !mm_room_find(r->meeting_id))
+            room_free(r);
+    }
+    json_object_foreach(ongoing, k, v) {
+        sroom *r = room_get(atoll(k));
+
+        if (r) {
+            r->publishers = (int)json_integer_value(v);
+            room_ensure(r);
+        }
+    }
+    json_decref(ongoing);
     for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next) {
         sroom *r = room_get(mr->meeting_id);
         json_t *f = mm_frame("sfu-reset", mr->meeting_id);
@@ -933,6 +1086,28 @@ static void listed(void *arg, json_t *reply)
         if (r)
             room_ensure(r);
     }
+}
+
+/* Asks Janus for its rooms; ongoing (taken) goes to listed. */
+static void list_rooms(json_t *ongoing)
+{
+    if (!admin_handle
+        || mm_janus_send(message(admin_session, admin_handle,
+                                 json_pack("{s:s}", "request", "list"), NULL),
+                         0, listed, ongoing) != 0)
+        json_decref(ongoing);
+}
+
+/* The answer of SQL_ONGOING: the ongoing meetings and their sizes. */
+static void ongoing_known(void *arg, const PGresult *res)
+{
+    json_t *ongoing = res ? json_object() : NULL;
+
+    (void)arg;
+    for (int row = 0; ongoing && row < PQntuples(res); row++)
+        json_object_set_new(ongoing, PQgetvalue(res, row, 0),
+                            json_integer(atoi(PQgetvalue(res, row, 1))));
+    list_rooms(ongoing);
 }
 
 static void admin_attached(void *arg, json_t *reply)
@@ -947,8 +1122,8 @@ static void admin_attached(void *arg, json_t *reply)
         return;
     }
     admin_handle = reply_id(reply);
-    mm_janus_send(message(admin_session, admin_handle, json_pack("{s:s}", "request", "list"),
-                          NULL), 0, listed, NULL);
+    if (!db || !mm_db_ready(db) || mm_db_send(db, SQL_ONGOING, 0, NULL, ongoing_known, NULL))
+        list_rooms(NULL);
 }
 
 static void admin_created(void *arg, json_t *reply)
@@ -978,13 +1153,11 @@ static void on_up(void)
 static void on_down(void)
 {
     admin_session = admin_handle = 0;
+    for (sroom *r = room_list; r; r = r->next) {
+        r->state = ROOM_NONE;
+        json_object_clear(r->feeds);
+    }
     for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next) {
-        sroom *r = mm_idmap_get(&rooms, mr->meeting_id, 0);
-
-        if (r) {
-            r->state = ROOM_NONE;
-            json_object_clear(r->feeds);
-        }
         for (mm_seat *s = mr->seats; s; s = s->next)
             if (s->conn && s->conn->sfu)
                 peer_reset(s->conn->sfu);
@@ -999,6 +1172,35 @@ int mm_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const mm_sig_con
         return 0;
     enabled = 1;
     return mm_janus_start(ctx, vh, c->media_server, c->media_secret_file, &hooks);
+}
+
+void mm_sfu_use_db(mm_db *d)
+{
+    db = d;
+}
+
+void mm_sfu_started(long long meeting_id, int max_participants)
+{
+    sroom *r;
+
+    if (!enabled || !(r = room_get(meeting_id)))
+        return;
+    if (max_participants > 0)
+        r->publishers = max_participants;
+    mm_log("info", "meeting %lld: started, making its media server room", meeting_id);
+    room_ensure(r);
+}
+
+void mm_sfu_resized(long long meeting_id, int max_participants)
+{
+    sroom *r = enabled ? mm_idmap_get(&rooms, meeting_id, 0) : NULL;
+
+    if (!r || max_participants <= 0)
+        return;
+    r->publishers = max_participants;
+    if (r->state == ROOM_READY)
+        admin_request(json_pack("{s:s, s:I, s:i}", "request", "edit", "room",
+                                (json_int_t)meeting_id, "new_publishers", max_participants));
 }
 
 void mm_sfu_stop(void)

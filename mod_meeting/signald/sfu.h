@@ -6,8 +6,9 @@
  * subscriber (one downstream connection carrying everyone else, offered by
  * Janus and renegotiated as people start and stop publishing). A publisher's
  * feed id is its user_id. The meeting's VideoRoom (room id = meeting id) is
- * created on first use and destroyed when the meeting ends; a removed user is
- * kicked from it. Without --media-server none of this runs: the mesh stays.
+ * created when the meeting starts (or on first use, when the start was not
+ * heard here) and destroyed when it ends; the rooms of every ongoing meeting
+ * are made again when Janus comes back; a removed user is kicked from it. Without --media-server none of this runs: the mesh stays.
  */
 #ifndef MM_SIG_SFU_H
 #define MM_SIG_SFU_H
@@ -16,6 +17,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "db.h"
 #include "janus.h"
 #include "parse.h"
 
@@ -23,6 +25,17 @@
  * that cannot be used (logged). */
 int mm_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const mm_sig_config *cfg);
 void mm_sfu_stop(void);
+
+/* The query connection, to ask a meeting's max_participants (the room's
+ * publishers) and which meetings are ongoing when Janus comes (back). */
+void mm_sfu_use_db(mm_db *db);
+
+/* The meeting started (its event): its VideoRoom is made now, not on first
+ * use, with max_participants publishers. */
+void mm_sfu_started(long long meeting_id, int max_participants);
+
+/* The ongoing meeting's max_participants changed: so do its publishers. */
+void mm_sfu_resized(long long meeting_id, int max_participants);
 
 /* Whether a media server is configured ("sfu" in joined, else "mesh"). */
 int mm_sfu_enabled(void);

@@ -14,8 +14,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ROOT } from './stack.mjs';
-import { Janus, SfuStack, launchChromium, openPage, receiving, sleep, meeting, stopAll,
-  user as newUser } from './sfu-stack.mjs';
+import { Janus, SfuStack, launchChromium, sleep, stopAll, user as newUser } from './sfu-stack.mjs';
 
 const run = promisify(execFile);
 const COLORS = { red: [220, 30, 30], green: [30, 200, 30], blue: [30, 30, 220] };
@@ -23,6 +22,92 @@ const GRID = [1280, 720];
 const RECORD_MS = 10000;
 const MEDIA_TIMEOUT = 30000;
 const PROCESS_TIMEOUT = 180000;   // expected: well under a minute
+
+// A page that joins over the room_url and publishes its fake camera and
+// microphone through web/sfu.js; window.mm holds the session and the socket.
+// With `color` its camera is a canvas of that colour (a small white square
+// moving on it), so that pictures of different pages can be told apart.
+async function openPage(browser, stack, label, roomUrl, { color } = {}) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const entry = { label, context, page, console: [] };
+  page.on('console', (m) => entry.console.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => entry.console.push(`[pageerror] ${e}`));
+  // Same origin as the API and a secure context (127.0.0.1): getUserMedia works.
+  await page.goto(`${stack.url}/sfu.js`);
+  await page.evaluate(async ([url, color]) => {
+    const { SfuSession } = await import('/sfu.js');
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: true, video: !color && { width: 160, height: 120, frameRate: 10 },
+    });
+    if (color) {
+      const canvas = document.createElement('canvas');
+      canvas.width = 160;
+      canvas.height = 120;
+      document.body.append(canvas);
+      const g = canvas.getContext('2d');
+      let x = 0;
+      setInterval(() => {
+        g.fillStyle = color;
+        g.fillRect(0, 0, 160, 120);
+        g.fillStyle = '#fff';
+        g.fillRect(x, 50, 16, 16);
+        x = (x + 4) % 144;
+      }, 100);
+      stream.addTrack(canvas.captureStream(10).getVideoTracks()[0]);
+    }
+    const ws = new WebSocket(url);
+    const mm = { ws, frames: [], joined: null };
+    window.mm = mm;
+    mm.sfu = new SfuSession((f) => ws.send(JSON.stringify(f)));
+    // Join -> first decoded frame of anyone else: polled in the page.
+    mm.t0 = performance.now();
+    const poll = setInterval(async () => {
+      const r = await mm.sfu.receiving();
+      if (Object.values(r).some((v) => v.video?.framesDecoded > 0)) {
+        mm.firstFrameMs = performance.now() - mm.t0;
+        clearInterval(poll);
+      } else if (performance.now() - mm.t0 > 60000) {
+        clearInterval(poll);
+      }
+    }, 20);
+    ws.onmessage = (e) => {
+      const f = JSON.parse(e.data);
+      mm.frames.push(f.type === 'sfu-offer' || f.type === 'sfu-answer' ? { type: f.type } : f);
+      if (f.type === 'joined') {
+        mm.joined = f;
+        mm.sfu.publish(stream);
+      } else {
+        mm.sfu.handle(f);
+      }
+    };
+    await new Promise((resolve, reject) => {
+      ws.onclose = (e) => reject(new Error(`socket closed ${e.code}`));
+      const t = setInterval(() => { if (mm.joined) { clearInterval(t); resolve(); } }, 50);
+    });
+  }, [roomUrl, color]);
+  return entry;
+}
+
+const receiving = (p) => p.page.evaluate(() => window.mm.sfu.receiving());
+
+// An ongoing meeting of the given users (the first hosts it): each one's room_url.
+async function meeting(stack, users, settings = {}) {
+  const host = users[0];
+  const created = await stack.api('POST', '/meetings', { token: host.token, json: {
+    title: 'SFU', start_time: '2030-05-01T10:00:00Z', end_time: '2030-05-01T11:00:00Z',
+    max_participants: 50, meeting_type: 'video', settings } });
+  const mid = created.body.data.meeting_id;
+  const urls = [(await stack.api('POST', `/meetings/${mid}/start`,
+    { token: host.token })).body.data.room_url];
+  for (const u of users.slice(1)) {
+    await stack.api('POST', `/meetings/${mid}/participants`,
+      { token: host.token, json: { user_id: u.user_id, role: 'participant' } });
+    urls.push((await stack.api('POST', `/meetings/${mid}/join`,
+      { token: u.token })).body.data.room_url);
+  }
+  return { mid, urls };
+}
 
 let stack;
 let janus;
@@ -110,7 +195,7 @@ async function recordingsPage(context, host, mid, rid) {
   const view = await context.newPage();
   await view.goto(`${stack.url}/`);
   await view.evaluate(([u, t]) => sessionStorage.setItem('mm.session',
-    JSON.stringify({ user: u, token: t })), [host, host.token]);
+    JSON.stringify({ user: u, token: t })), [host.user, host.token]);
   await view.goto(`${stack.url}/#/m/${mid}/recordings`);
   await view.reload();
   const row = view.locator(`li.recording[data-recording-id="${rid}"]`);

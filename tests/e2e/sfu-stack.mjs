@@ -2,8 +2,10 @@
 // test (sfu.test.mjs) and the benchmark (tests/bench/sfu.mjs): Janus rendered
 // by scripts/stack.sh and started on a free loopback API port with its media
 // on the namespace's veth address, the e2e stack with MeetingMediaServer, and
-// pages that join a meeting and publish their fake camera and microphone
-// through web/sfu.js. Run inside the network namespace of tests/e2e/sfu.sh.
+// pages of the product web client (web/) that join a meeting from its
+// pre-join screen and so publish their fake camera and microphone through
+// web/js/call.js and web/sfu.js. Run inside the network namespace of
+// tests/e2e/sfu.sh.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
@@ -21,6 +23,8 @@ export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+  '--auto-select-desktop-capture-source=Entire screen',
 ];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -115,92 +119,86 @@ export async function user(stack, nickname) {
   assert.equal(reg.status, 200, JSON.stringify(reg.body));
   const login = await stack.api('POST', '/auth/login',
     { json: { username, password: 'secret123' } });
-  return { ...reg.body.data, token: login.body.data.token };
+  return { ...reg.body.data, user: login.body.data.user, token: login.body.data.token };
 }
 
-// A page that joins over the room_url and publishes its fake camera and
-// microphone through web/sfu.js; window.mm holds the session and the socket.
-// With `color` its camera is a canvas of that colour (a small white square
-// moving on it), so that pictures of different pages can be told apart.
-export async function openPage(browser, stack, label, roomUrl, { color } = {}) {
-  const context = await browser.newContext();
+// The web client signed in as `u` (its session put where the client keeps
+// it), joining meeting `mid` from the pre-join screen like a person would.
+// window.mm is the client's test hook (web/app.js): mm.call, mm.sfu,
+// mm.stats(). From the click on the join button the page itself polls (every
+// 20 ms) for the first decoded frame of someone else's video,
+// mm.firstFrameMs, and notes when each step before it was first seen, in
+// mm.marks (ms from the click): the socket open, joined, the SFU's answer to
+// our offer, its first offer of the others' streams, the downstream
+// connection connected.
+export async function openClient(browser, stack, label, u, mid) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await context.addInitScript(([key, value]) => {
+    if (!sessionStorage.getItem(key)) sessionStorage.setItem(key, value);
+  }, ['mm.session', JSON.stringify({ user: u.user, token: u.token })]);
   const page = await context.newPage();
-  const entry = { label, context, page, console: [] };
+  // A machine loaded by other work may take long to load a page: not a failure.
+  page.setDefaultTimeout(90000);
+  page.setDefaultNavigationTimeout(90000);
+  const entry = { label, context, page, console: [], errors: [], userId: u.user_id };
   page.on('console', (m) => entry.console.push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => entry.console.push(`[pageerror] ${e}`));
+  page.on('pageerror', (e) => entry.errors.push(String(e)));
   // Same origin as the API and a secure context (127.0.0.1): getUserMedia works.
-  await page.goto(`${stack.url}/sfu.js`);
-  await page.evaluate(async ([url, color]) => {
-    const { SfuSession } = await import('/sfu.js');
-    const stream = await navigator.mediaDevices.getUserMedia({
-      audio: true, video: !color && { width: 160, height: 120, frameRate: 10 },
-    });
-    if (color) {
-      const canvas = document.createElement('canvas');
-      canvas.width = 160;
-      canvas.height = 120;
-      document.body.append(canvas);
-      const g = canvas.getContext('2d');
-      let x = 0;
-      setInterval(() => {
-        g.fillStyle = color;
-        g.fillRect(0, 0, 160, 120);
-        g.fillStyle = '#fff';
-        g.fillRect(x, 50, 16, 16);
-        x = (x + 4) % 144;
-      }, 100);
-      stream.addTrack(canvas.captureStream(10).getVideoTracks()[0]);
-    }
-    const ws = new WebSocket(url);
-    const mm = { ws, frames: [], joined: null };
-    window.mm = mm;
-    mm.sfu = new SfuSession((f) => ws.send(JSON.stringify(f)));
-    // Join -> first decoded frame of anyone else: polled in the page.
-    mm.t0 = performance.now();
-    const poll = setInterval(async () => {
-      const r = await mm.sfu.receiving();
-      if (Object.values(r).some((v) => v.video?.framesDecoded > 0)) {
-        mm.firstFrameMs = performance.now() - mm.t0;
-        clearInterval(poll);
-      } else if (performance.now() - mm.t0 > 60000) {
-        clearInterval(poll);
+  await page.goto(`${stack.url}/#/m/${mid}`);
+  await page.waitForSelector('body[data-view="prejoin"]');
+  const button = page.getByRole('button', { name: /^(Join now|Start meeting)$/ });
+  await button.waitFor();
+  await page.waitForFunction(() => !document.querySelector('.prejoin-side button[type=submit]')?.disabled);
+  await page.evaluate(() => {
+    const t0 = performance.now();
+    const marks = {};
+    window.mm.marks = marks;
+    const steps = {
+      open: (mm) => mm.call?.sig.state === 'open',
+      joined: (mm) => mm.frames.some((f) => f.type === 'joined'),
+      answer: (mm) => mm.frames.some((f) => f.type === 'sfu-answer'),
+      offer: (mm) => mm.frames.some((f) => f.type === 'sfu-offer'),
+      connected: (mm) => mm.sfu?.down?.connectionState === 'connected',
+    };
+    // One poll at a time (getStats can take longer than 20 ms on a busy page).
+    const poll = async () => {
+      for (const [name, seen] of Object.entries(steps)) {
+        if (marks[name] === undefined && seen(window.mm)) marks[name] = performance.now() - t0;
       }
-    }, 20);
-    ws.onmessage = (e) => {
-      const f = JSON.parse(e.data);
-      mm.frames.push(f.type === 'sfu-offer' || f.type === 'sfu-answer' ? { type: f.type } : f);
-      if (f.type === 'joined') {
-        mm.joined = f;
-        mm.sfu.publish(stream);
-      } else {
-        mm.sfu.handle(f);
+      const stats = window.mm.call ? await window.mm.stats() : {};
+      if (Object.values(stats).some((s) => s.framesDecoded > 0)) {
+        window.mm.firstFrameMs = performance.now() - t0;
+      } else if (performance.now() - t0 < 60000) {
+        setTimeout(poll, 20);
       }
     };
-    await new Promise((resolve, reject) => {
-      ws.onclose = (e) => reject(new Error(`socket closed ${e.code}`));
-      const t = setInterval(() => { if (mm.joined) { clearInterval(t); resolve(); } }, 50);
-    });
-  }, [roomUrl, color]);
+    setTimeout(poll, 20);
+  });
+  await button.click();
+  await page.waitForSelector('body[data-phase="in"]');
   return entry;
 }
 
-export const receiving = (p) => p.page.evaluate(() => window.mm.sfu.receiving());
+export const receiving = (p) => p.page.evaluate(() => window.mm.stats());
 
 
-// An ongoing meeting of the given users (the first hosts it): each one's room_url.
-export async function meeting(stack, users, settings = {}) {
+
+// A meeting of the given users (the first hosts it and starts it over REST;
+// the others are added as participants): its id.
+export async function meeting(stack, users) {
   const host = users[0];
   const created = await stack.api('POST', '/meetings', { token: host.token, json: {
     title: 'SFU', start_time: '2030-05-01T10:00:00Z', end_time: '2030-05-01T11:00:00Z',
-    max_participants: 50, meeting_type: 'video', settings } });
+    max_participants: 50, meeting_type: 'video',
+    settings: { enable_screen_share: true } } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
   const mid = created.body.data.meeting_id;
-  const urls = [(await stack.api('POST', `/meetings/${mid}/start`,
-    { token: host.token })).body.data.room_url];
+  const started = await stack.api('POST', `/meetings/${mid}/start`, { token: host.token });
+  assert.equal(started.status, 200, JSON.stringify(started.body));
   for (const u of users.slice(1)) {
-    await stack.api('POST', `/meetings/${mid}/participants`,
+    const added = await stack.api('POST', `/meetings/${mid}/participants`,
       { token: host.token, json: { user_id: u.user_id, role: 'participant' } });
-    urls.push((await stack.api('POST', `/meetings/${mid}/join`,
-      { token: u.token })).body.data.room_url);
+    assert.ok(added.status < 300, JSON.stringify(added.body));
   }
-  return { mid, urls };
+  return mid;
 }

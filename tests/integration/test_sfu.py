@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from janus import Janus, Listener, offer_sdp, wait_for
-from test_signaling import Peer, Room, aio, enter, ok
+from janus import Janus, Listener, offer_sdp, sync, wait_for
+from test_signaling import Peer, Room, aio, enter, meeting_body, ok
 
 
 @pytest.fixture(scope="module")
@@ -293,3 +293,48 @@ async def test_screen_publication_follows_enable_screen_share(sfu_stack, janus):
     await pg_.until("screen-share-stopped")
     for p in (ph, pg_):
         await p.close()
+
+
+def max_publishers(janus, room):
+    rooms = sync(janus.videoroom({"request": "list"}))["list"]
+    return {r["room"]: r["max_publishers"] for r in rooms}.get(room)
+
+
+@pytest.mark.parametrize("size", [7, 1000])
+def test_room_is_made_at_start_sized_and_resized_by_max_participants_goes_at_end(
+        sfu_stack, janus, size):
+    host = sfu_stack.new_user(nickname="Host")
+    mid = ok(sfu_stack.api("POST", "/meetings", token=host["token"],
+                           json=meeting_body(max_participants=size)), 201)["meeting_id"]
+    assert mid not in janus.rooms()
+    ok(sfu_stack.api("POST", f"/meetings/{mid}/start", token=host["token"]))
+    # Nobody has connected: the start event alone makes the room.
+    assert wait_for(lambda: mid in janus.rooms(), 2.0, step=0.05)
+    assert max_publishers(janus, mid) == size
+    # A new max_participants while it runs resizes the room.
+    ok(sfu_stack.api("PUT", f"/meetings/{mid}", token=host["token"],
+                     json={"max_participants": size - 1}))
+    assert wait_for(lambda: max_publishers(janus, mid) == size - 1, 2.0, step=0.05)
+    ok(sfu_stack.api("POST", f"/meetings/{mid}/end", token=host["token"]))
+    assert wait_for(lambda: mid not in janus.rooms(), 2.0, step=0.05)
+
+
+def test_janus_back_makes_ongoing_rooms_and_destroys_orphans(sfu_stack, janus):
+    host = sfu_stack.new_user(nickname="Host")
+    mid = ok(sfu_stack.api("POST", "/meetings", token=host["token"],
+                           json=meeting_body(max_participants=9)), 201)["meeting_id"]
+    ok(sfu_stack.api("POST", f"/meetings/{mid}/start", token=host["token"]))
+    assert wait_for(lambda: mid in janus.rooms(), 2.0, step=0.05)
+    pids = sfu_stack.signald_pids()
+    janus.kill()
+    janus.start()
+    # A room no meeting stands behind, made before signald is back on Janus.
+    orphan = 10 ** 9 + mid
+    sync(janus.videoroom({"request": "create", "room": orphan}))
+    # Back without anyone in the meeting: its room is made again, as large
+    # as before; the orphan is destroyed.
+    assert wait_for(lambda: mid in janus.rooms() and orphan not in janus.rooms(), 10)
+    assert max_publishers(janus, mid) == 9
+    assert sfu_stack.signald_pids() == pids
+    ok(sfu_stack.api("POST", f"/meetings/{mid}/end", token=host["token"]))
+    assert wait_for(lambda: mid not in janus.rooms(), 2.0, step=0.05)

@@ -1,6 +1,8 @@
 // One call: the REST join, the signaling socket and its reconnection, the
-// mesh of peer connections (mesh.js), the local media state, and what the
-// room says about everyone. The view listens to its events:
+// media (the mesh of peer connections of mesh.js, or, when `joined` says
+// "media": "sfu", one upstream and one downstream connection with the
+// server's SFU through ../sfu.js), the local media state, and what the room
+// says about everyone. The view listens to its events:
 //   phase     {phase}  joining | waiting | in | reconnecting | ended
 //   members   the people in the room changed (list, media, speaking, roles)
 //   chat      {message}
@@ -14,6 +16,7 @@ import { api, request } from './api.js';
 import { Mesh } from './mesh.js';
 import { Signaling } from './signaling.js';
 import { openScreen } from './media.js';
+import { SfuSession } from '../sfu.js';
 import { CLOSE_WORDS, SIGNAL_ERRORS, words } from './words.js';
 
 const RECONNECT_TRIES = 8;
@@ -41,10 +44,25 @@ export class Call extends EventTarget {
     this.mesh = new Mesh((f) => this.sig.send(f), () => this.emit('members'));
     this.mesh.stream = stream;
     this.mesh.video = stream.getVideoTracks()[0] || null;
+    this.media = 'mesh';                   // what `joined` said: mesh | sfu
+    this.sfu = null;                       // the SfuSession once media is "sfu"
     this.applyLocalTracks();
   }
 
   get peers() { return this.mesh.peers; }
+
+  // What the view shows of a remote user: their stream (in the SFU, the
+  // screen while they present) and the state of the connection carrying it.
+  remote(userId) {
+    if (!this.sfu) {
+      const peer = this.mesh.peers.get(userId);
+      return { stream: peer?.stream || null, state: peer?.pc.connectionState || 'new' };
+    }
+    const camera = this.sfu.streams.get(userId);
+    const screen = this.members.get(userId)?.screen ? this.sfu.screens.get(userId) : null;
+    const stream = screen || camera || null;
+    return { stream, state: stream ? this.sfu.down?.connectionState || 'new' : 'new' };
+  }
 
   emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
@@ -63,6 +81,7 @@ export class Call extends EventTarget {
     const body = this.password ? { password: this.password } : undefined;
     const { status, data } = await request('POST', `/meetings/${this.meetingId}/join`, body);
     this.mesh.iceServers = data.ice_servers || [];
+    this.iceServers = this.mesh.iceServers;
     if (status === 202) this.setPhase('waiting');
     this.sig.connect(data.room_url);
     return status;
@@ -89,6 +108,7 @@ export class Call extends EventTarget {
     this.phase = 'ended';
     this.sig.close();
     this.mesh.closeAll();
+    this.sfu?.close();
     for (const t of this.stream.getTracks()) t.stop();
     this.screenTrack?.stop();
     clearInterval(this.levelTimer);
@@ -135,6 +155,7 @@ export class Call extends EventTarget {
   // ---- frames ----------------------------------------------------------------
 
   async handle(f) {
+    if (this.sfu?.handle(f)) return;
     switch (f.type) {
       case 'waiting': this.setPhase('waiting'); break;
       case 'admitted': this.notice('The host let you in.'); break;
@@ -142,7 +163,7 @@ export class Call extends EventTarget {
       case 'joined': await this.onJoined(f); break;
       case 'user-joined':
         this.upsert(f);
-        this.mesh.peerFor(f.user_id);   // their offer follows
+        if (this.media === 'mesh') this.mesh.peerFor(f.user_id);   // their offer follows
         this.sendMediaState();          // so the newcomer knows our state
         this.emit('members');
         break;
@@ -198,13 +219,31 @@ export class Call extends EventTarget {
       this.setMic(false, false);
       this.notice('You joined muted: the host mutes everyone on arrival.');
     }
-    for (const p of f.participants || []) {
-      this.upsert(p);
-      if (this.mesh.needsOffer(p.user_id)) await this.mesh.offerTo(p.user_id);
+    this.media = f.media === 'sfu' ? 'sfu' : 'mesh';
+    for (const p of f.participants || []) this.upsert(p);
+    if (this.media === 'sfu') {
+      this.startSfu();
+    } else {
+      for (const p of f.participants || []) {
+        if (this.mesh.needsOffer(p.user_id)) await this.mesh.offerTo(p.user_id);
+      }
     }
     this.sendMediaState();
     this.emit('members');
     this.startLevels();
+  }
+
+  // Media through the server: our camera and microphone (and screen) up,
+  // everyone else's down. On a new socket (a reconnect) both start over:
+  // the server's media session went with the old socket.
+  startSfu() {
+    if (!this.sfu) {
+      const changed = () => this.emit('members');
+      this.sfu = new SfuSession((frame) => this.sig.send(frame), {
+        iceServers: this.iceServers || [], onTrack: changed, onGone: changed, onState: changed });
+      if (this.screenTrack) this.sfu.screen = this.screenTrack;
+    }
+    this.sfu.start(this.stream);
   }
 
   onError(f) {
@@ -301,7 +340,8 @@ export class Call extends EventTarget {
     this.screenStream = new MediaStream([track]);   // our own tile shows it
     track.onended = () => this.stopShare(true);
     this.local.screen = true;
-    await this.mesh.useVideoTrack(track);
+    if (this.sfu) await this.sfu.share(track);
+    else await this.mesh.useVideoTrack(track);
     this.sendMediaState();
     this.emit('members');
   }
@@ -314,15 +354,17 @@ export class Call extends EventTarget {
     track.onended = null;
     track.stop();
     this.local.screen = false;
-    await this.mesh.useVideoTrack(this.stream.getVideoTracks()[0] || null);
+    if (this.sfu) await this.sfu.unshare();
+    else await this.mesh.useVideoTrack(this.stream.getVideoTracks()[0] || null);
     if (tell) this.sendMediaState();
     this.emit('members');
   }
 
   // ---- who is speaking ---------------------------------------------------------
 
-  // Reads each peer's inbound audio level (getStats) a few times a second;
-  // the loudest above a threshold is the active speaker.
+  // Reads each peer's inbound audio level (getStats; in the SFU, of each
+  // user's stream on the downstream connection) a few times a second; the
+  // loudest above a threshold is the active speaker.
   startLevels() {
     if (this.levelTimer) return;
     this.levelTimer = setInterval(() => this.readLevels().catch(() => {}), 500);
@@ -331,7 +373,7 @@ export class Call extends EventTarget {
   async readLevels() {
     let loudest = null;
     let changed = false;
-    for (const [id, level] of await this.mesh.levels()) {
+    for (const [id, level] of await this.levels()) {
       const m = this.members.get(id);
       if (!m) continue;
       const speaking = m.audio !== false && level > 0.02;
@@ -344,6 +386,12 @@ export class Call extends EventTarget {
     if (active !== this.activeSpeaker) changed = true;
     this.activeSpeaker = active;
     if (changed) this.emit('members');
+  }
+
+  async levels() {
+    if (!this.sfu) return this.mesh.levels();
+    return new Map(Object.entries(await this.sfu.stats())
+      .map(([id, s]) => [Number(id), s.audioLevel]));
   }
 
   // ---- host and moderator actions ------------------------------------------------
@@ -362,7 +410,7 @@ export class Call extends EventTarget {
     this.emit('waiting');
   }
 
-  stats() { return this.mesh.stats(); }
+  stats() { return this.sfu ? this.sfu.stats() : this.mesh.stats(); }
 }
 
 export function endWords(reason) {

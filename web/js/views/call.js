@@ -111,9 +111,9 @@ export function callView(call, meetingInfo) {
     }
     for (const [id, m] of call.members) {
       const t = tileFor(id, false);
-      const peer = call.peers.get(id);
-      if (peer?.stream && t.parts.video.srcObject !== peer.stream) t.parts.video.srcObject = peer.stream;
-      t.dataset.connectionState = peer?.pc.connectionState || 'new';
+      const { stream, state } = call.remote(id);
+      if (stream && t.parts.video.srcObject !== stream) t.parts.video.srcObject = stream;
+      t.dataset.connectionState = state;
       paint(t, m, nameOf(m));
       t.dataset.active = String(call.activeSpeaker === id && call.members.size > 1);
     }
