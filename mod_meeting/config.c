@@ -23,6 +23,7 @@
 #define DEFAULT_RECORDING_MAX ((apr_off_t)2 << 30)
 #define DEFAULT_RECORDING_MIN_FREE ((apr_off_t)1 << 30)
 #define DEFAULT_DOWNLOAD_TTL 3600
+#define DEFAULT_DETAIL_CACHE_TTL 30
 /* Every signaling socket holds an httpd worker thread (docs/operations.md,
  * "Sizing"): a user in a few meetings on a few devices, an office behind one
  * NAT address, a host running a handful of meetings at once. */
@@ -90,6 +91,8 @@ void *mm_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->sig_max_user = MERGE(sig_max_user);
     c->sig_max_addr = MERGE(sig_max_addr);
     c->max_ongoing = MERGE(max_ongoing);
+    c->detail_cache_ttl = MERGE(detail_cache_ttl);
+    c->detail_cache_ttl_set = base->detail_cache_ttl_set | add->detail_cache_ttl_set;
     c->issuer_set = base->issuer_set | add->issuer_set;
     c->access_ttl_set = base->access_ttl_set | add->access_ttl_set;
     c->refresh_ttl_set = base->refresh_ttl_set | add->refresh_ttl_set;
@@ -157,6 +160,8 @@ static const int_slot slot_min_free = {APR_OFFSETOF(mm_srv_conf, recording_min_f
 static const int_slot slot_sig_user = {APR_OFFSETOF(mm_srv_conf, sig_max_user), 1, 1000000, 0};
 static const int_slot slot_sig_addr = {APR_OFFSETOF(mm_srv_conf, sig_max_addr), 1, 1000000, 0};
 static const int_slot slot_ongoing = {APR_OFFSETOF(mm_srv_conf, max_ongoing), 1, 1000000, 0};
+static const int_slot slot_detail_cache = {APR_OFFSETOF(mm_srv_conf, detail_cache_ttl), 0,
+                                           3600, 0};
 static const int_slot slot_wh_timeout = {APR_OFFSETOF(mm_srv_conf, webhook_timeout), 1, 60, 0};
 static const int_slot slot_wh_conns = {APR_OFFSETOF(mm_srv_conf, webhook_connections), 1, 1024,
                                        0};
@@ -179,6 +184,7 @@ static void mark_set(mm_srv_conf *c, const int_slot *s)
     else if (s == &slot_ongoing) c->max_ongoing_set = 1;
     else if (s == &slot_wh_timeout) c->webhook_timeout_set = 1;
     else if (s == &slot_wh_conns) c->webhook_connections_set = 1;
+    else if (s == &slot_detail_cache) c->detail_cache_ttl_set = 1;
     else if (s == &slot_node_timeout) c->node_timeout_set = 1;
 }
 
@@ -580,6 +586,8 @@ const command_rec mm_cmds[] = {
                   "largest recording upload in bytes"),
     AP_INIT_TAKE1("MeetingDownloadURLLifetime", set_int, (void *)&slot_dl_ttl, RSRC_CONF,
                   "lifetime of pre-signed recording URLs in seconds"),
+    AP_INIT_TAKE1("MeetingDetailCache", set_int, (void *)&slot_detail_cache, RSRC_CONF,
+                  "seconds a meeting detail read stays in the shared cache (0: no cache)"),
     AP_INIT_FLAG("MeetingServerRecording", set_recording_flag, NULL, RSRC_CONF,
                  "On: recording/start makes the SFU record the meeting for the worker"),
     AP_INIT_FLAG("MeetingRecordingKeepRaw", set_recording_flag, (void *)1, RSRC_CONF,
@@ -657,6 +665,7 @@ const char *mm_finish_srv_conf(apr_pool_t *p, server_rec *s, mm_srv_conf *c)
     if (!c->rl_slots_set) c->rl_slots = DEFAULT_RL_SLOTS;
     if (!c->recording_max_set) c->recording_max = DEFAULT_RECORDING_MAX;
     if (!c->download_ttl_set) c->download_ttl = DEFAULT_DOWNLOAD_TTL;
+    if (!c->detail_cache_ttl_set) c->detail_cache_ttl = DEFAULT_DETAIL_CACHE_TTL;
     if (!c->recording_min_free_set) c->recording_min_free = DEFAULT_RECORDING_MIN_FREE;
     if (c->server_recording && !c->recording_dir)
         return "MeetingServerRecording: On needs MeetingRecordingDir (where the SFU writes)";

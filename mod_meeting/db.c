@@ -1,6 +1,7 @@
 /* Database access through mod_dbd (see db.h). */
 #include "db.h"
 #include "auth.h"
+#include "cache_route.h"
 #include "configcheck.h"
 
 #include <errno.h>
@@ -51,7 +52,6 @@ static const char *const statements[S_COUNT] = {
         "SELECT " RESULT_COLS " FROM mm_participant_role(%lld, %lld, %lld, %lld, %s)",
     [S_MESSAGE_LIST] = "SELECT " RESULT_COLS " FROM mm_message_list(%lld, %lld, %lld, %d, %d)",
     [S_MESSAGE_SEND] = "SELECT " RESULT_COLS " FROM mm_message_send(%lld, %lld, %lld, %s)",
-    [S_MESSAGE_ANNOUNCE] = "SELECT mm_message_announce(%lld)",
     [S_RECORDING_START] =
         "SELECT " RESULT_COLS " FROM mm_recording_start(%lld, %lld, %lld, %s, %s, %s::boolean)",
     [S_RECORDING_STOP] = "SELECT " RESULT_COLS " FROM mm_recording_stop(%lld, %lld, %lld)",
@@ -322,7 +322,12 @@ static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args,
                       "MM0208: statement %s was missing from its session", label(id));
         s->prepared = 0;
     }
-    return rv ? failed(q, label(id), s, rv) : 0;
+    if (rv)
+        return failed(q, label(id), s, rv);
+    /* Ran, so committed unless in a transaction (whose COMMIT forgets again):
+     * the cache forgets before the answer goes out. */
+    mm_cache_after_write(q);
+    return 0;
 }
 
 /* Copies up to ncols columns of res's first row into cols. */
@@ -461,6 +466,7 @@ int mm_db_commit(mm_req *q)
     status = PQtransactionStatus(pg) == PQTRANS_INTRANS ? txn_command(q, "COMMIT")
                                                        : HTTP_INTERNAL_SERVER_ERROR;
     txn_end(q);
+    mm_cache_after_write(q);
     if (status == HTTP_SERVICE_UNAVAILABLE)
         return unavailable(q);
     if (status) {

@@ -1,6 +1,7 @@
 /* Meetings (seed 3.1-3.9): create, list, read, update, delete, start, end,
  * join, leave. */
 #include "auth.h"
+#include "cache.h"
 #include "etag.h"
 #include "meeting.h"
 #include "query.h"
@@ -207,21 +208,36 @@ static int set_etag(mm_req *q, const char *data)
     return 0;
 }
 
+/* The detail's 200 (or 304 when If-None-Match lists its ETag). */
+static int detail_reply(mm_req *q, const char *data, const char *etag)
+{
+    apr_table_setn(q->r->headers_out, "ETag", etag);
+    if (mm_etag_none_match(apr_table_get(q->r->headers_in, "If-None-Match"), etag))
+        return mm_not_modified(q->r);
+    return mm_reply(q->r, HTTP_OK, NULL, data);
+}
+
+/* From the read cache (cache.h) when it holds all the answer needs, else
+ * from the database, whose 200 is then stored. */
 int mm_meetings_get(mm_req *q)
 {
     const char *args[3] = {mm_mid(q), mm_uid(q), mm_gen(q)};
+    const char *data, *etag;
+    mm_cache_ticket ticket;
     mm_result res;
 
+    if (mm_cache_detail(q->r->pool, q->params.id[0], q->user_id, q->gen, &data, &etag,
+                        &ticket))
+        return detail_reply(q, data, etag);
     if (mm_db_result(q, S_MEETING_GET, 3, args, &res))
         return OK;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
     if (set_etag(q, res.data))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
-    if (mm_etag_none_match(apr_table_get(q->r->headers_in, "If-None-Match"),
-                           apr_table_get(q->r->headers_out, "ETag")))
-        return mm_not_modified(q->r);
-    return mm_reply_result(q, &res, NULL);
+    etag = apr_table_get(q->r->headers_out, "ETag");
+    mm_cache_store(&ticket, q->params.id[0], q->user_id, q->gen, res.data, etag);
+    return detail_reply(q, res.data, etag);
 }
 
 int mm_meetings_update(mm_req *q)

@@ -24,23 +24,6 @@ int mm_messages_list(mm_req *q)
     return mm_meeting_call(q, S_MESSAGE_LIST, 5, args, NULL);
 }
 
-/* Tells the meeting's sockets (signald) of the message just stored, in a
- * transaction of its own (see mm_message_announce in sql/003_api.sql). The
- * message is stored either way: a failure here is only logged. */
-static void announce(mm_req *q, const mm_result *res)
-{
-    json_t *data = res->data ? json_loads(res->data, 0, NULL) : NULL;
-    json_int_t id = json_integer_value(json_object_get(data, "message_id"));
-    const char *args[1];
-
-    json_decref(data);
-    args[0] = mm_lld(q, id);
-    if (id <= 0 || mm_db_run_quietly(q, S_MESSAGE_ANNOUNCE, 1, args))
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "MM0601: message %s of meeting %s stored but not pushed to the room",
-                      args[0], mm_mid(q));
-}
-
 int mm_messages_send(mm_req *q)
 {
     json_t *body, *content;
@@ -60,13 +43,9 @@ int mm_messages_send(mm_req *q)
     args[1] = mm_uid(q);
     args[2] = mm_gen(q);
     args[3] = apr_pstrmemdup(q->r->pool, text + start, len);
+    /* The statement also tells the room (a NOTIFY delivered at its commit:
+     * under an Idempotency-Key, the commit that stores the answer). */
     if (mm_db_result(q, S_MESSAGE_SEND, 4, args, &res))
         return OK;
-    /* Answered first (the client sees nothing before the handler returns):
-     * under an Idempotency-Key the answer is what commits the message, and
-     * the room is told only of a committed one. */
-    mm_reply_result(q, &res, "Message sent successfully");
-    if (res.code == HTTP_OK && q->r->status == HTTP_OK)
-        announce(q, &res);
-    return OK;
+    return mm_reply_result(q, &res, "Message sent successfully");
 }

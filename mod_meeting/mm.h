@@ -74,6 +74,7 @@ typedef struct {
     int sig_max_user;               /* signald --max-sockets-per-user */
     int sig_max_addr;               /* signald --max-sockets-per-address */
     int max_ongoing;                /* ongoing meetings one creator may have */
+    int detail_cache_ttl;           /* MeetingDetailCache: seconds, 0 off (cache.h) */
     mm_rl_table *rl;                /* set in post_config; lives in process-pool shm */
     struct mm_stats *stats;         /* likewise: request counts for server-status */
     apr_array_header_t *cors_origins;   /* MeetingCORSOrigin: of const char * */
@@ -89,7 +90,7 @@ typedef struct {
         rl_slots_set : 1, recording_max_set : 1, download_ttl_set : 1, sig_max_user_set : 1,
         sig_max_addr_set : 1, max_ongoing_set : 1, webhook_timeout_set : 1,
         webhook_connections_set : 1, server_recording_set : 1, keep_raw_set : 1,
-        recording_min_free_set : 1, node_timeout_set : 1;
+        recording_min_free_set : 1, detail_cache_ttl_set : 1, node_timeout_set : 1;
 } mm_srv_conf;
 
 

@@ -8,6 +8,7 @@
 #define MM_MODULE_MAIN
 #include "mm.h"
 #include "auth.h"
+#include "cache.h"
 #include "configcheck.h"
 #include "db.h"
 #include "idempotency.h"
@@ -230,6 +231,15 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         }
         c->rl = table;
         c->stats = stats;
+    }
+    /* One cache for the whole httpd: the main server's lifetime. */
+    rv = mm_cache_attach(s->process->pool, apr_time_from_sec(
+        ((mm_srv_conf *)ap_get_module_config(s->module_config, &meeting_module))
+            ->detail_cache_ttl));
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "MM1800: cannot create the meeting detail cache (MeetingDetailCache)");
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (mm_signald_start(pconf, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;

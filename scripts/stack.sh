@@ -26,7 +26,7 @@ libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev libcurl4-openssl-d
 postgresql-15
 postgresql-contrib python3-pytest python3-requests python3-websockets valgrind curl clang
 libclang-rt-14-dev janus
-janus-tools ffmpeg haproxy"
+janus-tools ffmpeg haproxy gnuplot-nox"
 
 as_postgres() { runuser -u postgres -- "$@"; }
 

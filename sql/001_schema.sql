@@ -110,6 +110,17 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_page
     ON messages (meeting_id, created_at DESC, message_id DESC);
 
+-- A meeting's chat messages are meetings.message_count plus the sum of its
+-- rows here: each send adds 1 to the row of its database session's stripe,
+-- so that concurrent sends to one meeting do not queue on one row lock (the
+-- meeting's) as an UPDATE of message_count did.
+CREATE TABLE IF NOT EXISTS message_counts (
+    meeting_id bigint   NOT NULL REFERENCES meetings ON DELETE CASCADE,
+    stripe     smallint NOT NULL,
+    n          bigint   NOT NULL,
+    PRIMARY KEY (meeting_id, stripe)
+);
+
 CREATE TABLE IF NOT EXISTS recordings (
     recording_id text        PRIMARY KEY,
     meeting_id   bigint      NOT NULL REFERENCES meetings ON DELETE CASCADE,

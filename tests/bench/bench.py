@@ -683,7 +683,7 @@ def goals(results):
         r = by.get((name, c))
         if r:
             line(None, f"{name} c{c} >= 1.5 x Go+gin+pgx on this machine: {r['rps']:.0f} req/s "
-                 "(no Go stack is measured here; see docs/benchmarks.md)")
+                 "(the Go peer is measured by tests/bench/peers.py, make bench-peers)")
     for cc in CONCURRENCY:
         on = [r["rps"] for r in results if r["c"] == cc
               and r["scenario"].startswith("detail, seed limits")]

@@ -80,6 +80,9 @@ PY_PID=$!
 wait "$PY_PID"
 status=$?
 PY_PID=
+echo "== the Go peer next to mod_meeting (tests/bench/peers.py; PEERS_SRC: the rig)"
+/usr/bin/python3 "$HERE/peers.py" || status=1
+echo
 echo "== media through the SFU (tests/bench/sfu.mjs, in a network namespace)"
 bash "$ROOT/tests/e2e/sfu.sh" --bench || status=1
 echo

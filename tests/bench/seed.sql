@@ -26,8 +26,10 @@ SET work_mem = '64MB';
 
 BEGIN;
 
+-- CASCADE: and every table that references these (recording jobs, chat
+-- counts, webhooks, ...), whichever the schema has by now.
 TRUNCATE messages, participants, recordings, refresh_tokens, meetings, users
-    RESTART IDENTITY;
+    RESTART IDENTITY CASCADE;
 
 -- Secondary indexes are dropped while loading and built again afterwards from
 -- their own definitions (faster than maintaining them row by row); indexes

@@ -386,8 +386,12 @@ def test_outage_was_seen_and_answered_503_with_retry_after(outage):
     report("db-outage", requests=len(load.records), statuses=dict(load.statuses()),
            while_down=dict(st), marks={k: round(v, 2) for k, v in m.items()})
     # While the database is down every answer that needs it is 503; health too.
+    # A meeting detail read may still come from httpd's cache (MeetingDetailCache,
+    # issue 18), which needs no database: 200 or 503, nothing else.
     assert st[503] > 50, st
-    assert set(st) == {503}, st
+    needing = load.statuses([r for r in down if r[2] != "meeting"])
+    assert set(needing) == {503}, needing
+    assert set(st) <= {200, 503}, st
     for r in load.records:
         if r[3] == 503:
             assert r[4] == "2" and r[5] == "service_unavailable", r
