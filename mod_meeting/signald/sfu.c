@@ -69,8 +69,12 @@ static int enabled;
 static mm_db *db;           /* signald's query connection: max_participants */
 static const char SQL_CAPACITY[] =
     "SELECT max_participants FROM meetings WHERE meeting_id = $1::bigint AND status = 'ongoing'";
+/* With more than one node, each Janus holds the rooms of its own node's
+ * meetings (docs/cluster.md); one not placed yet may land here. */
 static const char SQL_ONGOING[] =
-    "SELECT meeting_id, max_participants FROM meetings WHERE status = 'ongoing'";
+    "SELECT meeting_id, max_participants FROM meetings WHERE status = 'ongoing'"
+    " AND (node_id IS NULL OR node_id = $1)";
+static const char *node_name;   /* this node's name in the node registry */
 static mm_idmap rooms = MM_IDMAP_INIT;      /* sroom by (meeting_id, 0) */
 static sroom *room_list;
 static mm_idmap sessions = MM_IDMAP_INIT;   /* peer by (session, 0) */
@@ -1122,7 +1126,8 @@ static void admin_attached(void *arg, json_t *reply)
         return;
     }
     admin_handle = reply_id(reply);
-    if (!db || !mm_db_ready(db) || mm_db_send(db, SQL_ONGOING, 0, NULL, ongoing_known, NULL))
+    if (!db || !mm_db_ready(db)
+        || mm_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, NULL))
         list_rooms(NULL);
 }
 
@@ -1171,6 +1176,7 @@ int mm_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const mm_sig_con
     if (!c->media_server)
         return 0;
     enabled = 1;
+    node_name = c->node;
     return mm_janus_start(ctx, vh, c->media_server, c->media_secret_file, &hooks);
 }
 
