@@ -49,9 +49,11 @@ if [ "$MEDIA" = sfu ]; then
     "$STACK" janus-run "$STATE/janus" "$STATE/logs/janus.log" &
     janus_pid=$!
     echo "MeetingMediaServer ws://127.0.0.1:$JANUS_PORT \"$STATE/janus/api.secret\"" > "$EXTRA"
+    # recording/start records the meeting on the SFU (docs/recordings.md).
+    echo "MeetingServerRecording On" >> "$EXTRA"
 fi
-# httpd supervises the recording worker, which processes server recordings
-# (MeetingServerRecording) into STATE/recordings.
+# httpd supervises the recording worker, which turns server recordings into
+# one file each in STATE/recordings.
 printf 'MeetingRecordingWorker "%s" --db "host=127.0.0.1 port=%s dbname=meeting user=meeting"\n' \
     "$ROOT/build/recworker" "$PGPORT" >> "$EXTRA"
 "$STACK" render "$STATE" "$PORT" "$PGPORT" "$SIGPORT" "$EXTRA"

@@ -72,7 +72,7 @@ stage cluster bash tests/cluster/run.sh
 echo "== end to end (two headless Chromium pages, a real WebRTC call through signald)"
 stage e2e bash tests/e2e/run.sh
 
-echo "== end to end through the SFU (four Chromium pages and Janus in a network namespace)"
+echo "== end to end through the SFU (Chromium and Janus in a network namespace; a server recording)"
 stage e2e-sfu bash tests/e2e/sfu.sh
 
 # One closing line over every runner's own count.

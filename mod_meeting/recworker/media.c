@@ -1,6 +1,6 @@
 /* recworker: janus-pp-rec turns each .mjr into a playable track; one ffmpeg
- * puts the videos side by side in a grid, each from the moment its
- * publisher started (black before and after), and mixes the audio, each
+ * puts the videos side by side in a grid that follows who was publishing
+ * when (graph.c), and mixes the audio, each
  * delayed by the same offset. The offsets come from the .mjr headers' "u"
  * (wall time of the first packet): without them the tiles drift apart. */
 #define _GNU_SOURCE
@@ -32,6 +32,7 @@ typedef struct {
     char path[1024];    /* converted track */
     char kind;          /* 'a' or 'v' */
     long long first_us; /* wall time of its first packet */
+    double length;      /* seconds, from ffprobe; 0 or less: unknown */
 } track;
 
 typedef struct {
@@ -248,7 +249,7 @@ static mm_rw_status collect(const mm_rw_job *job, track_set *set, char *err, siz
         if (set->t[i].first_us < set->t0)
             set->t0 = set->t[i].first_us;
     for (int i = 0; i < set->n; i++) {
-        double len = probe_duration(job, set->t[i].path);
+        double len = set->t[i].length = probe_duration(job, set->t[i].path);
         double end = (set->t[i].first_us - set->t0) / 1e6 + (len > 0 ? len : 0);
         if (end > set->end)
             set->end = end;
@@ -268,6 +269,7 @@ static int build_graph(const mm_rw_job *job, const track_set *set, char *g, size
     for (int i = 0; i < set->n; i++) {
         in[i].kind = set->t[i].kind;
         in[i].offset = (set->t[i].first_us - set->t0) / 1e6;
+        in[i].length = set->t[i].length;
     }
     return mm_rw_graph(in, set->n, job->width, job->height, FPS, g, len);
 }

@@ -30,6 +30,7 @@
 #include "pgevents.h"
 #include "seats.h"
 #include "sfu.h"
+#include "sfu_record.h"
 #include "janus.h"
 #include "status.h"
 #include "util.h"
@@ -240,6 +241,7 @@ static void finish(mm_db *db)
 {
     mm_node_stop();
     mm_events_stop();
+    mm_sfu_record_stop();
     mm_sfu_stop();
     mm_db_close(db);
     lws_context_destroy(context);
@@ -292,6 +294,7 @@ int main(int argc, char **argv)
     if (mm_sfu_start(context, vh, &cfg))
         return MM_EXIT_STARTUP;
     mm_sfu_use_db(db);
+    mm_sfu_record_start(context, db);
     status_file = cfg.status_file;
     if (status_file)
         mm_status_write(status_file);

@@ -11,6 +11,7 @@
 #include "rooms.h"
 #include "seats.h"
 #include "sfu.h"
+#include "sfu_record.h"
 #include "util.h"
 
 /* Prepared like every other statement (db.c): the SQL command PREPARE takes
@@ -228,6 +229,8 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
     else if (!strcmp(type, "meeting-resized"))
         mm_sfu_resized(meeting_id,
                        (int)json_integer_value(json_object_get(ev, "max_participants")));
+    else if (!strcmp(type, "sfu-record"))
+        mm_sfu_record_event(meeting_id, ev);
     else
         mm_log("warn", "meeting %lld: event %.40s ignored (unknown or incomplete)",
                meeting_id, type);

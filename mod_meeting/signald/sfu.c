@@ -11,6 +11,7 @@
 #include "janus.h"
 #include "frames.h"
 #include "rooms.h"
+#include "sfu_record.h"
 #include "util.h"
 
 #define PLUGIN "janus.plugin.videoroom"
@@ -68,8 +69,12 @@ static int enabled;
 static mm_db *db;           /* signald's query connection: max_participants */
 static const char SQL_CAPACITY[] =
     "SELECT max_participants FROM meetings WHERE meeting_id = $1::bigint AND status = 'ongoing'";
+/* With more than one node, each Janus holds the rooms of its own node's
+ * meetings (docs/cluster.md); one not placed yet may land here. */
 static const char SQL_ONGOING[] =
-    "SELECT meeting_id, max_participants FROM meetings WHERE status = 'ongoing'";
+    "SELECT meeting_id, max_participants FROM meetings WHERE status = 'ongoing'"
+    " AND (node_id IS NULL OR node_id = $1)";
+static const char *node_name;   /* this node's name in the node registry */
 static mm_idmap rooms = MM_IDMAP_INIT;      /* sroom by (meeting_id, 0) */
 static sroom *room_list;
 static mm_idmap sessions = MM_IDMAP_INIT;   /* peer by (session, 0) */
@@ -207,6 +212,7 @@ static void room_ready(sroom *r)
     r->state = ROOM_READY;
     FOR_PEERS(r->meeting_id, p)
         advance(p);
+    mm_sfu_record_room_ready(r->meeting_id);
 }
 
 static void created(void *arg, json_t *reply)
@@ -303,6 +309,30 @@ static void admin_request(json_t *body)
                       NULL);
     else
         json_decref(body);
+}
+
+int mm_sfu_room_ready(long long meeting_id)
+{
+    sroom *r = mm_idmap_get(&rooms, meeting_id, 0);
+
+    return enabled && admin_handle && r && r->state == ROOM_READY;
+}
+
+int mm_sfu_room_request(json_t *body, mm_janus_cb cb, void *arg)
+{
+    if (!admin_handle) {
+        json_decref(body);
+        return -1;
+    }
+    return mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, cb, arg);
+}
+
+const char *mm_sfu_refusal(json_t *reply)
+{
+    const char *why;
+    int code;
+
+    return answer(reply, &why, &code) ? NULL : why;
 }
 
 /* ---- peers ---- */
@@ -1096,7 +1126,8 @@ static void admin_attached(void *arg, json_t *reply)
         return;
     }
     admin_handle = reply_id(reply);
-    if (!db || !mm_db_ready(db) || mm_db_send(db, SQL_ONGOING, 0, NULL, ongoing_known, NULL))
+    if (!db || !mm_db_ready(db)
+        || mm_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, NULL))
         list_rooms(NULL);
 }
 
@@ -1145,6 +1176,7 @@ int mm_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const mm_sig_con
     if (!c->media_server)
         return 0;
     enabled = 1;
+    node_name = c->node;
     return mm_janus_start(ctx, vh, c->media_server, c->media_secret_file, &hooks);
 }
 

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "conn.h"
 #include "db.h"
+#include "janus.h"
 #include "parse.h"
 
 /* Connects to Janus when cfg names a media server. -1 when it names one
@@ -60,6 +61,17 @@ void mm_sfu_closed(mm_conn *c);
  * meeting's VideoRoom is destroyed. */
 void mm_sfu_removed(long long meeting_id, long long user_id);
 void mm_sfu_ended(long long meeting_id);
+
+/* The meeting's VideoRoom exists at the media server. */
+int mm_sfu_room_ready(long long meeting_id);
+
+/* A VideoRoom request (body taken) on signald's own handle; cb gets Janus's
+ * reply. -1 (cb not called) when the media server is not reachable. */
+int mm_sfu_room_request(json_t *body, mm_janus_cb cb, void *arg);
+
+/* Why a reply of the media server is a refusal (NULL reply: it went away),
+ * or NULL when it is not. */
+const char *mm_sfu_refusal(json_t *reply);
 
 /* Once a second: keepalives of the Janus sessions. */
 void mm_sfu_tick(long long now_us);

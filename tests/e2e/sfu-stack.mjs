@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import { ROOT, Stack, freePort } from './stack.mjs';
 
 const run = promisify(execFile);
@@ -27,6 +28,18 @@ export const CHROMIUM_ARGS = [
 ];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Debian's Chromium, headless, with the fake camera and microphone.
+export const launchChromium = () => chromium.launch({
+  executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
+});
+
+// Stops what a test started (any of them may be missing).
+export async function stopAll({ browser, stack, janus }) {
+  await browser?.close().catch(() => {});
+  await stack?.stop();
+  janus?.stop();
+}
 let serial = 0;
 export const unique = (p) => `${p}${process.pid}_${++serial}_${Date.now() % 100000}`;
 
@@ -77,9 +90,10 @@ export class Janus {
   }
 }
 
-// The e2e stack with MeetingMediaServer added to its configuration.
+// The e2e stack with MeetingMediaServer (and `more` lines, or a function of
+// the stack giving them once its ports are chosen) added to its configuration.
 export class SfuStack extends Stack {
-  async start(janus) {
+  async start(janus, more = '') {
     [this.pgPort, this.port, this.sigPort] =
       await Promise.all([freePort(), freePort(), freePort()]);
     this.url = `http://127.0.0.1:${this.port}`;
@@ -90,7 +104,8 @@ export class SfuStack extends Stack {
     chmodSync(this.state, 0o755);
     const extra = path.join(this.state, 'extra.conf');
     writeFileSync(extra, 'MeetingBcryptCost 4\nMeetingRateLimit * 1000000/min\n'
-      + `MeetingMediaServer ws://127.0.0.1:${janus.port} ${janus.secretFile}\n`);
+      + `MeetingMediaServer ws://127.0.0.1:${janus.port} ${janus.secretFile}\n`
+      + (typeof more === 'function' ? more(this) : more));
     await sh(STACK, ['render', this.state, this.port, this.pgPort, this.sigPort, extra]);
     await sh(HTTPD, ['-f', this.conf, '-k', 'start']);
     await this.waitUp();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of media through the SFU (SPEC 7): four headless Chromium
-# pages in one meeting through Janus, driven by signald. Janus gathers no ICE
+# pages in one meeting through Janus, driven by signald; then three pages
+# recorded on the server (sfu-record.test.mjs). Janus gathers no ICE
 # candidates on loopback, so everything (PostgreSQL, httpd + signald, Janus,
 # Chromium) runs inside a private network namespace that this script creates
 # with a veth pair (10.99.0.1, 10.99.0.2) and removes afterwards: no traffic
@@ -32,11 +33,14 @@ WORK=$(mktemp -d /tmp/mm-e2e-sfu-XXXXXX)
 chmod 0755 "$WORK"
 
 cleanup() {
-    if [ -f "$WORK/httpd/httpd.pid" ]; then
-        ip netns exec "$NS" /usr/sbin/apache2 -f "$WORK/httpd/httpd.conf" -k stop 2>/dev/null
-        sleep 1
-    fi
-    "$ROOT/scripts/stack.sh" pg-stop "$WORK/pg" 2>/dev/null
+    # The stacks of sfu.test.mjs and of sfu-record.test.mjs (in record/).
+    for dir in "$WORK" "$WORK/record"; do
+        if [ -f "$dir/httpd/httpd.pid" ]; then
+            ip netns exec "$NS" /usr/sbin/apache2 -f "$dir/httpd/httpd.conf" -k stop 2>/dev/null
+            sleep 1
+        fi
+        "$ROOT/scripts/stack.sh" pg-stop "$dir/pg" 2>/dev/null
+    done
     # Whatever is still running in the namespace was started by this test.
     for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
     sleep 0.5
@@ -60,5 +64,5 @@ if [ "${1:-}" = --bench ]; then
     MM_E2E_DIR=$WORK MM_SFU_NETNS=$NS ip netns exec "$NS" node ../bench/sfu.mjs
 else
     MM_E2E_DIR=$WORK MM_SFU_NETNS=$NS ip netns exec "$NS" \
-        node --test --test-concurrency=1 --test-reporter=spec "$@" sfu.test.mjs
+        node --test --test-concurrency=1 --test-reporter=spec "$@" sfu.test.mjs sfu-record.test.mjs
 fi

@@ -169,6 +169,22 @@ def tiles_with_picture(path, at):
     return count
 
 
+def picture_box(path, at):
+    """(left, top, right, bottom) of what is not black in the frame at `at`
+    seconds: where the grid put its pictures."""
+    w, h = GRID
+    gray = subprocess.run(["ffmpeg", "-v", "error", "-ss", str(at), "-i", str(path),
+                           "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                          capture_output=True, check=True, timeout=60).stdout
+    xs = [x for x in range(0, w, 4) if any(gray[y * w + x] > 24 for y in range(0, h, 4))]
+    ys = [y for y in range(0, h, 4) if any(gray[y * w + x] > 24 for x in range(0, w, 4))]
+    return (xs[0], ys[0], xs[-1] + 4, ys[-1] + 4) if xs else None
+
+
+def near(box, want, slack=12):
+    return box is not None and all(abs(a - b) <= slack for a, b in zip(box, want))
+
+
 def ffmpeg_child(worker, timeout=60):
     """Waits until the worker runs ffmpeg; its pid."""
     deadline = time.time() + timeout
@@ -205,10 +221,15 @@ def test_three_participants_become_one_mp4(rec_stack, workers, tmp_path):
     assert "codec_name=aac|codec_type=audio" in info
     duration = float(info.split("format|duration=")[1].split()[0])
     assert abs(duration - 8) <= 2
-    # At 4 s all three publish: three tiles of the grid hold pictures.
+    # The grid follows who publishes (320x240 pictures, scaled to their tiles).
+    # At 0.5 s only the first had started: its picture alone fills the canvas.
+    box = picture_box(f, 0.5)
+    assert near(box, (160, 0, 1120, 720)), box
+    # At 2.2 s two publish: two tiles side by side, 640x480 pictures in them.
+    box = picture_box(f, 2.2)
+    assert near(box, (0, 120, 1280, 600)), box
+    # At 4 s all three publish: three tiles of the 2x2 grid hold pictures.
     assert tiles_with_picture(f, 4) == 3
-    # At 0.5 s only the first had started: the others are black.
-    assert tiles_with_picture(f, 0.5) == 1
     # The raw streams are removed once the job is done; the file is served
     # with byte ranges like an uploaded one.
     assert not raw_dir(rec_stack, rid).exists()

@@ -325,6 +325,14 @@ def test_janus_back_makes_ongoing_rooms_and_destroys_orphans(sfu_stack, janus):
                            json=meeting_body(max_participants=9)), 201)["meeting_id"]
     ok(sfu_stack.api("POST", f"/meetings/{mid}/start", token=host["token"]))
     assert wait_for(lambda: mid in janus.rooms(), 2.0, step=0.05)
+    # An ongoing meeting that another node of a cluster holds: its room
+    # lives on that node's Janus, not on this one.
+    theirs = ok(sfu_stack.api("POST", "/meetings", token=host["token"],
+                              json=meeting_body()), 201)["meeting_id"]
+    ok(sfu_stack.api("POST", f"/meetings/{theirs}/start", token=host["token"]))
+    sfu_stack.sql("INSERT INTO nodes (node_id, dead_after) VALUES ('elsewhere', '10 s') "
+                  "ON CONFLICT DO NOTHING")
+    sfu_stack.sql("UPDATE meetings SET node_id = 'elsewhere' WHERE meeting_id = %s", theirs)
     pids = sfu_stack.signald_pids()
     janus.kill()
     janus.start()
@@ -332,8 +340,9 @@ def test_janus_back_makes_ongoing_rooms_and_destroys_orphans(sfu_stack, janus):
     orphan = 10 ** 9 + mid
     sync(janus.videoroom({"request": "create", "room": orphan}))
     # Back without anyone in the meeting: its room is made again, as large
-    # as before; the orphan is destroyed.
+    # as before; the orphan is destroyed, the other node's meeting not made.
     assert wait_for(lambda: mid in janus.rooms() and orphan not in janus.rooms(), 10)
+    assert theirs not in janus.rooms()
     assert max_publishers(janus, mid) == 9
     assert sfu_stack.signald_pids() == pids
     ok(sfu_stack.api("POST", f"/meetings/{mid}/end", token=host["token"]))

@@ -10,6 +10,11 @@ import { page } from './shell.js';
 const REFRESH_MS = 4000;
 const STATUS_WORDS = { recording: 'Recording…', processing: 'Processing…', completed: 'Ready',
   failed: 'Failed' };
+// What a row says while it has no file yet: the server makes it, or a
+// browser uploads it.
+const PENDING_WORDS = { server: { recording: 'Recording on the server',
+  processing: 'The server is making the file' } };
+const EXTENSIONS = { 'video/mp4': 'mp4', 'video/webm': 'webm', 'audio/webm': 'webm' };
 
 export function recordingsView(meetingId) {
   let timer = null;
@@ -53,9 +58,16 @@ export function recordingsView(meetingId) {
       h('div', { class: 'row-actions' },
         ready ? h('button', { type: 'button', class: 'btn small', 'aria-label': `Play ${label}`,
           onclick: () => play(r, label) }, 'Play') : null,
-        ready ? h('a', { class: 'btn ghost small', href: r.file_url, download: `${r.recording_id}.webm`,
+        ready ? h('a', { class: 'btn ghost small', href: r.file_url,
+          download: `${r.recording_id}.${EXTENSIONS[r.content_type] || 'webm'}`,
           'aria-label': `Download ${label}` }, 'Download') : null,
-        !ready && r.status !== 'failed' ? h('span', { class: 'muted small' }, 'Not uploaded yet') : null));
+        !ready && r.status !== 'failed' ? h('span', { class: 'muted small' }, pending(r)) : null),
+      r.status === 'failed' && r.reason
+        ? h('p', { class: 'rec-reason form-error' }, `Why: ${r.reason}`) : null);
+  }
+
+  function pending(r) {
+    return PENDING_WORDS[r.source]?.[r.status] || 'Not uploaded yet';
   }
 
   function play(r, label) {

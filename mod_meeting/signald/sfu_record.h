@@ -1,0 +1,33 @@
+/*
+ * signald: recording on the SFU (SPEC 7, docs/recordings.md). While a server
+ * recording of a meeting is `recording`, the meeting's VideoRoom records
+ * every publisher (one .mjr per stream) into the recording's raw folder:
+ * signald gives Janus the folder (`edit` new_rec_dir) and turns the room's
+ * recording on (`enable_recording`); Janus then records everyone who
+ * publishes later too, and closes a publisher's files when it leaves. The
+ * stop turns it off. What the room should do comes from the sfu-record
+ * events, and from the recordings table whenever the room is (re)made
+ * (Janus or signald restarted) and every few seconds (an event missed while
+ * the LISTEN connection was away). Requests to Janus go one at a time per
+ * meeting, so a stop and the next start never overtake each other.
+ */
+#ifndef MM_SIG_SFU_RECORD_H
+#define MM_SIG_SFU_RECORD_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "db.h"
+
+/* db: signald's query connection, for the recordings of its rooms. */
+void mm_sfu_record_start(struct lws_context *ctx, mm_db *db);
+void mm_sfu_record_stop(void);
+
+/* An sfu-record event {record, rec_dir} of the meeting. */
+void mm_sfu_record_event(long long meeting_id, json_t *ev);
+
+/* The meeting's VideoRoom was (re)created at Janus: what it records is
+ * unknown until the table says. */
+void mm_sfu_record_room_ready(long long meeting_id);
+
+#endif
