@@ -11,7 +11,6 @@
 #include "janus.h"
 #include "frames.h"
 #include "rooms.h"
-#include "sfu_record.h"
 #include "util.h"
 
 #define PLUGIN "janus.plugin.videoroom"
@@ -77,11 +76,18 @@ static const char SQL_ONGOING[] =
 static const char *node_name;   /* this node's name in the node registry */
 static mm_idmap rooms = MM_IDMAP_INIT;      /* sroom by (meeting_id, 0) */
 static sroom *room_list;
+/* Told of each room (re)made at Janus: the recording on the SFU (sfu_record.c). */
+static void (*on_room_ready)(long long meeting_id);
 static mm_idmap sessions = MM_IDMAP_INIT;   /* peer by (session, 0) */
 static long long admin_session, admin_handle, admin_keepalive_us;
 
 static void advance(peer *p);
 static void feed_changed(peer *p, int up);
+
+void mm_sfu_on_room_ready(void (*fn)(long long meeting_id))
+{
+    on_room_ready = fn;
+}
 
 int mm_sfu_enabled(void)
 {
@@ -212,7 +218,8 @@ static void room_ready(sroom *r)
     r->state = ROOM_READY;
     FOR_PEERS(r->meeting_id, p)
         advance(p);
-    mm_sfu_record_room_ready(r->meeting_id);
+    if (on_room_ready)
+        on_room_ready(r->meeting_id);
 }
 
 static void created(void *arg, json_t *reply)

@@ -40,6 +40,9 @@ void mm_sfu_resized(long long meeting_id, int max_participants);
 /* Whether a media server is configured ("sfu" in joined, else "mesh"). */
 int mm_sfu_enabled(void);
 
+/* fn is told of each meeting's room (re)made at Janus (sfu_record.c asks). */
+void mm_sfu_on_room_ready(void (*fn)(long long meeting_id));
+
 /* The socket got joined: it will be offered the feeds already published. */
 void mm_sfu_seated(mm_conn *c);
 

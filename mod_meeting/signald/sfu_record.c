@@ -310,6 +310,7 @@ void mm_sfu_record_start(struct lws_context *context, mm_db *queries)
         return;
     ctx = context;
     db = queries;
+    mm_sfu_on_room_ready(mm_sfu_record_room_ready);
     lws_sul_schedule(ctx, 0, &sweep_sul, sweep, SWEEP_US);
 }
 
