@@ -11,7 +11,7 @@
 
 #include <libwebsockets.h>
 
-#include "config.h"
+#include "options.h"
 #include "conn.h"
 
 #define MM_CLOSE_TOO_MANY 4430

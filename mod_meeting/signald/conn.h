@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
-#include "config.h"
+#include "options.h"
 
 /* A serialised frame, shared by every socket a broadcast goes to. */
 typedef struct {

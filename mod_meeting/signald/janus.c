@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../token.h"
+#include "token.h"
 #include "util.h"
 
 /* A lost connection is tried again after this long. */

@@ -19,12 +19,12 @@
 #include <ev.h>
 #include <libwebsockets.h>
 
-#include "../token.h"
-#include "auth.h"
+#include "token.h"
+#include "ticket.h"
 #include "caps.h"
-#include "config.h"
+#include "options.h"
 #include "conn.h"
-#include "db.h"
+#include "pq.h"
 #include "listen.h"
 #include "node.h"
 #include "pgevents.h"
@@ -32,7 +32,7 @@
 #include "sfu.h"
 #include "sfu_record.h"
 #include "janus.h"
-#include "status.h"
+#include "statusfile.h"
 #include "util.h"
 #include "webhooks.h"
 #include "ws.h"

@@ -16,8 +16,8 @@
 
 #include <libwebsockets.h>
 
-#include "config.h"
-#include "db.h"
+#include "options.h"
+#include "pq.h"
 
 /* The close code of a socket for a meeting that lives on another node. */
 #define MM_CLOSE_MOVED 4307

@@ -12,7 +12,7 @@
 
 #include <libwebsockets.h>
 
-#include "db.h"
+#include "pq.h"
 
 #define MM_EVENTS_CHANNEL "meeting_events"
 

@@ -17,9 +17,9 @@
 
 #include <libwebsockets.h>
 
-#include "config.h"
+#include "options.h"
 #include "conn.h"
-#include "db.h"
+#include "pq.h"
 
 /* missed is called when a renewal finds seats the database no longer has: a
  * removal or an end the LISTEN connection missed (pgevents.c reconciles). */

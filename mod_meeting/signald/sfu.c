@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "pq.h"
 #include "idmap.h"
 #include "janus.h"
 #include "frames.h"

@@ -15,9 +15,9 @@
 
 #include <libwebsockets.h>
 
-#include "config.h"
+#include "options.h"
 #include "conn.h"
-#include "db.h"
+#include "pq.h"
 #include "janus.h"
 #include "parse.h"
 

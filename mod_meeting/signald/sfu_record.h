@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
-#include "db.h"
+#include "pq.h"
 
 /* db: signald's query connection, for the recordings of its rooms. */
 void mm_sfu_record_start(struct lws_context *ctx, mm_db *db);

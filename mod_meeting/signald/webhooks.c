@@ -10,8 +10,8 @@
 
 #include <curl/curl.h>
 
-#include "../webhook_url.h"
-#include "db.h"
+#include "webhook_url.h"
+#include "pq.h"
 #include "util.h"
 
 /* How often to look for due deliveries when nothing else prompts it. */

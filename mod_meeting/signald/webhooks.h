@@ -12,7 +12,7 @@
 #include <ev.h>
 #include <libwebsockets.h>
 
-#include "config.h"
+#include "options.h"
 
 /* Starts delivering: a database connection of its own, the first claim at
  * once. Returns 0, or -1 when out of memory (or libcurl cannot start). */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "ticket.h"
 #include "caps.h"
 #include "conn.h"
 #include "frames.h"

@@ -7,7 +7,7 @@
 
 #include <libwebsockets.h>
 
-#include "config.h"
+#include "options.h"
 
 #define MM_WS_PROTOCOL "signaling"
 

@@ -112,7 +112,7 @@ def run(*args, **kw):
 
 
 def jwt(secret, claims):
-    """HS256, as mod_meeting/token.c signs and checks it."""
+    """HS256, as mod_meeting/core/token.c signs and checks it."""
     head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
     body = b64url(json.dumps(claims, separators=(",", ":")).encode())
     mac = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()

@@ -6,7 +6,7 @@
  * sets the key up on every call as libjwt did. Timings are printed, never
  * asserted. Built and run by tests/bench/run.sh:
  *
- *   cc -O2 -Imod_meeting tests/bench/jwt_bench.c mod_meeting/token.c -ljansson -ljwt -lcrypto
+ *   cc -O2 -Imod_meeting/core tests/bench/jwt_bench.c mod_meeting/core/token.c -ljansson -ljwt -lcrypto
  */
 #define _DEFAULT_SOURCE
 
@@ -18,7 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "../../mod_meeting/token.h"
+#include "../../mod_meeting/core/token.h"
 
 #define N 200000
 

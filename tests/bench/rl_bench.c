@@ -2,7 +2,7 @@
  * Micro-benchmark of the rate-limit check: ns per mm_rl_check, one process
  * and two processes sharing one mapping (as httpd children do).
  *
- *   cc -O2 tests/bench/rl_bench.c mod_meeting/gcra.c mod_meeting/rl_table.c \
+ *   cc -O2 tests/bench/rl_bench.c mod_meeting/core/gcra.c mod_meeting/core/rl_table.c \
  *       $(pkg-config --cflags --libs apr-1) -o rl_bench && ./rl_bench
  */
 #define _DEFAULT_SOURCE
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../mod_meeting/rl_table.h"
+#include "../../mod_meeting/core/rl_table.h"
 
 #define NOW (1700000000LL * 1000000)
 #define SINGLE_N 10000000u          /* checks on one key */

@@ -1,5 +1,5 @@
 """The route table as the module has it, read from its sources: the rows of
-mod_meeting/routes.def and the C field tables of the bodies they take. The
+mod_meeting/core/routes.def and the C field tables of the bodies they take. The
 tests that attack or document every endpoint derive their lists from here, so
 a new row is covered without editing them."""
 import re
@@ -7,8 +7,8 @@ import re
 from conftest import ROOT
 
 SRC = ROOT / "mod_meeting"
-ROUTES_DEF = SRC / "routes.def"
-FIELDS_FILE = SRC / "routes.c"
+ROUTES_DEF = SRC / "core" / "routes.def"
+FIELDS_FILE = SRC / "core" / "routes.c"
 
 ROW = re.compile(r'^ROUTE\(\s*(\w+),\s*(\w+),\s*"([^"]*)",\s*"([^"]*)",\s*(\w+),\s*(\w+),'
                  r'\s*(\d+),\s*(\w+),\s*(?:FIELDS\((\w+)\)|(NO_BODY)),\s*(\w+),', re.M)

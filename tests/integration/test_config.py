@@ -159,7 +159,7 @@ def test_good_configuration_passes(workdir, pg):
 
 
 def test_directive_reference_matches_the_code():
-    code = set(re.findall(r'AP_INIT_\w+\("(\w+)"', (ROOT / "mod_meeting/config.c").read_text()))
+    code = set(re.findall(r'AP_INIT_\w+\("(\w+)"', (ROOT / "mod_meeting/httpd/config.c").read_text()))
     docs = set(re.findall(r"^## (Meeting\w+)$", (ROOT / "docs/directives.md").read_text(), re.M))
     assert code and code == docs
     readme = (ROOT / "README.md").read_text()

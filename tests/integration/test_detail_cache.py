@@ -1,4 +1,4 @@
-"""The meeting-detail read cache (issue 18, mod_meeting/cache.c): GET
+"""The meeting-detail read cache (issue 18, mod_meeting/core/cache.c): GET
 /meetings/:id answered from shared memory when it holds the meeting, the
 membership and the token's generation. A change answered by this node is never
 followed by a stale read on it: logout, removal, update, start, end, delete,

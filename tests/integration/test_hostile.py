@@ -3,7 +3,7 @@ answered with a 4xx in the error envelope ({code, message, error}, code equal to
 the HTTP status), never a 500, never a crash in the error log (the autouse check
 of conftest.py fails a test whose requests crash a child or log [meeting:error]).
 
-The endpoints are read from the route table of mod_meeting/routes.def and the
+The endpoints are read from the route table of mod_meeting/core/routes.def and the
 body fields from the C field tables, so a new route or field is attacked
 without editing this file. Every request reaches the step it attacks: the
 caller is the host of an ongoing meeting with an active recording and a

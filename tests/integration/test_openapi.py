@@ -1,5 +1,5 @@
 """docs/openapi.yaml describes what the code does: the same routes as the table
-in mod_meeting/routes.def, each with its rate limit, authentication and the
+in mod_meeting/core/routes.def, each with its rate limit, authentication and the
 request-body fields of the C field tables, and the error codes the code emits.
 
 Static: reads the sources only, starts no server."""
@@ -40,7 +40,7 @@ def openapi_path(pattern):
 def error_codes_in_code():
     """Every machine error code the module and its SQL can answer."""
     codes = set()
-    for path in SRC.glob("*.c"):
+    for path in SRC.rglob("*.c"):
         text = path.read_text()
         codes |= set(re.findall(r'mm_error\(\s*[^,]+,\s*[^,]+,\s*"(\w+)"', text))
         codes |= set(re.findall(r'unauthorized\(\s*[^,]+,\s*"(\w+)"', text))
@@ -216,7 +216,7 @@ def test_request_bodies_follow_the_field_tables(doc, route):
     body = resolve(doc, op.get("requestBody", {}))
     if route["name"] == "recording.upload":
         types = set(body["content"])
-        c = (SRC / "recordings.c").read_text()
+        c = (SRC / "resources" / "recordings.c").read_text()
         assert types == set(c_choices(c)["media_types"])
         return
     if table is None:
@@ -274,7 +274,7 @@ def test_error_codes_are_the_codes_the_code_answers(doc):
 
 
 def test_success_messages_are_the_codes_messages(doc):
-    sources = "".join(p.read_text() for p in SRC.glob("*.c"))
+    sources = "".join(p.read_text() for p in SRC.rglob("*.c"))
     for (method, path), (op, _) in operations(doc).items():
         for code, response in op["responses"].items():
             if not code.startswith("2"):

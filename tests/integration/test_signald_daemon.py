@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SIGNALD, free_port
 
-# signald's exit codes (mod_meeting/signald/config.h): the supervisor in httpd
+# signald's exit codes (mod_meeting/signald/options.h): the supervisor in httpd
 # does not restart a daemon that exits with either.
 EXIT_USAGE, EXIT_STARTUP = 2, 3
 

@@ -1,5 +1,5 @@
 /*
- * GCRA arithmetic (mod_meeting/gcra.c): SPEC.md section 4 at its edges.
+ * GCRA arithmetic (mod_meeting/core/gcra.c): SPEC.md section 4 at its edges.
  */
 #include <check.h>
 #include <stdint.h>

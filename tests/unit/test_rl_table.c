@@ -1,5 +1,5 @@
 /*
- * The shared rate-limit table (mod_meeting/rl_table.c): placement, eviction,
+ * The shared rate-limit table (mod_meeting/core/rl_table.c): placement, eviction,
  * "no slot", and exact counts with several processes on one mapping.
  */
 #define _DEFAULT_SOURCE             /* MAP_ANONYMOUS, sched_yield with -std=c11 */

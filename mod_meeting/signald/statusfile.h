@@ -3,8 +3,8 @@
  * cannot ask the daemon directly, so it writes what they show ("rooms N",
  * "seats N", "connections N") to --status-file once a second.
  */
-#ifndef MM_SIG_STATUS_H
-#define MM_SIG_STATUS_H
+#ifndef SD_STATUSFILE_H
+#define SD_STATUSFILE_H
 
 /* Writes the counts to path through a temporary file and a rename, so a
  * reader never sees half a file. Errors are ignored: it is only a report. */

@@ -2,8 +2,8 @@
  * An action and its answer: the route's statement (sql/003_api.sql) returns
  * an mm_result, which becomes the reply. Shared by every resource file.
  */
-#ifndef MM_MEETING_H
-#define MM_MEETING_H
+#ifndef MM_ACTION_H
+#define MM_ACTION_H
 
 #include "body.h"
 #include "db.h"

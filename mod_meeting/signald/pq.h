@@ -11,8 +11,8 @@
  * "s1", ...): the first query with a given SQL text prepares it, the later
  * ones only execute it. A new connection starts with none prepared.
  */
-#ifndef MM_SIG_DB_H
-#define MM_SIG_DB_H
+#ifndef SD_PQ_H
+#define SD_PQ_H
 
 #include <libpq-fe.h>
 #include <libwebsockets.h>

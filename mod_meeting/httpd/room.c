@@ -2,7 +2,7 @@
 #include "room.h"
 #include "auth.h"
 #include "db.h"
-#include "meeting.h"
+#include "action.h"
 
 #include <apr_base64.h>
 #include <http_core.h>

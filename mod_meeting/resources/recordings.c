@@ -2,7 +2,7 @@
  * pre-signed URLs, upload (streamed to disk, renamed when complete) and
  * download (httpd's own file, ETag and byte-range machinery). */
 #include "auth.h"
-#include "meeting.h"
+#include "action.h"
 #include "precedence.h"
 #include "query.h"
 #include "recordings.h"

@@ -1,6 +1,6 @@
 /* Chat (seed 3.17-3.18): list a page of messages, send one. */
 #include "auth.h"
-#include "meeting.h"
+#include "action.h"
 #include "precedence.h"
 
 #define MAX_CONTENT 1000

@@ -2,7 +2,7 @@
 #include "precedence.h"
 #include "auth.h"
 #include "db.h"
-#include "meeting.h"
+#include "action.h"
 #include "query.h"
 #include "ratelimit.h"
 

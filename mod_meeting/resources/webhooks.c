@@ -4,7 +4,7 @@
  * sql/004_webhooks.sql) and sent by signald's deliverer.
  */
 #include "auth.h"
-#include "meeting.h"
+#include "action.h"
 #include "precedence.h"
 #include "query.h"
 #include "webhook_url.h"

@@ -5,12 +5,12 @@
  * not expired. Membership and the meeting's state are checked afterwards by
  * mm_seat_take, since they may have changed since the ticket was signed.
  */
-#ifndef MM_SIG_AUTH_H
-#define MM_SIG_AUTH_H
+#ifndef SD_TICKET_H
+#define SD_TICKET_H
 
 #include <libwebsockets.h>
 
-#include "../token.h"
+#include "token.h"
 
 void mm_auth_init(const mm_token_key *key);
 

@@ -1,6 +1,6 @@
 /* Participants (seed 3.10-3.13): list, add, remove, change role. */
 #include "auth.h"
-#include "meeting.h"
+#include "action.h"
 #include "precedence.h"
 
 

@@ -1,5 +1,5 @@
 /* An action and its answer (see meeting.h). */
-#include "meeting.h"
+#include "action.h"
 #include "auth.h"
 
 mm_step mm_reply_result(mm_req *q, const mm_result *res, const char *message)

@@ -1,6 +1,6 @@
 /* signald: the upgrade request (see auth.h). */
 #define _DEFAULT_SOURCE     /* explicit_bzero */
-#include "auth.h"
+#include "ticket.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* Accounts (SPEC.md 2): register, log in, refresh, log out, profile. */
 #include "auth.h"
-#include "meeting.h"
+#include "action.h"
 #include "precedence.h"
 
 #include <apr_md5.h>

@@ -1,6 +1,6 @@
 /* signald: the status file (see status.h). */
 #define _POSIX_C_SOURCE 200809L
-#include "status.h"
+#include "statusfile.h"
 
 #include <stdio.h>
 

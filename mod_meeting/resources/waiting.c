@@ -2,7 +2,7 @@
  * Hosts and moderators only; the user in the path is "another resource"
  * (404 when not waiting, after the 403 of a caller who may not act). */
 #include "auth.h"
-#include "meeting.h"
+#include "action.h"
 #include "precedence.h"
 
 mm_step mm_waiting_list(mm_req *q)

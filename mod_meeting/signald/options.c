@@ -1,5 +1,5 @@
 /* signald: command line (see config.h). */
-#include "config.h"
+#include "options.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <libpq-fe.h>
 
 #include "listen.h"
-#include "../webhook_url.h"
+#include "webhook_url.h"
 
 /* An integer flag: where it goes and what it may be. */
 typedef struct {

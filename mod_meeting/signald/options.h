@@ -2,8 +2,8 @@
  * signald: command line. Every setting is a flag (no environment, no config
  * file) so httpd's MeetingSignalingDaemon line shows the whole configuration.
  */
-#ifndef MM_SIG_CONFIG_H
-#define MM_SIG_CONFIG_H
+#ifndef SD_OPTIONS_H
+#define SD_OPTIONS_H
 
 /* Exit codes the supervisor in httpd tells apart: 2 means the command line is
  * wrong, 3 means start-up failed (bind, secret) and restarting cannot help. */
@@ -14,7 +14,7 @@
 #define MM_WEBHOOK_ALLOW_MAX 32
 #define MM_WEBHOOK_RETRY_MAX 20
 
-#include "../node_name.h"
+#include "node_name.h"
 
 typedef struct {
     char host[64];          /* --listen ADDRESS:PORT, a numeric IP address */

@@ -1,6 +1,6 @@
 /* signald: asynchronous PostgreSQL connection (see db.h). */
 #define _POSIX_C_SOURCE 200809L
-#include "db.h"
+#include "pq.h"
 
 #include <fcntl.h>
 #include <poll.h>

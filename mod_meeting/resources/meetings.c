@@ -3,7 +3,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "etag.h"
-#include "meeting.h"
+#include "action.h"
 #include "precedence.h"
 #include "query.h"
 #include "recordings.h"
