@@ -6,9 +6,9 @@
 #include "frames.h"
 #include "util.h"
 
-static const mm_sig_config *cfg;
+static const sd_config *cfg;
 
-void mm_caps_init(const mm_sig_config *c)
+void sd_caps_init(const sd_config *c)
 {
     cfg = c;
 }
@@ -39,7 +39,7 @@ static int last_forwarded(struct lws *wsi, char *out, size_t size)
     return 0;
 }
 
-void mm_caps_address(mm_conn *c, struct lws *wsi)
+void sd_caps_address(sd_conn *c, struct lws *wsi)
 {
     c->addr[0] = '\0';
     lws_get_peer_simple(wsi, c->addr, sizeof(c->addr));
@@ -48,22 +48,22 @@ void mm_caps_address(mm_conn *c, struct lws *wsi)
 }
 
 /* The same user's socket in the same meeting: c will replace it. */
-static int replaced_by(const mm_conn *o, const mm_conn *c)
+static int replaced_by(const sd_conn *o, const sd_conn *c)
 {
     return o->user_id == c->user_id && o->meeting_id == c->meeting_id;
 }
 
 /* A linear walk: opening is rare next to frames, and the list is what the
  * once-a-second sweep walks anyway. */
-int mm_caps_check(mm_conn *c)
+int sd_caps_check(sd_conn *c)
 {
     size_t by_user = 0, by_addr = 0;
     const char *why;
 
-    for (const mm_conn *o = mm_conns_first(); o; o = o->next) {
-        if (o == c || o->state == MM_CONN_CLOSING || replaced_by(o, c))
+    for (const sd_conn *o = sd_conns_first(); o; o = o->next) {
+        if (o == c || o->state == SD_CONN_CLOSING || replaced_by(o, c))
             continue;
-        if (o->user_id == c->user_id && o->state != MM_CONN_HANDSHAKE)
+        if (o->user_id == c->user_id && o->state != SD_CONN_HANDSHAKE)
             by_user++;
         if (c->addr[0] && !strcmp(o->addr, c->addr))
             by_addr++;
@@ -74,8 +74,8 @@ int mm_caps_check(mm_conn *c)
         why = "too many signaling connections from this address";
     else
         return 0;
-    mm_log("info", "meeting %lld user %lld: refused: %s", c->meeting_id, c->user_id, why);
-    mm_send_error(c, "TOO_MANY_CONNECTIONS", why);
-    mm_conn_close(c, MM_CLOSE_TOO_MANY, why);
+    sd_log("info", "MM3001: meeting %lld user %lld: refused: %s", c->meeting_id, c->user_id, why);
+    sd_send_error(c, "TOO_MANY_CONNECTIONS", why);
+    sd_conn_close(c, SD_CLOSE_TOO_MANY, why);
     return -1;
 }

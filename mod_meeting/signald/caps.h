@@ -6,27 +6,27 @@
  * with one socket per meeting. A socket over a cap gets an error frame
  * TOO_MANY_CONNECTIONS and is closed with 4430 before it takes a seat.
  */
-#ifndef MM_SIG_CAPS_H
-#define MM_SIG_CAPS_H
+#ifndef SD_CAPS_H
+#define SD_CAPS_H
 
 #include <libwebsockets.h>
 
 #include "options.h"
 #include "conn.h"
 
-#define MM_CLOSE_TOO_MANY 4430
+#define SD_CLOSE_TOO_MANY 4430
 
-void mm_caps_init(const mm_sig_config *cfg);
+void sd_caps_init(const sd_config *cfg);
 
 /* Notes the client's address on c, from the upgrade request: the last
  * X-Forwarded-For entry when the peer is a proxy on this machine (httpd's
  * mod_proxy appends the address it saw), else the peer itself. */
-void mm_caps_address(mm_conn *c, struct lws *wsi);
+void sd_caps_address(sd_conn *c, struct lws *wsi);
 
 /* 0 when c (ticket checked, listed) stays within both caps. Otherwise sends
  * the error frame, queues the close (4430) and returns -1. A socket that will
  * replace one of the same user in the same meeting (4409) does not count
  * twice. */
-int mm_caps_check(mm_conn *c);
+int sd_caps_check(sd_conn *c);
 
 #endif

@@ -11,24 +11,24 @@
 #define OUT_MAX_FRAMES 2048
 #define OUT_MAX_BYTES (4u * 1024 * 1024)
 /* A close that has not got out by then (the peer stopped reading) is forced. */
-#define CLOSE_GRACE_US (5 * MM_US)
+#define CLOSE_GRACE_US (5 * SD_US)
 /* Frames written in one writable callback at most, while the socket takes
  * them: a backlog (a burst of broadcasts, say) drains in fewer turns of the
  * loop, and no one socket holds the loop for long. */
 #define WRITE_BATCH 16
 
-static const mm_sig_config *cfg;
-static mm_conn *all;
+static const sd_config *cfg;
+static sd_conn *all;
 static size_t nall;
 
-void mm_conns_init(const mm_sig_config *c)
+void sd_conns_init(const sd_config *c)
 {
     cfg = c;
 }
 
-mm_buf *mm_buf_new(size_t len)
+sd_buf *sd_buf_new(size_t len)
 {
-    mm_buf *b = malloc(sizeof(*b) + LWS_PRE + len);
+    sd_buf *b = malloc(sizeof(*b) + LWS_PRE + len);
 
     if (!b)
         return NULL;
@@ -37,44 +37,44 @@ mm_buf *mm_buf_new(size_t len)
     return b;
 }
 
-mm_buf *mm_buf_json(const json_t *frame)
+sd_buf *sd_buf_json(const json_t *frame)
 {
     size_t n = json_dumpb(frame, NULL, 0, JSON_COMPACT);
-    mm_buf *b;
+    sd_buf *b;
 
-    if (n == 0 || !(b = mm_buf_new(n)))
+    if (n == 0 || !(b = sd_buf_new(n)))
         return NULL;
     b->len = json_dumpb(frame, (char *)b->data + LWS_PRE, n, JSON_COMPACT);
     return b;
 }
 
-void mm_buf_unref(mm_buf *b)
+void sd_buf_unref(sd_buf *b)
 {
     if (b && --b->refs == 0)
         free(b);
 }
 
-static void drop_queue(mm_conn *c)
+static void drop_queue(sd_conn *c)
 {
-    mm_out *o = c->out_head, *next;
+    sd_out *o = c->out_head, *next;
 
     for (; o; o = next) {
         next = o->next;
-        mm_buf_unref(o->buf);
+        sd_buf_unref(o->buf);
         free(o);
     }
     c->out_head = c->out_tail = NULL;
     c->out_count = c->out_bytes = 0;
 }
 
-const mm_conn *mm_conns_first(void)
+const sd_conn *sd_conns_first(void)
 {
     return all;
 }
 
-void mm_conn_open(mm_conn *c, struct lws *wsi)
+void sd_conn_open(sd_conn *c, struct lws *wsi)
 {
-    long long now = mm_mono_us();
+    long long now = sd_mono_us();
 
     c->wsi = wsi;
     c->opened_us = c->last_seen_us = c->last_ping_us = c->bucket_us = now;
@@ -88,7 +88,7 @@ void mm_conn_open(mm_conn *c, struct lws *wsi)
     nall++;
 }
 
-void mm_conn_closed(mm_conn *c)
+void sd_conn_closed(sd_conn *c)
 {
     drop_queue(c);
     free(c->rx);
@@ -106,28 +106,28 @@ void mm_conn_closed(mm_conn *c)
     nall--;
 }
 
-void mm_conn_close(mm_conn *c, int code, const char *reason)
+void sd_conn_close(sd_conn *c, int code, const char *reason)
 {
     if (c->close_code)
         return;
-    c->state = MM_CONN_CLOSING;
+    c->state = SD_CONN_CLOSING;
     c->close_code = code;
     c->close_reason = reason;
-    c->close_at_us = mm_mono_us();
+    c->close_at_us = sd_mono_us();
     lws_callback_on_writable(c->wsi);
 }
 
-void mm_conn_send(mm_conn *c, mm_buf *b)
+void sd_conn_send(sd_conn *c, sd_buf *b)
 {
-    mm_out *o;
+    sd_out *o;
 
     if (!b || c->close_code)
         return;
     if (c->out_count >= OUT_MAX_FRAMES || c->out_bytes + b->len > OUT_MAX_BYTES) {
-        mm_log("warn", "meeting %lld user %lld: not reading its frames, closing",
+        sd_log("warn", "MM3002: meeting %lld user %lld: not reading its frames, closing",
                c->meeting_id, c->user_id);
         drop_queue(c);
-        mm_conn_close(c, 1008, "not reading");
+        sd_conn_close(c, 1008, "not reading");
         return;
     }
     o = malloc(sizeof(*o));
@@ -146,18 +146,18 @@ void mm_conn_send(mm_conn *c, mm_buf *b)
     lws_callback_on_writable(c->wsi);
 }
 
-void mm_conn_send_json(mm_conn *c, const json_t *frame)
+void sd_conn_send_json(sd_conn *c, const json_t *frame)
 {
-    mm_buf *b = mm_buf_json(frame);
+    sd_buf *b = sd_buf_json(frame);
 
-    mm_conn_send(c, b);
-    mm_buf_unref(b);
+    sd_conn_send(c, b);
+    sd_buf_unref(b);
 }
 
 /* Writes the next queued frame. */
-static int write_next(mm_conn *c)
+static int write_next(sd_conn *c)
 {
-    mm_out *o = c->out_head;
+    sd_out *o = c->out_head;
     int n;
 
     c->out_head = o->next;
@@ -169,12 +169,12 @@ static int write_next(mm_conn *c)
      * buffer can be written to many sockets: lws only fills the header in
      * the headroom, identically each time. */
     n = lws_write(c->wsi, o->buf->data + LWS_PRE, o->buf->len, LWS_WRITE_TEXT);
-    mm_buf_unref(o->buf);
+    sd_buf_unref(o->buf);
     free(o);
     return n < 0 ? -1 : 0;
 }
 
-int mm_conn_writable(mm_conn *c)
+int sd_conn_writable(sd_conn *c)
 {
     if (c->ping_due) {
         /* Not empty: lws does not report a pong without payload. */
@@ -206,21 +206,21 @@ int mm_conn_writable(mm_conn *c)
     return 0;
 }
 
-void mm_conn_alive(mm_conn *c)
+void sd_conn_alive(sd_conn *c)
 {
-    c->last_seen_us = mm_mono_us();
+    c->last_seen_us = sd_mono_us();
 }
 
-long long mm_conn_last_alive(const mm_conn *c)
+long long sd_conn_last_alive(const sd_conn *c)
 {
-    return c->timed_out ? c->last_seen_us : mm_mono_us();
+    return c->timed_out ? c->last_seen_us : sd_mono_us();
 }
 
-int mm_conn_take_token(mm_conn *c)
+int sd_conn_take_token(sd_conn *c)
 {
-    long long now = mm_mono_us();
+    long long now = sd_mono_us();
 
-    c->bucket += (double)(now - c->bucket_us) * cfg->rate / MM_US;
+    c->bucket += (double)(now - c->bucket_us) * cfg->rate / SD_US;
     c->bucket_us = now;
     if (c->bucket > cfg->burst)
         c->bucket = cfg->burst;
@@ -230,7 +230,7 @@ int mm_conn_take_token(mm_conn *c)
     return 0;
 }
 
-static void sweep_one(mm_conn *c, long long now)
+static void sweep_one(sd_conn *c, long long now)
 {
     if (c->close_code) {
         if (now - c->close_at_us > CLOSE_GRACE_US) {
@@ -239,34 +239,34 @@ static void sweep_one(mm_conn *c, long long now)
         }
         return;
     }
-    if (now - c->last_seen_us >= (long long)cfg->idle_timeout * MM_US) {
-        mm_log("info", "meeting %lld user %lld: silent for %d s, closing", c->meeting_id,
+    if (now - c->last_seen_us >= (long long)cfg->idle_timeout * SD_US) {
+        sd_log("info", "MM3003: meeting %lld user %lld: silent for %d s, closing", c->meeting_id,
                c->user_id, cfg->idle_timeout);
         c->timed_out = 1;
-        mm_conn_close(c, 1001, "idle timeout");
+        sd_conn_close(c, 1001, "idle timeout");
         return;
     }
-    if (now - c->last_ping_us >= (long long)cfg->ping_interval * MM_US) {
+    if (now - c->last_ping_us >= (long long)cfg->ping_interval * SD_US) {
         c->last_ping_us = now;
         c->ping_due = 1;
         lws_callback_on_writable(c->wsi);
     }
 }
 
-void mm_conns_sweep(long long now_us)
+void sd_conns_sweep(long long now_us)
 {
-    for (mm_conn *c = all; c; c = c->next)
+    for (sd_conn *c = all; c; c = c->next)
         sweep_one(c, now_us);
 }
 
-size_t mm_conns_close_all(int code, const char *reason)
+size_t sd_conns_close_all(int code, const char *reason)
 {
-    for (mm_conn *c = all; c; c = c->next)
-        mm_conn_close(c, code, reason);
+    for (sd_conn *c = all; c; c = c->next)
+        sd_conn_close(c, code, reason);
     return nall;
 }
 
-size_t mm_conns_count(void)
+size_t sd_conns_count(void)
 {
     return nall;
 }

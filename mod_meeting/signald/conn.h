@@ -6,8 +6,8 @@
  * the token bucket and the sign-of-life clock. The struct is lws's
  * per-session user space: it lives exactly as long as the socket.
  */
-#ifndef MM_SIG_CONN_H
-#define MM_SIG_CONN_H
+#ifndef SD_CONN_H
+#define SD_CONN_H
 
 #include <stddef.h>
 
@@ -21,47 +21,47 @@ typedef struct {
     unsigned refs;
     size_t len;
     unsigned char data[];   /* LWS_PRE bytes of headroom, then len bytes */
-} mm_buf;
+} sd_buf;
 
 /* A frame of len bytes for the caller to fill in (data + LWS_PRE), with one
  * reference. NULL if out of memory. */
-mm_buf *mm_buf_new(size_t len);
+sd_buf *sd_buf_new(size_t len);
 
 /* Serialises a frame (the caller keeps its reference). NULL if out of memory. */
-mm_buf *mm_buf_json(const json_t *frame);
-void mm_buf_unref(mm_buf *b);
+sd_buf *sd_buf_json(const json_t *frame);
+void sd_buf_unref(sd_buf *b);
 
-typedef struct mm_out {
-    struct mm_out *next;
-    mm_buf *buf;
-} mm_out;
+typedef struct sd_out {
+    struct sd_out *next;
+    sd_buf *buf;
+} sd_out;
 
 typedef enum {
-    MM_CONN_HANDSHAKE,      /* ticket being checked, not yet in a room */
-    MM_CONN_PENDING,        /* ticket good, waiting for mm_seat_take */
-    MM_CONN_SEATED,         /* in its room */
-    MM_CONN_WAITING,        /* in its room's waiting room: ping and leave only */
-    MM_CONN_CLOSING,        /* a close is queued; frames from it are ignored */
-} mm_conn_state;
+    SD_CONN_HANDSHAKE,      /* ticket being checked, not yet in a room */
+    SD_CONN_PENDING,        /* ticket good, waiting for sd_seat_take */
+    SD_CONN_SEATED,         /* in its room */
+    SD_CONN_WAITING,        /* in its room's waiting room: ping and leave only */
+    SD_CONN_CLOSING,        /* a close is queued; frames from it are ignored */
+} sd_conn_state;
 
-struct mm_room;
-struct mm_seat;
-struct mm_take;
-struct mm_leave;
-struct mm_sfu_peer;
+struct sd_room;
+struct sd_seat;
+struct sd_take;
+struct sd_leave;
+struct sd_sfu_peer;
 
-typedef struct mm_conn {
+typedef struct sd_conn {
     struct lws *wsi;
-    mm_conn_state state;
+    sd_conn_state state;
     long long meeting_id, user_id;
     long long gen;                  /* the ticket's token generation */
     char addr[48];                  /* the client's address (caps.h) */
     int refuse_code;                /* the handshake refused the ticket: close code */
     const char *refuse_reason;
-    struct mm_seat *seat;           /* MM_CONN_SEATED */
-    struct mm_take *take;           /* MM_CONN_PENDING */
-    struct mm_leave *leaving;       /* sent leave; the release is on its way */
-    struct mm_sfu_peer *sfu;        /* its Janus session (sfu.c), if any */
+    struct sd_seat *seat;           /* SD_CONN_SEATED */
+    struct sd_take *take;           /* SD_CONN_PENDING */
+    struct sd_leave *leaving;       /* sent leave; the release is on its way */
+    struct sd_sfu_peer *sfu;        /* its Janus session (sfu.c), if any */
     long long opened_us, last_seen_us, last_ping_us, close_at_us;
     double bucket;                  /* frames the token bucket still allows */
     long long bucket_us;
@@ -70,52 +70,52 @@ typedef struct mm_conn {
     unsigned rx_binary : 1, ping_due : 1, listed : 1;
     unsigned timed_out : 1;         /* closed by us for silence, not by the peer */
     unsigned was_waiting : 1;       /* was sent waiting: admitted or denied comes next */
-    struct mm_room *wroom;          /* MM_CONN_WAITING: the room it waits for */
-    struct mm_conn *wnext, *wprev;  /* in wroom's waiting list */
-    mm_out *out_head, *out_tail;
+    struct sd_room *wroom;          /* SD_CONN_WAITING: the room it waits for */
+    struct sd_conn *wnext, *wprev;  /* in wroom's waiting list */
+    sd_out *out_head, *out_tail;
     size_t out_count, out_bytes;
     int close_code;
     const char *close_reason;       /* a string literal */
-    struct mm_conn *next, *prev;    /* every open socket, for the sweep */
-} mm_conn;
+    struct sd_conn *next, *prev;    /* every open socket, for the sweep */
+} sd_conn;
 
-void mm_conns_init(const mm_sig_config *cfg);
+void sd_conns_init(const sd_config *cfg);
 
 /* The socket is upgraded: start its clocks and list it. */
-void mm_conn_open(mm_conn *c, struct lws *wsi);
+void sd_conn_open(sd_conn *c, struct lws *wsi);
 
 /* The socket is gone: free what it holds. */
-void mm_conn_closed(mm_conn *c);
+void sd_conn_closed(sd_conn *c);
 
 /* Queues a frame (takes a reference of b). */
-void mm_conn_send(mm_conn *c, mm_buf *b);
-void mm_conn_send_json(mm_conn *c, const json_t *frame);
+void sd_conn_send(sd_conn *c, sd_buf *b);
+void sd_conn_send_json(sd_conn *c, const json_t *frame);
 
 /* Closes with code and reason once the frames queued so far are written. */
-void mm_conn_close(mm_conn *c, int code, const char *reason);
+void sd_conn_close(sd_conn *c, int code, const char *reason);
 
 /* LWS_CALLBACK_SERVER_WRITEABLE. Returns -1 when lws should close. */
-int mm_conn_writable(mm_conn *c);
+int sd_conn_writable(sd_conn *c);
 
 /* Any frame or pong from the client. */
-void mm_conn_alive(mm_conn *c);
+void sd_conn_alive(sd_conn *c);
 
 /* When the client was last known alive, for a socket that has just closed:
  * its last frame or pong if signald closed it for silence, else now (the
  * peer closing, even by a bare TCP FIN, is itself a sign of life). */
-long long mm_conn_last_alive(const mm_conn *c);
+long long sd_conn_last_alive(const sd_conn *c);
 
 /* Takes one frame from the token bucket: 0 if allowed, -1 if rate limited. */
-int mm_conn_take_token(mm_conn *c);
+int sd_conn_take_token(sd_conn *c);
 
 /* Once a second: pings due, idle sockets, closes that never got out. */
-void mm_conns_sweep(long long now_us);
+void sd_conns_sweep(long long now_us);
 
 /* Shutdown: closes every socket with code. Returns how many are still open. */
-size_t mm_conns_close_all(int code, const char *reason);
-size_t mm_conns_count(void);
+size_t sd_conns_close_all(int code, const char *reason);
+size_t sd_conns_count(void);
 
 /* The first of every open socket; ->next walks the rest. */
-const mm_conn *mm_conns_first(void);
+const sd_conn *sd_conns_first(void);
 
 #endif

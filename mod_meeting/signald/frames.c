@@ -1,12 +1,12 @@
 /* signald: the server's frames (see frames.h). */
 #include "frames.h"
 
-json_t *mm_frame(const char *type, long long meeting_id)
+json_t *sd_frame(const char *type, long long meeting_id)
 {
     return json_pack("{s:s, s:I}", "type", type, "meeting_id", (json_int_t)meeting_id);
 }
 
-json_t *mm_frame_user(const char *type, long long meeting_id, long long user_id)
+json_t *sd_frame_user(const char *type, long long meeting_id, long long user_id)
 {
     return json_pack("{s:s, s:I, s:I}", "type", type, "meeting_id", (json_int_t)meeting_id,
                      "user_id", (json_int_t)user_id);
@@ -21,7 +21,7 @@ static json_t *text(const char *s)
 }
 
 /* {user_id, username, nickname, role}, added to obj. */
-static int add_profile(json_t *obj, const mm_seat *s)
+static int add_profile(json_t *obj, const sd_seat *s)
 {
     return json_object_set_new(obj, "user_id", json_integer(s->user_id))
         | json_object_set_new(obj, "username", text(s->username))
@@ -29,9 +29,9 @@ static int add_profile(json_t *obj, const mm_seat *s)
         | json_object_set_new(obj, "role", text(s->role));
 }
 
-json_t *mm_frame_peer(const char *type, const mm_seat *s)
+json_t *sd_frame_peer(const char *type, const sd_seat *s)
 {
-    json_t *f = mm_frame(type, s->room->meeting_id);
+    json_t *f = sd_frame(type, s->room->meeting_id);
 
     if (f && add_profile(f, s)) {
         json_decref(f);
@@ -40,9 +40,9 @@ json_t *mm_frame_peer(const char *type, const mm_seat *s)
     return f;
 }
 
-json_t *mm_frame_joined(const mm_seat *self, int sfu)
+json_t *sd_frame_joined(const sd_seat *self, int sfu)
 {
-    json_t *f = mm_frame("joined", self->room->meeting_id);
+    json_t *f = sd_frame("joined", self->room->meeting_id);
     json_t *list = json_array();
 
     if (!f || !list || json_object_set(f, "participants", list)
@@ -55,7 +55,7 @@ json_t *mm_frame_joined(const mm_seat *self, int sfu)
         json_decref(list);
         return NULL;
     }
-    for (const mm_seat *s = self->room->seats; s; s = s->next) {
+    for (const sd_seat *s = self->room->seats; s; s = s->next) {
         json_t *p;
 
         /* Seats in their grace period count: the others still have them. */
@@ -72,9 +72,9 @@ json_t *mm_frame_joined(const mm_seat *self, int sfu)
     return f;
 }
 
-json_t *mm_frame_media(const mm_seat *s)
+json_t *sd_frame_media(const sd_seat *s)
 {
-    json_t *f = mm_frame_user("media-state", s->room->meeting_id, s->user_id);
+    json_t *f = sd_frame_user("media-state", s->room->meeting_id, s->user_id);
 
     if (f && (json_object_set_new(f, "audio_enabled", json_boolean(s->audio))
               || json_object_set_new(f, "video_enabled", json_boolean(s->video))
@@ -85,14 +85,14 @@ json_t *mm_frame_media(const mm_seat *s)
     return f;
 }
 
-void mm_send_error(mm_conn *c, const char *code, const char *message)
+void sd_send_error(sd_conn *c, const char *code, const char *message)
 {
-    json_t *f = mm_frame("error", c->meeting_id);
+    json_t *f = sd_frame("error", c->meeting_id);
 
     if (!f)
         return;
     json_object_set_new(f, "code", json_string(code));
     json_object_set_new(f, "message", json_string(message));
-    mm_conn_send_json(c, f);
+    sd_conn_send_json(c, f);
     json_decref(f);
 }

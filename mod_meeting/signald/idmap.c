@@ -4,10 +4,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-struct mm_idmap_node {
+struct sd_idmap_node {
     long long a, b;
     void *val;
-    mm_idmap_node *next;
+    sd_idmap_node *next;
 };
 
 static size_t hash(long long a, long long b)
@@ -23,18 +23,18 @@ static size_t hash(long long a, long long b)
     return (size_t)x;
 }
 
-static mm_idmap_node **slot(const mm_idmap *m, long long a, long long b)
+static sd_idmap_node **slot(const sd_idmap *m, long long a, long long b)
 {
-    mm_idmap_node **p = &m->buckets[hash(a, b) & (m->nbuckets - 1)];
+    sd_idmap_node **p = &m->buckets[hash(a, b) & (m->nbuckets - 1)];
 
     while (*p && ((*p)->a != a || (*p)->b != b))
         p = &(*p)->next;
     return p;
 }
 
-void *mm_idmap_get(const mm_idmap *m, long long a, long long b)
+void *sd_idmap_get(const sd_idmap *m, long long a, long long b)
 {
-    mm_idmap_node **p;
+    sd_idmap_node **p;
 
     if (!m->nbuckets)
         return NULL;
@@ -42,15 +42,15 @@ void *mm_idmap_get(const mm_idmap *m, long long a, long long b)
     return *p ? (*p)->val : NULL;
 }
 
-static int grow(mm_idmap *m)
+static int grow(sd_idmap *m)
 {
     size_t n = m->nbuckets ? m->nbuckets * 2 : 16;
-    mm_idmap_node **b = calloc(n, sizeof(*b));
+    sd_idmap_node **b = calloc(n, sizeof(*b));
 
     if (!b)
         return -1;
     for (size_t i = 0; i < m->nbuckets; i++) {
-        mm_idmap_node *e = m->buckets[i], *next;
+        sd_idmap_node *e = m->buckets[i], *next;
 
         for (; e; e = next) {
             size_t h = hash(e->a, e->b) & (n - 1);
@@ -66,9 +66,9 @@ static int grow(mm_idmap *m)
     return 0;
 }
 
-int mm_idmap_put(mm_idmap *m, long long a, long long b, void *val)
+int sd_idmap_put(sd_idmap *m, long long a, long long b, void *val)
 {
-    mm_idmap_node **p, *e;
+    sd_idmap_node **p, *e;
 
     /* A failed grow only makes chains longer; it is not an error. */
     if ((m->count >= m->nbuckets && grow(m)) && !m->nbuckets)
@@ -90,9 +90,9 @@ int mm_idmap_put(mm_idmap *m, long long a, long long b, void *val)
     return 0;
 }
 
-void *mm_idmap_del(mm_idmap *m, long long a, long long b)
+void *sd_idmap_del(sd_idmap *m, long long a, long long b)
 {
-    mm_idmap_node **p, *e;
+    sd_idmap_node **p, *e;
     void *val;
 
     if (!m->nbuckets)

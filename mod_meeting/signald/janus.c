@@ -10,7 +10,7 @@
 #include "util.h"
 
 /* A lost connection is tried again after this long. */
-#define RETRY_US (1 * MM_US)
+#define RETRY_US (1 * SD_US)
 /* Janus's answers carry SDPs and lists of publishers; a message past this is
  * not Janus speaking and drops the connection. */
 #define RX_MAX (1024 * 1024)
@@ -18,7 +18,7 @@
 typedef struct tx {
     unsigned long long id;
     int ack_final;
-    mm_janus_cb cb;
+    sd_janus_cb cb;
     void *arg;
     struct tx *next;
 } tx;
@@ -35,7 +35,7 @@ static char url_copy[256];
 static const char *host, *path;
 static int port;
 static char *secret;
-static mm_janus_hooks hooks;
+static sd_janus_hooks hooks;
 static struct lws *wsi;
 static int up, stopping;
 static lws_sorted_usec_list_t retry_sul;
@@ -67,7 +67,7 @@ static void connect_now(lws_sorted_usec_list_t *sul)
     i.host = host;
     i.origin = host;
     i.protocol = "janus-protocol";
-    i.local_protocol_name = MM_JANUS_PROTOCOL;
+    i.local_protocol_name = SD_JANUS_PROTOCOL;
     i.pwsi = &wsi;
     if (!lws_client_connect_via_info(&i)) {
         wsi = NULL;
@@ -99,7 +99,7 @@ static int read_secret(const char *file)
     const char *why = NULL;
 
     if (mm_secret_read(file, &s, &len, &why)) {
-        mm_log("error", "MM0451: media server secret file %s %s", file, why);
+        sd_log("error", "MM0451: media server secret file %s %s", file, why);
         return -1;
     }
     while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
@@ -114,14 +114,14 @@ static int read_secret(const char *file)
     return secret ? 0 : -1;
 }
 
-int mm_janus_start(struct lws_context *c, struct lws_vhost *vh, const char *url,
-                   const char *secret_file, const mm_janus_hooks *h)
+int sd_janus_start(struct lws_context *c, struct lws_vhost *vh, const char *url,
+                   const char *secret_file, const sd_janus_hooks *h)
 {
     ctx = c;
     vhost = vh;
     hooks = *h;
     if (parse_url(url)) {
-        mm_log("error", "MM0452: --media-server %s is not ws://HOST:PORT[/PATH]", url);
+        sd_log("error", "MM0452: --media-server %s is not ws://HOST:PORT[/PATH]", url);
         return -1;
     }
     if (read_secret(secret_file))
@@ -130,7 +130,7 @@ int mm_janus_start(struct lws_context *c, struct lws_vhost *vh, const char *url,
     return 0;
 }
 
-int mm_janus_is_up(void)
+int sd_janus_is_up(void)
 {
     return up;
 }
@@ -173,14 +173,14 @@ static void lost(const char *why)
     rx = NULL;
     rx_len = rx_cap = 0;
     if (was_up)
-        mm_log("warn", "MM0453: media server connection lost (%s); reconnecting", why);
+        sd_log("warn", "MM0453: media server connection lost (%s); reconnecting", why);
     fail_all();
     if (was_up && hooks.down)
         hooks.down();
     schedule_retry();
 }
 
-void mm_janus_stop(void)
+void sd_janus_stop(void)
 {
     stopping = 1;
     lws_sul_cancel(&retry_sul);
@@ -195,7 +195,7 @@ void mm_janus_stop(void)
     secret = NULL;
 }
 
-int mm_janus_send(json_t *req, int ack_final, mm_janus_cb cb, void *arg)
+int sd_janus_send(json_t *req, int ack_final, sd_janus_cb cb, void *arg)
 {
     char id[32];
     tx *t;
@@ -234,7 +234,7 @@ int mm_janus_send(json_t *req, int ack_final, mm_janus_cb cb, void *arg)
     return 0;
 }
 
-void mm_janus_forget(void *arg)
+void sd_janus_forget(void *arg)
 {
     for (tx *t = txs; t; t = t->next)
         if (t->arg == arg)
@@ -295,7 +295,7 @@ static void message(const char *data, size_t len)
     tx *t;
 
     if (!json_is_object(msg)) {
-        mm_log("warn", "MM0454: media server sent something that is not a JSON object");
+        sd_log("warn", "MM0454: media server sent something that is not a JSON object");
         json_decref(msg);
         return;
     }
@@ -340,7 +340,7 @@ static int receive(const void *in, size_t len)
     return 0;
 }
 
-int mm_janus_lws_callback(struct lws *w, enum lws_callback_reasons reason, void *user,
+int sd_janus_lws_callback(struct lws *w, enum lws_callback_reasons reason, void *user,
                           void *in, size_t len)
 {
     (void)user;
@@ -351,7 +351,7 @@ int mm_janus_lws_callback(struct lws *w, enum lws_callback_reasons reason, void 
         if (w != wsi)
             return -1;
         up = 1;
-        mm_log("info", "MM0455: connected to the media server %s:%d", host, port);
+        sd_log("info", "MM0455: connected to the media server %s:%d", host, port);
         if (hooks.up)
             hooks.up();
         return 0;

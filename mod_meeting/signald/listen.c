@@ -24,7 +24,7 @@ static struct lws *listener;
 static lws_sorted_usec_list_t resume_sul;
 static int paused_for_good;
 
-int mm_listen_address(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len)
+int sd_listen_address(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
@@ -67,7 +67,7 @@ static int bind_to(const struct sockaddr_storage *sa, socklen_t len)
     return fd;
 }
 
-int mm_listen_open(const char *host, int port)
+int sd_listen_open(const char *host, int port)
 {
     struct sockaddr_storage sa;
     socklen_t len;
@@ -75,10 +75,10 @@ int mm_listen_open(const char *host, int port)
 
     /* The command line was refused already if this fails. */
     errno = EINVAL;
-    if (mm_listen_address(host, port, &sa, &len) == 0)
+    if (sd_listen_address(host, port, &sa, &len) == 0)
         fd = bind_to(&sa, len);
     if (fd < 0)
-        mm_log("error", "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        sd_log("error", "MM3011: cannot listen on %s:%d: %s", host, port, strerror(errno));
     return fd;
 }
 
@@ -93,9 +93,9 @@ static void resume(lws_sorted_usec_list_t *sul)
  * listening for a second rather than spin on it. */
 static void pause_accepting(int err)
 {
-    mm_log("error", "cannot accept connections: %s; pausing for a second", strerror(err));
+    sd_log("error", "MM3012: cannot accept connections: %s; pausing for a second", strerror(err));
     lws_rx_flow_control(listener, 0);
-    lws_sul_schedule(ctx, 0, &resume_sul, resume, MM_US);
+    lws_sul_schedule(ctx, 0, &resume_sul, resume, SD_US);
 }
 
 static void accept_some(int lfd)
@@ -118,11 +118,11 @@ static void accept_some(int lfd)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         /* On failure lws has closed fd already. */
         if (!lws_adopt_socket_vhost(vhost, fd))
-            mm_log("error", "cannot hand a new connection to the event loop");
+            sd_log("error", "MM3013: cannot hand a new connection to the event loop");
     }
 }
 
-int mm_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                            void *in, size_t len)
 {
     (void)user;
@@ -143,7 +143,7 @@ int mm_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     }
 }
 
-void mm_listen_pause(void)
+void sd_listen_pause(void)
 {
     paused_for_good = 1;
     lws_sul_cancel(&resume_sul);
@@ -151,17 +151,17 @@ void mm_listen_pause(void)
         lws_rx_flow_control(listener, 0);
 }
 
-int mm_listen_start(struct lws_context *context, struct lws_vhost *vh, int fd)
+int sd_listen_start(struct lws_context *context, struct lws_vhost *vh, int fd)
 {
     lws_sock_file_fd_type desc;
 
     ctx = context;
     vhost = vh;
     desc.filefd = fd;
-    listener = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, desc, MM_LISTEN_PROTOCOL,
+    listener = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, desc, SD_LISTEN_PROTOCOL,
                                           NULL);
     if (!listener) {
-        mm_log("error", "cannot add the listening socket to the event loop");
+        sd_log("error", "MM3014: cannot add the listening socket to the event loop");
         return -1;
     }
     return 0;

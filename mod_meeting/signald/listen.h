@@ -6,37 +6,37 @@
  * told or not at all. Accepted sockets are handed to lws, which serves them
  * as if it had accepted them.
  */
-#ifndef MM_SIG_LISTEN_H
-#define MM_SIG_LISTEN_H
+#ifndef SD_LISTEN_H
+#define SD_LISTEN_H
 
 #include <sys/socket.h>
 
 #include <libwebsockets.h>
 
 /* The vhost protocol the listening socket is bound to. */
-#define MM_LISTEN_PROTOCOL "mm-listen"
+#define SD_LISTEN_PROTOCOL "mm-listen"
 
 /* The socket address of host, a numeric IPv4 or IPv6 address (no name: it
  * could resolve to more than one place; no scope, no shorthand such as
  * 127.1), and port. The one check of --listen: the command line is refused
- * with it, and mm_listen_open builds its address with it. Returns 0, or -1
+ * with it, and sd_listen_open builds its address with it. Returns 0, or -1
  * when host is not such an address or port is not 1..65535. */
-int mm_listen_address(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len);
+int sd_listen_address(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len);
 
-/* Binds and listens on host and port, which mm_listen_address accepted.
+/* Binds and listens on host and port, which sd_listen_address accepted.
  * Returns the socket, or -1 after logging why. */
-int mm_listen_open(const char *host, int port);
+int sd_listen_open(const char *host, int port);
 
 /* Puts the socket into the event loop: connections are accepted from now on.
  * Returns 0, or -1 (the socket is closed). */
-int mm_listen_start(struct lws_context *ctx, struct lws_vhost *vh, int fd);
+int sd_listen_start(struct lws_context *ctx, struct lws_vhost *vh, int fd);
 
 /* Shutdown: accepts no more connections (they wait in the backlog, and are
  * refused once signald has exited). */
-void mm_listen_pause(void);
+void sd_listen_pause(void);
 
-/* The callback of the MM_LISTEN_PROTOCOL protocol. */
-int mm_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+/* The callback of the SD_LISTEN_PROTOCOL protocol. */
+int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                            void *in, size_t len);
 
 #endif

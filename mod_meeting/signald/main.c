@@ -67,10 +67,10 @@ static const lws_retry_bo_t no_validity_timer = {
 
 static const struct lws_protocols protocols[] = {
     /* First: a client that names no subprotocol gets this one. */
-    {MM_WS_PROTOCOL, mm_ws_callback, sizeof(mm_conn), RX_CHUNK, 0, NULL, 0},
-    {MM_DB_PROTOCOL, mm_db_lws_callback, 0, 0, 0, NULL, 0},
-    {MM_LISTEN_PROTOCOL, mm_listen_lws_callback, 0, 0, 0, NULL, 0},
-    {MM_JANUS_PROTOCOL, mm_janus_lws_callback, 0, RX_CHUNK, 0, NULL, 0},
+    {SD_WS_PROTOCOL, sd_ws_callback, sizeof(sd_conn), RX_CHUNK, 0, NULL, 0},
+    {SD_DB_PROTOCOL, sd_db_lws_callback, 0, 0, 0, NULL, 0},
+    {SD_LISTEN_PROTOCOL, sd_listen_lws_callback, 0, 0, 0, NULL, 0},
+    {SD_JANUS_PROTOCOL, sd_janus_lws_callback, 0, RX_CHUNK, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -83,25 +83,25 @@ static void on_early_signal(int sig)
 
 static void lws_logger(int level, const char *line)
 {
-    mm_log(level == LLL_ERR ? "error" : "warn", "lws: %s", line);
+    sd_log(level == LLL_ERR ? "error" : "warn", "MM3015: lws: %s", line);
 }
 
 /* Once a second: pings and idle sockets, grace periods that ran out, and the
  * status file. */
 static void sweep(lws_sorted_usec_list_t *sul)
 {
-    long long now = mm_mono_us();
+    long long now = sd_mono_us();
 
     (void)sul;
-    mm_conns_sweep(now);
-    mm_seats_sweep(now);
-    mm_sfu_tick(now);
+    sd_conns_sweep(now);
+    sd_seats_sweep(now);
+    sd_sfu_tick(now);
     if (status_file)
-        mm_status_write(status_file);
-    lws_sul_schedule(context, 0, &sweep_sul, sweep, MM_US);
+        sd_status_write(status_file);
+    lws_sul_schedule(context, 0, &sweep_sul, sweep, SD_US);
 }
 
-static mm_token_key *load_key(const mm_sig_config *cfg)
+static mm_token_key *load_key(const sd_config *cfg)
 {
     unsigned char *secret = NULL;
     size_t len = 0;
@@ -109,14 +109,14 @@ static mm_token_key *load_key(const mm_sig_config *cfg)
     mm_token_key *key;
 
     if (mm_secret_read(cfg->secret_file, &secret, &len, &why)) {
-        mm_log("error", "secret file %s %s", cfg->secret_file, why);
+        sd_log("error", "MM3016: secret file %s %s", cfg->secret_file, why);
         return NULL;
     }
     key = mm_token_key_make(secret, len, cfg->issuer);
     memset(secret, 0, len);
     free(secret);
     if (!key)
-        mm_log("error", "out of memory");
+        sd_log("error", "MM3017: out of memory");
     return key;
 }
 
@@ -133,7 +133,7 @@ static struct lws_vhost *make_loop(void)
 
     loop = ev_loop_new(EVFLAG_AUTO);
     if (!loop) {
-        mm_log("error", "cannot create the event loop (libev)");
+        sd_log("error", "MM3018: cannot create the event loop (libev)");
         return NULL;
     }
     foreign[0] = loop;
@@ -146,7 +146,7 @@ static struct lws_vhost *make_loop(void)
     info.retry_and_idle_policy = &no_validity_timer;
     context = lws_create_context(&info);
     if (!context) {
-        mm_log("error", "cannot create the event loop: libwebsockets without its libev "
+        sd_log("error", "MM3019: cannot create the event loop: libwebsockets without its libev "
                "plugin (Debian package libwebsockets-evlib-ev)?");
         return NULL;
     }
@@ -155,7 +155,7 @@ static struct lws_vhost *make_loop(void)
     info.protocols = protocols;
     vh = lws_create_vhost(context, &info);
     if (!vh)
-        mm_log("error", "cannot create the event loop's vhost");
+        sd_log("error", "MM3020: cannot create the event loop's vhost");
     return vh;
 }
 
@@ -184,7 +184,7 @@ static void check_closed(struct ev_loop *l, ev_prepare *w, int revents)
 {
     (void)w;
     (void)revents;
-    if (!mm_conns_count())
+    if (!sd_conns_count())
         stop_loop(l);
 }
 
@@ -192,7 +192,7 @@ static void deadline_passed(struct ev_loop *l, ev_timer *w, int revents)
 {
     (void)w;
     (void)revents;
-    mm_log("info", "%zu socket(s) did not close in time", mm_conns_count());
+    sd_log("info", "MM3021: %zu socket(s) did not close in time", sd_conns_count());
     stop_loop(l);
 }
 
@@ -205,11 +205,11 @@ static void begin_shutdown(void)
     if (stopping)
         return;
     stopping = 1;
-    mm_log("info", "shutting down: closing %zu socket(s)", mm_conns_count());
-    mm_listen_pause();
-    mm_seats_shutdown();
-    mm_webhooks_stop();
-    mm_conns_close_all(1001, "server shutting down");
+    sd_log("info", "MM3022: shutting down: closing %zu socket(s)", sd_conns_count());
+    sd_listen_pause();
+    sd_seats_shutdown();
+    sd_webhooks_stop();
+    sd_conns_close_all(1001, "server shutting down");
     ev_prepare_start(loop, &stop_when_closed);
     ev_timer_start(loop, &stop_deadline);
     /* lws re-arms its own timers after its events, not after ours. */
@@ -220,7 +220,7 @@ static void on_signal(struct ev_loop *l, ev_signal *w, int revents)
 {
     (void)l;
     (void)revents;
-    mm_log("info", "signal %d", w->signum);
+    sd_log("info", "MM3023: signal %d", w->signum);
     begin_shutdown();
 }
 
@@ -237,69 +237,69 @@ static void watch_signals(void)
         begin_shutdown();
 }
 
-static void finish(mm_db *db)
+static void finish(sd_db *db)
 {
-    mm_node_stop();
-    mm_events_stop();
-    mm_sfu_record_stop();
-    mm_sfu_stop();
-    mm_db_close(db);
+    sd_node_stop();
+    sd_events_stop();
+    sd_sfu_record_stop();
+    sd_sfu_stop();
+    sd_db_close(db);
     lws_context_destroy(context);
     ev_loop_destroy(loop);
     /* server-status would otherwise show the last counts of a stopped signald */
     if (status_file)
         unlink(status_file);
-    mm_log("info", "stopped");
+    sd_log("info", "MM3024: stopped");
 }
 
 int main(int argc, char **argv)
 {
-    mm_sig_config cfg;
+    sd_config cfg;
     mm_token_key *key;
     struct lws_vhost *vh;
-    mm_db *db;
-    int lfd, rc = mm_config_parse(&cfg, argc, argv);
+    sd_db *db;
+    int lfd, rc = sd_config_parse(&cfg, argc, argv);
 
     if (rc)
         return rc < 0 ? 0 : rc;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_logger);
     key = load_key(&cfg);
     if (!key)
-        return MM_EXIT_STARTUP;
+        return SD_EXIT_STARTUP;
     catch_signals_early();
-    lfd = mm_listen_open(cfg.host, cfg.port);
+    lfd = sd_listen_open(cfg.host, cfg.port);
     if (lfd < 0)
-        return MM_EXIT_STARTUP;
+        return SD_EXIT_STARTUP;
     vh = make_loop();
-    if (!vh || mm_listen_start(context, vh, lfd)) {
+    if (!vh || sd_listen_start(context, vh, lfd)) {
         if (context)
             lws_context_destroy(context);
-        return MM_EXIT_STARTUP;
+        return SD_EXIT_STARTUP;
     }
-    mm_auth_init(key);
-    mm_conns_init(&cfg);
-    mm_caps_init(&cfg);
-    mm_ws_init(&cfg);
-    db = mm_db_open(context, vh, "queries", cfg.db, NULL);
-    if (!db || mm_events_start(context, vh, cfg.db)) {
-        mm_log("error", "out of memory");
-        return MM_EXIT_STARTUP;
+    sd_auth_init(key);
+    sd_conns_init(&cfg);
+    sd_caps_init(&cfg);
+    sd_ws_init(&cfg);
+    db = sd_db_open(context, vh, "queries", cfg.db, NULL);
+    if (!db || sd_events_start(context, vh, cfg.db)) {
+        sd_log("error", "MM3025: out of memory");
+        return SD_EXIT_STARTUP;
     }
-    mm_seats_init(&cfg, db, context, mm_events_reconcile);
-    mm_node_start(&cfg, db, context);
-    if (mm_webhooks_start(&cfg, context, vh, loop)) {
-        mm_log("error", "cannot start the webhook deliverer (libcurl)");
-        return MM_EXIT_STARTUP;
+    sd_seats_init(&cfg, db, context, sd_events_reconcile);
+    sd_node_start(&cfg, db, context);
+    if (sd_webhooks_start(&cfg, context, vh, loop)) {
+        sd_log("error", "MM3026: cannot start the webhook deliverer (libcurl)");
+        return SD_EXIT_STARTUP;
     }
-    if (mm_sfu_start(context, vh, &cfg))
-        return MM_EXIT_STARTUP;
-    mm_sfu_use_db(db);
-    mm_sfu_record_start(context, db);
+    if (sd_sfu_start(context, vh, &cfg))
+        return SD_EXIT_STARTUP;
+    sd_sfu_use_db(db);
+    sd_sfu_record_start(context, db);
     status_file = cfg.status_file;
     if (status_file)
-        mm_status_write(status_file);
-    lws_sul_schedule(context, 0, &sweep_sul, sweep, MM_US);
-    mm_log("info", "listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d, "
+        sd_status_write(status_file);
+    lws_sul_schedule(context, 0, &sweep_sul, sweep, SD_US);
+    sd_log("info", "MM3027: listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d, "
            "sockets per user %d, per address %d)", cfg.host, cfg.port, cfg.grace,
            cfg.max_frame, cfg.rate, cfg.burst, cfg.max_per_user, cfg.max_per_address);
     watch_signals();

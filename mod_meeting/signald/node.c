@@ -19,15 +19,15 @@ static const char SQL_BEAT[] =
 #define MAX_REASONS 64
 static const char NO_URL[] = "the meeting is on another node: join again";
 
-static const mm_sig_config *cfg;
-static mm_db *db;
+static const sd_config *cfg;
+static sd_db *db;
 static struct lws_context *ctx;
 static lws_sorted_usec_list_t beat_sul;
 static int beating;                     /* a beat is out */
 static char *reasons[MAX_REASONS];
 static int n_reasons;
 
-const char *mm_node_reason(const char *url)
+const char *sd_node_reason(const char *url)
 {
     if (!url || !*url)
         return NO_URL;
@@ -40,46 +40,46 @@ const char *mm_node_reason(const char *url)
     return reasons[n_reasons++];
 }
 
-void mm_node_moved(long long meeting_id, const char *reason)
+void sd_node_moved(long long meeting_id, const char *reason)
 {
-    mm_room *r = mm_room_find(meeting_id);
+    sd_room *r = sd_room_find(meeting_id);
 
-    mm_sfu_ended(meeting_id);
+    sd_sfu_ended(meeting_id);
     if (!r)
         return;
-    mm_log("info", "meeting %lld: placed on another node, closing %zu seat(s) with %d",
-           meeting_id, r->nseats, MM_CLOSE_MOVED);
-    for (mm_take *t = r->takes; t; t = t->next) {
-        t->doom_code = MM_CLOSE_MOVED;
+    sd_log("info", "MM3028: meeting %lld: placed on another node, closing %zu seat(s) with %d",
+           meeting_id, r->nseats, SD_CLOSE_MOVED);
+    for (sd_take *t = r->takes; t; t = t->next) {
+        t->doom_code = SD_CLOSE_MOVED;
         t->doom_reason = reason;
         t->doom_frame = NULL;
     }
     while (r->waiting) {
-        mm_conn *c = r->waiting;
+        sd_conn *c = r->waiting;
 
-        mm_room_unwait(c);
-        mm_conn_close(c, MM_CLOSE_MOVED, reason);
+        sd_room_unwait(c);
+        sd_conn_close(c, SD_CLOSE_MOVED, reason);
     }
     while (r->seats) {
-        mm_conn *c = r->seats->conn;
+        sd_conn *c = r->seats->conn;
 
-        mm_seat_remove(r->seats);
+        sd_seat_remove(r->seats);
         if (c)
-            mm_conn_close(c, MM_CLOSE_MOVED, reason);
+            sd_conn_close(c, SD_CLOSE_MOVED, reason);
     }
-    mm_room_gc(r);
+    sd_room_gc(r);
 }
 
 /* "{m1,m2,...}": the meetings this node holds rooms for; malloc'ed. */
 static char *room_ids(void)
 {
-    size_t cap = mm_rooms_count() * 21 + 3, len = 1;
+    size_t cap = sd_rooms_count() * 21 + 3, len = 1;
     char *s = malloc(cap);
 
     if (!s)
         return NULL;
     s[0] = '{';
-    for (mm_room *r = mm_rooms_first(); r && len + 22 <= cap; r = r->next)
+    for (sd_room *r = sd_rooms_first(); r && len + 22 <= cap; r = r->next)
         len += (size_t)snprintf(s + len, cap - len, len > 1 ? ",%lld" : "%lld", r->meeting_id);
     memcpy(s + len, "}", 2);
     return s;
@@ -92,8 +92,8 @@ static void beaten(void *arg, const PGresult *res)
     if (!res)
         return;
     for (int row = 0; row < PQntuples(res); row++)
-        mm_node_moved(atoll(PQgetvalue(res, row, 0)),
-                      mm_node_reason(PQgetisnull(res, row, 1) ? NULL : PQgetvalue(res, row, 1)));
+        sd_node_moved(atoll(PQgetvalue(res, row, 0)),
+                      sd_node_reason(PQgetisnull(res, row, 1) ? NULL : PQgetvalue(res, row, 1)));
 }
 
 static void beat(lws_sorted_usec_list_t *sul)
@@ -105,32 +105,32 @@ static void beat(lws_sorted_usec_list_t *sul)
     /* Until the database is up, soon again: the registry learns of a new
      * node within a moment of its start. */
     lws_sul_schedule(ctx, 0, &beat_sul, beat,
-                     mm_db_ready(db) ? cfg->node_timeout * MM_US / 3 : MM_US / 5);
-    if (beating || !mm_db_ready(db) || !(rooms = room_ids()))
+                     sd_db_ready(db) ? cfg->node_timeout * SD_US / 3 : SD_US / 5);
+    if (beating || !sd_db_ready(db) || !(rooms = room_ids()))
         return;
-    snprintf(load, sizeof(load), "%zu", mm_conns_count());
+    snprintf(load, sizeof(load), "%zu", sd_conns_count());
     snprintf(timeout, sizeof(timeout), "%d", cfg->node_timeout);
     params[0] = cfg->node;
     params[1] = cfg->node_url;
     params[2] = load;
     params[3] = timeout;
     params[4] = rooms;
-    if (mm_db_send(db, SQL_BEAT, 5, params, beaten, NULL) == 0)
+    if (sd_db_send(db, SQL_BEAT, 5, params, beaten, NULL) == 0)
         beating = 1;
     free(rooms);
 }
 
-void mm_node_start(const mm_sig_config *c, mm_db *d, struct lws_context *context)
+void sd_node_start(const sd_config *c, sd_db *d, struct lws_context *context)
 {
     cfg = c;
     db = d;
     ctx = context;
-    mm_log("info", "node %s (%s), dead after %d s of silence", c->node,
+    sd_log("info", "MM3029: node %s (%s), dead after %d s of silence", c->node,
            c->node_url ? c->node_url : "the module's signaling URL", c->node_timeout);
     lws_sul_schedule(ctx, 0, &beat_sul, beat, 1);
 }
 
-void mm_node_stop(void)
+void sd_node_stop(void)
 {
     lws_sul_cancel(&beat_sul);
     for (int i = 0; i < n_reasons; i++)

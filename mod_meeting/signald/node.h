@@ -1,7 +1,7 @@
 /*
  * signald: this node in the node registry (SPEC.md 10, docs/cluster.md).
  *
- * Every --node-timeout / 3 seconds one statement (mm_node_beat) says that
+ * Every --node-timeout / 3 seconds one statement (sd_node_beat) says that
  * this node lives, where its rooms are reached (--node-url) and its load
  * (open sockets), and asks which of the meetings it holds rooms for are now
  * placed on another node: a node that was thought dead (a pause longer than
@@ -9,10 +9,10 @@
  * are closed with 4307 and the new node's URL; the seats stay taken, so the
  * clients' reconnects there keep them. A socket for a meeting placed on
  * another live node is refused the same way when its seat is asked for
- * (mm_seat_take_on, seats.c).
+ * (sd_seat_take_on, seats.c).
  */
-#ifndef MM_SIG_NODE_H
-#define MM_SIG_NODE_H
+#ifndef SD_NODE_H
+#define SD_NODE_H
 
 #include <libwebsockets.h>
 
@@ -20,20 +20,20 @@
 #include "pq.h"
 
 /* The close code of a socket for a meeting that lives on another node. */
-#define MM_CLOSE_MOVED 4307
+#define SD_CLOSE_MOVED 4307
 
 /* Starts the heartbeat on db. */
-void mm_node_start(const mm_sig_config *c, mm_db *db, struct lws_context *context);
+void sd_node_start(const sd_config *c, sd_db *db, struct lws_context *context);
 
-void mm_node_stop(void);
+void sd_node_stop(void);
 
 /* A close reason that stays valid: url itself kept for the process's life
  * (node URLs are few), or a fixed sentence when url is empty or too many
  * have been kept. */
-const char *mm_node_reason(const char *url);
+const char *sd_node_reason(const char *url);
 
 /* Closes every socket of meeting_id here with 4307 and reason, and forgets
  * its room (seats stay taken in the database, for the reconnects). */
-void mm_node_moved(long long meeting_id, const char *reason);
+void sd_node_moved(long long meeting_id, const char *reason);
 
 #endif

@@ -19,7 +19,7 @@ typedef struct {
     int def, min, max;
 } int_flag;
 
-#define INT_FLAG(n, field, d, lo, hi) { n, offsetof(mm_sig_config, field), d, lo, hi }
+#define INT_FLAG(n, field, d, lo, hi) { n, offsetof(sd_config, field), d, lo, hi }
 
 static const int_flag int_flags[] = {
     INT_FLAG("--grace", grace, 15, 5, 60),
@@ -58,12 +58,12 @@ static const char listen_form[] =
 static int bad(const char *flag, const char *what)
 {
     fprintf(stderr, "signald: %s %s\n%s", flag, what, usage);
-    return MM_EXIT_USAGE;
+    return SD_EXIT_USAGE;
 }
 
 /* ADDRESS:PORT, [v6] for IPv6; what ADDRESS and PORT may be is
- * mm_listen_address's to say, the one check before the socket is made. */
-static int parse_listen(mm_sig_config *c, const char *v)
+ * sd_listen_address's to say, the one check before the socket is made. */
+static int parse_listen(sd_config *c, const char *v)
 {
     const char *colon = strrchr(v, ':');
     const char *host = v;
@@ -89,13 +89,13 @@ static int parse_listen(mm_sig_config *c, const char *v)
     errno = 0;
     port = strtol(colon + 1, &end, 10);
     if (errno || end == colon + 1 || *end || port != (int)port
-        || mm_listen_address(c->host, (int)port, &sa, &salen) != 0)
+        || sd_listen_address(c->host, (int)port, &sa, &salen) != 0)
         return -1;
     c->port = (int)port;
     return 0;
 }
 
-static int set_int(mm_sig_config *c, const int_flag *f, const char *v)
+static int set_int(sd_config *c, const int_flag *f, const char *v)
 {
     char *end;
     long n;
@@ -112,19 +112,19 @@ static int set_int(mm_sig_config *c, const int_flag *f, const char *v)
     return 0;
 }
 
-static int add_allow(mm_sig_config *c, const char *name, const char *v)
+static int add_allow(sd_config *c, const char *name, const char *v)
 {
     const char *why = mm_webhook_allow_check(v);
 
     if (why)
         return bad(name, why);
-    if (c->n_webhook_allow >= MM_WEBHOOK_ALLOW_MAX)
+    if (c->n_webhook_allow >= SD_WEBHOOK_ALLOW_MAX)
         return bad(name, "is given too often (32 at most)");
     c->webhook_allow[c->n_webhook_allow++] = v;
     return 0;
 }
 
-/* "5000,300000,...": 1 to MM_WEBHOOK_RETRY_MAX delays of at most a week. */
+/* "5000,300000,...": 1 to SD_WEBHOOK_RETRY_MAX delays of at most a week. */
 static int retry_valid(const char *v)
 {
     int n = 0;
@@ -136,7 +136,7 @@ static int retry_valid(const char *v)
         errno = 0;
         ms = strtol(v, &end, 10);
         if (errno || end == v || ms < 0 || ms > 7 * 86400000L || (*end && *end != ',')
-            || ++n > MM_WEBHOOK_RETRY_MAX)
+            || ++n > SD_WEBHOOK_RETRY_MAX)
             return 0;
         if (*end && !end[1])
             return 0;           /* a trailing comma */
@@ -146,7 +146,7 @@ static int retry_valid(const char *v)
 }
 
 /* A string flag; returns 1 when name is not one. */
-static int set_str(mm_sig_config *c, const char *name, const char *v)
+static int set_str(sd_config *c, const char *name, const char *v)
 {
     if (!strcmp(name, "--listen"))
         return parse_listen(c, v) ? bad(name, listen_form) : 0;
@@ -178,7 +178,7 @@ static int set_str(mm_sig_config *c, const char *name, const char *v)
     return 0;
 }
 
-static int set_flag(mm_sig_config *c, const char *name, const char *v)
+static int set_flag(sd_config *c, const char *name, const char *v)
 {
     int rc = set_str(c, name, v);
 
@@ -191,7 +191,7 @@ static int set_flag(mm_sig_config *c, const char *name, const char *v)
 }
 
 /* Cross-flag rules and required flags, once everything is read. */
-static int check(const mm_sig_config *c)
+static int check(const sd_config *c)
 {
     PQconninfoOption *opts;
     char *err = NULL;
@@ -220,7 +220,7 @@ static int check(const mm_sig_config *c)
     return 0;
 }
 
-int mm_config_parse(mm_sig_config *c, int argc, char **argv)
+int sd_config_parse(sd_config *c, int argc, char **argv)
 {
     memset(c, 0, sizeof(*c));
     c->webhook_retry = "5000,300000,1800000,7200000,18000000,36000000,86400000";

@@ -7,12 +7,12 @@
 
 /* Exit codes the supervisor in httpd tells apart: 2 means the command line is
  * wrong, 3 means start-up failed (bind, secret) and restarting cannot help. */
-#define MM_EXIT_USAGE 2
-#define MM_EXIT_STARTUP 3
+#define SD_EXIT_USAGE 2
+#define SD_EXIT_STARTUP 3
 
 /* Most --webhook-allow targets and --webhook-retry delays. */
-#define MM_WEBHOOK_ALLOW_MAX 32
-#define MM_WEBHOOK_RETRY_MAX 20
+#define SD_WEBHOOK_ALLOW_MAX 32
+#define SD_WEBHOOK_RETRY_MAX 20
 
 #include "node_name.h"
 
@@ -37,18 +37,18 @@ typedef struct {
     /* The webhook deliverer (webhooks.c). */
     int webhook_timeout;        /* seconds an endpoint has to answer */
     int webhook_connections;    /* deliveries in flight at once */
-    const char *webhook_allow[MM_WEBHOOK_ALLOW_MAX];   /* MeetingWebhookAllow */
+    const char *webhook_allow[SD_WEBHOOK_ALLOW_MAX];   /* MeetingWebhookAllow */
     int n_webhook_allow;
     const char *webhook_retry;  /* delays in ms, "5000,300000,..." */
     /* This node in the node registry (node.c, docs/cluster.md). */
     char node[MM_NODE_NAME_MAX + 1];    /* --node, default the host name */
     const char *node_url;       /* --node-url: its public signaling URL, or NULL */
     int node_timeout;           /* --node-timeout: silence after which it is dead */
-} mm_sig_config;
+} sd_config;
 
 /* Fills *c from argv. Returns 0 when the daemon should run, -1 after printing
- * the usage (--help: exit 0), or MM_EXIT_USAGE after naming the bad flag on
+ * the usage (--help: exit 0), or SD_EXIT_USAGE after naming the bad flag on
  * stderr. */
-int mm_config_parse(mm_sig_config *c, int argc, char **argv);
+int sd_config_parse(sd_config *c, int argc, char **argv);
 
 #endif

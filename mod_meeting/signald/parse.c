@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* Sets why; returns -1 for the caller to return. */
-static int refuse(mm_sig_msg *m, const char *why)
+static int refuse(sd_msg *m, const char *why)
 {
     snprintf(m->why, sizeof(m->why), "%s", why);
     return -1;
@@ -15,7 +15,7 @@ static int refuse(mm_sig_msg *m, const char *why)
 /* Says where the parser stopped: client developers need that more than
  * anything. The parser's text may quote the client's bytes, which may not be
  * UTF-8: then the plain message goes. */
-static int not_json(mm_sig_msg *m, const json_error_t *err)
+static int not_json(sd_msg *m, const json_error_t *err)
 {
     json_t *probe;
 
@@ -29,7 +29,7 @@ static int not_json(mm_sig_msg *m, const json_error_t *err)
 }
 
 /* offer / answer / ice-candidate: the peer to send to, and what to send. */
-static int relay(mm_sig_msg *m, const char *payload)
+static int relay(sd_msg *m, const char *payload)
 {
     json_t *target = json_object_get(m->json, "target_user_id");
     json_t *p = json_object_get(m->json, payload);
@@ -45,7 +45,7 @@ static int relay(mm_sig_msg *m, const char *payload)
     return 0;
 }
 
-static int media_state(mm_sig_msg *m)
+static int media_state(sd_msg *m)
 {
     json_t *a = json_object_get(m->json, "audio_enabled");
     json_t *v = json_object_get(m->json, "video_enabled");
@@ -61,16 +61,16 @@ static int media_state(mm_sig_msg *m)
 
 /* sfu-publish, sfu-subscribe-answer: an SDP string; sfu-ice: which
  * connection, and a candidate (null: no more candidates). */
-static int sfu(mm_sig_msg *m, const char *type)
+static int sfu(sd_msg *m, const char *type)
 {
     json_t *target = json_object_get(m->json, "target");
 
     if (!strcmp(type, "sfu-unpublish")) {
-        m->type = MM_SIG_SFU_UNPUBLISH;
+        m->type = SD_SFU_UNPUBLISH;
         return 0;
     }
     if (!strcmp(type, "sfu-ice")) {
-        m->type = MM_SIG_SFU_ICE;
+        m->type = SD_SFU_ICE;
         m->payload = json_object_get(m->json, "candidate");
         if (!json_is_string(target) || (strcmp(json_string_value(target), "publisher")
                                         && strcmp(json_string_value(target), "subscriber")))
@@ -82,11 +82,11 @@ static int sfu(mm_sig_msg *m, const char *type)
     }
     if (strcmp(type, "sfu-publish") && strcmp(type, "sfu-subscribe-answer"))
         return refuse(m, "unknown type");
-    m->type = type[4] == 'p' ? MM_SIG_SFU_PUBLISH : MM_SIG_SFU_SUBSCRIBE_ANSWER;
+    m->type = type[4] == 'p' ? SD_SFU_PUBLISH : SD_SFU_SUBSCRIBE_ANSWER;
     m->payload = json_object_get(m->json, "sdp");
     if (!json_is_string(m->payload) || !json_string_length(m->payload))
         return refuse(m, "sdp must be a non-empty string");
-    if (m->type == MM_SIG_SFU_PUBLISH && json_object_get(m->json, "screen_mid")) {
+    if (m->type == SD_SFU_PUBLISH && json_object_get(m->json, "screen_mid")) {
         json_t *mid = json_object_get(m->json, "screen_mid");
 
         if (!json_is_string(mid) || !json_string_length(mid) || json_string_length(mid) > 15)
@@ -98,22 +98,22 @@ static int sfu(mm_sig_msg *m, const char *type)
 
 /* The checks of each type (jansson refuses a \u0000 in a string, so the
  * names compare as C strings). */
-static int by_type(mm_sig_msg *m, const char *type)
+static int by_type(sd_msg *m, const char *type)
 {
     if (!strcmp(type, "offer") || !strcmp(type, "answer")) {
-        m->type = type[0] == 'o' ? MM_SIG_OFFER : MM_SIG_ANSWER;
+        m->type = type[0] == 'o' ? SD_OFFER : SD_ANSWER;
         return relay(m, "sdp");
     }
     if (!strcmp(type, "ice-candidate")) {
-        m->type = MM_SIG_ICE_CANDIDATE;
+        m->type = SD_ICE_CANDIDATE;
         return relay(m, "candidate");
     }
     if (!strcmp(type, "media-state")) {
-        m->type = MM_SIG_MEDIA_STATE;
+        m->type = SD_MEDIA_STATE;
         return media_state(m);
     }
     if (!strcmp(type, "ping") || !strcmp(type, "leave")) {
-        m->type = type[0] == 'p' ? MM_SIG_PING : MM_SIG_LEAVE;
+        m->type = type[0] == 'p' ? SD_PING : SD_LEAVE;
         return 0;
     }
     if (!strncmp(type, "sfu-", 4))
@@ -121,7 +121,7 @@ static int by_type(mm_sig_msg *m, const char *type)
     return refuse(m, "unknown type");
 }
 
-int mm_sig_parse(const char *buf, size_t len, mm_sig_msg *out)
+int sd_parse(const char *buf, size_t len, sd_msg *out)
 {
     json_error_t err;
     json_t *type;
@@ -138,11 +138,11 @@ int mm_sig_parse(const char *buf, size_t len, mm_sig_msg *out)
         refuse(out, "type must be a string");
     else if (by_type(out, json_string_value(type)) == 0)
         return 0;
-    mm_sig_msg_clear(out);
+    sd_msg_clear(out);
     return -1;
 }
 
-void mm_sig_msg_clear(mm_sig_msg *m)
+void sd_msg_clear(sd_msg *m)
 {
     json_decref(m->json);
     m->json = NULL;
@@ -151,7 +151,7 @@ void mm_sig_msg_clear(mm_sig_msg *m)
 
 /* A frame naming either id: the server's set in it, written out anew. 0 if
  * out of memory. */
-static size_t rewritten(mm_sig_msg *m, long long from_user_id, long long meeting_id,
+static size_t rewritten(sd_msg *m, long long from_user_id, long long meeting_id,
                         char *out, size_t cap)
 {
     if (json_object_set_new(m->json, "from_user_id", json_integer(from_user_id))
@@ -163,7 +163,7 @@ static size_t rewritten(mm_sig_msg *m, long long from_user_id, long long meeting
 /* The parser read buf as one object with members (a relayed frame has its
  * target_user_id), with nothing but white space before its brace, so the
  * ids and a comma in its place leave one object, each key once. */
-size_t mm_sig_relay(mm_sig_msg *m, const char *buf, size_t len, long long from_user_id,
+size_t sd_relay(sd_msg *m, const char *buf, size_t len, long long from_user_id,
                     long long meeting_id, char *out, size_t cap)
 {
     const char *brace;
@@ -190,7 +190,7 @@ size_t mm_sig_relay(mm_sig_msg *m, const char *buf, size_t len, long long from_u
 
 enum { GIVEN_MEETING = 1, GIVEN_USER = 2, GIVEN_TOKEN = 4 };
 
-void mm_sig_query_init(mm_sig_query *q)
+void sd_query_init(sd_query *q)
 {
     memset(q, 0, sizeof(*q));
 }
@@ -231,18 +231,18 @@ static unsigned query_name(const char *arg, size_t len, const char **value, size
     return 0;
 }
 
-int mm_sig_query_arg(mm_sig_query *q, const char *arg, size_t len, const char **why)
+int sd_query_arg(sd_query *q, const char *arg, size_t len, const char **why)
 {
     const char *value = NULL;
     size_t vlen = 0;
     unsigned bit;
 
     q->bytes += len + (q->args ? 1 : 0);
-    if (len > MM_SIG_QUERY_MAX || q->bytes > MM_SIG_QUERY_MAX) {
-        *why = MM_SIG_QUERY_TOO_LONG;
+    if (len > SD_QUERY_MAX || q->bytes > SD_QUERY_MAX) {
+        *why = SD_QUERY_TOO_LONG;
         return 4400;
     }
-    if (++q->args > MM_SIG_QUERY_ARGS) {
+    if (++q->args > SD_QUERY_ARGS) {
         *why = "the query has more than 32 parameters";
         return 4400;
     }
@@ -263,7 +263,7 @@ int mm_sig_query_arg(mm_sig_query *q, const char *arg, size_t len, const char **
     return 0;
 }
 
-int mm_sig_query_end(const mm_sig_query *q, const char **why)
+int sd_query_end(const sd_query *q, const char **why)
 {
     if (q->given != (GIVEN_MEETING | GIVEN_USER | GIVEN_TOKEN) || !q->token[0]) {
         *why = "meeting_id, user_id and token are required";

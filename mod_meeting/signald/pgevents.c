@@ -18,7 +18,7 @@
  * only SELECT, INSERT, UPDATE, DELETE and VALUES, but the protocol's Parse
  * message that PQsendPrepare sends takes utility statements such as LISTEN
  * too, and a prepared LISTEN subscribes as a plain one does. */
-static const char SQL_LISTEN[] = "LISTEN " MM_EVENTS_CHANNEL;
+static const char SQL_LISTEN[] = "LISTEN " SD_EVENTS_CHANNEL;
 static const char SQL_PING[] = "SELECT 1";
 /* For each seat: is its meeting still ongoing, is the user still a member,
  * did a REST leave give the seat back (lease cleared), what is the role, what
@@ -34,9 +34,9 @@ static const char SQL_RECONCILE[] =
 
 /* A silent LISTEN connection is probed this often; a probe stuck past the
  * query deadline makes db.c reconnect. */
-#define HEARTBEAT_US (30 * MM_US)
+#define HEARTBEAT_US (30 * SD_US)
 
-static mm_db *listen_db;
+static sd_db *listen_db;
 static struct lws_context *ctx;
 static lws_sorted_usec_list_t heartbeat_sul;
 
@@ -66,14 +66,14 @@ static int is_true(const PGresult *res, int row, int col)
 /* The room's settings, if a settings-changed went unheard. */
 static void reconcile_settings(long long meeting_id, const char *text)
 {
-    mm_room *r = mm_room_find(meeting_id);
+    sd_room *r = sd_room_find(meeting_id);
     json_t *settings;
 
     if (!r)
         return;
     settings = json_loads(text, 0, NULL);
     if (json_is_object(settings) && (!r->settings || !json_equal(settings, r->settings)))
-        mm_control_settings(meeting_id, settings);
+        sd_control_settings(meeting_id, settings);
     json_decref(settings);
 }
 
@@ -81,23 +81,23 @@ static void reconcile_settings(long long meeting_id, const char *text)
 static void reconcile_row(const recon *rc, const PGresult *res, int row)
 {
     size_t i = (size_t)atoll(PQgetvalue(res, row, 0)) - 1;
-    mm_seat *s;
+    sd_seat *s;
 
     if (i >= rc->n)
         return;
-    s = mm_seat_find(rc->meeting_id[i], rc->user_id[i]);
+    s = sd_seat_find(rc->meeting_id[i], rc->user_id[i]);
     if (!s || s->serial != rc->serial[i])
         return;
     if (!strcmp(PQgetvalue(res, row, 1), "ongoing"))
         reconcile_settings(rc->meeting_id[i], PQgetvalue(res, row, 5));
     if (strcmp(PQgetvalue(res, row, 1), "ongoing") != 0)
-        mm_control_ended(rc->meeting_id[i]);
+        sd_control_ended(rc->meeting_id[i]);
     else if (is_true(res, row, 2))
-        mm_control_removed(rc->meeting_id[i], rc->user_id[i]);
+        sd_control_removed(rc->meeting_id[i], rc->user_id[i]);
     else if (is_true(res, row, 3))
-        mm_control_left(rc->meeting_id[i], rc->user_id[i]);
+        sd_control_left(rc->meeting_id[i], rc->user_id[i]);
     else if (*PQgetvalue(res, row, 4) && (!s->role || strcmp(s->role, PQgetvalue(res, row, 4))))
-        mm_control_role(rc->meeting_id[i], rc->user_id[i], PQgetvalue(res, row, 4));
+        sd_control_role(rc->meeting_id[i], rc->user_id[i], PQgetvalue(res, row, 4));
 }
 
 static void reconcile_start(void);
@@ -109,7 +109,7 @@ static void reconciled(void *arg, const PGresult *res)
     if (res) {
         for (int row = 0; row < PQntuples(res); row++)
             reconcile_row(rc, res, row);
-        mm_log("info", "reconciled %zu seat(s) with the database", rc->n);
+        sd_log("info", "MM3030: reconciled %zu seat(s) with the database", rc->n);
     }
     recon_free(rc);
     reconciling = 0;
@@ -133,7 +133,7 @@ static char *id_array(const long long *ids, size_t n)
 
 static recon *snapshot(void)
 {
-    size_t n = mm_rooms_seat_count(), i = 0;
+    size_t n = sd_rooms_seat_count(), i = 0;
     recon *rc = calloc(1, sizeof(*rc));
 
     if (!rc)
@@ -145,8 +145,8 @@ static recon *snapshot(void)
         recon_free(rc);
         return NULL;
     }
-    for (mm_room *r = mm_rooms_first(); r; r = r->next)
-        for (mm_seat *s = r->seats; s && i < n; s = s->next, i++) {
+    for (sd_room *r = sd_rooms_first(); r; r = r->next)
+        for (sd_seat *s = r->seats; s && i < n; s = s->next, i++) {
             rc->meeting_id[i] = r->meeting_id;
             rc->user_id[i] = s->user_id;
             rc->serial[i] = s->serial;
@@ -162,7 +162,7 @@ static void reconcile_start(void)
     const char *params[2];
 
     reconcile_again = 0;
-    if (!mm_rooms_seat_count() || !mm_db_ready(listen_db))
+    if (!sd_rooms_seat_count() || !sd_db_ready(listen_db))
         return;     /* nothing to check, or the up hook will do it */
     rc = snapshot();
     if (rc) {
@@ -171,7 +171,7 @@ static void reconcile_start(void)
     }
     params[0] = m;
     params[1] = u;
-    if (!rc || !m || !u || mm_db_send(listen_db, SQL_RECONCILE, 2, params, reconciled, rc)) {
+    if (!rc || !m || !u || sd_db_send(listen_db, SQL_RECONCILE, 2, params, reconciled, rc)) {
         if (rc)
             recon_free(rc);
     } else {
@@ -181,7 +181,7 @@ static void reconcile_start(void)
     free(u);
 }
 
-void mm_events_reconcile(void)
+void sd_events_reconcile(void)
 {
     if (reconciling)
         reconcile_again = 1;
@@ -205,34 +205,34 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
     json_t *by = json_object_get(ev, "by_user_id");
 
     if (!strcmp(type, "meeting-ended"))
-        mm_control_ended(meeting_id);
+        sd_control_ended(meeting_id);
     else if (!strcmp(type, "participant-removed") && user_id)
-        mm_control_removed(meeting_id, user_id);
+        sd_control_removed(meeting_id, user_id);
     else if (!strcmp(type, "participant-left") && user_id)
-        mm_control_left(meeting_id, user_id);
+        sd_control_left(meeting_id, user_id);
     else if (!strcmp(type, "role-changed") && user_id && role)
-        mm_control_role(meeting_id, user_id, role);
+        sd_control_role(meeting_id, user_id, role);
     else if (!strcmp(type, "chat") || !strcmp(type, "recording-started")
              || !strcmp(type, "recording-stopped"))
-        mm_control_push(meeting_id, ev);
+        sd_control_push(meeting_id, ev);
     else if (!strcmp(type, "waiting-joined") && user_id)
-        mm_control_waiting_joined(meeting_id, ev);
+        sd_control_waiting_joined(meeting_id, ev);
     else if (!strcmp(type, "waiting-left") && user_id && reason)
-        mm_control_waiting_left(meeting_id, user_id, reason, ev);
+        sd_control_waiting_left(meeting_id, user_id, reason, ev);
     else if (!strcmp(type, "settings-changed"))
-        mm_control_settings(meeting_id, json_object_get(ev, "settings"));
+        sd_control_settings(meeting_id, json_object_get(ev, "settings"));
     else if (!strcmp(type, "mute-requested") && user_id && json_is_integer(by))
-        mm_control_mute(meeting_id, user_id, json_integer_value(by));
+        sd_control_mute(meeting_id, user_id, json_integer_value(by));
     else if (!strcmp(type, "meeting-started"))
-        mm_sfu_started(meeting_id,
+        sd_sfu_started(meeting_id,
                        (int)json_integer_value(json_object_get(ev, "max_participants")));
     else if (!strcmp(type, "meeting-resized"))
-        mm_sfu_resized(meeting_id,
+        sd_sfu_resized(meeting_id,
                        (int)json_integer_value(json_object_get(ev, "max_participants")));
     else if (!strcmp(type, "sfu-record"))
-        mm_sfu_record_event(meeting_id, ev);
+        sd_sfu_record_event(meeting_id, ev);
     else
-        mm_log("warn", "meeting %lld: event %.40s ignored (unknown or incomplete)",
+        sd_log("warn", "MM3031: meeting %lld: event %.40s ignored (unknown or incomplete)",
                meeting_id, type);
 }
 
@@ -243,13 +243,13 @@ static void on_notify(void *arg, const char *channel, const char *payload)
     const char *type;
 
     (void)arg;
-    if (strcmp(channel, MM_EVENTS_CHANNEL) != 0)
+    if (strcmp(channel, SD_EVENTS_CHANNEL) != 0)
         return;
     ev = json_loads(payload, 0, &err);
     type = json_string_value(json_object_get(ev, "type"));
     mid = json_object_get(ev, "meeting_id");
     if (!type || !json_is_integer(mid) || json_integer_value(mid) <= 0)
-        mm_log("warn", "event ignored: not {type, meeting_id, ...}");
+        sd_log("warn", "MM3032: event ignored: not {type, meeting_id, ...}");
     else
         dispatch(ev, type, json_integer_value(mid));
     json_decref(ev);
@@ -262,8 +262,8 @@ static void listening(void *arg, const PGresult *res)
     (void)arg;
     if (!res)
         return;
-    mm_log("info", "listening on " MM_EVENTS_CHANNEL);
-    mm_seats_recheck_waiting();
+    sd_log("info", "MM3033: listening on " SD_EVENTS_CHANNEL);
+    sd_seats_recheck_waiting();
 }
 
 /* (Re)connected: LISTEN, then catch up on whatever happened while away. The
@@ -271,7 +271,7 @@ static void listening(void *arg, const PGresult *res)
 static void on_up(void *arg)
 {
     (void)arg;
-    if (mm_db_send(listen_db, SQL_LISTEN, 0, NULL, listening, NULL) == 0) {
+    if (sd_db_send(listen_db, SQL_LISTEN, 0, NULL, listening, NULL) == 0) {
         reconciling = 0;
         reconcile_start();
     }
@@ -286,26 +286,26 @@ static void probed(void *arg, const PGresult *res)
 static void heartbeat(lws_sorted_usec_list_t *sul)
 {
     (void)sul;
-    if (mm_db_ready(listen_db))
-        mm_db_send(listen_db, SQL_PING, 0, NULL, probed, NULL);
+    if (sd_db_ready(listen_db))
+        sd_db_send(listen_db, SQL_PING, 0, NULL, probed, NULL);
     lws_sul_schedule(ctx, 0, &heartbeat_sul, heartbeat, HEARTBEAT_US);
 }
 
-int mm_events_start(struct lws_context *context, struct lws_vhost *vh, const char *conninfo)
+int sd_events_start(struct lws_context *context, struct lws_vhost *vh, const char *conninfo)
 {
-    mm_db_hooks hooks = {on_up, on_notify, NULL};
+    sd_db_hooks hooks = {on_up, on_notify, NULL};
 
     ctx = context;
-    listen_db = mm_db_open(ctx, vh, "events", conninfo, &hooks);
+    listen_db = sd_db_open(ctx, vh, "events", conninfo, &hooks);
     if (!listen_db)
         return -1;
     lws_sul_schedule(ctx, 0, &heartbeat_sul, heartbeat, HEARTBEAT_US);
     return 0;
 }
 
-void mm_events_stop(void)
+void sd_events_stop(void)
 {
     lws_sul_cancel(&heartbeat_sul);
-    mm_db_close(listen_db);
+    sd_db_close(listen_db);
     listen_db = NULL;
 }

@@ -7,22 +7,22 @@
  * could not renew, the rooms are reconciled with the tables, so an event
  * missed in between is still acted on.
  */
-#ifndef MM_SIG_PGEVENTS_H
-#define MM_SIG_PGEVENTS_H
+#ifndef SD_PGEVENTS_H
+#define SD_PGEVENTS_H
 
 #include <libwebsockets.h>
 
 #include "pq.h"
 
-#define MM_EVENTS_CHANNEL "meeting_events"
+#define SD_EVENTS_CHANNEL "meeting_events"
 
 /* Opens the LISTEN connection (it keeps reconnecting by itself). -1 when out
  * of memory. */
-int mm_events_start(struct lws_context *ctx, struct lws_vhost *vh, const char *conninfo);
+int sd_events_start(struct lws_context *ctx, struct lws_vhost *vh, const char *conninfo);
 
 /* Checks every seat in memory against the tables, soon. */
-void mm_events_reconcile(void);
+void sd_events_reconcile(void);
 
-void mm_events_stop(void);
+void sd_events_stop(void);
 
 #endif

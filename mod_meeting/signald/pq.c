@@ -13,7 +13,7 @@
 
 /* A connection attempt or a query taking longer than this is given up, so a
  * half-dead server cannot leave sockets waiting for their seat forever. */
-#define DEADLINE_US (10 * MM_US)
+#define DEADLINE_US (10 * SD_US)
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 /* How often an attempt in progress checks its socket. */
@@ -39,16 +39,16 @@ typedef struct query {
     const char *sql;        /* a string literal of the caller's: kept, not copied */
     int nparams;
     char **params;
-    mm_db_result_fn fn;
+    sd_db_result_fn fn;
     void *arg;
 } query;
 
-struct mm_db {
+struct sd_db {
     struct lws_context *ctx;
     struct lws_vhost *vh;
     const char *name;
     const char *conninfo;
-    mm_db_hooks hooks;
+    sd_db_hooks hooks;
     int state;
     PGconn *pg;
     struct lws *wsi;        /* the adopted dup of PQsocket, while DB_READY */
@@ -71,10 +71,10 @@ struct mm_db {
 };
 
 static void tick(lws_sorted_usec_list_t *sul);
-static void pump(mm_db *db);
-static void complete_head(mm_db *db);
+static void pump(sd_db *db);
+static void complete_head(sd_db *db);
 
-static void schedule(mm_db *db, long long us)
+static void schedule(sd_db *db, long long us)
 {
     lws_sul_schedule(db->ctx, 0, &db->sul, tick, us);
 }
@@ -89,7 +89,7 @@ static void free_query(query *q)
 
 /* Answers every queued query with NULL. The list is detached first: a
  * callback may try to send again, and is refused because we are not up. */
-static void fail_all(mm_db *db)
+static void fail_all(sd_db *db)
 {
     query *q = db->head, *next;
 
@@ -103,7 +103,7 @@ static void fail_all(mm_db *db)
     }
 }
 
-static void drop_connection(mm_db *db)
+static void drop_connection(sd_db *db)
 {
     if (db->wsi) {
         /* lws closes its dup of the socket; libpq closes its own. */
@@ -119,13 +119,13 @@ static void drop_connection(mm_db *db)
 }
 
 /* The connection failed or broke: answer the waiting queries, retry later. */
-static void lost(mm_db *db, const char *why)
+static void lost(sd_db *db, const char *why)
 {
     int was_ready = db->state == DB_READY;
 
     /* While the server stays away: the first failure, then one a minute. */
     if (was_ready || db->failures++ % LOG_EVERY == 0)
-        mm_log("warn", "db %s: %s: %s", db->name,
+        sd_log("warn", "MM3034: db %s: %s: %s", db->name,
                was_ready ? "connection lost" : "cannot connect", why && *why ? why : "?");
     drop_connection(db);
     db->state = DB_WAIT;
@@ -138,10 +138,10 @@ static void lost(mm_db *db, const char *why)
  * rather than raw to stderr. */
 static void notice(void *arg, const char *message)
 {
-    mm_log("warn", "db %s: %s", (const char *)arg, message);
+    sd_log("warn", "MM3035: db %s: %s", (const char *)arg, message);
 }
 
-static void connect_start(mm_db *db)
+static void connect_start(sd_db *db)
 {
     /* Ours come first so that anything in the admin's conninfo (the dbname
      * entry, expanded) overrides them. connect_timeout is not enforced by
@@ -159,11 +159,11 @@ static void connect_start(mm_db *db)
     PQsetNoticeProcessor(db->pg, notice, (void *)db->name);
     db->state = DB_CONNECTING;
     db->poll = PGRES_POLLING_WRITING;
-    db->deadline_us = mm_mono_us() + DEADLINE_US;
+    db->deadline_us = sd_mono_us() + DEADLINE_US;
     schedule(db, 0);
 }
 
-static void become_ready(mm_db *db)
+static void become_ready(sd_db *db)
 {
     lws_adopt_desc_t ad;
     int fd;
@@ -182,7 +182,7 @@ static void become_ready(mm_db *db)
     ad.vh = db->vh;
     ad.type = LWS_ADOPT_RAW_FILE_DESC;
     ad.fd.filefd = fd;
-    ad.vh_prot_name = MM_DB_PROTOCOL;
+    ad.vh_prot_name = SD_DB_PROTOCOL;
     ad.opaque = db;
     db->wsi = lws_adopt_descriptor_vhost_via_info(&ad);
     if (!db->wsi) {
@@ -191,13 +191,13 @@ static void become_ready(mm_db *db)
     }
     db->state = DB_READY;
     db->backoff_ms = BACKOFF_MIN_MS;
-    mm_log("info", "db %s: connected", db->name);
+    sd_log("info", "MM3036: db %s: connected", db->name);
     db->failures = 0;
-    schedule(db, MM_US);
+    schedule(db, SD_US);
     /* The server gives up on a statement (a lock wait, say) before our own
      * deadline would drop the connection: the query fails alone and the
      * server does not go on to run it after we stopped waiting. */
-    mm_db_send(db, SQL_TIMEOUT, 0, NULL, NULL, NULL);
+    sd_db_send(db, SQL_TIMEOUT, 0, NULL, NULL, NULL);
     if (db->hooks.up)
         db->hooks.up(db->hooks.arg);
     pump(db);
@@ -205,7 +205,7 @@ static void become_ready(mm_db *db)
 
 /* One step of PQconnectPoll, taken only when its socket is ready, as libpq
  * asks: a peek with poll() and a zero timeout never blocks the loop. */
-static void connect_step(mm_db *db)
+static void connect_step(sd_db *db)
 {
     struct pollfd p;
     int r;
@@ -215,7 +215,7 @@ static void connect_step(mm_db *db)
     p.revents = 0;
     r = p.fd < 0 ? 1 : poll(&p, 1, 0);
     if (r == 0) {
-        if (mm_mono_us() > db->deadline_us)
+        if (sd_mono_us() > db->deadline_us)
             lost(db, "connection attempt timed out");
         else
             schedule(db, CONNECT_POLL_US);
@@ -233,7 +233,7 @@ static void connect_step(mm_db *db)
 /* The one timer of a connection: its meaning follows the state. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
-    mm_db *db = lws_container_of(sul, mm_db, sul);
+    sd_db *db = lws_container_of(sul, sd_db, sul);
 
     switch (db->state) {
     case DB_WAIT:
@@ -243,17 +243,17 @@ static void tick(lws_sorted_usec_list_t *sul)
         connect_step(db);
         break;
     case DB_READY:
-        if (db->inflight && mm_mono_us() > db->deadline_us)
+        if (db->inflight && sd_mono_us() > db->deadline_us)
             lost(db, "query timed out");
         else
-            schedule(db, MM_US);
+            schedule(db, SD_US);
         break;
     default:
         break;
     }
 }
 
-static void flush(mm_db *db)
+static void flush(sd_db *db)
 {
     int r = PQflush(db->pg);
 
@@ -265,7 +265,7 @@ static void flush(mm_db *db)
 
 /* The index of the statement prepared for sql on this session, or -1. The
  * texts are few (one per string literal of the callers): a scan will do. */
-static int stmt_find(const mm_db *db, const char *sql)
+static int stmt_find(const sd_db *db, const char *sql)
 {
     for (int i = 0; i < db->nstmts; i++)
         if (db->stmts[i] && (db->stmts[i] == sql || !strcmp(db->stmts[i], sql)))
@@ -274,7 +274,7 @@ static int stmt_find(const mm_db *db, const char *sql)
 }
 
 /* Registers sql under the next free name; -1 when out of memory. */
-static int stmt_add(mm_db *db, const char *sql)
+static int stmt_add(sd_db *db, const char *sql)
 {
     if (db->nstmts == db->capstmts) {
         int cap = db->capstmts ? db->capstmts * 2 : 8;
@@ -296,7 +296,7 @@ static int stmt_add(mm_db *db, const char *sql)
  * name, instead of every one failing until the next reconnect. The server
  * function that raised it is checked too, since a SQL function may raise
  * the same SQLSTATE at every call, and each would cost a statement. */
-static void stmt_stale(mm_db *db, const PGresult *res)
+static void stmt_stale(sd_db *db, const PGresult *res)
 {
     const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *where = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
@@ -310,7 +310,7 @@ static void stmt_stale(mm_db *db, const PGresult *res)
 
 /* Sends the head query's next step: the Parse of its statement if this
  * session has not prepared its text yet, else the execution. */
-static int send_head(mm_db *db)
+static int send_head(sd_db *db)
 {
     query *q = db->head;
     char name[STMT_NAME];
@@ -319,7 +319,7 @@ static int send_head(mm_db *db)
     db->stmt = stmt_find(db, q->sql);
     db->inflight = db->stmt < 0 ? FLIGHT_PREPARE : FLIGHT_EXECUTE;
     if (db->stmt < 0 && (db->stmt = stmt_add(db, q->sql)) < 0) {
-        mm_log("error", "db %s: out of memory", db->name);
+        sd_log("error", "MM3037: db %s: out of memory", db->name);
         complete_head(db);
         return 0;
     }
@@ -335,13 +335,13 @@ static int send_head(mm_db *db)
         lost(db, PQerrorMessage(db->pg));
         return -1;
     }
-    db->deadline_us = mm_mono_us() + DEADLINE_US;
+    db->deadline_us = sd_mono_us() + DEADLINE_US;
     flush(db);
     return db->state == DB_READY ? 0 : -1;
 }
 
 /* The head query has all its results: hand them over. */
-static void complete_head(mm_db *db)
+static void complete_head(sd_db *db)
 {
     query *q = db->head;
     PGresult *res = db->result;
@@ -356,7 +356,7 @@ static void complete_head(mm_db *db)
     if (!ok && res && db->stmt >= 0)
         stmt_stale(db, res);
     if (!ok)
-        mm_log("error", "db %s: query failed: %s", db->name,
+        sd_log("error", "MM3038: db %s: query failed: %s", db->name,
                res ? PQresultErrorMessage(res) : "no result");
     if (q->fn)
         q->fn(q->arg, ok ? res : NULL);
@@ -367,7 +367,7 @@ static void complete_head(mm_db *db)
 /* The head's Parse is answered. Prepared: its execution goes next (pump's
  * loop sends it). Refused (a syntax error, say): the query fails, and the
  * name, the newest one, is free again since the server did not take it. */
-static void prepared(mm_db *db)
+static void prepared(sd_db *db)
 {
     if (db->result && PQresultStatus(db->result) == PGRES_COMMAND_OK) {
         PQclear(db->result);
@@ -381,7 +381,7 @@ static void prepared(mm_db *db)
 }
 
 /* Sends queued queries and collects answers as far as input allows. */
-static void pump(mm_db *db)
+static void pump(sd_db *db)
 {
     if (db->pumping)
         return;
@@ -413,7 +413,7 @@ static void pump(mm_db *db)
     db->pumping = 0;
 }
 
-static void deliver_notifications(mm_db *db)
+static void deliver_notifications(sd_db *db)
 {
     PGnotify *n;
 
@@ -424,7 +424,7 @@ static void deliver_notifications(mm_db *db)
     }
 }
 
-static void readable(mm_db *db)
+static void readable(sd_db *db)
 {
     if (!PQconsumeInput(db->pg)) {
         lost(db, PQerrorMessage(db->pg));
@@ -436,13 +436,13 @@ static void readable(mm_db *db)
 
 static void kick(lws_sorted_usec_list_t *sul)
 {
-    pump(lws_container_of(sul, mm_db, kick));
+    pump(lws_container_of(sul, sd_db, kick));
 }
 
-int mm_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+int sd_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                        void *in, size_t len)
 {
-    mm_db *db = lws_get_opaque_user_data(wsi);
+    sd_db *db = lws_get_opaque_user_data(wsi);
 
     (void)user;
     (void)in;
@@ -470,10 +470,10 @@ int mm_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     }
 }
 
-mm_db *mm_db_open(struct lws_context *ctx, struct lws_vhost *vh, const char *name,
-                  const char *conninfo, const mm_db_hooks *hooks)
+sd_db *sd_db_open(struct lws_context *ctx, struct lws_vhost *vh, const char *name,
+                  const char *conninfo, const sd_db_hooks *hooks)
 {
-    mm_db *db = calloc(1, sizeof(*db));
+    sd_db *db = calloc(1, sizeof(*db));
 
     if (!db)
         return NULL;
@@ -511,8 +511,8 @@ static query *new_query(const char *sql, int nparams, const char *const *params)
     return q;
 }
 
-int mm_db_send(mm_db *db, const char *sql, int nparams, const char *const *params,
-               mm_db_result_fn fn, void *arg)
+int sd_db_send(sd_db *db, const char *sql, int nparams, const char *const *params,
+               sd_db_result_fn fn, void *arg)
 {
     query *q;
 
@@ -529,17 +529,17 @@ int mm_db_send(mm_db *db, const char *sql, int nparams, const char *const *param
         db->head = q;
     db->tail = q;
     /* Sent from the loop, not from here: the caller never sees its own
-     * callback run before mm_db_send has returned. */
+     * callback run before sd_db_send has returned. */
     lws_sul_schedule(db->ctx, 0, &db->kick, kick, 0);
     return 0;
 }
 
-int mm_db_ready(const mm_db *db)
+int sd_db_ready(const sd_db *db)
 {
     return db && db->state == DB_READY;
 }
 
-void mm_db_close(mm_db *db)
+void sd_db_close(sd_db *db)
 {
     if (!db)
         return;

@@ -18,39 +18,39 @@
 #include <libwebsockets.h>
 
 /* The vhost protocol that adopted database sockets are bound to. */
-#define MM_DB_PROTOCOL "mm-pg"
+#define SD_DB_PROTOCOL "mm-pg"
 
-typedef struct mm_db mm_db;
+typedef struct sd_db sd_db;
 
 /* Called once per query: res is the successful result (valid only during the
  * call), or NULL when the query failed or the connection went away. */
-typedef void (*mm_db_result_fn)(void *arg, const PGresult *res);
+typedef void (*sd_db_result_fn)(void *arg, const PGresult *res);
 
 typedef struct {
     void (*up)(void *arg);  /* connected (again): e.g. re-LISTEN */
     void (*notify)(void *arg, const char *channel, const char *payload);
     void *arg;
-} mm_db_hooks;
+} sd_db_hooks;
 
 /* Starts connecting at once; never fails for an unreachable server (it keeps
  * retrying). name only labels log lines. Returns NULL when out of memory. */
-mm_db *mm_db_open(struct lws_context *ctx, struct lws_vhost *vh, const char *name,
-                  const char *conninfo, const mm_db_hooks *hooks);
+sd_db *sd_db_open(struct lws_context *ctx, struct lws_vhost *vh, const char *name,
+                  const char *conninfo, const sd_db_hooks *hooks);
 
 /* Queues a query with text parameters (copied). sql is one statement with
  * $n placeholders, never data: it names a prepared statement for as long as
  * db lives, so it is kept, not copied (a string literal). Returns 0, or -1
  * when the connection is not up: then fn is never called. */
-int mm_db_send(mm_db *db, const char *sql, int nparams, const char *const *params,
-               mm_db_result_fn fn, void *arg);
+int sd_db_send(sd_db *db, const char *sql, int nparams, const char *const *params,
+               sd_db_result_fn fn, void *arg);
 
-int mm_db_ready(const mm_db *db);
+int sd_db_ready(const sd_db *db);
 
 /* Closes for good (shutdown); waiting queries are answered with NULL. */
-void mm_db_close(mm_db *db);
+void sd_db_close(sd_db *db);
 
-/* The callback of the MM_DB_PROTOCOL protocol. */
-int mm_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+/* The callback of the SD_DB_PROTOCOL protocol. */
+int sd_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                        void *in, size_t len);
 
 #endif

@@ -3,14 +3,14 @@
  * a client sends once parse.c has read and checked it. A bad frame is
  * answered with an error frame (frames.h); the socket stays open.
  */
-#ifndef MM_SIG_PROTOCOL_H
-#define MM_SIG_PROTOCOL_H
+#ifndef SD_PROTOCOL_H
+#define SD_PROTOCOL_H
 
 #include <stddef.h>
 
 #include "conn.h"
 
 /* One complete message from a seated or waiting client. */
-void mm_protocol_frame(mm_conn *c, const unsigned char *data, size_t len, int binary);
+void sd_protocol_frame(sd_conn *c, const unsigned char *data, size_t len, int binary);
 
 #endif

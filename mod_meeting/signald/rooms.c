@@ -9,21 +9,21 @@
 #include "util.h"
 
 /* Rooms by (meeting_id, 0), seats by (meeting_id, user_id). */
-static mm_idmap rooms_by_id = MM_IDMAP_INIT;
-static mm_idmap seats_by_id = MM_IDMAP_INIT;
-static mm_room *rooms;
-static mm_seat *grace;
+static sd_idmap rooms_by_id = SD_IDMAP_INIT;
+static sd_idmap seats_by_id = SD_IDMAP_INIT;
+static sd_room *rooms;
+static sd_seat *grace;
 static size_t nrooms, nseats, nattached;
 static unsigned long long serials;
 
-mm_room *mm_room_find(long long meeting_id)
+sd_room *sd_room_find(long long meeting_id)
 {
-    return mm_idmap_get(&rooms_by_id, meeting_id, 0);
+    return sd_idmap_get(&rooms_by_id, meeting_id, 0);
 }
 
-mm_room *mm_room_get(long long meeting_id)
+sd_room *sd_room_get(long long meeting_id)
 {
-    mm_room *r = mm_room_find(meeting_id);
+    sd_room *r = sd_room_find(meeting_id);
 
     if (r)
         return r;
@@ -31,7 +31,7 @@ mm_room *mm_room_get(long long meeting_id)
     if (!r)
         return NULL;
     r->meeting_id = meeting_id;
-    if (mm_idmap_put(&rooms_by_id, meeting_id, 0, r)) {
+    if (sd_idmap_put(&rooms_by_id, meeting_id, 0, r)) {
         free(r);
         return NULL;
     }
@@ -43,12 +43,12 @@ mm_room *mm_room_get(long long meeting_id)
     return r;
 }
 
-void mm_room_gc(mm_room *r)
+void sd_room_gc(sd_room *r)
 {
     if (!r || r->seats || r->takes || r->waiting)
         return;
     json_decref(r->settings);
-    mm_idmap_del(&rooms_by_id, r->meeting_id, 0);
+    sd_idmap_del(&rooms_by_id, r->meeting_id, 0);
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -59,41 +59,41 @@ void mm_room_gc(mm_room *r)
     free(r);
 }
 
-mm_room *mm_rooms_first(void)
+sd_room *sd_rooms_first(void)
 {
     return rooms;
 }
 
-size_t mm_rooms_count(void)
+size_t sd_rooms_count(void)
 {
     return nrooms;
 }
 
-size_t mm_rooms_seat_count(void)
+size_t sd_rooms_seat_count(void)
 {
     return nseats;
 }
 
-size_t mm_rooms_attached_count(void)
+size_t sd_rooms_attached_count(void)
 {
     return nattached;
 }
 
-mm_seat *mm_seat_find(long long meeting_id, long long user_id)
+sd_seat *sd_seat_find(long long meeting_id, long long user_id)
 {
-    return mm_idmap_get(&seats_by_id, meeting_id, user_id);
+    return sd_idmap_get(&seats_by_id, meeting_id, user_id);
 }
 
-mm_seat *mm_seat_add(mm_room *r, long long user_id)
+sd_seat *sd_seat_add(sd_room *r, long long user_id)
 {
-    mm_seat *s = calloc(1, sizeof(*s));
+    sd_seat *s = calloc(1, sizeof(*s));
 
     if (!s)
         return NULL;
     s->room = r;
     s->serial = ++serials;
     s->user_id = user_id;
-    if (mm_idmap_put(&seats_by_id, r->meeting_id, user_id, s)) {
+    if (sd_idmap_put(&seats_by_id, r->meeting_id, user_id, s)) {
         free(s);
         return NULL;
     }
@@ -108,7 +108,7 @@ mm_seat *mm_seat_add(mm_room *r, long long user_id)
     return s;
 }
 
-void mm_seat_ungrace(mm_seat *s)
+void sd_seat_ungrace(sd_seat *s)
 {
     if (!s->in_grace)
         return;
@@ -122,13 +122,13 @@ void mm_seat_ungrace(mm_seat *s)
     s->in_grace = 0;
 }
 
-void mm_seat_remove(mm_seat *s)
+void sd_seat_remove(sd_seat *s)
 {
-    mm_room *r = s->room;
+    sd_room *r = s->room;
 
-    mm_seat_ungrace(s);
-    mm_seat_detach(s);
-    mm_idmap_del(&seats_by_id, r->meeting_id, s->user_id);
+    sd_seat_ungrace(s);
+    sd_seat_detach(s);
+    sd_idmap_del(&seats_by_id, r->meeting_id, s->user_id);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -157,31 +157,31 @@ static int set_str(char **dst, const char *src)
     return 0;
 }
 
-int mm_seat_set_profile(mm_seat *s, long long participant_id, const char *username,
+int sd_seat_set_profile(sd_seat *s, long long participant_id, const char *username,
                         const char *nickname, const char *role)
 {
     s->participant_id = participant_id;
     if (set_str(&s->username, username) || set_str(&s->nickname, nickname))
         return -1;
-    return mm_seat_set_role(s, role);
+    return sd_seat_set_role(s, role);
 }
 
-int mm_seat_set_role(mm_seat *s, const char *role)
+int sd_seat_set_role(sd_seat *s, const char *role)
 {
     return set_str(&s->role, role);
 }
 
-void mm_seat_attach(mm_seat *s, mm_conn *c)
+void sd_seat_attach(sd_seat *s, sd_conn *c)
 {
-    mm_seat_ungrace(s);
+    sd_seat_ungrace(s);
     if (!s->conn)
         nattached++;
     s->conn = c;
     c->seat = s;
-    c->state = MM_CONN_SEATED;
+    c->state = SD_CONN_SEATED;
 }
 
-void mm_seat_detach(mm_seat *s)
+void sd_seat_detach(sd_seat *s)
 {
     if (!s->conn)
         return;
@@ -190,7 +190,7 @@ void mm_seat_detach(mm_seat *s)
     nattached--;
 }
 
-void mm_seat_grace(mm_seat *s, long long until_us)
+void sd_seat_grace(sd_seat *s, long long until_us)
 {
     s->grace_until_us = until_us;
     if (s->in_grace)
@@ -203,12 +203,12 @@ void mm_seat_grace(mm_seat *s, long long until_us)
     s->in_grace = 1;
 }
 
-mm_seat *mm_grace_list(void)
+sd_seat *sd_grace_list(void)
 {
     return grace;
 }
 
-void mm_take_link(mm_room *r, mm_take *t)
+void sd_take_link(sd_room *r, sd_take *t)
 {
     t->room = r;
     t->prev = NULL;
@@ -218,9 +218,9 @@ void mm_take_link(mm_room *r, mm_take *t)
     r->takes = t;
 }
 
-void mm_take_unlink(mm_take *t)
+void sd_take_unlink(sd_take *t)
 {
-    mm_room *r = t->room;
+    sd_room *r = t->room;
 
     if (t->prev)
         t->prev->next = t->next;
@@ -231,7 +231,7 @@ void mm_take_unlink(mm_take *t)
     t->next = t->prev = NULL;
 }
 
-void mm_room_wait(mm_room *r, mm_conn *c)
+void sd_room_wait(sd_room *r, sd_conn *c)
 {
     c->wroom = r;
     c->wprev = NULL;
@@ -239,12 +239,12 @@ void mm_room_wait(mm_room *r, mm_conn *c)
     if (r->waiting)
         r->waiting->wprev = c;
     r->waiting = c;
-    c->state = MM_CONN_WAITING;
+    c->state = SD_CONN_WAITING;
 }
 
-void mm_room_unwait(mm_conn *c)
+void sd_room_unwait(sd_conn *c)
 {
-    mm_room *r = c->wroom;
+    sd_room *r = c->wroom;
 
     if (!r)
         return;
@@ -258,20 +258,20 @@ void mm_room_unwait(mm_conn *c)
     c->wroom = NULL;
 }
 
-mm_conn *mm_room_waiter(mm_room *r, long long user_id)
+sd_conn *sd_room_waiter(sd_room *r, long long user_id)
 {
-    for (mm_conn *c = r ? r->waiting : NULL; c; c = c->wnext)
+    for (sd_conn *c = r ? r->waiting : NULL; c; c = c->wnext)
         if (c->user_id == user_id)
             return c;
     return NULL;
 }
 
-void mm_room_set_settings(mm_room *r, const json_t *settings)
+void sd_room_set_settings(sd_room *r, const json_t *settings)
 {
     json_t *copy = json_deep_copy(settings);
 
     if (!copy) {
-        mm_log("error", "meeting %lld: out of memory", r->meeting_id);
+        sd_log("error", "MM3039: meeting %lld: out of memory", r->meeting_id);
         return;
     }
     json_decref(r->settings);
@@ -279,37 +279,37 @@ void mm_room_set_settings(mm_room *r, const json_t *settings)
     r->screen_share = !json_is_false(json_object_get(copy, "enable_screen_share"));
 }
 
-int mm_seat_is_staff(const mm_seat *s)
+int sd_seat_is_staff(const sd_seat *s)
 {
     return s->role && (!strcmp(s->role, "host") || !strcmp(s->role, "moderator"));
 }
 
-void mm_room_send_staff(mm_room *r, const json_t *frame)
+void sd_room_send_staff(sd_room *r, const json_t *frame)
 {
-    mm_buf *b;
+    sd_buf *b;
 
-    if (!r || !(b = mm_buf_json(frame)))
+    if (!r || !(b = sd_buf_json(frame)))
         return;
-    for (mm_seat *s = r->seats; s; s = s->next)
-        if (s->conn && mm_seat_is_staff(s))
-            mm_conn_send(s->conn, b);
-    mm_buf_unref(b);
+    for (sd_seat *s = r->seats; s; s = s->next)
+        if (s->conn && sd_seat_is_staff(s))
+            sd_conn_send(s->conn, b);
+    sd_buf_unref(b);
 }
 
-void mm_room_send(mm_room *r, const json_t *frame, long long except_user)
+void sd_room_send(sd_room *r, const json_t *frame, long long except_user)
 {
-    mm_buf *b;
+    sd_buf *b;
 
     if (!r)
         return;
     /* Serialised once, whatever the number of sockets. */
-    b = mm_buf_json(frame);
+    b = sd_buf_json(frame);
     if (!b) {
-        mm_log("error", "meeting %lld: cannot serialise a frame", r->meeting_id);
+        sd_log("error", "MM3040: meeting %lld: cannot serialise a frame", r->meeting_id);
         return;
     }
-    for (mm_seat *s = r->seats; s; s = s->next)
+    for (sd_seat *s = r->seats; s; s = s->next)
         if (s->conn && s->user_id != except_user)
-            mm_conn_send(s->conn, b);
-    mm_buf_unref(b);
+            sd_conn_send(s->conn, b);
+    sd_buf_unref(b);
 }

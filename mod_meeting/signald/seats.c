@@ -12,7 +12,7 @@
 #include "sfu.h"
 #include "util.h"
 
-/* mm_seat_take under this node's placement (node.h): 307 when the meeting
+/* sd_seat_take under this node's placement (node.h): 307 when the meeting
  * lives on another node, whose URL is node_url. */
 static const char SQL_TAKE[] = "SELECT code, participant_id, role, username, nickname,"
                                " settings, audio_enabled, video_enabled, node_url"
@@ -21,25 +21,25 @@ static const char SQL_RELEASE[] = "SELECT mm_seat_release($1::bigint, $2::bigint
 static const char SQL_RENEW[] = "SELECT mm_seat_renew($1::bigint[], $2::bigint[])";
 static const char SQL_WAIT_LEAVE[] = "SELECT mm_waiting_leave($1::bigint, $2::bigint)";
 
-/* Seats per mm_seat_renew statement: keeps each statement small. */
+/* Seats per sd_seat_renew statement: keeps each statement small. */
 #define RENEW_BATCH 500
 /* Room for one id in an array literal: a separator and 20 digits. */
 #define ID_CHARS 21
 
-static const mm_sig_config *cfg;
-static mm_db *db;
+static const sd_config *cfg;
+static sd_db *db;
 static struct lws_context *ctx;
 static lws_sorted_usec_list_t renew_sul;
 static int shutting_down;
 /* Asks for a reconciliation with the database (pgevents.c, given by main). */
 static void (*reconcile)(void);
 
-/* A seat being given back: mm_seat_release has not answered yet. */
-typedef struct mm_leave {
-    mm_conn *conn;                  /* the socket that sent leave, if still open */
+/* A seat being given back: sd_seat_release has not answered yet. */
+typedef struct sd_leave {
+    sd_conn *conn;                  /* the socket that sent leave, if still open */
     long long meeting_id, user_id;
     unsigned long long serial;      /* the seat being given back */
-} mm_leave;
+} sd_leave;
 
 static void ids(char m[24], char u[24], long long meeting_id, long long user_id)
 {
@@ -48,77 +48,77 @@ static void ids(char m[24], char u[24], long long meeting_id, long long user_id)
 }
 
 /* Drops the seat from its room and tells the others, if they knew of it. */
-static void vacate(mm_seat *s)
+static void vacate(sd_seat *s)
 {
-    mm_room *r = s->room;
+    sd_room *r = s->room;
     long long user_id = s->user_id;
     int announced = s->announced;
 
-    mm_seat_remove(s);
+    sd_seat_remove(s);
     if (announced) {
-        json_t *f = mm_frame_user("user-left", r->meeting_id, user_id);
+        json_t *f = sd_frame_user("user-left", r->meeting_id, user_id);
 
-        mm_room_send(r, f, 0);
+        sd_room_send(r, f, 0);
         json_decref(f);
     }
-    mm_room_gc(r);
+    sd_room_gc(r);
 }
 
 /* A frame of the waiting room's ({type, meeting_id}) to one socket. */
-static void send_frame(mm_conn *c, const char *type)
+static void send_frame(sd_conn *c, const char *type)
 {
-    json_t *f = mm_frame(type, c->meeting_id);
+    json_t *f = sd_frame(type, c->meeting_id);
 
     if (f)
-        mm_conn_send_json(c, f);
+        sd_conn_send_json(c, f);
     json_decref(f);
 }
 
-static void send_joined(mm_seat *s)
+static void send_joined(sd_seat *s)
 {
-    json_t *f = mm_frame_joined(s, mm_sfu_enabled());
+    json_t *f = sd_frame_joined(s, sd_sfu_enabled());
 
     if (f)
-        mm_conn_send_json(s->conn, f);
+        sd_conn_send_json(s->conn, f);
     json_decref(f);
     if (s->announced)
         return;
     /* First time the others hear of this user (a reconnect is silent). */
     s->announced = 1;
-    f = mm_frame_peer("user-joined", s);
-    mm_room_send(s->room, f, s->user_id);
+    f = sd_frame_peer("user-joined", s);
+    sd_room_send(s->room, f, s->user_id);
     json_decref(f);
     if (s->audio)
         return;
     /* mute_on_join: the others learn at once that the newcomer is muted. */
-    f = mm_frame_media(s);
-    mm_room_send(s->room, f, s->user_id);
+    f = sd_frame_media(s);
+    sd_room_send(s->room, f, s->user_id);
     json_decref(f);
 }
 
 /* The newer socket replaces the older: the user stays, so no user-left. */
-static void replace(mm_seat *s, mm_conn *c)
+static void replace(sd_seat *s, sd_conn *c)
 {
-    mm_conn *old = s->conn;
+    sd_conn *old = s->conn;
 
     if (old && old != c) {
-        mm_seat_detach(s);
-        mm_log("info", "meeting %lld user %lld: replaced by a newer connection",
+        sd_seat_detach(s);
+        sd_log("info", "MM3041: meeting %lld user %lld: replaced by a newer connection",
                s->room->meeting_id, s->user_id);
-        mm_conn_close(old, 4409, "replaced by a newer connection");
+        sd_conn_close(old, 4409, "replaced by a newer connection");
     }
-    mm_seat_attach(s, c);
+    sd_seat_attach(s, c);
 }
 
-/* mm_seat_take said 200. c is NULL when the socket closed while waiting: the
+/* sd_seat_take said 200. c is NULL when the socket closed while waiting: the
  * seat is ours all the same, so it gets the grace period a dropped socket
  * gets (and is released quietly if nobody comes back). */
-static void seat(mm_take *t, mm_conn *c, const PGresult *res)
+static void seat(sd_take *t, sd_conn *c, const PGresult *res)
 {
-    mm_room *r = t->room;
-    mm_seat *s = mm_seat_find(r->meeting_id, t->user_id);
+    sd_room *r = t->room;
+    sd_seat *s = sd_seat_find(r->meeting_id, t->user_id);
 
-    if (!s && (s = mm_seat_add(r, t->user_id)) != NULL) {
+    if (!s && (s = sd_seat_add(r, t->user_id)) != NULL) {
         /* A new seat starts as the database says (mute_on_join); a kept one
          * (a reconnect) as its user last said. */
         s->audio = PQgetvalue(res, 0, 6)[0] == 't';
@@ -126,30 +126,30 @@ static void seat(mm_take *t, mm_conn *c, const PGresult *res)
     }
     if (!s) {
         if (c)
-            mm_conn_close(c, 1011, "out of memory");
+            sd_conn_close(c, 1011, "out of memory");
         return;
     }
-    if (mm_seat_set_profile(s, atoll(PQgetvalue(res, 0, 1)), PQgetvalue(res, 0, 3),
+    if (sd_seat_set_profile(s, atoll(PQgetvalue(res, 0, 1)), PQgetvalue(res, 0, 3),
                             PQgetvalue(res, 0, 4), t->role ? t->role : PQgetvalue(res, 0, 2)))
-        mm_log("error", "meeting %lld user %lld: out of memory", r->meeting_id, t->user_id);
+        sd_log("error", "MM3042: meeting %lld user %lld: out of memory", r->meeting_id, t->user_id);
     if (!c) {
-        long long until = t->gone_us + (long long)cfg->grace * MM_US;
+        long long until = t->gone_us + (long long)cfg->grace * SD_US;
 
         if (!s->conn && (!s->in_grace || s->grace_until_us < until))
-            mm_seat_grace(s, until);
+            sd_seat_grace(s, until);
         return;
     }
     replace(s, c);
-    mm_log("info", "meeting %lld user %lld: seated", r->meeting_id, t->user_id);
+    sd_log("info", "MM3043: meeting %lld user %lld: seated", r->meeting_id, t->user_id);
     if (c->was_waiting) {
         c->was_waiting = 0;
         send_frame(c, "admitted");
     }
     send_joined(s);
-    mm_sfu_seated(c);
+    sd_sfu_seated(c);
 }
 
-static void refuse(mm_conn *c, int code, long long meeting_id)
+static void refuse(sd_conn *c, int code, long long meeting_id)
 {
     static const struct { int db, close; const char *why, *waiting_frame; } map[] = {
         {401, 4401, "ticket revoked by a log-out", NULL},
@@ -160,21 +160,21 @@ static void refuse(mm_conn *c, int code, long long meeting_id)
 
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (map[i].db == code) {
-            mm_log("info", "meeting %lld user %lld: refused: %s", meeting_id, c->user_id,
+            sd_log("info", "MM3044: meeting %lld user %lld: refused: %s", meeting_id, c->user_id,
                    map[i].why);
             /* A waiting socket learns first how its wait ended. */
             if (c->was_waiting && map[i].waiting_frame)
                 send_frame(c, map[i].waiting_frame);
-            mm_conn_close(c, map[i].close, map[i].why);
+            sd_conn_close(c, map[i].close, map[i].why);
             return;
         }
-    mm_log("error", "meeting %lld: mm_seat_take answered %d", meeting_id, code);
-    mm_conn_close(c, 1011, "unexpected answer from the database");
+    sd_log("error", "MM3045: meeting %lld: mm_seat_take answered %d", meeting_id, code);
+    sd_conn_close(c, 1011, "unexpected answer from the database");
 }
 
 /* The meeting's settings as the answer gave them, unless the room knows
  * them already: an event about a later change may have come first. */
-static void learn_settings(mm_room *r, const PGresult *res)
+static void learn_settings(sd_room *r, const PGresult *res)
 {
     json_t *settings;
 
@@ -182,55 +182,55 @@ static void learn_settings(mm_room *r, const PGresult *res)
         return;
     settings = json_loads(PQgetvalue(res, 0, 5), 0, NULL);
     if (json_is_object(settings))
-        mm_room_set_settings(r, settings);
+        sd_room_set_settings(r, settings);
     json_decref(settings);
 }
 
-/* mm_seat_take said 202: the user waits for admission. A newer socket of the
+/* sd_seat_take said 202: the user waits for admission. A newer socket of the
  * same user replaces an older one, as for seats. */
-static void wait_admission(mm_take *t, mm_conn *c)
+static void wait_admission(sd_take *t, sd_conn *c)
 {
-    mm_conn *old = mm_room_waiter(t->room, c->user_id);
+    sd_conn *old = sd_room_waiter(t->room, c->user_id);
 
     if (old && old != c) {
-        mm_room_unwait(old);
-        mm_conn_close(old, 4409, "replaced by a newer connection");
+        sd_room_unwait(old);
+        sd_conn_close(old, 4409, "replaced by a newer connection");
     }
-    mm_room_wait(t->room, c);
+    sd_room_wait(t->room, c);
     if (!c->was_waiting) {
         c->was_waiting = 1;
-        mm_log("info", "meeting %lld user %lld: waiting for admission", c->meeting_id,
+        sd_log("info", "MM3046: meeting %lld user %lld: waiting for admission", c->meeting_id,
                c->user_id);
         send_frame(c, "waiting");
     }
     /* Admitted while the answer was on its way: it is out of date. */
     if (t->admitted)
-        mm_seats_retake(c);
+        sd_seats_retake(c);
 }
 
 /* An event overruled the answer: the socket goes. */
-static void doomed(mm_take *t, mm_conn *c)
+static void doomed(sd_take *t, sd_conn *c)
 {
     if (t->doom_frame)
         send_frame(c, t->doom_frame);
-    mm_conn_close(c, t->doom_code, t->doom_reason);
+    sd_conn_close(c, t->doom_code, t->doom_reason);
 }
 
-/* The answer of mm_seat_take. */
+/* The answer of sd_seat_take. */
 static void took(void *arg, const PGresult *res)
 {
-    mm_take *t = arg;
-    mm_room *r = t->room;
-    mm_conn *c = t->conn;
+    sd_take *t = arg;
+    sd_room *r = t->room;
+    sd_conn *c = t->conn;
     int code = res && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
 
-    mm_take_unlink(t);
+    sd_take_unlink(t);
     if (c) {
         c->take = NULL;
         lws_rx_flow_control(c->wsi, 1);
         if (c->close_code) {
             /* Closing anyway (shutdown): as if already gone. */
-            t->gone_us = mm_conn_last_alive(c);
+            t->gone_us = sd_conn_last_alive(c);
             c = NULL;
         }
     }
@@ -238,7 +238,7 @@ static void took(void *arg, const PGresult *res)
         learn_settings(r, res);
     if (!res || shutting_down) {
         if (c)
-            mm_conn_close(c, 1013, "database unavailable, try again");
+            sd_conn_close(c, 1013, "database unavailable, try again");
     } else if ((code == 200 || code == 202) && t->doom_code) {
         /* Removed, denied, ended or left while the answer was on its way. */
         if (c)
@@ -250,116 +250,116 @@ static void took(void *arg, const PGresult *res)
             wait_admission(t, c);
     } else if (code == 307) {
         if (c) {
-            mm_log("info", "meeting %lld user %lld: refused: it lives on another node (%.120s)",
+            sd_log("info", "MM3047: meeting %lld user %lld: refused: it lives on another node (%.120s)",
                    r->meeting_id, c->user_id, PQgetvalue(res, 0, 8));
-            mm_conn_close(c, MM_CLOSE_MOVED, mm_node_reason(PQgetvalue(res, 0, 8)));
+            sd_conn_close(c, SD_CLOSE_MOVED, sd_node_reason(PQgetvalue(res, 0, 8)));
         }
     } else if (c) {
         refuse(c, code, r->meeting_id);
     }
     free(t->role);
     free(t);
-    mm_room_gc(r);
+    sd_room_gc(r);
 }
 
-/* Sends c's mm_seat_take in room r. When it cannot be sent, c is closed
+/* Sends c's sd_seat_take in room r. When it cannot be sent, c is closed
  * with 1013 and -1 returned: the room is then the caller's to collect. */
-static int take(mm_room *r, mm_conn *c)
+static int take(sd_room *r, sd_conn *c)
 {
-    mm_take *t = calloc(1, sizeof(*t));
+    sd_take *t = calloc(1, sizeof(*t));
     char m[24], u[24], g[24];
     const char *params[4] = {m, u, g, cfg->node};
 
     ids(m, u, c->meeting_id, c->user_id);
     snprintf(g, sizeof(g), "%lld", c->gen);
-    if (!t || mm_db_send(db, SQL_TAKE, 4, params, took, t)) {
+    if (!t || sd_db_send(db, SQL_TAKE, 4, params, took, t)) {
         free(t);
-        mm_log("warn", "meeting %lld user %lld: database unavailable", c->meeting_id,
+        sd_log("warn", "MM3048: meeting %lld user %lld: database unavailable", c->meeting_id,
                c->user_id);
-        mm_conn_close(c, 1013, "database unavailable, try again");
+        sd_conn_close(c, 1013, "database unavailable, try again");
         return -1;
     }
     t->conn = c;
     t->user_id = c->user_id;
-    mm_take_link(r, t);
+    sd_take_link(r, t);
     c->take = t;
-    c->state = MM_CONN_PENDING;
+    c->state = SD_CONN_PENDING;
     /* Nothing the client sends means anything before it is seated. */
     lws_rx_flow_control(c->wsi, 0);
     return 0;
 }
 
-void mm_seats_connect(mm_conn *c)
+void sd_seats_connect(sd_conn *c)
 {
-    mm_room *r = mm_room_get(c->meeting_id);
+    sd_room *r = sd_room_get(c->meeting_id);
 
     if (!r) {
-        mm_log("error", "meeting %lld: out of memory", c->meeting_id);
-        mm_conn_close(c, 1011, "out of memory");
+        sd_log("error", "MM3049: meeting %lld: out of memory", c->meeting_id);
+        sd_conn_close(c, 1011, "out of memory");
     } else if (take(r, c)) {
-        mm_room_gc(r);
+        sd_room_gc(r);
     }
 }
 
-void mm_seats_retake(mm_conn *c)
+void sd_seats_retake(sd_conn *c)
 {
-    mm_room *r = c->wroom;
+    sd_room *r = c->wroom;
 
-    mm_room_unwait(c);
+    sd_room_unwait(c);
     take(r, c);
 }
 
-void mm_seats_recheck_waiting(void)
+void sd_seats_recheck_waiting(void)
 {
-    mm_room *r = mm_rooms_first(), *rnext;
+    sd_room *r = sd_rooms_first(), *rnext;
 
     for (; r; r = rnext) {
-        mm_conn *c = r->waiting, *next;
+        sd_conn *c = r->waiting, *next;
 
         rnext = r->next;
         for (; c; c = next) {
             next = c->wnext;
-            mm_seats_retake(c);
+            sd_seats_retake(c);
         }
-        mm_room_gc(r);  /* a retake that could not be sent left it empty */
+        sd_room_gc(r);  /* a retake that could not be sent left it empty */
     }
 }
 
-static void expire(mm_seat *s, long long now_us);
+static void expire(sd_seat *s, long long now_us);
 
-void mm_seats_disconnect(mm_conn *c)
+void sd_seats_disconnect(sd_conn *c)
 {
-    mm_seat *s = c->seat;
+    sd_seat *s = c->seat;
 
     if (c->take) {
         c->take->conn = NULL;
-        c->take->gone_us = mm_conn_last_alive(c);
+        c->take->gone_us = sd_conn_last_alive(c);
         c->take = NULL;
     }
     if (c->leaving)
         c->leaving->conn = NULL;
     if (c->wroom) {
         /* Still waiting in the database: a reconnect waits on. */
-        mm_room *r = c->wroom;
+        sd_room *r = c->wroom;
 
-        mm_room_unwait(c);
-        mm_room_gc(r);
+        sd_room_unwait(c);
+        sd_room_gc(r);
     }
     if (!s)
         return;
-    mm_seat_detach(s);
+    sd_seat_detach(s);
     /* A leaving seat is vacated by given_back(), with no grace period. */
     if (shutting_down || c->leaving)
         return;
     /* Counted from the last sign of life: a socket that went silent before
      * it was closed has used up part of its grace already. */
-    mm_seat_grace(s, mm_conn_last_alive(c) + (long long)cfg->grace * MM_US);
-    mm_log("info", "meeting %lld user %lld: socket lost, seat kept for the grace period",
+    sd_seat_grace(s, sd_conn_last_alive(c) + (long long)cfg->grace * SD_US);
+    sd_log("info", "MM3050: meeting %lld user %lld: socket lost, seat kept for the grace period",
            s->room->meeting_id, s->user_id);
     /* A socket closed for silence may have used up its grace already. Only
      * this seat: the others are the sweep's, once a second (looking at all
      * of them here made a mass disconnect quadratic). */
-    expire(s, mm_mono_us());
+    expire(s, sd_mono_us());
 }
 
 /* The seat is back (or the database is away: its lease lapses by itself).
@@ -367,8 +367,8 @@ void mm_seats_disconnect(mm_conn *c)
  * so that whoever asks the REST API next sees the user offline. */
 static void given_back(void *arg, const PGresult *res)
 {
-    mm_leave *l = arg;
-    mm_seat *s = mm_seat_find(l->meeting_id, l->user_id);
+    sd_leave *l = arg;
+    sd_seat *s = sd_seat_find(l->meeting_id, l->user_id);
 
     (void)res;
     /* Not if another socket of the user took the seat over meanwhile. */
@@ -376,29 +376,29 @@ static void given_back(void *arg, const PGresult *res)
         vacate(s);
     if (l->conn) {
         l->conn->leaving = NULL;
-        mm_conn_close(l->conn, 1000, "left");
+        sd_conn_close(l->conn, 1000, "left");
     }
     free(l);
 }
 
 /* Releases the seat in the database, then vacates it. c is the socket that
  * sent leave, or NULL when a grace period ran out. A reconnect meanwhile
- * queues its mm_seat_take behind the release, so it takes a fresh seat. */
-static void give_back(mm_seat *s, mm_conn *c)
+ * queues its sd_seat_take behind the release, so it takes a fresh seat. */
+static void give_back(sd_seat *s, sd_conn *c)
 {
     char m[24], u[24];
     const char *params[2] = {m, u};
-    mm_leave *l = calloc(1, sizeof(*l));
+    sd_leave *l = calloc(1, sizeof(*l));
 
-    mm_seat_ungrace(s);
+    sd_seat_ungrace(s);
     ids(m, u, s->room->meeting_id, s->user_id);
-    if (!l || mm_db_send(db, SQL_RELEASE, 2, params, given_back, l)) {
-        mm_log("warn", "meeting %lld user %lld: database away, seat left to its lease",
+    if (!l || sd_db_send(db, SQL_RELEASE, 2, params, given_back, l)) {
+        sd_log("warn", "MM3051: meeting %lld user %lld: database away, seat left to its lease",
                s->room->meeting_id, s->user_id);
         free(l);
         vacate(s);
         if (c)
-            mm_conn_close(c, 1000, "left");
+            sd_conn_close(c, 1000, "left");
         return;
     }
     l->conn = c;
@@ -409,62 +409,62 @@ static void give_back(mm_seat *s, mm_conn *c)
         c->leaving = l;
 }
 
-/* mm_waiting_leave answered (or the database is away: the user then stays
+/* sd_waiting_leave answered (or the database is away: the user then stays
  * waiting there, and a join again finds them so). */
 static void stopped_waiting(void *arg, const PGresult *res)
 {
-    mm_leave *l = arg;
+    sd_leave *l = arg;
 
     (void)res;
     if (l->conn) {
         l->conn->leaving = NULL;
-        mm_conn_close(l->conn, 1000, "left");
+        sd_conn_close(l->conn, 1000, "left");
     }
     free(l);
 }
 
 /* A waiting socket sent leave: its user stops waiting, then it is closed. */
-static void leave_waiting(mm_conn *c)
+static void leave_waiting(sd_conn *c)
 {
-    mm_room *r = c->wroom;
+    sd_room *r = c->wroom;
     char m[24], u[24];
     const char *params[2] = {m, u};
-    mm_leave *l = calloc(1, sizeof(*l));
+    sd_leave *l = calloc(1, sizeof(*l));
 
-    mm_log("info", "meeting %lld user %lld: left the waiting room", c->meeting_id, c->user_id);
-    mm_room_unwait(c);
-    c->state = MM_CONN_CLOSING;
+    sd_log("info", "MM3052: meeting %lld user %lld: left the waiting room", c->meeting_id, c->user_id);
+    sd_room_unwait(c);
+    c->state = SD_CONN_CLOSING;
     ids(m, u, c->meeting_id, c->user_id);
-    if (!l || mm_db_send(db, SQL_WAIT_LEAVE, 2, params, stopped_waiting, l)) {
-        mm_log("warn", "meeting %lld user %lld: database away, still waiting there",
+    if (!l || sd_db_send(db, SQL_WAIT_LEAVE, 2, params, stopped_waiting, l)) {
+        sd_log("warn", "MM3053: meeting %lld user %lld: database away, still waiting there",
                c->meeting_id, c->user_id);
         free(l);
-        mm_conn_close(c, 1000, "left");
+        sd_conn_close(c, 1000, "left");
     } else {
         l->conn = c;
         c->leaving = l;
     }
-    mm_room_gc(r);
+    sd_room_gc(r);
 }
 
-void mm_seats_leave(mm_conn *c)
+void sd_seats_leave(sd_conn *c)
 {
-    if (c->state == MM_CONN_WAITING && !c->leaving) {
+    if (c->state == SD_CONN_WAITING && !c->leaving) {
         leave_waiting(c);
         return;
     }
     if (!c->seat || c->leaving)
         return;
-    mm_log("info", "meeting %lld user %lld: left", c->meeting_id, c->user_id);
-    c->state = MM_CONN_CLOSING;     /* nothing it sends counts any more */
+    sd_log("info", "MM3054: meeting %lld user %lld: left", c->meeting_id, c->user_id);
+    c->state = SD_CONN_CLOSING;     /* nothing it sends counts any more */
     give_back(c->seat, c);
 }
 
-/* A socket of this user is waiting for mm_seat_take: a reconnect whose
+/* A socket of this user is waiting for sd_seat_take: a reconnect whose
  * answer would come after a release queued now, and find no seat. */
-static int reconnecting(const mm_seat *s)
+static int reconnecting(const sd_seat *s)
 {
-    for (const mm_take *t = s->room->takes; t; t = t->next)
+    for (const sd_take *t = s->room->takes; t; t = t->next)
         if (t->user_id == s->user_id && t->conn)
             return 1;
     return 0;
@@ -472,18 +472,18 @@ static int reconnecting(const mm_seat *s)
 
 /* Gives the seat back if its grace period is over, unless its user is
  * reconnecting right now. */
-static void expire(mm_seat *s, long long now_us)
+static void expire(sd_seat *s, long long now_us)
 {
     if (s->grace_until_us > now_us || reconnecting(s))
         return;
-    mm_log("info", "meeting %lld user %lld: grace period over, seat released",
+    sd_log("info", "MM3055: meeting %lld user %lld: grace period over, seat released",
            s->room->meeting_id, s->user_id);
     give_back(s, NULL);
 }
 
-void mm_seats_sweep(long long now_us)
+void sd_seats_sweep(long long now_us)
 {
-    mm_seat *s = mm_grace_list(), *next;
+    sd_seat *s = sd_grace_list(), *next;
 
     for (; s; s = next) {
         next = s->gnext;
@@ -513,8 +513,8 @@ static void batch_send(batch *b)
 
     memcpy(b->m + b->mlen, "}", 2);
     memcpy(b->u + b->ulen, "}", 2);
-    if (mm_db_send(db, SQL_RENEW, 2, params, renewed, (void *)(uintptr_t)b->n))
-        mm_log("warn", "lease renewal skipped: database unavailable");
+    if (sd_db_send(db, SQL_RENEW, 2, params, renewed, (void *)(uintptr_t)b->n))
+        sd_log("warn", "MM3056: lease renewal skipped: database unavailable");
     b->mlen = b->ulen = b->n = 0;
 }
 
@@ -528,14 +528,14 @@ static void batch_add(batch *b, long long meeting_id, long long user_id)
         batch_send(b);
 }
 
-/* One mm_seat_renew per RENEW_BATCH live sockets. Seats in their grace period
+/* One sd_seat_renew per RENEW_BATCH live sockets. Seats in their grace period
  * are not renewed: their lease must not outlive the grace. */
 static void renew(void)
 {
     static batch b;
 
-    for (mm_room *r = mm_rooms_first(); r; r = r->next)
-        for (mm_seat *s = r->seats; s; s = s->next)
+    for (sd_room *r = sd_rooms_first(); r; r = r->next)
+        for (sd_seat *s = r->seats; s; s = s->next)
             if (s->conn)
                 batch_add(&b, r->meeting_id, s->user_id);
     if (b.n)
@@ -547,20 +547,20 @@ static void renew_tick(lws_sorted_usec_list_t *sul)
     (void)sul;
     if (!shutting_down)
         renew();
-    lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * MM_US);
+    lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * SD_US);
 }
 
-void mm_seats_init(const mm_sig_config *c, mm_db *d, struct lws_context *context,
+void sd_seats_init(const sd_config *c, sd_db *d, struct lws_context *context,
                    void (*missed)(void))
 {
     reconcile = missed;
     cfg = c;
     db = d;
     ctx = context;
-    lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * MM_US);
+    lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * SD_US);
 }
 
-void mm_seats_shutdown(void)
+void sd_seats_shutdown(void)
 {
     shutting_down = 1;
     lws_sul_cancel(&renew_sul);

@@ -1,19 +1,19 @@
 /*
- * signald: who holds a seat. The database is the judge (mm_seat_take,
- * mm_seat_renew, mm_seat_release in sql/002_seats.sql); this file asks it at
+ * signald: who holds a seat. The database is the judge (sd_seat_take,
+ * sd_seat_renew, sd_seat_release in sql/002_seats.sql); this file asks it at
  * the right moments and keeps the room in step:
- *   connect   ticket good -> mm_seat_take -> joined / user-joined, or a close,
+ *   connect   ticket good -> sd_seat_take -> joined / user-joined, or a close,
  *             or (a user in the waiting room) waiting, until an admission
  *             makes it take the seat again
- *   leave     the client's leave frame -> mm_seat_release -> user-left
+ *   leave     the client's leave frame -> sd_seat_release -> user-left
  *   drop      socket lost -> grace period from its last sign of life; a
- *             reconnect inside it is silent, otherwise mm_seat_release and
+ *             reconnect inside it is silent, otherwise sd_seat_release and
  *             user-left
- *   renew     every --renew-interval, one batched mm_seat_renew for all
+ *   renew     every --renew-interval, one batched sd_seat_renew for all
  *             live sockets
  */
-#ifndef MM_SIG_SEATS_H
-#define MM_SIG_SEATS_H
+#ifndef SD_SEATS_H
+#define SD_SEATS_H
 
 #include <libwebsockets.h>
 
@@ -23,33 +23,33 @@
 
 /* missed is called when a renewal finds seats the database no longer has: a
  * removal or an end the LISTEN connection missed (pgevents.c reconciles). */
-void mm_seats_init(const mm_sig_config *cfg, mm_db *db, struct lws_context *ctx,
+void sd_seats_init(const sd_config *cfg, sd_db *db, struct lws_context *ctx,
                    void (*missed)(void));
 
 /* The socket's ticket was accepted: take its seat. */
-void mm_seats_connect(mm_conn *c);
+void sd_seats_connect(sd_conn *c);
 
 /* The socket closed (whoever closed it). */
-void mm_seats_disconnect(mm_conn *c);
+void sd_seats_disconnect(sd_conn *c);
 
 /* The client sent leave (seated, or waiting: it stops waiting). */
-void mm_seats_leave(mm_conn *c);
+void sd_seats_leave(sd_conn *c);
 
 /* The waiting socket c may have been admitted or denied: it takes its seat
  * again, and the answer decides (admitted and joined, denied and 4403, ...).
  * If that cannot be sent (c is then closed with 1013), its room may be left
- * empty: the caller collects it (mm_room_gc). */
-void mm_seats_retake(mm_conn *c);
+ * empty: the caller collects it (sd_room_gc). */
+void sd_seats_retake(sd_conn *c);
 
 /* Every waiting socket takes its seat again: after the LISTEN connection
  * was lost, an admission may have gone unheard. */
-void mm_seats_recheck_waiting(void);
+void sd_seats_recheck_waiting(void);
 
 /* Ends the grace periods that ran out. */
-void mm_seats_sweep(long long now_us);
+void sd_seats_sweep(long long now_us);
 
 /* From now on sockets closing keep their seats: a restarted signald finds
  * them on the clients' reconnect. */
-void mm_seats_shutdown(void);
+void sd_seats_shutdown(void);
 
 #endif

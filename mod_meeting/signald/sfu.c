@@ -15,7 +15,7 @@
 
 #define PLUGIN "janus.plugin.videoroom"
 /* Janus ends a session that is silent for session_timeout (60 s). */
-#define KEEPALIVE_US (25 * MM_US)
+#define KEEPALIVE_US (25 * SD_US)
 /* VideoRoom publishers per room (Janus's default is 3): every participant
  * publishes (a microphone at least), so a room takes as many publishers as
  * its meeting takes participants (max_participants, 1..1000). This is the
@@ -43,8 +43,8 @@ typedef struct sroom {
     struct sroom *next, *prev;  /* every room known here */
 } sroom;
 
-typedef struct mm_sfu_peer {
-    mm_conn *conn;
+typedef struct sd_sfu_peer {
+    sd_conn *conn;
     long long meeting_id, user_id;
     long long session, pub, sub;    /* Janus ids, 0 until made */
     long long keepalive_us;
@@ -65,7 +65,7 @@ typedef struct mm_sfu_peer {
 enum { PUB = 0, SUB = 1 };
 
 static int enabled;
-static mm_db *db;           /* signald's query connection: max_participants */
+static sd_db *db;           /* signald's query connection: max_participants */
 static const char SQL_CAPACITY[] =
     "SELECT max_participants FROM meetings WHERE meeting_id = $1::bigint AND status = 'ongoing'";
 /* With more than one node, each Janus holds the rooms of its own node's
@@ -74,22 +74,22 @@ static const char SQL_ONGOING[] =
     "SELECT meeting_id, max_participants FROM meetings WHERE status = 'ongoing'"
     " AND (node_id IS NULL OR node_id = $1)";
 static const char *node_name;   /* this node's name in the node registry */
-static mm_idmap rooms = MM_IDMAP_INIT;      /* sroom by (meeting_id, 0) */
+static sd_idmap rooms = SD_IDMAP_INIT;      /* sroom by (meeting_id, 0) */
 static sroom *room_list;
 /* Told of each room (re)made at Janus: the recording on the SFU (sfu_record.c). */
 static void (*on_room_ready)(long long meeting_id);
-static mm_idmap sessions = MM_IDMAP_INIT;   /* peer by (session, 0) */
+static sd_idmap sessions = SD_IDMAP_INIT;   /* peer by (session, 0) */
 static long long admin_session, admin_handle, admin_keepalive_us;
 
 static void advance(peer *p);
 static void feed_changed(peer *p, int up);
 
-void mm_sfu_on_room_ready(void (*fn)(long long meeting_id))
+void sd_sfu_on_room_ready(void (*fn)(long long meeting_id))
 {
     on_room_ready = fn;
 }
 
-int mm_sfu_enabled(void)
+int sd_sfu_enabled(void)
 {
     return enabled;
 }
@@ -159,19 +159,19 @@ static long long reply_id(json_t *reply)
 static void send_error(peer *p, const char *code, const char *message)
 {
     if (p->conn)
-        mm_send_error(p->conn, code, message);
+        sd_send_error(p->conn, code, message);
 }
 
 /* ---- the meeting's VideoRoom ---- */
 
 static sroom *room_get(long long meeting_id)
 {
-    sroom *r = mm_idmap_get(&rooms, meeting_id, 0);
+    sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
 
     if (r)
         return r;
     r = calloc(1, sizeof(*r));
-    if (!r || !(r->feeds = json_object()) || mm_idmap_put(&rooms, meeting_id, 0, r)) {
+    if (!r || !(r->feeds = json_object()) || sd_idmap_put(&rooms, meeting_id, 0, r)) {
         if (r)
             json_decref(r->feeds);
         free(r);
@@ -193,22 +193,22 @@ static void room_free(sroom *r)
         room_list = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    mm_idmap_del(&rooms, r->meeting_id, 0);
-    mm_janus_forget(r);
+    sd_idmap_del(&rooms, r->meeting_id, 0);
+    sd_janus_forget(r);
     json_decref(r->feeds);
     free(r);
 }
 
-static mm_seat *seats_of(long long meeting_id)
+static sd_seat *seats_of(long long meeting_id)
 {
-    mm_room *r = mm_room_find(meeting_id);
+    sd_room *r = sd_room_find(meeting_id);
 
     return r ? r->seats : NULL;
 }
 
 /* Every peer of the meeting connected to this signald. */
 #define FOR_PEERS(meeting_id, p)                                        \
-    for (mm_seat *s_ = seats_of(meeting_id); s_; s_ = s_->next)         \
+    for (sd_seat *s_ = seats_of(meeting_id); s_; s_ = s_->next)         \
         if (s_->conn && (p = s_->conn->sfu) != NULL)
 
 static void room_ready(sroom *r)
@@ -229,12 +229,12 @@ static void created(void *arg, json_t *reply)
     int code;
 
     if (answer(reply, &why, &code) || code == JANUS_ROOM_EXISTS) {
-        mm_log("info", "meeting %lld: media server room ready", r->meeting_id);
+        sd_log("info", "MM3057: meeting %lld: media server room ready", r->meeting_id);
         room_ready(r);
         return;
     }
     r->state = ROOM_NONE;
-    mm_log("warn", "MM0456: meeting %lld: the media server did not create the room: %s",
+    sd_log("warn", "MM0456: meeting %lld: the media server did not create the room: %s",
            r->meeting_id, why);
 }
 
@@ -248,7 +248,7 @@ static void room_create(sroom *r)
                      "bitrate", ROOM_BITRATE, "audiocodec", "opus", "videocodec", "vp8",
                      "notify_joining", 0, "description", "mod_meeting");
     r->state = ROOM_NONE;
-    if (mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, created, r) == 0)
+    if (sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, created, r) == 0)
         r->state = ROOM_CREATING;
 }
 
@@ -261,14 +261,14 @@ static void room_ensure(sroom *r);
 static void capacity_known(void *arg, const PGresult *res)
 {
     long long *meeting_id = arg;
-    sroom *r = mm_idmap_get(&rooms, *meeting_id, 0);
+    sroom *r = sd_idmap_get(&rooms, *meeting_id, 0);
 
     free(meeting_id);
     if (!r || r->state != ROOM_LOOKUP)
         return;
     r->state = ROOM_NONE;
     if (res && PQntuples(res) == 0) {
-        mm_log("info", "meeting %lld: not ongoing, no media server room", r->meeting_id);
+        sd_log("info", "MM3058: meeting %lld: not ongoing, no media server room", r->meeting_id);
         return;
     }
     r->publishers = res ? atoi(PQgetvalue(res, 0, 0)) : ROOM_PUBLISHERS;
@@ -286,10 +286,10 @@ static void room_ensure(sroom *r)
 
     if (r->state != ROOM_NONE || !admin_handle)
         return;
-    if (!r->publishers && db && mm_db_ready(db) && (arg = malloc(sizeof(*arg)))) {
+    if (!r->publishers && db && sd_db_ready(db) && (arg = malloc(sizeof(*arg)))) {
         *arg = r->meeting_id;
         snprintf(id, sizeof(id), "%lld", r->meeting_id);
-        if (mm_db_send(db, SQL_CAPACITY, 1, params, capacity_known, arg) == 0) {
+        if (sd_db_send(db, SQL_CAPACITY, 1, params, capacity_known, arg) == 0) {
             r->state = ROOM_LOOKUP;
             return;
         }
@@ -305,36 +305,36 @@ static void admin_answered(void *arg, json_t *reply)
 
     (void)arg;
     if (reply && !answer(reply, &why, &code))
-        mm_log("info", "MM0459: the media server refused a request: %d %s", code, why);
+        sd_log("info", "MM0459: the media server refused a request: %d %s", code, why);
 }
 
 /* A VideoRoom request on the admin handle whose answer nobody waits for. */
 static void admin_request(json_t *body)
 {
     if (admin_handle)
-        mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, admin_answered,
+        sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, admin_answered,
                       NULL);
     else
         json_decref(body);
 }
 
-int mm_sfu_room_ready(long long meeting_id)
+int sd_sfu_room_ready(long long meeting_id)
 {
-    sroom *r = mm_idmap_get(&rooms, meeting_id, 0);
+    sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
 
     return enabled && admin_handle && r && r->state == ROOM_READY;
 }
 
-int mm_sfu_room_request(json_t *body, mm_janus_cb cb, void *arg)
+int sd_sfu_room_request(json_t *body, sd_janus_cb cb, void *arg)
 {
     if (!admin_handle) {
         json_decref(body);
         return -1;
     }
-    return mm_janus_send(message(admin_session, admin_handle, body, NULL), 0, cb, arg);
+    return sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, cb, arg);
 }
 
-const char *mm_sfu_refusal(json_t *reply)
+const char *sd_sfu_refusal(json_t *reply)
 {
     const char *why;
     int code;
@@ -353,8 +353,8 @@ static void key(char buf[24], long long id)
 static void peer_reset(peer *p)
 {
     if (p->session)
-        mm_idmap_del(&sessions, p->session, 0);
-    mm_janus_forget(p);
+        sd_idmap_del(&sessions, p->session, 0);
+    sd_janus_forget(p);
     p->session = p->pub = p->sub = 0;
     p->making = p->pub_busy = p->joined = p->publishing = p->retried = 0;
     p->sub_busy = p->sub_joined = p->offer_out = p->screen_off = 0;
@@ -368,7 +368,7 @@ static void peer_reset(peer *p)
     p->audio_mid[0] = p->screen_mid[0] = '\0';
 }
 
-static peer *peer_of(mm_conn *c)
+static peer *peer_of(sd_conn *c)
 {
     peer *p = c->sfu;
 
@@ -399,7 +399,7 @@ static peer *peer_of(mm_conn *c)
 /* The feeds of others with media up become wanted by p. */
 static void want_feeds(peer *p)
 {
-    sroom *r = mm_idmap_get(&rooms, p->meeting_id, 0);
+    sroom *r = sd_idmap_get(&rooms, p->meeting_id, 0);
     const char *k;
     json_t *v;
     char self[24];
@@ -424,8 +424,8 @@ static void got_session(void *arg, json_t *reply)
         return;
     }
     p->session = reply_id(reply);
-    p->keepalive_us = mm_mono_us();
-    mm_idmap_put(&sessions, p->session, 0, p);
+    p->keepalive_us = sd_mono_us();
+    sd_idmap_put(&sessions, p->session, 0, p);
     advance(p);
 }
 
@@ -441,7 +441,7 @@ static void flush_ice(peer *p, int side)
         if (t)
             json_object_set(t, json_is_null(cand) ? "completed" : "candidate",
                             json_is_null(cand) ? json_true() : cand);
-        mm_janus_send(t, 1, NULL, NULL);
+        sd_janus_send(t, 1, NULL, NULL);
     }
     json_array_clear(p->ice[side]);
 }
@@ -514,14 +514,14 @@ static void send_sdp(peer *p, const char *type, json_t *jsep, json_t *streams)
 {
     json_t *f;
 
-    if (!p->conn || !(f = mm_frame(type, p->meeting_id))) {
+    if (!p->conn || !(f = sd_frame(type, p->meeting_id))) {
         json_decref(streams);
         return;
     }
     json_object_set(f, "sdp", json_object_get(jsep, "sdp"));
     if (streams)
         json_object_set_new(f, "streams", streams);
-    mm_conn_send_json(p->conn, f);
+    sd_conn_send_json(p->conn, f);
     json_decref(f);
 }
 
@@ -564,7 +564,7 @@ static void published(void *arg, json_t *reply)
         p->retried = 1;
         p->offer = p->sent;
         p->sent = NULL;
-        mm_janus_send(message(admin_session, admin_handle,
+        sd_janus_send(message(admin_session, admin_handle,
                               json_pack("{s:s, s:I, s:I}", "request", "kick", "room",
                                         (json_int_t)p->meeting_id, "id",
                                         (json_int_t)p->user_id), NULL),
@@ -616,7 +616,7 @@ static void publish(peer *p)
     json_decref(p->sent);
     p->sent = p->offer;
     p->offer = NULL;
-    if (mm_janus_send(message(p->session, p->pub, body, jsep), 0, published, p) == 0) {
+    if (sd_janus_send(message(p->session, p->pub, body, jsep), 0, published, p) == 0) {
         p->pub_busy = 1;
         flush_ice(p, PUB);
     }
@@ -665,7 +665,7 @@ static void subscribed(void *arg, json_t *reply)
     data = answer(reply, &why, &code);
     if (!data) {
         /* A feed that has gone meanwhile: it is no longer wanted either. */
-        mm_log("info", "meeting %lld user %lld: subscription refused: %s", p->meeting_id,
+        sd_log("info", "MM3059: meeting %lld user %lld: subscription refused: %s", p->meeting_id,
                p->user_id, why);
         advance(p);
         return;
@@ -697,7 +697,7 @@ static void subscribe(peer *p)
                          (json_int_t)p->meeting_id, "ptype", "subscriber", "streams", streams);
     else
         body = json_pack("{s:s, s:o}", "request", "subscribe", "streams", streams);
-    if (mm_janus_send(message(p->session, p->sub, body, NULL), 0, subscribed, p) == 0)
+    if (sd_janus_send(message(p->session, p->sub, body, NULL), 0, subscribed, p) == 0)
         p->sub_busy = 1;
 }
 
@@ -719,7 +719,7 @@ static void advance(peer *p)
 {
     sroom *r;
 
-    if (!mm_janus_is_up() || p->making || !p->conn)
+    if (!sd_janus_is_up() || p->making || !p->conn)
         return;
     r = room_get(p->meeting_id);
     if (!r)
@@ -730,7 +730,7 @@ static void advance(peer *p)
     }
     if (!p->session) {
         if (p->offer || json_object_size(p->wanted))
-            p->making = !mm_janus_send(request("create", 0, 0), 0, got_session, p);
+            p->making = !sd_janus_send(request("create", 0, 0), 0, got_session, p);
         return;
     }
     if (p->offer && !p->pub_busy) {
@@ -739,7 +739,7 @@ static void advance(peer *p)
         if (!p->pub) {
             a = request("attach", p->session, 0);
             json_object_set_new(a, "plugin", json_string(PLUGIN));
-            p->making = !mm_janus_send(a, 0, attached_pub, p);
+            p->making = !sd_janus_send(a, 0, attached_pub, p);
             return;
         }
         publish(p);
@@ -750,7 +750,7 @@ static void advance(peer *p)
         if (!p->sub) {
             a = request("attach", p->session, 0);
             json_object_set_new(a, "plugin", json_string(PLUGIN));
-            p->making = !mm_janus_send(a, 0, attached_sub, p);
+            p->making = !sd_janus_send(a, 0, attached_sub, p);
             return;
         }
         subscribe(p);
@@ -759,12 +759,12 @@ static void advance(peer *p)
 
 /* ---- frames from the browser ---- */
 
-static const char *sfu_publish(peer *p, const mm_sig_msg *m)
+static const char *sfu_publish(peer *p, const sd_msg *m)
 {
-    mm_seat *s = p->conn->seat;
+    sd_seat *s = p->conn->seat;
 
-    if (m->screen_mid && s && !s->room->screen_share && !mm_seat_is_staff(s)) {
-        mm_send_error(p->conn, "SCREEN_SHARE_DISABLED",
+    if (m->screen_mid && s && !s->room->screen_share && !sd_seat_is_staff(s)) {
+        sd_send_error(p->conn, "SCREEN_SHARE_DISABLED",
                       "screen sharing is turned off for this meeting");
         return "";
     }
@@ -777,7 +777,7 @@ static const char *sfu_publish(peer *p, const mm_sig_msg *m)
     return NULL;
 }
 
-static const char *sfu_subscribe_answer(peer *p, const mm_sig_msg *m)
+static const char *sfu_subscribe_answer(peer *p, const sd_msg *m)
 {
     json_t *jsep;
 
@@ -785,7 +785,7 @@ static const char *sfu_subscribe_answer(peer *p, const mm_sig_msg *m)
         return "no sfu-offer is waiting for an answer";
     p->offer_out = 0;
     jsep = json_pack("{s:s, s:O}", "type", "answer", "sdp", m->payload);
-    if (mm_janus_send(message(p->session, p->sub, json_pack("{s:s}", "request", "start"), jsep),
+    if (sd_janus_send(message(p->session, p->sub, json_pack("{s:s}", "request", "start"), jsep),
                       0, started, p) == 0) {
         p->sub_busy = 1;
         flush_ice(p, SUB);
@@ -793,7 +793,7 @@ static const char *sfu_subscribe_answer(peer *p, const mm_sig_msg *m)
     return NULL;
 }
 
-static const char *sfu_ice(peer *p, const mm_sig_msg *m)
+static const char *sfu_ice(peer *p, const sd_msg *m)
 {
     int side = m->sfu_target;
     long long handle = side == PUB ? p->pub : p->sub;
@@ -812,7 +812,7 @@ static const char *sfu_ice(peer *p, const mm_sig_msg *m)
     if (t)
         json_object_set(t, json_is_null(m->payload) ? "completed" : "candidate",
                         json_is_null(m->payload) ? json_true() : m->payload);
-    mm_janus_send(t, 1, NULL, NULL);
+    sd_janus_send(t, 1, NULL, NULL);
     return NULL;
 }
 
@@ -823,38 +823,38 @@ static const char *sfu_unpublish(peer *p)
     if (!p->publishing)
         return "nothing is published";
     p->publishing = 0;
-    mm_janus_send(message(p->session, p->pub, json_pack("{s:s}", "request", "unpublish"),
+    sd_janus_send(message(p->session, p->pub, json_pack("{s:s}", "request", "unpublish"),
                           NULL), 0, NULL, NULL);
     return NULL;
 }
 
-const char *mm_sfu_frame(mm_conn *c, const mm_sig_msg *m)
+const char *sd_sfu_frame(sd_conn *c, const sd_msg *m)
 {
     peer *p;
 
     if (!enabled)
         return "this meeting's media goes peer to peer (\"media\": \"mesh\"), not through an SFU";
-    if (!mm_janus_is_up()) {
-        mm_send_error(c, "SFU_UNAVAILABLE", "the media server is not reachable; try again");
+    if (!sd_janus_is_up()) {
+        sd_send_error(c, "SFU_UNAVAILABLE", "the media server is not reachable; try again");
         return "";
     }
     if (!(p = peer_of(c)))
         return "out of memory";
     switch (m->type) {
-    case MM_SIG_SFU_PUBLISH:
+    case SD_SFU_PUBLISH:
         return sfu_publish(p, m);
-    case MM_SIG_SFU_SUBSCRIBE_ANSWER:
+    case SD_SFU_SUBSCRIBE_ANSWER:
         return sfu_subscribe_answer(p, m);
-    case MM_SIG_SFU_ICE:
+    case SD_SFU_ICE:
         return sfu_ice(p, m);
-    case MM_SIG_SFU_UNPUBLISH:
+    case SD_SFU_UNPUBLISH:
         return sfu_unpublish(p);
     default:
         return "unknown type";
     }
 }
 
-void mm_sfu_seated(mm_conn *c)
+void sd_sfu_seated(sd_conn *c)
 {
     peer *p;
 
@@ -866,7 +866,7 @@ void mm_sfu_seated(mm_conn *c)
     advance(p);
 }
 
-void mm_sfu_audio(mm_conn *c, int on)
+void sd_sfu_audio(sd_conn *c, int on)
 {
     peer *p = c->sfu;
 
@@ -876,7 +876,7 @@ void mm_sfu_audio(mm_conn *c, int on)
     apply_audio(p);
 }
 
-void mm_sfu_screen_stop(mm_conn *c)
+void sd_sfu_screen_stop(sd_conn *c)
 {
     peer *p = c->sfu;
 
@@ -886,7 +886,7 @@ void mm_sfu_screen_stop(mm_conn *c)
     }
 }
 
-void mm_sfu_closed(mm_conn *c)
+void sd_sfu_closed(sd_conn *c)
 {
     peer *p = c->sfu;
 
@@ -897,10 +897,10 @@ void mm_sfu_closed(mm_conn *c)
      * now, so the others take the user's next socket's feed again. */
     feed_changed(p, 0);
     if (p->session) {
-        mm_janus_send(request("destroy", p->session, 0), 1, NULL, NULL);
-        mm_idmap_del(&sessions, p->session, 0);
+        sd_janus_send(request("destroy", p->session, 0), 1, NULL, NULL);
+        sd_idmap_del(&sessions, p->session, 0);
     }
-    mm_janus_forget(p);
+    sd_janus_forget(p);
     json_decref(p->offer);
     json_decref(p->sent);
     json_decref(p->wanted);
@@ -910,9 +910,9 @@ void mm_sfu_closed(mm_conn *c)
     free(p);
 }
 
-void mm_sfu_removed(long long meeting_id, long long user_id)
+void sd_sfu_removed(long long meeting_id, long long user_id)
 {
-    sroom *r = mm_idmap_get(&rooms, meeting_id, 0);
+    sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
     char k[24];
 
     if (!enabled)
@@ -920,21 +920,21 @@ void mm_sfu_removed(long long meeting_id, long long user_id)
     key(k, user_id);
     if (r)
         json_object_del(r->feeds, k);
-    mm_log("info", "meeting %lld user %lld: kicked from the media server room", meeting_id,
+    sd_log("info", "MM3060: meeting %lld user %lld: kicked from the media server room", meeting_id,
            user_id);
     admin_request(json_pack("{s:s, s:I, s:I}", "request", "kick", "room",
                             (json_int_t)meeting_id, "id", (json_int_t)user_id));
 }
 
-void mm_sfu_ended(long long meeting_id)
+void sd_sfu_ended(long long meeting_id)
 {
-    sroom *r = mm_idmap_get(&rooms, meeting_id, 0);
+    sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
 
     if (!enabled)
         return;
     if (r)
         room_free(r);
-    mm_log("info", "meeting %lld: media server room destroyed", meeting_id);
+    sd_log("info", "MM3061: meeting %lld: media server room destroyed", meeting_id);
     admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room",
                             (json_int_t)meeting_id));
 }
@@ -982,7 +982,7 @@ static void feed_changed(peer *p, int up)
 
 static void trickle_out(peer *p, int side, json_t *ev)
 {
-    json_t *f = mm_frame("sfu-ice", p->meeting_id);
+    json_t *f = sd_frame("sfu-ice", p->meeting_id);
     json_t *cand = json_object_get(ev, "candidate");
 
     if (!f || !p->conn) {
@@ -993,7 +993,7 @@ static void trickle_out(peer *p, int side, json_t *ev)
     json_object_set_new(f, "candidate",
                         json_is_true(json_object_get(cand, "completed")) || !cand
                             ? json_null() : json_incref(cand));
-    mm_conn_send_json(p->conn, f);
+    sd_conn_send_json(p->conn, f);
     json_decref(f);
 }
 
@@ -1013,13 +1013,13 @@ static void on_event(json_t *ev)
     const char *kind = json_string_value(json_object_get(ev, "janus"));
     long long session = json_integer_value(json_object_get(ev, "session_id"));
     long long sender = json_integer_value(json_object_get(ev, "sender"));
-    peer *p = session ? mm_idmap_get(&sessions, session, 0) : NULL;
+    peer *p = session ? sd_idmap_get(&sessions, session, 0) : NULL;
     int side;
 
     if (!p || !kind)
         return;
     if (!strcmp(kind, "timeout")) {
-        mm_log("warn", "MM0457: meeting %lld user %lld: media server session timed out",
+        sd_log("warn", "MM0457: meeting %lld user %lld: media server session timed out",
                p->meeting_id, p->user_id);
         peer_reset(p);
         return;
@@ -1052,7 +1052,7 @@ static int room_wanted(json_t *ongoing, long long meeting_id)
     char k[24];
 
     key(k, meeting_id);
-    return ongoing ? json_object_get(ongoing, k) != NULL : mm_room_find(meeting_id) != NULL;
+    return ongoing ? json_object_get(ongoing, k) != NULL : sd_room_find(meeting_id) != NULL;
 }
 
 /* Janus's rooms (reply to list) against the meetings: a room no ongoing
@@ -1075,7 +1075,7 @@ static void listed(void *arg, json_t *reply)
     }
     for (sroom *r = room_list, *next; r; r = next) {
         next = r->next;
-        if (!room_wanted(ongoing, r->meeting_id) && !mm_room_find(r->meeting_id))
+        if (!room_wanted(ongoing, r->meeting_id) && !sd_room_find(r->meeting_id))
             room_free(r);
     }
     json_object_foreach(ongoing, k, v) {
@@ -1087,12 +1087,12 @@ static void listed(void *arg, json_t *reply)
         }
     }
     json_decref(ongoing);
-    for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next) {
+    for (sd_room *mr = sd_rooms_first(); mr; mr = mr->next) {
         sroom *r = room_get(mr->meeting_id);
-        json_t *f = mm_frame("sfu-reset", mr->meeting_id);
+        json_t *f = sd_frame("sfu-reset", mr->meeting_id);
 
         /* Their sessions went with the old connection: publish again. */
-        mm_room_send(mr, f, 0);
+        sd_room_send(mr, f, 0);
         json_decref(f);
         if (r)
             room_ensure(r);
@@ -1103,7 +1103,7 @@ static void listed(void *arg, json_t *reply)
 static void list_rooms(json_t *ongoing)
 {
     if (!admin_handle
-        || mm_janus_send(message(admin_session, admin_handle,
+        || sd_janus_send(message(admin_session, admin_handle,
                                  json_pack("{s:s}", "request", "list"), NULL),
                          0, listed, ongoing) != 0)
         json_decref(ongoing);
@@ -1128,13 +1128,13 @@ static void admin_attached(void *arg, json_t *reply)
 
     (void)arg;
     if (!answer(reply, &why, &code) || !reply_id(reply)) {
-        mm_log("warn", "MM0458: cannot attach to the media server's VideoRoom: %s",
+        sd_log("warn", "MM0458: cannot attach to the media server's VideoRoom: %s",
                why ? why : "no handle");
         return;
     }
     admin_handle = reply_id(reply);
-    if (!db || !mm_db_ready(db)
-        || mm_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, NULL))
+    if (!db || !sd_db_ready(db)
+        || sd_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, NULL))
         list_rooms(NULL);
 }
 
@@ -1146,19 +1146,19 @@ static void admin_created(void *arg, json_t *reply)
 
     (void)arg;
     if (!answer(reply, &why, &code) || !reply_id(reply)) {
-        mm_log("warn", "MM0458: no session on the media server: %s", why ? why : "no id");
+        sd_log("warn", "MM0458: no session on the media server: %s", why ? why : "no id");
         return;
     }
     admin_session = reply_id(reply);
-    admin_keepalive_us = mm_mono_us();
+    admin_keepalive_us = sd_mono_us();
     a = request("attach", admin_session, 0);
     json_object_set_new(a, "plugin", json_string(PLUGIN));
-    mm_janus_send(a, 0, admin_attached, NULL);
+    sd_janus_send(a, 0, admin_attached, NULL);
 }
 
 static void on_up(void)
 {
-    mm_janus_send(request("create", 0, 0), 0, admin_created, NULL);
+    sd_janus_send(request("create", 0, 0), 0, admin_created, NULL);
 }
 
 /* Janus is gone, and every session and room with it. */
@@ -1169,30 +1169,30 @@ static void on_down(void)
         r->state = ROOM_NONE;
         json_object_clear(r->feeds);
     }
-    for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next) {
-        for (mm_seat *s = mr->seats; s; s = s->next)
+    for (sd_room *mr = sd_rooms_first(); mr; mr = mr->next) {
+        for (sd_seat *s = mr->seats; s; s = s->next)
             if (s->conn && s->conn->sfu)
                 peer_reset(s->conn->sfu);
     }
 }
 
-int mm_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const mm_sig_config *c)
+int sd_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *c)
 {
-    static const mm_janus_hooks hooks = {on_up, on_down, on_event};
+    static const sd_janus_hooks hooks = {on_up, on_down, on_event};
 
     if (!c->media_server)
         return 0;
     enabled = 1;
     node_name = c->node;
-    return mm_janus_start(ctx, vh, c->media_server, c->media_secret_file, &hooks);
+    return sd_janus_start(ctx, vh, c->media_server, c->media_secret_file, &hooks);
 }
 
-void mm_sfu_use_db(mm_db *d)
+void sd_sfu_use_db(sd_db *d)
 {
     db = d;
 }
 
-void mm_sfu_started(long long meeting_id, int max_participants)
+void sd_sfu_started(long long meeting_id, int max_participants)
 {
     sroom *r;
 
@@ -1200,13 +1200,13 @@ void mm_sfu_started(long long meeting_id, int max_participants)
         return;
     if (max_participants > 0)
         r->publishers = max_participants;
-    mm_log("info", "meeting %lld: started, making its media server room", meeting_id);
+    sd_log("info", "MM3062: meeting %lld: started, making its media server room", meeting_id);
     room_ensure(r);
 }
 
-void mm_sfu_resized(long long meeting_id, int max_participants)
+void sd_sfu_resized(long long meeting_id, int max_participants)
 {
-    sroom *r = enabled ? mm_idmap_get(&rooms, meeting_id, 0) : NULL;
+    sroom *r = enabled ? sd_idmap_get(&rooms, meeting_id, 0) : NULL;
 
     if (!r || max_participants <= 0)
         return;
@@ -1216,27 +1216,27 @@ void mm_sfu_resized(long long meeting_id, int max_participants)
                                 (json_int_t)meeting_id, "new_publishers", max_participants));
 }
 
-void mm_sfu_stop(void)
+void sd_sfu_stop(void)
 {
     if (enabled)
-        mm_janus_stop();
+        sd_janus_stop();
 }
 
 static void keepalive(long long session)
 {
-    mm_janus_send(request("keepalive", session, 0), 1, NULL, NULL);
+    sd_janus_send(request("keepalive", session, 0), 1, NULL, NULL);
 }
 
-void mm_sfu_tick(long long now_us)
+void sd_sfu_tick(long long now_us)
 {
-    if (!enabled || !mm_janus_is_up())
+    if (!enabled || !sd_janus_is_up())
         return;
     if (admin_session && now_us - admin_keepalive_us >= KEEPALIVE_US) {
         admin_keepalive_us = now_us;
         keepalive(admin_session);
     }
-    for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next)
-        for (mm_seat *s = mr->seats; s; s = s->next) {
+    for (sd_room *mr = sd_rooms_first(); mr; mr = mr->next)
+        for (sd_seat *s = mr->seats; s; s = s->next) {
             peer *p = s->conn ? s->conn->sfu : NULL;
 
             if (p && p->session && now_us - p->keepalive_us >= KEEPALIVE_US) {

@@ -10,8 +10,8 @@
  * heard here) and destroyed when it ends; the rooms of every ongoing meeting
  * are made again when Janus comes back; a removed user is kicked from it. Without --media-server none of this runs: the mesh stays.
  */
-#ifndef MM_SIG_SFU_H
-#define MM_SIG_SFU_H
+#ifndef SD_SFU_H
+#define SD_SFU_H
 
 #include <libwebsockets.h>
 
@@ -23,60 +23,60 @@
 
 /* Connects to Janus when cfg names a media server. -1 when it names one
  * that cannot be used (logged). */
-int mm_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const mm_sig_config *cfg);
-void mm_sfu_stop(void);
+int sd_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *cfg);
+void sd_sfu_stop(void);
 
 /* The query connection, to ask a meeting's max_participants (the room's
  * publishers) and which meetings are ongoing when Janus comes (back). */
-void mm_sfu_use_db(mm_db *db);
+void sd_sfu_use_db(sd_db *db);
 
 /* The meeting started (its event): its VideoRoom is made now, not on first
  * use, with max_participants publishers. */
-void mm_sfu_started(long long meeting_id, int max_participants);
+void sd_sfu_started(long long meeting_id, int max_participants);
 
 /* The ongoing meeting's max_participants changed: so do its publishers. */
-void mm_sfu_resized(long long meeting_id, int max_participants);
+void sd_sfu_resized(long long meeting_id, int max_participants);
 
 /* Whether a media server is configured ("sfu" in joined, else "mesh"). */
-int mm_sfu_enabled(void);
+int sd_sfu_enabled(void);
 
 /* fn is told of each meeting's room (re)made at Janus (sfu_record.c asks). */
-void mm_sfu_on_room_ready(void (*fn)(long long meeting_id));
+void sd_sfu_on_room_ready(void (*fn)(long long meeting_id));
 
 /* The socket got joined: it will be offered the feeds already published. */
-void mm_sfu_seated(mm_conn *c);
+void sd_sfu_seated(sd_conn *c);
 
 /* An sfu-* frame from a seated socket. Returns why it was refused, or NULL
  * (an error frame with its own code may already have been sent: then "").  */
-const char *mm_sfu_frame(mm_conn *c, const mm_sig_msg *m);
+const char *sd_sfu_frame(sd_conn *c, const sd_msg *m);
 
 /* A media-state from the socket: the SFU forwards its audio or not. */
-void mm_sfu_audio(mm_conn *c, int enabled);
+void sd_sfu_audio(sd_conn *c, int enabled);
 
 /* The settings stopped the socket's screen share: the SFU stops forwarding
  * it. */
-void mm_sfu_screen_stop(mm_conn *c);
+void sd_sfu_screen_stop(sd_conn *c);
 
 /* The socket closed: its Janus session goes. */
-void mm_sfu_closed(mm_conn *c);
+void sd_sfu_closed(sd_conn *c);
 
 /* Authority from the REST side: the user is kicked out of the VideoRoom; the
  * meeting's VideoRoom is destroyed. */
-void mm_sfu_removed(long long meeting_id, long long user_id);
-void mm_sfu_ended(long long meeting_id);
+void sd_sfu_removed(long long meeting_id, long long user_id);
+void sd_sfu_ended(long long meeting_id);
 
 /* The meeting's VideoRoom exists at the media server. */
-int mm_sfu_room_ready(long long meeting_id);
+int sd_sfu_room_ready(long long meeting_id);
 
 /* A VideoRoom request (body taken) on signald's own handle; cb gets Janus's
  * reply. -1 (cb not called) when the media server is not reachable. */
-int mm_sfu_room_request(json_t *body, mm_janus_cb cb, void *arg);
+int sd_sfu_room_request(json_t *body, sd_janus_cb cb, void *arg);
 
 /* Why a reply of the media server is a refusal (NULL reply: it went away),
  * or NULL when it is not. */
-const char *mm_sfu_refusal(json_t *reply);
+const char *sd_sfu_refusal(json_t *reply);
 
 /* Once a second: keepalives of the Janus sessions. */
-void mm_sfu_tick(long long now_us);
+void sd_sfu_tick(long long now_us);
 
 #endif

@@ -17,7 +17,7 @@ static const char SQL_ACTIVE[] =
     " AND raw_dir IS NOT NULL";
 
 /* How often the rooms here are checked against the table. */
-#define SWEEP_US (10 * MM_US)
+#define SWEEP_US (10 * SD_US)
 /* A rec_dir is a path of MeetingRecordingDir; longer is not ours. */
 #define DIR_MAX 1024
 
@@ -37,7 +37,7 @@ typedef struct rec {
 } rec;
 
 static struct lws_context *ctx;
-static mm_db *db;
+static sd_db *db;
 static lws_sorted_usec_list_t sweep_sul;
 static rec *recs;
 static unsigned long long events;
@@ -72,7 +72,7 @@ static void rec_free(rec *r)
             *p = r->next;
             break;
         }
-    mm_janus_forget(r);
+    sd_janus_forget(r);
     free(r->want);
     free(r->dir);
     free(r->sent_dir);
@@ -84,7 +84,7 @@ static void rec_free(rec *r)
 static void settle(rec *r)
 {
     if (r->known && !r->want && r->sent == SENT_NONE
-        && (r->on == 0 || !mm_sfu_room_ready(r->meeting_id)))
+        && (r->on == 0 || !sd_sfu_room_ready(r->meeting_id)))
         rec_free(r);
     else
         push(r);
@@ -105,11 +105,11 @@ static void set_want(rec *r, const char *dir)
 static void answered(void *arg, json_t *reply)
 {
     rec *r = arg;
-    const char *why = mm_sfu_refusal(reply);
+    const char *why = sd_sfu_refusal(reply);
     sent_kind sent = r->sent;
 
     r->sent = SENT_NONE;
-    if (why && !mm_sfu_room_ready(r->meeting_id)) {
+    if (why && !sd_sfu_room_ready(r->meeting_id)) {
         /* The room went (the meeting ended, Janus restarted): it records
          * nothing, and a new room starts from the table. */
         free(r->dir);
@@ -120,7 +120,7 @@ static void answered(void *arg, json_t *reply)
     }
     if (why) {
         /* Refused: unknown again, the sweep tries again. */
-        mm_log("warn", "MM1701: meeting %lld: the media server did not %s: %s",
+        sd_log("warn", "MM1701: meeting %lld: the media server did not %s: %s",
                r->meeting_id, sent == SENT_DIR ? "take the recording folder"
                : sent == SENT_ON ? "start recording" : "stop recording", why);
         free(r->dir);
@@ -135,7 +135,7 @@ static void answered(void *arg, json_t *reply)
         r->sent_dir = NULL;
     } else {
         r->on = sent == SENT_ON;
-        mm_log("info", "MM1702: meeting %lld: the media server %s recording", r->meeting_id,
+        sd_log("info", "MM1702: meeting %lld: the media server %s recording", r->meeting_id,
                r->on ? "is" : "stopped");
     }
     settle(r);
@@ -144,7 +144,7 @@ static void answered(void *arg, json_t *reply)
 static void send_req(rec *r, sent_kind kind, json_t *body)
 {
     r->sent = kind;
-    if (mm_sfu_room_request(body, answered, r) != 0)
+    if (sd_sfu_room_request(body, answered, r) != 0)
         r->sent = SENT_NONE;
 }
 
@@ -159,7 +159,7 @@ static void send_enable(rec *r, int on)
  * another folder stops first, the folder goes before the start. */
 static void push(rec *r)
 {
-    if (r->sent != SENT_NONE || !r->known || !mm_sfu_room_ready(r->meeting_id))
+    if (r->sent != SENT_NONE || !r->known || !sd_sfu_room_ready(r->meeting_id))
         return;
     if (!r->want) {
         if (r->on != 0)
@@ -182,17 +182,17 @@ static void push(rec *r)
         send_enable(r, 1);
 }
 
-void mm_sfu_record_event(long long meeting_id, json_t *ev)
+void sd_sfu_record_event(long long meeting_id, json_t *ev)
 {
     json_t *record = json_object_get(ev, "record");
     const char *dir = json_string_value(json_object_get(ev, "rec_dir"));
     rec *r;
 
-    if (!mm_sfu_enabled())
+    if (!sd_sfu_enabled())
         return;
     if (!json_is_boolean(record) || (json_is_true(record)
                                      && (!dir || dir[0] != '/' || strlen(dir) >= DIR_MAX))) {
-        mm_log("warn", "MM1703: meeting %lld: sfu-record ignored: not {record, rec_dir}",
+        sd_log("warn", "MM1703: meeting %lld: sfu-record ignored: not {record, rec_dir}",
                meeting_id);
         return;
     }
@@ -200,7 +200,7 @@ void mm_sfu_record_event(long long meeting_id, json_t *ev)
         return;
     set_want(r, json_is_true(record) ? dir : NULL);
     r->changed = ++events;
-    mm_log("info", "MM1704: meeting %lld: recording on the media server %s", meeting_id,
+    sd_log("info", "MM1704: meeting %lld: recording on the media server %s", meeting_id,
            r->want ? "asked for" : "to stop");
     settle(r);
 }
@@ -260,12 +260,12 @@ static void check_send(const long long *ids, size_t n)
         p += sprintf(p, i ? ",%lld" : "%lld", ids[i]);
     }
     memcpy(p, "}", 2);
-    if (mm_db_send(db, SQL_ACTIVE, 1, params, checked, c) != 0)
+    if (sd_db_send(db, SQL_ACTIVE, 1, params, checked, c) != 0)
         free(c);
     free(list);
 }
 
-void mm_sfu_record_room_ready(long long meeting_id)
+void sd_sfu_record_room_ready(long long meeting_id)
 {
     rec *r;
 
@@ -287,8 +287,8 @@ static void sweep(lws_sorted_usec_list_t *sul)
     long long *ids = NULL;
 
     (void)sul;
-    for (mm_room *mr = mm_rooms_first(); mr; mr = mr->next) {
-        if (!mm_sfu_room_ready(mr->meeting_id))
+    for (sd_room *mr = sd_rooms_first(); mr; mr = mr->next) {
+        if (!sd_sfu_room_ready(mr->meeting_id))
             continue;
         if (n == cap) {
             long long *more = realloc(ids, (cap = cap ? cap * 2 : 16) * sizeof(*ids));
@@ -304,17 +304,17 @@ static void sweep(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(ctx, 0, &sweep_sul, sweep, SWEEP_US);
 }
 
-void mm_sfu_record_start(struct lws_context *context, mm_db *queries)
+void sd_sfu_record_start(struct lws_context *context, sd_db *queries)
 {
-    if (!mm_sfu_enabled())
+    if (!sd_sfu_enabled())
         return;
     ctx = context;
     db = queries;
-    mm_sfu_on_room_ready(mm_sfu_record_room_ready);
+    sd_sfu_on_room_ready(sd_sfu_record_room_ready);
     lws_sul_schedule(ctx, 0, &sweep_sul, sweep, SWEEP_US);
 }
 
-void mm_sfu_record_stop(void)
+void sd_sfu_record_stop(void)
 {
     if (!db)
         return;

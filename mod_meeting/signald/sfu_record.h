@@ -11,8 +11,8 @@
  * the LISTEN connection was away). Requests to Janus go one at a time per
  * meeting, so a stop and the next start never overtake each other.
  */
-#ifndef MM_SIG_SFU_RECORD_H
-#define MM_SIG_SFU_RECORD_H
+#ifndef SD_SFU_RECORD_H
+#define SD_SFU_RECORD_H
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -20,14 +20,14 @@
 #include "pq.h"
 
 /* db: signald's query connection, for the recordings of its rooms. */
-void mm_sfu_record_start(struct lws_context *ctx, mm_db *db);
-void mm_sfu_record_stop(void);
+void sd_sfu_record_start(struct lws_context *ctx, sd_db *db);
+void sd_sfu_record_stop(void);
 
 /* An sfu-record event {record, rec_dir} of the meeting. */
-void mm_sfu_record_event(long long meeting_id, json_t *ev);
+void sd_sfu_record_event(long long meeting_id, json_t *ev);
 
 /* The meeting's VideoRoom was (re)created at Janus: what it records is
  * unknown until the table says. */
-void mm_sfu_record_room_ready(long long meeting_id);
+void sd_sfu_record_room_ready(long long meeting_id);
 
 #endif

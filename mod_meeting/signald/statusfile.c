@@ -6,7 +6,7 @@
 
 #include "rooms.h"
 
-void mm_status_write(const char *path)
+void sd_status_write(const char *path)
 {
     char tmp[4096];
     FILE *f;
@@ -17,8 +17,8 @@ void mm_status_write(const char *path)
     if (!f)
         return;
     /* Counts rooms.c keeps: no walk over every seat once a second. */
-    fprintf(f, "rooms %zu\nseats %zu\nconnections %zu\n", mm_rooms_count(),
-            mm_rooms_seat_count(), mm_rooms_attached_count());
+    fprintf(f, "rooms %zu\nseats %zu\nconnections %zu\n", sd_rooms_count(),
+            sd_rooms_seat_count(), sd_rooms_attached_count());
     if (fclose(f) == 0)
         rename(tmp, path);
 }

@@ -8,6 +8,6 @@
 
 /* Writes the counts to path through a temporary file and a rename, so a
  * reader never sees half a file. Errors are ignored: it is only a report. */
-void mm_status_write(const char *path);
+void sd_status_write(const char *path);
 
 #endif

@@ -11,12 +11,12 @@
 
 static const mm_token_key *key;
 
-void mm_auth_init(const mm_token_key *k)
+void sd_auth_init(const mm_token_key *k)
 {
     key = k;
 }
 
-int mm_auth_path_ok(struct lws *wsi)
+int sd_auth_path_ok(struct lws *wsi)
 {
     char path[512];
     int n = lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
@@ -34,7 +34,7 @@ static int verify(const char *token, long long meeting_id, long long user_id, lo
                   const char **why)
 {
     mm_claims claims;
-    mm_token_status st = mm_token_verify(key, token, MM_TOKEN_TICKET, mm_wall_s(), &claims);
+    mm_token_status st = mm_token_verify(key, token, MM_TOKEN_TICKET, sd_wall_s(), &claims);
 
     if (st == MM_TOKEN_EXPIRED) {
         *why = "ticket expired";
@@ -53,32 +53,32 @@ static int verify(const char *token, long long meeting_id, long long user_id, lo
 }
 
 /* The query, read once, a parameter at a time (parse.h). */
-static int read_query(struct lws *wsi, mm_sig_query *q, const char **why)
+static int read_query(struct lws *wsi, sd_query *q, const char **why)
 {
-    static char arg[MM_SIG_QUERY_MAX + 1];
+    static char arg[SD_QUERY_MAX + 1];
     int n, rc = 0;
 
-    mm_sig_query_init(q);
+    sd_query_init(q);
     /* lws answers -1 both past the last parameter and for one too long for
      * arg: with the whole query within bounds, every one fits. */
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > MM_SIG_QUERY_MAX) {
-        *why = MM_SIG_QUERY_TOO_LONG;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > SD_QUERY_MAX) {
+        *why = SD_QUERY_TOO_LONG;
         return 4400;
     }
     for (int i = 0; !rc; i++) {
         n = lws_hdr_copy_fragment(wsi, arg, (int)sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i);
         if (n < 0)
             break;
-        rc = mm_sig_query_arg(q, arg, (size_t)n, why);
+        rc = sd_query_arg(q, arg, (size_t)n, why);
     }
     explicit_bzero(arg, sizeof(arg));
-    return rc ? rc : mm_sig_query_end(q, why);
+    return rc ? rc : sd_query_end(q, why);
 }
 
-int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
+int sd_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
                   const char **why)
 {
-    static mm_sig_query q;
+    static sd_query q;
     int rc = read_query(wsi, &q, why);
 
     *meeting_id = q.meeting_id;

@@ -3,7 +3,7 @@
  * the query must carry meeting_id, user_id and a ticket (JWT HS256 signed by
  * mod_meeting, typ "ticket") that names that same user and meeting and has
  * not expired. Membership and the meeting's state are checked afterwards by
- * mm_seat_take, since they may have changed since the ticket was signed.
+ * sd_seat_take, since they may have changed since the ticket was signed.
  */
 #ifndef SD_TICKET_H
 #define SD_TICKET_H
@@ -12,19 +12,19 @@
 
 #include "token.h"
 
-void mm_auth_init(const mm_token_key *key);
+void sd_auth_init(const mm_token_key *key);
 
 /* Any path ending in /ws/signaling (whatever prefix a proxy keeps), or "/"
  * (a proxy that maps the endpoint onto the root). */
-int mm_auth_path_ok(struct lws *wsi);
+int sd_auth_path_ok(struct lws *wsi);
 
 /* Checks the query of the upgrade request, its parameters in any order.
  * Returns 0 with *meeting_id, *user_id and *gen (the token generation the
- * ticket was issued under, which mm_seat_take compares with the user's: a
+ * ticket was issued under, which sd_seat_take compares with the user's: a
  * log-out ends the ticket) set, or a close code with *why set to a static
  * reason: 4400 for a query no room_url is (a parameter given twice, too
  * long), 4401 for a ticket missing, invalid or not for those ids. */
-int mm_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
+int sd_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
                   const char **why);
 
 #endif

@@ -8,20 +8,20 @@
 #include <time.h>
 #include <unistd.h>
 
-long long mm_mono_us(void)
+long long sd_mono_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * MM_US + ts.tv_nsec / 1000;
+    return (long long)ts.tv_sec * SD_US + ts.tv_nsec / 1000;
 }
 
-long long mm_wall_s(void)
+long long sd_wall_s(void)
 {
     return (long long)time(NULL);
 }
 
-void mm_log(const char *level, const char *fmt, ...)
+void sd_log(const char *level, const char *fmt, ...)
 {
     char line[1024];
     struct tm tm;

@@ -3,19 +3,19 @@
  * it into its error log when it supervises signald), one line per event.
  * Nothing logged here may carry a ticket or the secret.
  */
-#ifndef MM_SIG_UTIL_H
-#define MM_SIG_UTIL_H
+#ifndef SD_UTIL_H
+#define SD_UTIL_H
 
 /* Monotonic time in microseconds: for timers, leases and rate buckets, so a
  * wall-clock step never expires every grace period at once. */
-long long mm_mono_us(void);
+long long sd_mono_us(void);
 
 /* Wall-clock seconds since the epoch: for ticket exp/iat only. */
-long long mm_wall_s(void);
+long long sd_wall_s(void);
 
 /* One log line: "<UTC time> signald[<pid>] <level>: <message>". */
-void mm_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sd_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define MM_US 1000000LL
+#define SD_US 1000000LL
 
 #endif

@@ -51,8 +51,8 @@ typedef struct job {
 } job;
 
 static struct {
-    const mm_sig_config *cfg;
-    mm_db *db;
+    const sd_config *cfg;
+    sd_db *db;
     struct ev_loop *loop;
     CURLM *multi;
     ev_timer curl_timer;        /* libcurl's own timeout */
@@ -97,7 +97,7 @@ static void retry_after(job *j, const char *v)
     if (isdigit((unsigned char)buf[0])) {
         j->retry_after = strtol(buf, NULL, 10);
     } else if ((when = curl_getdate(buf, NULL)) > 0) {
-        j->retry_after = (long)(when - (time_t)mm_wall_s());
+        j->retry_after = (long)(when - (time_t)sd_wall_s());
     }
     if (j->retry_after > MAX_RETRY_AFTER)
         j->retry_after = MAX_RETRY_AFTER;
@@ -202,7 +202,7 @@ static void record_done(void *arg, const PGresult *res)
     job *j = arg;
 
     if (!res && wh.running)
-        mm_log("warn", "webhook delivery %s: outcome not recorded; retried after its lease",
+        sd_log("warn", "MM3063: webhook delivery %s: outcome not recorded; retried after its lease",
                j->delivery_id);
     job_free(j);
     wh.in_flight--;
@@ -225,7 +225,7 @@ static void record(job *j, long status, const char *why)
     params[3] = status ? j->resp : why;
     params[4] = ra;             /* -1: none */
     params[5] = wh.schedule;
-    if (mm_db_send(wh.db, SQL_RESULT, 6, params, record_done, j) != 0)
+    if (sd_db_send(wh.db, SQL_RESULT, 6, params, record_done, j) != 0)
         record_done(j, NULL);
 }
 
@@ -265,10 +265,10 @@ static void finished(job *j, CURLcode rc)
     else
         snprintf(why, sizeof(why), "no answer: %s", curl_easy_strerror(rc));
     if (status != 0 && (status < 200 || status > 299))
-        mm_log("info", "webhook delivery %s attempt %s: HTTP %ld", j->delivery_id, j->attempt,
+        sd_log("info", "MM3064: webhook delivery %s attempt %s: HTTP %ld", j->delivery_id, j->attempt,
                status);
     else if (status == 0)
-        mm_log("info", "webhook delivery %s attempt %s: %s", j->delivery_id, j->attempt, why);
+        sd_log("info", "MM3065: webhook delivery %s attempt %s: %s", j->delivery_id, j->attempt, why);
     record(j, status, why);
 }
 
@@ -277,11 +277,11 @@ static void finished(job *j, CURLcode rc)
 static void start(const PGresult *res, int row)
 {
     job *j = calloc(1, sizeof(*j));
-    const mm_sig_config *c = wh.cfg;
+    const sd_config *c = wh.cfg;
 
     if (!j || !(j->easy = curl_easy_init())) {
         free(j);
-        mm_log("error", "webhook deliverer: out of memory");
+        sd_log("error", "MM3066: webhook deliverer: out of memory");
         return;
     }
     wh.in_flight++;
@@ -294,7 +294,7 @@ static void start(const PGresult *res, int row)
         return;
     }
     if (job_setup(j, res, row) || curl_multi_add_handle(wh.multi, j->easy) != CURLM_OK) {
-        mm_log("error", "webhook deliverer: out of memory");
+        sd_log("error", "MM3067: webhook deliverer: out of memory");
         j->retry_after = -1;
         record(j, 0, "not sent: the deliverer ran out of memory");
         return;
@@ -323,12 +323,12 @@ static void claim(void)
     const char *params[3] = {lease, limit, per};
     int room = wh.cfg->webhook_connections - wh.in_flight;
 
-    if (wh.claiming || room <= 0 || !mm_db_ready(wh.db))
+    if (wh.claiming || room <= 0 || !sd_db_ready(wh.db))
         return;
     snprintf(lease, sizeof(lease), "%d", wh.cfg->webhook_timeout + LEASE_EXTRA_S);
     snprintf(limit, sizeof(limit), "%d", room);
     snprintf(per, sizeof(per), "%d", PER_WEBHOOK);
-    if (mm_db_send(wh.db, SQL_CLAIM, 3, params, claimed, NULL) == 0)
+    if (sd_db_send(wh.db, SQL_CLAIM, 3, params, claimed, NULL) == 0)
         wh.claiming = 1;
 }
 
@@ -351,8 +351,8 @@ static void on_sweep(struct ev_loop *l, ev_timer *w, int revents)
 
     (void)l, (void)w, (void)revents;
     snprintf(days, sizeof(days), "%d", KEEP_DAYS);
-    if (mm_db_ready(wh.db))
-        mm_db_send(wh.db, SQL_SWEEP, 1, params, swept, NULL);
+    if (sd_db_ready(wh.db))
+        sd_db_send(wh.db, SQL_SWEEP, 1, params, swept, NULL);
 }
 
 /* Transfers that finished since the last look. */
@@ -429,7 +429,7 @@ static int set_timer(CURLM *m, long ms, void *arg)
     return 0;
 }
 
-int mm_webhooks_start(const mm_sig_config *cfg, struct lws_context *ctx,
+int sd_webhooks_start(const sd_config *cfg, struct lws_context *ctx,
                       struct lws_vhost *vh, struct ev_loop *loop)
 {
     memset(&wh, 0, sizeof(wh));
@@ -441,7 +441,7 @@ int mm_webhooks_start(const mm_sig_config *cfg, struct lws_context *ctx,
     curl_multi_setopt(wh.multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
     curl_multi_setopt(wh.multi, CURLMOPT_TIMERFUNCTION, set_timer);
     curl_multi_setopt(wh.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->webhook_connections);
-    wh.db = mm_db_open(ctx, vh, "webhooks", cfg->db, NULL);
+    wh.db = sd_db_open(ctx, vh, "webhooks", cfg->db, NULL);
     if (!wh.db)
         return -1;
     ev_init(&wh.curl_timer, on_curl_timer);
@@ -453,7 +453,7 @@ int mm_webhooks_start(const mm_sig_config *cfg, struct lws_context *ctx,
     return 0;
 }
 
-void mm_webhooks_stop(void)
+void sd_webhooks_stop(void)
 {
     if (!wh.running)
         return;
@@ -470,7 +470,7 @@ void mm_webhooks_stop(void)
         job_free(j);
     }
     /* Outcomes not yet recorded are answered NULL here, and their jobs freed. */
-    mm_db_close(wh.db);
+    sd_db_close(wh.db);
     curl_multi_cleanup(wh.multi);
     curl_global_cleanup();
 }

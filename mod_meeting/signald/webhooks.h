@@ -1,13 +1,13 @@
 /*
  * signald: the webhook deliverer (SPEC.md 8). It claims due deliveries from
- * the outbox in PostgreSQL (mm_webhook_claim, sql/004_webhooks.sql) under a
+ * the outbox in PostgreSQL (sd_webhook_claim, sql/004_webhooks.sql) under a
  * lease, posts them with libcurl's multi interface on signald's own libev
  * loop (so a slow endpoint holds one transfer, never the loop), and records
- * each outcome (mm_webhook_result), which schedules the retry. Every signald
+ * each outcome (sd_webhook_result), which schedules the retry. Every signald
  * runs one; several (one per node) share the outbox through the leases.
  */
-#ifndef MM_SIG_WEBHOOKS_H
-#define MM_SIG_WEBHOOKS_H
+#ifndef SD_WEBHOOKS_H
+#define SD_WEBHOOKS_H
 
 #include <ev.h>
 #include <libwebsockets.h>
@@ -16,11 +16,11 @@
 
 /* Starts delivering: a database connection of its own, the first claim at
  * once. Returns 0, or -1 when out of memory (or libcurl cannot start). */
-int mm_webhooks_start(const mm_sig_config *cfg, struct lws_context *ctx,
+int sd_webhooks_start(const sd_config *cfg, struct lws_context *ctx,
                       struct lws_vhost *vh, struct ev_loop *loop);
 
 /* Stops for good: transfers in flight are dropped (their leases run out and
  * another attempt follows), the connection closed. */
-void mm_webhooks_stop(void);
+void sd_webhooks_stop(void);
 
 #endif

@@ -13,9 +13,9 @@
 #include "sfu.h"
 #include "util.h"
 
-static const mm_sig_config *cfg;
+static const sd_config *cfg;
 
-void mm_ws_init(const mm_sig_config *c)
+void sd_ws_init(const sd_config *c)
 {
     cfg = c;
 }
@@ -23,32 +23,32 @@ void mm_ws_init(const mm_sig_config *c)
 /* Before the 101: the path must be ours; the ticket's verdict is kept and
  * given as a close code once upgraded, because a browser's WebSocket sees
  * close codes but never the status of a refused upgrade. */
-static int filter(mm_conn *c, struct lws *wsi)
+static int filter(sd_conn *c, struct lws *wsi)
 {
-    if (!mm_auth_path_ok(wsi))
+    if (!sd_auth_path_ok(wsi))
         return -1;
-    c->refuse_code = mm_auth_check(wsi, &c->meeting_id, &c->user_id, &c->gen,
+    c->refuse_code = sd_auth_check(wsi, &c->meeting_id, &c->user_id, &c->gen,
                                    &c->refuse_reason);
-    mm_caps_address(c, wsi);
+    sd_caps_address(c, wsi);
     return 0;
 }
 
-static void established(mm_conn *c, struct lws *wsi)
+static void established(sd_conn *c, struct lws *wsi)
 {
-    mm_conn_open(c, wsi);
+    sd_conn_open(c, wsi);
     if (c->refuse_code) {
-        mm_log("info", "meeting %lld user %lld: refused: %s", c->meeting_id, c->user_id,
+        sd_log("info", "MM3068: meeting %lld user %lld: refused: %s", c->meeting_id, c->user_id,
                c->refuse_reason);
-        mm_conn_close(c, c->refuse_code, c->refuse_reason);
+        sd_conn_close(c, c->refuse_code, c->refuse_reason);
         return;
     }
-    if (mm_caps_check(c))
+    if (sd_caps_check(c))
         return;
-    mm_seats_connect(c);
+    sd_seats_connect(c);
 }
 
 /* Appends a fragment to the message being reassembled. */
-static int append(mm_conn *c, const void *in, size_t len)
+static int append(sd_conn *c, const void *in, size_t len)
 {
     if (c->rx_len + len > c->rx_cap) {
         size_t cap = c->rx_cap ? c->rx_cap * 2 : 4096;
@@ -77,13 +77,13 @@ static int too_large(struct lws *wsi)
 }
 
 /* lws hands a message over in pieces; a whole message goes to protocol.c. */
-static int receive(mm_conn *c, struct lws *wsi, const void *in, size_t len)
+static int receive(sd_conn *c, struct lws *wsi, const void *in, size_t len)
 {
     int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
     size_t rest = lws_remaining_packet_payload(wsi);
 
-    mm_conn_alive(c);
-    if (c->state == MM_CONN_CLOSING)
+    sd_conn_alive(c);
+    if (c->state == SD_CONN_CLOSING)
         return 0;
     if (first) {
         c->rx_len = 0;
@@ -93,16 +93,16 @@ static int receive(mm_conn *c, struct lws *wsi, const void *in, size_t len)
     if (c->rx_len + len + rest > (size_t)cfg->max_frame)
         return too_large(wsi);
     if (first && final) {
-        mm_protocol_frame(c, in, len, c->rx_binary);
+        sd_protocol_frame(c, in, len, c->rx_binary);
         return 0;
     }
     if (append(c, in, len)) {
-        mm_log("error", "meeting %lld user %lld: out of memory", c->meeting_id, c->user_id);
+        sd_log("error", "MM3069: meeting %lld user %lld: out of memory", c->meeting_id, c->user_id);
         return -1;
     }
     if (!final)
         return 0;
-    mm_protocol_frame(c, c->rx, c->rx_len, c->rx_binary);
+    sd_protocol_frame(c, c->rx, c->rx_len, c->rx_binary);
     /* An idle socket holds no message buffer. */
     free(c->rx);
     c->rx = NULL;
@@ -110,13 +110,13 @@ static int receive(mm_conn *c, struct lws *wsi, const void *in, size_t len)
     return 0;
 }
 
-static void closed(mm_conn *c)
+static void closed(sd_conn *c)
 {
     if (!c->listed)
         return;     /* never got past the handshake */
-    mm_sfu_closed(c);
-    mm_seats_disconnect(c);
-    mm_conn_closed(c);
+    sd_sfu_closed(c);
+    sd_seats_disconnect(c);
+    sd_conn_closed(c);
 }
 
 /* Plain HTTP on this port is a mistake: answer 404, hang up. */
@@ -127,10 +127,10 @@ static int http(struct lws *wsi)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-int mm_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+int sd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len)
 {
-    mm_conn *c = user;
+    sd_conn *c = user;
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
@@ -143,10 +143,10 @@ int mm_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_RECEIVE:
         return receive(c, wsi, in, len);
     case LWS_CALLBACK_RECEIVE_PONG:
-        mm_conn_alive(c);
+        sd_conn_alive(c);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return mm_conn_writable(c);
+        return sd_conn_writable(c);
     case LWS_CALLBACK_CLOSED:
         closed(c);
         return 0;

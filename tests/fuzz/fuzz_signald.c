@@ -1,16 +1,16 @@
 /*
  * libFuzzer harness for signald's client frames: the input is one text frame
- * as a client would send it, read by mm_sig_parse exactly as signald reads
+ * as a client would send it, read by sd_parse exactly as signald reads
  * it (mod_meeting/signald/parse.c). Beyond the sanitizers, it checks that an
  * accepted frame is what the type promises, that an offer, answer or
- * ice-candidate reaches its target as docs/signaling.md says (mm_sig_relay:
+ * ice-candidate reaches its target as docs/signaling.md says (sd_relay:
  * one JSON object, each key once, the sender's fields as sent, the server's
  * from_user_id and meeting_id whatever the sender claimed), that a refusal
  * carries a message an error frame can hold, and that the error frame can be
  * serialised.
  *
  * The same bytes are also read as the query of an upgrade request
- * (mm_sig_query_*), split at '&' as lws hands the parameters over: the
+ * (sd_query_*), split at '&' as lws hands the parameters over: the
  * verdict must be the same whatever the order of the parameters, an accepted
  * query must carry what it says, and a refusal a reason a close frame holds.
  */
@@ -61,12 +61,12 @@ static json_t *with_ids(const json_t *frame)
 
 /* offer, answer, ice-candidate: what was read, and the frame that reaches
  * the target. */
-static void relayed(mm_sig_msg *m, const char *data, size_t size, const char *payload)
+static void relayed(sd_msg *m, const char *data, size_t size, const char *payload)
 {
     int names_ids = json_object_get(m->json, "from_user_id")
                     || json_object_get(m->json, "meeting_id");
-    json_t *want = with_ids(m->json);    /* before mm_sig_relay may set them in m->json */
-    size_t n = mm_sig_relay(m, data, size, FROM_USER_ID, MEETING_ID, NULL, 0);
+    json_t *want = with_ids(m->json);    /* before sd_relay may set them in m->json */
+    size_t n = sd_relay(m, data, size, FROM_USER_ID, MEETING_ID, NULL, 0);
     const char *brace = memchr(data, '{', size);
     json_error_t err;
     json_t *got;
@@ -79,8 +79,8 @@ static void relayed(mm_sig_msg *m, const char *data, size_t size, const char *pa
     CHECK(n > 0 && brace);
     out = malloc(n);
     CHECK(out);
-    CHECK(mm_sig_relay(m, data, size, FROM_USER_ID, MEETING_ID, out, n - 1) == n);
-    CHECK(mm_sig_relay(m, data, size, FROM_USER_ID, MEETING_ID, out, n) == n);
+    CHECK(sd_relay(m, data, size, FROM_USER_ID, MEETING_ID, out, n - 1) == n);
+    CHECK(sd_relay(m, data, size, FROM_USER_ID, MEETING_ID, out, n) == n);
     /* Each key once: next to the server's from_user_id, a second one of the
      * client's would be the one a browser's JSON.parse keeps (the last). */
     got = json_loadb(out, n, JSON_REJECT_DUPLICATES, &err);
@@ -100,49 +100,49 @@ static void relayed(mm_sig_msg *m, const char *data, size_t size, const char *pa
     free(out);
 }
 
-static void accepted(mm_sig_msg *m, const char *data, size_t size)
+static void accepted(sd_msg *m, const char *data, size_t size)
 {
     const char *type = json_string_value(json_object_get(m->json, "type"));
 
     CHECK(json_is_object(m->json) && type);
     switch (m->type) {
-    case MM_SIG_OFFER:
+    case SD_OFFER:
         CHECK(!strcmp(type, "offer"));
         relayed(m, data, size, "sdp");
         break;
-    case MM_SIG_ANSWER:
+    case SD_ANSWER:
         CHECK(!strcmp(type, "answer"));
         relayed(m, data, size, "sdp");
         break;
-    case MM_SIG_ICE_CANDIDATE:
+    case SD_ICE_CANDIDATE:
         CHECK(!strcmp(type, "ice-candidate"));
         relayed(m, data, size, "candidate");
         break;
-    case MM_SIG_MEDIA_STATE:
+    case SD_MEDIA_STATE:
         CHECK((m->audio | m->video | m->screen) <= 1);
         CHECK(!strcmp(type, "media-state"));
         break;
-    case MM_SIG_PING:
+    case SD_PING:
         CHECK(!strcmp(type, "ping"));
         break;
-    case MM_SIG_LEAVE:
+    case SD_LEAVE:
         CHECK(!strcmp(type, "leave"));
         break;
-    case MM_SIG_SFU_PUBLISH:
-    case MM_SIG_SFU_SUBSCRIBE_ANSWER:
-        CHECK(!strcmp(type, m->type == MM_SIG_SFU_PUBLISH ? "sfu-publish"
+    case SD_SFU_PUBLISH:
+    case SD_SFU_SUBSCRIBE_ANSWER:
+        CHECK(!strcmp(type, m->type == SD_SFU_PUBLISH ? "sfu-publish"
                                                           : "sfu-subscribe-answer"));
         CHECK(m->payload == json_object_get(m->json, "sdp"));
         CHECK(json_is_string(m->payload) && json_string_length(m->payload) > 0);
-        CHECK(!m->screen_mid || (m->type == MM_SIG_SFU_PUBLISH && strlen(m->screen_mid) >= 1
+        CHECK(!m->screen_mid || (m->type == SD_SFU_PUBLISH && strlen(m->screen_mid) >= 1
                                  && strlen(m->screen_mid) <= 15));
         break;
-    case MM_SIG_SFU_ICE:
+    case SD_SFU_ICE:
         CHECK(!strcmp(type, "sfu-ice") && (m->sfu_target == 0 || m->sfu_target == 1));
         CHECK(m->payload == json_object_get(m->json, "candidate"));
         CHECK(json_is_object(m->payload) || json_is_null(m->payload));
         break;
-    case MM_SIG_SFU_UNPUBLISH:
+    case SD_SFU_UNPUBLISH:
         CHECK(!strcmp(type, "sfu-unpublish"));
         break;
     default:
@@ -151,7 +151,7 @@ static void accepted(mm_sig_msg *m, const char *data, size_t size)
 }
 
 /* The INVALID_MESSAGE error frame carries why: it must be a JSON string. */
-static void refused(const mm_sig_msg *m)
+static void refused(const sd_msg *m)
 {
     json_t *f;
 
@@ -165,13 +165,13 @@ static void refused(const mm_sig_msg *m)
 }
 
 /* Feeds the parameters of data, split at '&', first to last or last to first. */
-static int read_query(const char *data, size_t size, int backwards, mm_sig_query *q,
+static int read_query(const char *data, size_t size, int backwards, sd_query *q,
                       const char **why)
 {
     size_t end = size;
     int rc = 0;
 
-    mm_sig_query_init(q);
+    sd_query_init(q);
     for (size_t start = 0; !rc && start <= size;) {
         const char *amp;
         size_t from, len;
@@ -185,11 +185,11 @@ static int read_query(const char *data, size_t size, int backwards, mm_sig_query
             from = start;
             len = (amp ? (size_t)(amp - data) : size) - from;
         }
-        rc = mm_sig_query_arg(q, data + from, len, why);
+        rc = sd_query_arg(q, data + from, len, why);
         start += len + 1;
         end = from ? from - 1 : 0;
     }
-    return rc ? rc : mm_sig_query_end(q, why);
+    return rc ? rc : sd_query_end(q, why);
 }
 
 /* The value of name= in data, when given once: what an accepted query holds. */
@@ -210,7 +210,7 @@ static const char *value_of(const char *data, size_t size, const char *name, siz
 
 static void query(const char *data, size_t size)
 {
-    static mm_sig_query fwd, bwd;
+    static sd_query fwd, bwd;
     const char *why_fwd = NULL, *why_bwd = NULL, *token;
     int rc = read_query(data, size, 0, &fwd, &why_fwd);
     size_t len;
@@ -222,7 +222,7 @@ static void query(const char *data, size_t size)
         CHECK(size > 0 || rc == 4401);
         return;
     }
-    CHECK(size <= MM_SIG_QUERY_MAX);
+    CHECK(size <= SD_QUERY_MAX);
     CHECK(fwd.meeting_id > 0 && fwd.user_id > 0 && fwd.token[0]);
     CHECK(fwd.meeting_id == bwd.meeting_id && fwd.user_id == bwd.user_id);
     CHECK(!strcmp(fwd.token, bwd.token));
@@ -241,13 +241,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    mm_sig_msg m;
+    sd_msg m;
 
-    if (mm_sig_parse((const char *)data, size, &m) == 0)
+    if (sd_parse((const char *)data, size, &m) == 0)
         accepted(&m, (const char *)data, size);
     else
         refused(&m);
-    mm_sig_msg_clear(&m);
+    sd_msg_clear(&m);
     query((const char *)data, size);
     return 0;
 }

@@ -1,5 +1,5 @@
 /* Unit tests for signald's reading of the upgrade request's query
- * (mod_meeting/signald/parse.c, mm_sig_query_*): the room_url's parameters
+ * (mod_meeting/signald/parse.c, sd_query_*): the room_url's parameters
  * in any order, each once, within the size limits. */
 #include <check.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #define TICKET "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJtaWQiOjQyLCJzdWIiOiI3In0." \
                "c2lnbmF0dXJlLW9mLXRoaXJ0eS10d28tYnl0ZXM"
 
-static mm_sig_query q;
+static sd_query q;
 static const char *why;
 
 /* Reads the parameters of query, split at '&' as lws hands them over. */
@@ -22,17 +22,17 @@ static int read_query(const char *query)
     int rc = 0;
 
     why = NULL;
-    mm_sig_query_init(&q);
+    sd_query_init(&q);
     while (!rc) {
         const char *amp = strchr(p, '&');
         size_t len = amp ? (size_t)(amp - p) : strlen(p);
 
-        rc = mm_sig_query_arg(&q, p, len, &why);
+        rc = sd_query_arg(&q, p, len, &why);
         if (!amp)
             break;
         p = amp + 1;
     }
-    return rc ? rc : mm_sig_query_end(&q, &why);
+    return rc ? rc : sd_query_end(&q, &why);
 }
 
 /* Every one of the 6 orders, the ticket first included, reads the same. */
@@ -111,41 +111,41 @@ START_TEST(a_token_with_a_nul_is_missing)
 {
     static const char arg[] = "token=ab\0cd";
 
-    mm_sig_query_init(&q);
-    ck_assert_int_eq(mm_sig_query_arg(&q, "meeting_id=1", 12, &why), 0);
-    ck_assert_int_eq(mm_sig_query_arg(&q, "user_id=2", 9, &why), 0);
-    ck_assert_int_eq(mm_sig_query_arg(&q, arg, sizeof(arg) - 1, &why), 0);
-    ck_assert_int_eq(mm_sig_query_end(&q, &why), 4401);
+    sd_query_init(&q);
+    ck_assert_int_eq(sd_query_arg(&q, "meeting_id=1", 12, &why), 0);
+    ck_assert_int_eq(sd_query_arg(&q, "user_id=2", 9, &why), 0);
+    ck_assert_int_eq(sd_query_arg(&q, arg, sizeof(arg) - 1, &why), 0);
+    ck_assert_int_eq(sd_query_end(&q, &why), 4401);
 }
 END_TEST
 
-/* MM_SIG_QUERY_MAX bytes are read, one more is refused, whether in one
- * parameter or in many; so are parameters past MM_SIG_QUERY_ARGS. */
+/* SD_QUERY_MAX bytes are read, one more is refused, whether in one
+ * parameter or in many; so are parameters past SD_QUERY_ARGS. */
 START_TEST(the_query_has_limits)
 {
-    static char query[MM_SIG_QUERY_MAX + 2];
+    static char query[SD_QUERY_MAX + 2];
     const char *head = "meeting_id=42&user_id=7&token=";
     size_t hlen = strlen(head);
     char *p;
 
     memcpy(query, head, hlen);
-    memset(query + hlen, 'a', MM_SIG_QUERY_MAX - hlen);
-    query[MM_SIG_QUERY_MAX] = '\0';
+    memset(query + hlen, 'a', SD_QUERY_MAX - hlen);
+    query[SD_QUERY_MAX] = '\0';
     ck_assert_int_eq(read_query(query), 0);
-    ck_assert_uint_eq(strlen(q.token), MM_SIG_QUERY_MAX - hlen);
-    query[MM_SIG_QUERY_MAX] = 'a';
+    ck_assert_uint_eq(strlen(q.token), SD_QUERY_MAX - hlen);
+    query[SD_QUERY_MAX] = 'a';
     ck_assert_int_eq(read_query(query), 4400);
-    ck_assert_str_eq(why, MM_SIG_QUERY_TOO_LONG);
+    ck_assert_str_eq(why, SD_QUERY_TOO_LONG);
 
     /* One parameter alone over the limit. */
     memcpy(query, "token=", 6);
-    memset(query + 6, 'a', MM_SIG_QUERY_MAX - 5);
-    query[MM_SIG_QUERY_MAX + 1] = '\0';
+    memset(query + 6, 'a', SD_QUERY_MAX - 5);
+    query[SD_QUERY_MAX + 1] = '\0';
     ck_assert_int_eq(read_query(query), 4400);
 
     /* Many short ones: the '&'s count. */
     p = query;
-    for (int i = 0; i < MM_SIG_QUERY_ARGS - 3; i++)
+    for (int i = 0; i < SD_QUERY_ARGS - 3; i++)
         p += sprintf(p, "x=%d&", i);
     strcpy(p, "meeting_id=42&user_id=7&token=t");
     ck_assert_int_eq(read_query(query), 0);
