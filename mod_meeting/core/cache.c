@@ -22,19 +22,19 @@
 #define USER_SLOTS 131072u
 #define MEMBER_SLOTS 131072u
 #define MEETING_SLOTS 65536u
-#define ETAG_MAX 68     /* '"' + 64 hex digits + '"' + NUL, rounded up */
-#define DATA_MAX 928    /* a meeting slot is 1 KiB; longer details are not kept */
+#define ETAG_MAX 68  /* '"' + 64 hex digits + '"' + NUL, rounded up */
+#define DATA_MAX 928 /* a meeting slot is 1 KiB; longer details are not kept */
 
 typedef struct {
     uint64_t seq;
-    int64_t a, b;       /* the key; a == 0: empty */
+    int64_t a, b; /* the key; a == 0: empty */
     int64_t value;
-    int64_t expires;    /* apr_time_t */
+    int64_t expires; /* apr_time_t */
 } small_slot;
 
 typedef struct {
     uint64_t seq;
-    int64_t id;         /* 0: empty */
+    int64_t id; /* 0: empty */
     int64_t expires;
     uint32_t len;
     char etag[ETAG_MAX];
@@ -43,7 +43,7 @@ typedef struct {
 
 typedef struct {
     uint64_t magic;
-    int64_t ttl;        /* microseconds; 0: off */
+    int64_t ttl; /* microseconds; 0: off */
     small_slot users[USER_SLOTS];
     small_slot members[MEMBER_SLOTS];
     meeting_slot meetings[MEETING_SLOTS];
@@ -133,8 +133,9 @@ static int seq_still(uint64_t *seq, uint64_t s)
 /* Takes the slot for writing if its number is still seen (even). */
 static int seq_take(uint64_t *seq, uint64_t seen)
 {
-    return !(seen & 1) && __atomic_compare_exchange_n(seq, &seen, seen + 1, 0,
-                                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    return !(seen & 1)
+           && __atomic_compare_exchange_n(seq, &seen, seen + 1, 0, __ATOMIC_ACQUIRE,
+                                          __ATOMIC_RELAXED);
 }
 
 /* Takes the slot for writing whatever it holds: a forget must happen. */
@@ -160,8 +161,8 @@ static int64_t load64(const int64_t *v)
 }
 
 /* Whether sl holds (a, b) -> value, fresh at now; *seen: its number. */
-static int small_get(small_slot *sl, long long a, long long b, long long value,
-                     apr_time_t now, uint64_t *seen)
+static int small_get(small_slot *sl, long long a, long long b, long long value, apr_time_t now,
+                     uint64_t *seen)
 {
     uint64_t s = seq_read(&sl->seq);
     int hit = load64(&sl->a) == a && load64(&sl->b) == b && load64(&sl->value) == value
@@ -241,8 +242,8 @@ int mm_cache_detail(apr_pool_t *p, long long meeting_id, long long user_id, long
     /* All three are read (their numbers taken) even after a miss: the store
      * after the database's answer needs every one. */
     user_ok = small_get(user_slot(user_id), user_id, 0, gen, now, &t->seq[0]);
-    member_ok = small_get(member_slot(meeting_id, user_id), meeting_id, user_id, 1, now,
-                          &t->seq[1]);
+    member_ok =
+        small_get(member_slot(meeting_id, user_id), meeting_id, user_id, 1, now, &t->seq[1]);
     return meeting_get(p, meeting_slot_of(meeting_id), meeting_id, now, data, etag, &t->seq[2])
            && user_ok && member_ok;
 }

@@ -32,8 +32,8 @@ const char *mm_etag_of(apr_pool_t *p, const char *data, size_t len)
 
 /* One entity-tag of a list (RFC 9110 8.8.3): [W/]"<etagc>*". */
 typedef struct {
-    const char *tag;    /* from the opening quote */
-    size_t len;         /* quotes included */
+    const char *tag; /* from the opening quote */
+    size_t len;      /* quotes included */
     int weak;
 } entity_tag;
 

@@ -50,7 +50,7 @@ int64_t mm_gcra_decide(const mm_gcra_limit *l, int64_t stored_tat, int64_t now_u
 
     res->limit = l->limit;
     res->retry_after_s = 0;
-    if (l->interval_us <= 0) {          /* not from mm_gcra_limit_init: never divide by 0 */
+    if (l->interval_us <= 0) { /* not from mm_gcra_limit_init: never divide by 0 */
         res->allowed = 1;
         res->remaining = res->reset_s = 0;
         return stored_tat;
@@ -69,7 +69,7 @@ int64_t mm_gcra_decide(const mm_gcra_limit *l, int64_t stored_tat, int64_t now_u
         res->allowed = 0;
         res->remaining = 0;
         res->reset_s = ceil_s(ahead);
-        res->retry_after_s = ceil_s(ahead - tol);   /* ahead - tol >= 1 µs, so >= 1 s */
+        res->retry_after_s = ceil_s(ahead - tol); /* ahead - tol >= 1 µs, so >= 1 s */
         return keep;
     }
     ahead += t;

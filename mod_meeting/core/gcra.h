@@ -12,9 +12,9 @@
 /* A limit of `limit` requests per period: a burst of `limit`, then one more
  * every interval_us. Build it with mm_gcra_limit_init. */
 typedef struct {
-    int64_t period_us;      /* the configured period */
-    int64_t interval_us;    /* T = period / limit, rounded down, >= 1 */
-    int64_t tolerance_us;   /* (limit - 1) * T: how far the TAT may run ahead of now */
+    int64_t period_us;    /* the configured period */
+    int64_t interval_us;  /* T = period / limit, rounded down, >= 1 */
+    int64_t tolerance_us; /* (limit - 1) * T: how far the TAT may run ahead of now */
     uint32_t limit;
 } mm_gcra_limit;
 

@@ -16,14 +16,12 @@ const char *mm_json_quote(apr_pool_t *p, const char *s)
         if (c == '"' || c == '\\') {
             *o++ = '\\';
             *o++ = (char)c;
-        }
-        else if (c < 0x20) {
+        } else if (c < 0x20) {
             memcpy(o, "\\u00", 4);
             o[4] = hex[c >> 4];
             o[5] = hex[c & 15];
             o += 6;
-        }
-        else {
+        } else {
             *o++ = (char)c;
         }
     }
@@ -47,11 +45,9 @@ size_t mm_json_compact(char *out, const char *in, size_t len)
                 escaped = 1;
             else if (c == '"')
                 in_string = 0;
-        }
-        else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+        } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
             continue;
-        }
-        else if (c == '"') {
+        } else if (c == '"') {
             in_string = 1;
         }
         out[n++] = c;

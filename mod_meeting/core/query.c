@@ -23,8 +23,7 @@ static int decode(const char *s, size_t len, char *buf, size_t n)
         int c = (unsigned char)s[i];
         if (c == '+') {
             c = ' ';
-        }
-        else if (c == '%') {
+        } else if (c == '%') {
             int hi, lo;
             if (i + 2 >= len)
                 return -1;

@@ -60,7 +60,7 @@
  *    caught both the torn read and owners preempted mid-hand-over.
  */
 #if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
-#define _POSIX_C_SOURCE 200809L     /* clock_gettime, sched_yield under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, sched_yield under -std=c11 */
 #endif
 
 #include <stddef.h>
@@ -72,17 +72,17 @@
 
 #include "rl_table.h"
 
-#define RL_MAGIC        0x4c524d4du /* "MMRL" in memory on little-endian */
-#define RL_VERSION      1u
-#define RL_LINE         64
-#define RL_PROBES       16
-#define RL_ROUNDS       8
-#define RL_MARK         (UINT64_C(1) << 63)
+#define RL_MAGIC 0x4c524d4du /* "MMRL" in memory on little-endian */
+#define RL_VERSION 1u
+#define RL_LINE 64
+#define RL_PROBES 16
+#define RL_ROUNDS 8
+#define RL_MARK (UINT64_C(1) << 63)
 #define RL_MARK_STALE_S 2
-#define RL_WAIT_US      1000
-#define RL_NONE         SIZE_MAX
-#define RL_USERDATA     "mod_meeting/rl_shm"
-#define USEC            1000000
+#define RL_WAIT_US 1000
+#define RL_NONE SIZE_MAX
+#define RL_USERDATA "mod_meeting/rl_shm"
+#define USEC 1000000
 
 typedef struct {
     uint64_t key;
@@ -111,10 +111,10 @@ _Static_assert(sizeof(rl_slot) == 16, "layout");
 
 /* What one pass over a key's probe window saw. */
 typedef struct {
-    size_t match, empty, victim;    /* slot indexes, RL_NONE if none */
+    size_t match, empty, victim; /* slot indexes, RL_NONE if none */
     uint64_t victim_key;
     int64_t victim_tat;
-    int marked;                     /* a live hand-over mark in the window */
+    int marked; /* a live hand-over mark in the window */
 } rl_probe;
 
 static uint64_t load_key(const rl_slot *s)
@@ -185,10 +185,20 @@ static uint64_t rotl(uint64_t x, int b)
 
 static void sip_round(uint64_t v[4])
 {
-    v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32);
-    v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
-    v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
-    v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32);
+    v[0] += v[1];
+    v[1] = rotl(v[1], 13);
+    v[1] ^= v[0];
+    v[0] = rotl(v[0], 32);
+    v[2] += v[3];
+    v[3] = rotl(v[3], 16);
+    v[3] ^= v[2];
+    v[0] += v[3];
+    v[3] = rotl(v[3], 21);
+    v[3] ^= v[0];
+    v[2] += v[1];
+    v[1] = rotl(v[1], 17);
+    v[1] ^= v[2];
+    v[2] = rotl(v[2], 32);
 }
 
 static void sip_absorb(uint64_t v[4], uint64_t m)
@@ -210,8 +220,8 @@ static uint64_t le64(const unsigned char *p, size_t n)
 
 static uint64_t siphash24(uint64_t k0, uint64_t k1, const unsigned char *p, size_t len)
 {
-    uint64_t v[4] = { k0 ^ UINT64_C(0x736f6d6570736575), k1 ^ UINT64_C(0x646f72616e646f6d),
-                      k0 ^ UINT64_C(0x6c7967656e657261), k1 ^ UINT64_C(0x7465646279746573) };
+    uint64_t v[4] = {k0 ^ UINT64_C(0x736f6d6570736575), k1 ^ UINT64_C(0x646f72616e646f6d),
+                     k0 ^ UINT64_C(0x6c7967656e657261), k1 ^ UINT64_C(0x7465646279746573)};
     size_t i;
 
     for (i = 0; i + 8 <= len; i += 8)
@@ -234,8 +244,8 @@ uint64_t mm_rl_key(uint32_t route, const void *who, size_t len)
 {
     static const unsigned char none[1];
 
-    return fold_key(siphash24(UINT64_C(0x6d6f645f6d656574) ^ route,
-                              UINT64_C(0x696e675f726c3031), who ? who : none, who ? len : 0));
+    return fold_key(siphash24(UINT64_C(0x6d6f645f6d656574) ^ route, UINT64_C(0x696e675f726c3031),
+                              who ? who : none, who ? len : 0));
 }
 
 /* Where a key's probe window starts. The per-segment seed makes placement
@@ -406,10 +416,10 @@ int mm_rl_check(mm_rl_table *t, uint64_t key, const mm_gcra_limit *l, int64_t no
             continue;
         else if ((i = place(t, key, &p, now_us)) == RL_NONE && p.empty == RL_NONE
                  && p.victim == RL_NONE)
-            break;                  /* every slot in hand-over: no room */
+            break; /* every slot in hand-over: no room */
         if (i != RL_NONE && charge(&t->slot[i], key, l, now_us, res))
             return 0;
-        round++;                    /* lost a race: look again */
+        round++; /* lost a race: look again */
     }
     mm_gcra_decide(l, INT64_MIN, now_us, res);
     __atomic_fetch_add(&t->refused, 1, __ATOMIC_RELAXED);
@@ -421,12 +431,13 @@ int mm_rl_pressure(mm_rl_table *t, int64_t now_us, int64_t every_us, uint64_t *e
 {
     int64_t due = __atomic_load_n(&t->report_at, __ATOMIC_RELAXED);
 
-    if (now_us < due || (__atomic_load_n(&t->evicted, __ATOMIC_RELAXED) == 0
-                         && __atomic_load_n(&t->refused, __ATOMIC_RELAXED) == 0))
+    if (now_us < due
+        || (__atomic_load_n(&t->evicted, __ATOMIC_RELAXED) == 0
+            && __atomic_load_n(&t->refused, __ATOMIC_RELAXED) == 0))
         return 0;
     /* One caller per interval wins the report, in any process. */
-    if (!__atomic_compare_exchange_n(&t->report_at, &due, now_us + every_us, 0,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    if (!__atomic_compare_exchange_n(&t->report_at, &due, now_us + every_us, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED))
         return 0;
     *evicted = __atomic_exchange_n(&t->evicted, 0, __ATOMIC_ACQ_REL);
     *refused = __atomic_exchange_n(&t->refused, 0, __ATOMIC_ACQ_REL);

@@ -5,9 +5,21 @@
 
 /* Allow header values by method bit set (GET=1, POST=2, PUT=4, DELETE=8). */
 static const char *const allow_strings[16] = {
-    "", "GET, HEAD", "POST", "GET, HEAD, POST", "PUT", "GET, HEAD, PUT", "POST, PUT",
-    "GET, HEAD, POST, PUT", "DELETE", "GET, HEAD, DELETE", "POST, DELETE",
-    "GET, HEAD, POST, DELETE", "PUT, DELETE", "GET, HEAD, PUT, DELETE", "POST, PUT, DELETE",
+    "",
+    "GET, HEAD",
+    "POST",
+    "GET, HEAD, POST",
+    "PUT",
+    "GET, HEAD, PUT",
+    "POST, PUT",
+    "GET, HEAD, POST, PUT",
+    "DELETE",
+    "GET, HEAD, DELETE",
+    "POST, DELETE",
+    "GET, HEAD, POST, DELETE",
+    "PUT, DELETE",
+    "GET, HEAD, PUT, DELETE",
+    "POST, PUT, DELETE",
     "GET, HEAD, POST, PUT, DELETE",
 };
 
@@ -93,7 +105,7 @@ mm_route_match mm_route_find(mm_method method, const char *path, const mm_route 
             *route = &mm_routes[i];
             *params = pp;
             if (pp.rec)
-                params->rec = params->rec_buf;  /* it pointed into the local copy */
+                params->rec = params->rec_buf; /* it pointed into the local copy */
             return MM_ROUTE_FOUND;
         }
         methods |= 1u << mm_routes[i].method;

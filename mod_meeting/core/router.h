@@ -32,20 +32,23 @@ typedef enum { MM_RL_NONE, MM_RL_IP, MM_RL_USER } mm_rl_kind;
  * (its body, its query) is told (SPEC.md 1; precedence.c). The meeting values
  * are mm_context's p_need in sql/003_api.sql. */
 typedef enum {
-    MM_NEED_NONE = -2,      /* the token holds (no meeting in the path) */
-    MM_NEED_ANYONE = -1,    /* the meeting exists */
-    MM_NEED_MEMBER = 0, MM_NEED_STAFF = 1, MM_NEED_HOST = 2, MM_NEED_CREATOR = 3,
-    MM_NEED_WEBHOOK = 4     /* the webhook in the path is the caller's */
+    MM_NEED_NONE = -2,   /* the token holds (no meeting in the path) */
+    MM_NEED_ANYONE = -1, /* the meeting exists */
+    MM_NEED_MEMBER = 0,
+    MM_NEED_STAFF = 1,
+    MM_NEED_HOST = 2,
+    MM_NEED_CREATOR = 3,
+    MM_NEED_WEBHOOK = 4 /* the webhook in the path is the caller's */
 } mm_need;
 
 typedef struct {
     mm_route_id id;
     mm_method method;
-    const char *pattern;    /* segments; ":id" a positive integer, ":rec" a recording id */
-    const char *name;       /* used by MeetingRateLimit, logs and server-status */
+    const char *pattern; /* segments; ":id" a positive integer, ":rec" a recording id */
+    const char *name;    /* used by MeetingRateLimit, logs and server-status */
     mm_auth_kind auth;
     mm_rl_kind rl;
-    unsigned per_minute;    /* the seed's limit */
+    unsigned per_minute; /* the seed's limit */
     mm_need need;
     const mm_field *fields; /* the body's; NULL: the route reads none */
 } mm_route;
@@ -56,8 +59,8 @@ extern const mm_route mm_routes[MM_ROUTE_COUNT];
 #define MM_MAX_PATH_IDS 2
 
 typedef struct {
-    long long id[MM_MAX_PATH_IDS];  /* the :id segments in order */
-    const char *rec;                /* the :rec segment, NUL-terminated copy */
+    long long id[MM_MAX_PATH_IDS]; /* the :id segments in order */
+    const char *rec;               /* the :rec segment, NUL-terminated copy */
     char rec_buf[72];
 } mm_path_params;
 

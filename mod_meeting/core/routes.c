@@ -94,9 +94,17 @@ static const mm_field message_send_fields[] = {
 };
 
 static const char *const event_types[] = {
-    "meeting.started", "meeting.ended", "participant.joined", "participant.left",
-    "participant.removed", "participant.waiting", "recording.started", "recording.completed",
-    "recording.failed", "chat.message", NULL,
+    "meeting.started",
+    "meeting.ended",
+    "participant.joined",
+    "participant.left",
+    "participant.removed",
+    "participant.waiting",
+    "recording.started",
+    "recording.completed",
+    "recording.failed",
+    "chat.message",
+    NULL,
 };
 
 /* url: at most MM_WEBHOOK_URL_MAX (2048), written out for docs/openapi.yaml's
@@ -119,8 +127,8 @@ static const mm_field webhook_update_fields[] = {
 #define FIELDS(x) x##_fields
 #define NO_BODY NULL
 #define ROUTE(id, method, pattern, name, auth, rl, per_minute, need, body, handler, stmt) \
-    {MM_R_##id, MM_M_##method, pattern, name, MM_AUTH_##auth, MM_RL_##rl, per_minute, \
-     MM_NEED_##need, body},
+    {MM_R_##id,  MM_M_##method, pattern,        name, MM_AUTH_##auth,                     \
+     MM_RL_##rl, per_minute,    MM_NEED_##need, body},
 const mm_route mm_routes[MM_ROUTE_COUNT] = {
 #include "routes.def"
 };

@@ -29,8 +29,8 @@ struct mm_token_key {
     unsigned char *secret; /* for libjwt, which signs */
     size_t len;
     char *issuer;
-    EVP_MD_CTX *inner;     /* read only after mm_token_key_make: */
-    EVP_MD_CTX *outer;     /* each MAC copies them, so threads may share the key */
+    EVP_MD_CTX *inner; /* read only after mm_token_key_make: */
+    EVP_MD_CTX *outer; /* each MAC copies them, so threads may share the key */
 };
 
 static const char *const type_names[] = {"access", "refresh", "ticket"};
@@ -45,8 +45,8 @@ static const char *const type_names[] = {"access", "refresh", "ticket"};
  * refused before it is decoded. */
 #define TOKEN_MAX 4096
 
-#define MAC_LEN 32       /* HMAC-SHA256 */
-#define MAC_B64_LEN 43   /* its base64url form, unpadded */
+#define MAC_LEN 32     /* HMAC-SHA256 */
+#define MAC_B64_LEN 43 /* its base64url form, unpadded */
 #define SHA256_BLOCK 64
 
 int mm_secret_read(const char *path, unsigned char **secret, size_t *len, const char **why)
@@ -98,8 +98,8 @@ static EVP_MD_CTX *pad_state(const unsigned char *block, unsigned char pad)
 
     for (int i = 0; i < SHA256_BLOCK; i++)
         x[i] = block[i] ^ pad;
-    if (ctx && (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)
-                || !EVP_DigestUpdate(ctx, x, sizeof(x)))) {
+    if (ctx
+        && (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) || !EVP_DigestUpdate(ctx, x, sizeof(x)))) {
         EVP_MD_CTX_free(ctx);
         ctx = NULL;
     }
@@ -217,8 +217,8 @@ static long b64url_decode(const char *s, size_t n, unsigned char *out)
 static json_t *segment_object(const char *s, size_t n, unsigned char *buf)
 {
     long len = b64url_decode(s, n, buf);
-    json_t *v = len < 0 ? NULL : json_loadb((const char *)buf, (size_t)len,
-                                            JSON_REJECT_DUPLICATES, NULL);
+    json_t *v =
+        len < 0 ? NULL : json_loadb((const char *)buf, (size_t)len, JSON_REJECT_DUPLICATES, NULL);
 
     if (v && !json_is_object(v)) {
         json_decref(v);
@@ -340,8 +340,7 @@ mm_token_status mm_token_verify(const mm_token_key *k, const char *token, mm_tok
     if (!dot2 || memchr(dot2 + 1, '.', n - (size_t)(dot2 + 1 - token)))
         return MM_TOKEN_INVALID;
     /* The MAC first: no JSON parser sees bytes the key did not sign. */
-    if (!signature_ok(k, token, (size_t)(dot2 - token), dot2 + 1,
-                      n - (size_t)(dot2 + 1 - token)))
+    if (!signature_ok(k, token, (size_t)(dot2 - token), dot2 + 1, n - (size_t)(dot2 + 1 - token)))
         return MM_TOKEN_INVALID;
     if (!header_valid(token, (size_t)(dot1 - token), buf))
         return MM_TOKEN_INVALID;

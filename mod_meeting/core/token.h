@@ -15,9 +15,9 @@ typedef enum { MM_TOKEN_ACCESS, MM_TOKEN_REFRESH, MM_TOKEN_TICKET } mm_token_typ
 
 typedef struct {
     mm_token_type type;
-    long long user_id;      /* sub */
-    long long meeting_id;   /* mid: tickets only */
-    long long gen;          /* gen: access tokens and tickets, the user's token generation */
+    long long user_id;    /* sub */
+    long long meeting_id; /* mid: tickets only */
+    long long gen;        /* gen: access tokens and tickets, the user's token generation */
     long long iat;
     long long exp;
     char jti[40];

@@ -153,10 +153,9 @@ int mm_time_parse(const char *s, long long *epoch)
     int y, mo, d, h, mi, sec, off;
     const char *p;
 
-    if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo)
-        || s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't')
-        || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':'
-        || digits(s + 17, 2, &sec))
+    if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-'
+        || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h)
+        || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
         return -1;
     if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59
         || sec > 59)
@@ -201,8 +200,8 @@ int mm_username_valid(const char *s)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '_' || c == '.' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
+              || c == '.' || c == '-'))
             return 0;
     }
     return 1;
@@ -292,8 +291,8 @@ static int check_string(const json_t *v, const mm_field *f, const char *prefix, 
     switch (f->kind) {
     case MM_F_EMAIL:
         if (!mm_email_valid(s))
-            return fail(err, "invalid_field", prefix, f->name, "must be a valid e-mail address",
-                        0, 0);
+            return fail(err, "invalid_field", prefix, f->name, "must be a valid e-mail address", 0,
+                        0);
         return 0;
     case MM_F_USERNAME:
         if (!mm_username_valid(s))
@@ -303,15 +302,14 @@ static int check_string(const json_t *v, const mm_field *f, const char *prefix, 
     case MM_F_URL:
         if ((long long)n > f->max || !url_valid(s))
             return fail(err, "invalid_field", prefix, f->name,
-                        "must be empty or an http(s) URL of at most %lld characters", f->max,
-                        0);
+                        "must be empty or an http(s) URL of at most %lld characters", f->max, 0);
         return 0;
     default:
         break;
     }
     if ((long long)n < f->min || (long long)n > f->max)
-        return fail(err, "invalid_field", prefix, f->name,
-                    "must be %lld to %lld characters long", f->min, f->max);
+        return fail(err, "invalid_field", prefix, f->name, "must be %lld to %lld characters long",
+                    f->min, f->max);
     return 0;
 }
 
@@ -342,14 +340,13 @@ static int is_choice(const json_t *v, const char *const *choices)
     return 0;
 }
 
-static int check_enum_set(const json_t *v, const mm_field *f, const char *prefix,
-                          mm_verr *err)
+static int check_enum_set(const json_t *v, const mm_field *f, const char *prefix, mm_verr *err)
 {
     size_t i, j, n = json_array_size(v);
 
     if (!json_is_array(v) || (long long)n < f->min || (long long)n > f->max)
-        return fail(err, "invalid_field", prefix, f->name,
-                    "must be a list of %lld to %lld names", f->min, f->max);
+        return fail(err, "invalid_field", prefix, f->name, "must be a list of %lld to %lld names",
+                    f->min, f->max);
     for (i = 0; i < n; i++) {
         if (!is_choice(json_array_get(v, i), f->choices))
             return fail(err, "invalid_field", prefix, f->name,
@@ -386,8 +383,7 @@ static int check_value(const json_t *v, const mm_field *f, const char *prefix, m
     case MM_F_TIME:
         if (!json_is_string(v) || mm_time_parse(json_string_value(v), &t) != 0)
             return fail(err, "invalid_field", prefix, f->name,
-                        "must be an RFC 3339 time with an offset, e.g. 2025-10-03T10:00:00Z",
-                        0, 0);
+                        "must be an RFC 3339 time with an offset, e.g. 2025-10-03T10:00:00Z", 0, 0);
         return 0;
     case MM_F_ENUM:
         return check_enum(v, f, prefix, err);
@@ -413,13 +409,13 @@ static const mm_field *find_field(const mm_field *fields, const char *name)
     return NULL;
 }
 
-static int check_object(const json_t *obj, const mm_field *fields, const char *prefix,
-                        mm_verr *err)
+static int check_object(const json_t *obj, const mm_field *fields, const char *prefix, mm_verr *err)
 {
     const char *key;
     json_t *v;
 
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (!find_field(fields, key)) {
             fail(err, "unknown_field", prefix, "", "", 0, 0);
             snprintf(err->field, sizeof(err->field), "%s%.60s", prefix, key);

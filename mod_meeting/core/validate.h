@@ -10,33 +10,33 @@
 #include <jansson.h>
 
 typedef enum {
-    MM_F_STRING,    /* min/max in code points */
-    MM_F_INT,       /* min/max inclusive */
+    MM_F_STRING, /* min/max in code points */
+    MM_F_INT,    /* min/max inclusive */
     MM_F_BOOL,
-    MM_F_TIME,      /* RFC 3339 with offset */
-    MM_F_ENUM,      /* one of choices */
-    MM_F_OBJECT,    /* nested fields */
+    MM_F_TIME,   /* RFC 3339 with offset */
+    MM_F_ENUM,   /* one of choices */
+    MM_F_OBJECT, /* nested fields */
     MM_F_EMAIL,
-    MM_F_USERNAME,  /* 3-50 of [A-Za-z0-9_.-] */
-    MM_F_URL,       /* empty, or http(s)://... up to max */
-    MM_F_ENUM_SET   /* an array of min to max distinct choices */
+    MM_F_USERNAME, /* 3-50 of [A-Za-z0-9_.-] */
+    MM_F_URL,      /* empty, or http(s)://... up to max */
+    MM_F_ENUM_SET  /* an array of min to max distinct choices */
 } mm_field_kind;
 
 #define MM_F_REQUIRED 1u
-#define MM_F_NULLABLE 2u    /* null is accepted (e.g. to clear a password) */
+#define MM_F_NULLABLE 2u /* null is accepted (e.g. to clear a password) */
 
 typedef struct mm_field {
     const char *name;
     mm_field_kind kind;
     unsigned flags;
     long long min, max;
-    const char *const *choices;     /* MM_F_ENUM: NULL-terminated */
-    const struct mm_field *fields;  /* MM_F_OBJECT: terminated by a NULL name */
+    const char *const *choices;    /* MM_F_ENUM: NULL-terminated */
+    const struct mm_field *fields; /* MM_F_OBJECT: terminated by a NULL name */
 } mm_field;
 
 typedef struct {
-    const char *code;       /* "invalid_field" or "unknown_field" */
-    char field[96];         /* dotted path, e.g. "settings.enable_chat" */
+    const char *code; /* "invalid_field" or "unknown_field" */
+    char field[96];   /* dotted path, e.g. "settings.enable_chat" */
     char message[192];
 } mm_verr;
 

@@ -13,7 +13,7 @@ typedef struct {
     int https;
     char host[256];
     long port;
-    int userinfo;           /* an '@' in the authority */
+    int userinfo; /* an '@' in the authority */
 } url_parts;
 
 static int ascii_printable(const char *s)
@@ -128,20 +128,22 @@ int mm_webhook_allowed(const char *url, const char *const *allow, size_t n)
     if (parse(url, &u, 0) || u.userinfo)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (parse(allow[i], &p, 1) == 0 && p.https == u.https
-            && strcasecmp(p.host, u.host) == 0 && (p.port == -2 || p.port == u.port))
+        if (parse(allow[i], &p, 1) == 0 && p.https == u.https && strcasecmp(p.host, u.host) == 0
+            && (p.port == -2 || p.port == u.port))
             return 1;
     return 0;
 }
 
 static int v4_public(uint32_t a)
 {
-    static const struct { uint32_t net, mask; } internal[] = {
+    static const struct {
+        uint32_t net, mask;
+    } internal[] = {
         {0x00000000, 0xff000000}, {0x0a000000, 0xff000000}, {0x64400000, 0xffc00000},
         {0x7f000000, 0xff000000}, {0xa9fe0000, 0xffff0000}, {0xac100000, 0xfff00000},
         {0xc0000000, 0xffffff00}, {0xc0000200, 0xffffff00}, {0xc0a80000, 0xffff0000},
         {0xc6120000, 0xfffe0000}, {0xc6336400, 0xffffff00}, {0xcb007100, 0xffffff00},
-        {0xe0000000, 0xe0000000},   /* multicast and reserved, broadcast included */
+        {0xe0000000, 0xe0000000}, /* multicast and reserved, broadcast included */
     };
 
     for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++)
@@ -156,8 +158,8 @@ static int v6_public(const unsigned char *b)
     static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
 
     if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-        return v4_public((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16
-                         | (uint32_t)b[14] << 8 | b[15]);
+        return v4_public((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8
+                         | b[15]);
     /* Global unicast is 2000::/3, less documentation (2001:db8::/32). */
     if ((b[0] & 0xe0) != 0x20)
         return 0;

@@ -12,8 +12,7 @@ mm_step mm_reply_result(mm_req *q, const mm_result *res, const char *message)
     return mm_reply(q->r, res->code, message, res->data);
 }
 
-mm_step mm_meeting_call(mm_req *q, mm_stmt_id id, int nargs, const char **args,
-                        const char *message)
+mm_step mm_meeting_call(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char *message)
 {
     mm_result res;
 

@@ -39,8 +39,8 @@ int mm_authenticate(mm_req *q)
 
     if (!token)
         return mm_unauthorized(q->r, "unauthorized", "a Bearer token is required", 0);
-    switch (mm_token_verify(q->conf->key, token, MM_TOKEN_ACCESS, apr_time_sec(apr_time_now()),
-                            &c)) {
+    switch (
+        mm_token_verify(q->conf->key, token, MM_TOKEN_ACCESS, apr_time_sec(apr_time_now()), &c)) {
     case MM_TOKEN_EXPIRED:
         return mm_unauthorized(q->r, "token_expired", "the access token has expired", 1);
     case MM_TOKEN_INVALID:

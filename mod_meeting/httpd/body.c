@@ -93,8 +93,7 @@ static int drain(apr_bucket_brigade *bb, apr_off_t max, mm_body_sink *sink, void
     return 1;
 }
 
-static int stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton,
-                  apr_off_t *size)
+static int stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton, apr_off_t *size)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_bucket_brigade *bb;
@@ -111,8 +110,7 @@ static int stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton
     do {
         /* Not ap_get_client_block(): it turns mod_reqtimeout's APR_TIMEUP
          * (and every other failure) into -1. */
-        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
-                            READ_CHUNK);
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, READ_CHUNK);
         if (rv != APR_SUCCESS)
             rc = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         else if (APR_BRIGADE_EMPTY(bb)) /* no EOS and no data: the client is gone */
@@ -124,8 +122,7 @@ static int stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton
     return rc;
 }
 
-int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton,
-                   apr_off_t *size)
+int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton, apr_off_t *size)
 {
     int rc = stream(r, max, sink, baton, size);
 
@@ -156,8 +153,7 @@ static apr_status_t to_buffer(void *baton, const char *data, apr_size_t len)
 }
 
 /* Reads the whole body into a pool buffer of at most max bytes. */
-static int read_all(request_rec *r, apr_off_t max, char **out, apr_size_t *len,
-                    mm_body_error *e)
+static int read_all(request_rec *r, apr_off_t max, char **out, apr_size_t *len, mm_body_error *e)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_int64_t n = cl ? apr_atoi64(cl) : -1;
@@ -201,8 +197,7 @@ int mm_body_preread(mm_req *q, const char **data, apr_size_t *len)
     q->body_pre = pre;
     if (!has_body(q->r)) {
         pre->buf = apr_pcalloc(q->r->pool, 1);
-    }
-    else if (read_all(q->r, q->conf->max_body, &pre->buf, &pre->len, &pre->e)) {
+    } else if (read_all(q->r, q->conf->max_body, &pre->buf, &pre->len, &pre->e)) {
         pre->failed = 1;
         return -1;
     }
@@ -232,10 +227,10 @@ static int parse_json(request_rec *r, const char *buf, apr_size_t len, json_t **
     json_t *v = len ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
 
     if (!v)
-        return refuse(e, HTTP_BAD_REQUEST, "invalid_json",
-                      apr_psprintf(r->pool, "the request body is not valid JSON (at byte %d)",
-                                   jerr.position),
-                      NULL);
+        return refuse(
+            e, HTTP_BAD_REQUEST, "invalid_json",
+            apr_psprintf(r->pool, "the request body is not valid JSON (at byte %d)", jerr.position),
+            NULL);
     *out = mm_json_pool(r->pool, v);
     return 0;
 }
@@ -249,8 +244,7 @@ int mm_body_parse(mm_req *q, const mm_field *fields, json_t **out, mm_body_error
 
     if (!has_body(r)) {
         *out = mm_json_pool(r->pool, json_object());
-    }
-    else {
+    } else {
         if (!is_json_type(apr_table_get(r->headers_in, "Content-Type")))
             return refuse(e, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                           "the request body must be application/json in UTF-8", NULL);

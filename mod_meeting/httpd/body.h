@@ -7,7 +7,7 @@
 /* Why a body was refused: answered later, after the checks that SPEC.md 1
  * puts first (the meeting exists, the caller may act on it). */
 typedef struct {
-    int status;             /* 400, 408, 413 or 415; AP_FILTER_ERROR: answered */
+    int status; /* 400, 408, 413 or 415; AP_FILTER_ERROR: answered */
     const char *code;
     const char *message;
     const char *field;
@@ -23,8 +23,7 @@ typedef apr_status_t mm_body_sink(void *baton, const char *data, apr_size_t len)
  * bytes seen) or LimitRequestBody, 408 when mod_reqtimeout cut the body, 400
  * for bad framing or a client that went away, 500 when the sink refused, or
  * AP_FILTER_ERROR when an input filter has answered the request already. */
-int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton,
-                   apr_off_t *size);
+int mm_body_stream(request_rec *r, apr_off_t max, mm_body_sink *sink, void *baton, apr_off_t *size);
 
 /* Reads the raw body ahead of its parse (an Idempotency-Key compares it with
  * the first request's), for mm_body_parse to take from q later. Returns 0

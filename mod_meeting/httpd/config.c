@@ -130,9 +130,10 @@ static const char *parse_int(cmd_parms *cmd, const char *arg, long long min, lon
     errno = 0;
     v = apr_strtoi64(arg, &end, 10);
     if (errno || end == arg || *end || v < min || v > max)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %" APR_INT64_T_FMT
-                            " to %" APR_INT64_T_FMT, cmd->cmd->name, arg,
-                            (apr_int64_t)min, (apr_int64_t)max);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a whole number from %" APR_INT64_T_FMT
+                            " to %" APR_INT64_T_FMT,
+                            cmd->cmd->name, arg, (apr_int64_t)min, (apr_int64_t)max);
     *out = v;
     return NULL;
 }
@@ -145,8 +146,8 @@ typedef struct {
 } int_slot;
 
 static const int_slot slot_access_ttl = {APR_OFFSETOF(mm_srv_conf, access_ttl), 10, 86400 * 7, 0};
-static const int_slot slot_refresh_ttl = {APR_OFFSETOF(mm_srv_conf, refresh_ttl), 60,
-                                          86400 * 365, 0};
+static const int_slot slot_refresh_ttl = {APR_OFFSETOF(mm_srv_conf, refresh_ttl), 60, 86400 * 365,
+                                          0};
 static const int_slot slot_ticket_ttl = {APR_OFFSETOF(mm_srv_conf, ticket_ttl), 5, 300, 0};
 static const int_slot slot_bcrypt = {APR_OFFSETOF(mm_srv_conf, bcrypt_cost), 4, 31, 0};
 static const int_slot slot_max_body = {APR_OFFSETOF(mm_srv_conf, max_body), 1024, 16 << 20, 1};
@@ -160,32 +161,47 @@ static const int_slot slot_min_free = {APR_OFFSETOF(mm_srv_conf, recording_min_f
 static const int_slot slot_sig_user = {APR_OFFSETOF(mm_srv_conf, sig_max_user), 1, 1000000, 0};
 static const int_slot slot_sig_addr = {APR_OFFSETOF(mm_srv_conf, sig_max_addr), 1, 1000000, 0};
 static const int_slot slot_ongoing = {APR_OFFSETOF(mm_srv_conf, max_ongoing), 1, 1000000, 0};
-static const int_slot slot_detail_cache = {APR_OFFSETOF(mm_srv_conf, detail_cache_ttl), 0,
-                                           3600, 0};
+static const int_slot slot_detail_cache = {APR_OFFSETOF(mm_srv_conf, detail_cache_ttl), 0, 3600, 0};
 static const int_slot slot_wh_timeout = {APR_OFFSETOF(mm_srv_conf, webhook_timeout), 1, 60, 0};
-static const int_slot slot_wh_conns = {APR_OFFSETOF(mm_srv_conf, webhook_connections), 1, 1024,
-                                       0};
+static const int_slot slot_wh_conns = {APR_OFFSETOF(mm_srv_conf, webhook_connections), 1, 1024, 0};
 static const int_slot slot_node_timeout = {APR_OFFSETOF(mm_srv_conf, node_timeout), 3, 300, 0};
 
 static void mark_set(mm_srv_conf *c, const int_slot *s)
 {
-    if (s == &slot_access_ttl) c->access_ttl_set = 1;
-    else if (s == &slot_refresh_ttl) c->refresh_ttl_set = 1;
-    else if (s == &slot_ticket_ttl) c->ticket_ttl_set = 1;
-    else if (s == &slot_bcrypt) c->bcrypt_cost_set = 1;
-    else if (s == &slot_max_body) c->max_body_set = 1;
-    else if (s == &slot_turn_ttl) c->turn_ttl_set = 1;
-    else if (s == &slot_retry) c->db_retry_after_set = 1;
-    else if (s == &slot_rec_max) c->recording_max_set = 1;
-    else if (s == &slot_dl_ttl) c->download_ttl_set = 1;
-    else if (s == &slot_min_free) c->recording_min_free_set = 1;
-    else if (s == &slot_sig_user) c->sig_max_user_set = 1;
-    else if (s == &slot_sig_addr) c->sig_max_addr_set = 1;
-    else if (s == &slot_ongoing) c->max_ongoing_set = 1;
-    else if (s == &slot_wh_timeout) c->webhook_timeout_set = 1;
-    else if (s == &slot_wh_conns) c->webhook_connections_set = 1;
-    else if (s == &slot_detail_cache) c->detail_cache_ttl_set = 1;
-    else if (s == &slot_node_timeout) c->node_timeout_set = 1;
+    if (s == &slot_access_ttl)
+        c->access_ttl_set = 1;
+    else if (s == &slot_refresh_ttl)
+        c->refresh_ttl_set = 1;
+    else if (s == &slot_ticket_ttl)
+        c->ticket_ttl_set = 1;
+    else if (s == &slot_bcrypt)
+        c->bcrypt_cost_set = 1;
+    else if (s == &slot_max_body)
+        c->max_body_set = 1;
+    else if (s == &slot_turn_ttl)
+        c->turn_ttl_set = 1;
+    else if (s == &slot_retry)
+        c->db_retry_after_set = 1;
+    else if (s == &slot_rec_max)
+        c->recording_max_set = 1;
+    else if (s == &slot_dl_ttl)
+        c->download_ttl_set = 1;
+    else if (s == &slot_min_free)
+        c->recording_min_free_set = 1;
+    else if (s == &slot_sig_user)
+        c->sig_max_user_set = 1;
+    else if (s == &slot_sig_addr)
+        c->sig_max_addr_set = 1;
+    else if (s == &slot_ongoing)
+        c->max_ongoing_set = 1;
+    else if (s == &slot_wh_timeout)
+        c->webhook_timeout_set = 1;
+    else if (s == &slot_wh_conns)
+        c->webhook_connections_set = 1;
+    else if (s == &slot_detail_cache)
+        c->detail_cache_ttl_set = 1;
+    else if (s == &slot_node_timeout)
+        c->node_timeout_set = 1;
 }
 
 static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
@@ -333,17 +349,18 @@ static const char *parse_rate(cmd_parms *cmd, const char *arg, mm_gcra_limit *li
         else if (strcmp(p, "d") == 0 || strcmp(p, "day") == 0)
             period = 86400;
         else if (parse_int(cmd, p, 1, 86400, &period) != NULL)
-            return apr_psprintf(cmd->pool, "%s: '%s' is not a period: use N/s, N/min, N/h, "
-                                "N/day or N/<seconds from 1 to 86400>", cmd->cmd->name, arg);
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' is not a period: use N/s, N/min, N/h, "
+                                "N/day or N/<seconds from 1 to 86400>",
+                                cmd->cmd->name, arg);
     }
     if (mm_gcra_limit_init(limit, (uint32_t)count, (uint32_t)period) != 0)
-        return apr_psprintf(cmd->pool, "%s: the rate '%s' cannot be represented",
-                            cmd->cmd->name, arg);
+        return apr_psprintf(cmd->pool, "%s: the rate '%s' cannot be represented", cmd->cmd->name,
+                            arg);
     return NULL;
 }
 
-static const char *set_rate_limit(cmd_parms *cmd, void *dummy, const char *route,
-                                  const char *rate)
+static const char *set_rate_limit(cmd_parms *cmd, void *dummy, const char *route, const char *rate)
 {
     mm_srv_conf *c = srv(cmd);
     const mm_route *rt = strcmp(route, "*") == 0 ? NULL : mm_route_by_name(route);
@@ -353,8 +370,10 @@ static const char *set_rate_limit(cmd_parms *cmd, void *dummy, const char *route
     (void)dummy;
     memset(&lim, 0, sizeof(lim));
     if (!rt && strcmp(route, "*") != 0)
-        return apr_psprintf(cmd->pool, "%s: unknown endpoint '%s' (see the directive reference "
-                            "for the names, e.g. meeting.list)", cmd->cmd->name, route);
+        return apr_psprintf(cmd->pool,
+                            "%s: unknown endpoint '%s' (see the directive reference "
+                            "for the names, e.g. meeting.list)",
+                            cmd->cmd->name, route);
     lim.set = 1;
     if (strcasecmp(rate, "off") == 0)
         lim.off = 1;
@@ -393,8 +412,10 @@ static const char *add_cors_origin(cmd_parms *cmd, void *dummy, const char *arg)
     (void)dummy;
     if (strcmp(arg, "*") != 0 && strncmp(arg, "https://", 8) != 0
         && strncmp(arg, "http://", 7) != 0)
-        return apr_psprintf(cmd->pool, "%s: '%s' must be * or an origin such as "
-                            "https://app.example.com", cmd->cmd->name, arg);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' must be * or an origin such as "
+                            "https://app.example.com",
+                            cmd->cmd->name, arg);
     if (!c->cors_origins)
         c->cors_origins = apr_array_make(cmd->pool, 2, sizeof(const char *));
     APR_ARRAY_PUSH(c->cors_origins, const char *) = arg;
@@ -418,8 +439,14 @@ static const char *add_webhook_allow(cmd_parms *cmd, void *dummy, const char *ar
 /* A delay such as 50ms, 5s, 5m or 2h, at most a week, in milliseconds. */
 static long long parse_delay(const char *arg)
 {
-    static const struct { const char *unit; long long ms; } units[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
+    static const struct {
+        const char *unit;
+        long long ms;
+    } units[] = {
+        {"ms", 1},
+        {"s", 1000},
+        {"m", 60000},
+        {"h", 3600000},
     };
     char *end;
     apr_int64_t v;
@@ -445,8 +472,10 @@ static const char *set_webhook_retry(cmd_parms *cmd, void *dummy, const char *ar
     while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
         long long ms = parse_delay(word);
         if (ms < 0)
-            return apr_psprintf(cmd->pool, "%s: '%s' is not a delay such as 500ms, 5s, 5m or "
-                                "2h (at most a week)", cmd->cmd->name, word);
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' is not a delay such as 500ms, 5s, 5m or "
+                                "2h (at most a week)",
+                                cmd->cmd->name, word);
         if (++n > MAX_WEBHOOK_RETRIES)
             return apr_psprintf(cmd->pool, "%s: at most %d retries", cmd->cmd->name,
                                 MAX_WEBHOOK_RETRIES);
@@ -499,8 +528,7 @@ static const char *daemon_cmd(cmd_parms *cmd, const char *args, const char **out
 
     if (!path || apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT, cmd->pool) != APR_SUCCESS
         || fi.filetype != APR_REG || !(fi.protection & APR_UEXECUTE))
-        return apr_psprintf(cmd->pool, "%s: '%s' is not an executable file", cmd->cmd->name,
-                            first);
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an executable file", cmd->cmd->name, first);
     *out = apr_pstrcat(cmd->pool, path, " ", args, NULL);
     return NULL;
 }
@@ -519,8 +547,7 @@ static const char *set_recworker(cmd_parms *cmd, void *dummy, const char *args)
 
 /* Janus's WebSocket API (ws://HOST:PORT[/PATH]) and its API secret: signald
  * is given both; the secret is read here so a missing file fails configtest. */
-static const char *set_media_server(cmd_parms *cmd, void *dummy, const char *url,
-                                    const char *file)
+static const char *set_media_server(cmd_parms *cmd, void *dummy, const char *url, const char *file)
 {
     const char *path = ap_server_root_relative(cmd->pool, file);
     apr_uri_t uri;
@@ -530,15 +557,16 @@ static const char *set_media_server(cmd_parms *cmd, void *dummy, const char *url
 
     (void)dummy;
     if (strncmp(url, "ws://", 5) != 0 || apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS
-        || !uri.hostname || !*uri.hostname || !uri.port_str
-        || strpbrk(url, " \t\"'") != NULL)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not ws://HOST:PORT[/PATH] "
-                            "(Janus's WebSocket API)", cmd->cmd->name, url);
+        || !uri.hostname || !*uri.hostname || !uri.port_str || strpbrk(url, " \t\"'") != NULL)
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not ws://HOST:PORT[/PATH] "
+                            "(Janus's WebSocket API)",
+                            cmd->cmd->name, url);
     if (!path)
         return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, file);
     if (mm_secret_read(path, &secret, &len, &why) != 0)
-        return apr_psprintf(cmd->pool, "%s: the API secret file '%s' %s", cmd->cmd->name,
-                            path, why);
+        return apr_psprintf(cmd->pool, "%s: the API secret file '%s' %s", cmd->cmd->name, path,
+                            why);
     memset(secret, 0, len);
     free(secret);
     srv(cmd)->media_server = url;
@@ -594,8 +622,8 @@ const command_rec mm_cmds[] = {
                  "On: keep the SFU's raw .mjr files after a recording is processed"),
     AP_INIT_TAKE1("MeetingRecordingMinFree", set_int, (void *)&slot_min_free, RSRC_CONF,
                   "free bytes the recording directory needs for a server recording to start"),
-    AP_INIT_TAKE1("MeetingSignalingMaxSocketsPerUser", set_int, (void *)&slot_sig_user,
-                  RSRC_CONF, "signaling sockets one user may hold open at once"),
+    AP_INIT_TAKE1("MeetingSignalingMaxSocketsPerUser", set_int, (void *)&slot_sig_user, RSRC_CONF,
+                  "signaling sockets one user may hold open at once"),
     AP_INIT_TAKE1("MeetingSignalingMaxSocketsPerAddress", set_int, (void *)&slot_sig_addr,
                   RSRC_CONF, "signaling sockets one client address may hold open at once"),
     AP_INIT_TAKE1("MeetingMaxOngoingMeetings", set_int, (void *)&slot_ongoing, RSRC_CONF,
@@ -639,8 +667,8 @@ static const char *make_dummy_hash(apr_pool_t *p, mm_srv_conf *c)
     char out[64];
 
     if (apr_generate_random_bytes(salt, sizeof(salt)) != APR_SUCCESS
-        || apr_bcrypt_encode("-", (unsigned)c->bcrypt_cost, salt, sizeof(salt), out,
-                             sizeof(out)) != APR_SUCCESS)
+        || apr_bcrypt_encode("-", (unsigned)c->bcrypt_cost, salt, sizeof(salt), out, sizeof(out))
+               != APR_SUCCESS)
         return "MeetingBcryptCost: bcrypt is not available";
     c->dummy_hash = apr_pstrdup(p, out);
     return NULL;
@@ -654,30 +682,50 @@ const char *mm_finish_srv_conf(apr_pool_t *p, server_rec *s, mm_srv_conf *c)
     const char *why;
 
     (void)s;
-    if (!c->issuer_set) c->issuer = DEFAULT_ISSUER;
-    if (!c->access_ttl_set) c->access_ttl = DEFAULT_ACCESS_TTL;
-    if (!c->refresh_ttl_set) c->refresh_ttl = DEFAULT_REFRESH_TTL;
-    if (!c->ticket_ttl_set) c->ticket_ttl = DEFAULT_TICKET_TTL;
-    if (!c->bcrypt_cost_set) c->bcrypt_cost = DEFAULT_BCRYPT_COST;
-    if (!c->max_body_set) c->max_body = DEFAULT_MAX_BODY;
-    if (!c->turn_ttl_set) c->turn_ttl = DEFAULT_TURN_TTL;
-    if (!c->db_retry_after_set) c->db_retry_after = DEFAULT_DB_RETRY_AFTER;
-    if (!c->rl_slots_set) c->rl_slots = DEFAULT_RL_SLOTS;
-    if (!c->recording_max_set) c->recording_max = DEFAULT_RECORDING_MAX;
-    if (!c->download_ttl_set) c->download_ttl = DEFAULT_DOWNLOAD_TTL;
-    if (!c->detail_cache_ttl_set) c->detail_cache_ttl = DEFAULT_DETAIL_CACHE_TTL;
-    if (!c->recording_min_free_set) c->recording_min_free = DEFAULT_RECORDING_MIN_FREE;
+    if (!c->issuer_set)
+        c->issuer = DEFAULT_ISSUER;
+    if (!c->access_ttl_set)
+        c->access_ttl = DEFAULT_ACCESS_TTL;
+    if (!c->refresh_ttl_set)
+        c->refresh_ttl = DEFAULT_REFRESH_TTL;
+    if (!c->ticket_ttl_set)
+        c->ticket_ttl = DEFAULT_TICKET_TTL;
+    if (!c->bcrypt_cost_set)
+        c->bcrypt_cost = DEFAULT_BCRYPT_COST;
+    if (!c->max_body_set)
+        c->max_body = DEFAULT_MAX_BODY;
+    if (!c->turn_ttl_set)
+        c->turn_ttl = DEFAULT_TURN_TTL;
+    if (!c->db_retry_after_set)
+        c->db_retry_after = DEFAULT_DB_RETRY_AFTER;
+    if (!c->rl_slots_set)
+        c->rl_slots = DEFAULT_RL_SLOTS;
+    if (!c->recording_max_set)
+        c->recording_max = DEFAULT_RECORDING_MAX;
+    if (!c->download_ttl_set)
+        c->download_ttl = DEFAULT_DOWNLOAD_TTL;
+    if (!c->detail_cache_ttl_set)
+        c->detail_cache_ttl = DEFAULT_DETAIL_CACHE_TTL;
+    if (!c->recording_min_free_set)
+        c->recording_min_free = DEFAULT_RECORDING_MIN_FREE;
     if (c->server_recording && !c->recording_dir)
         return "MeetingServerRecording: On needs MeetingRecordingDir (where the SFU writes)";
     if (c->recworker_cmd && !c->recording_dir)
         return "MeetingRecordingWorker: needs MeetingRecordingDir (the recordings it makes)";
-    if (!c->sig_max_user_set) c->sig_max_user = DEFAULT_SIG_MAX_USER;
-    if (!c->sig_max_addr_set) c->sig_max_addr = DEFAULT_SIG_MAX_ADDR;
-    if (!c->max_ongoing_set) c->max_ongoing = DEFAULT_MAX_ONGOING;
-    if (!c->webhook_timeout_set) c->webhook_timeout = DEFAULT_WEBHOOK_TIMEOUT;
-    if (!c->webhook_connections_set) c->webhook_connections = DEFAULT_WEBHOOK_CONNECTIONS;
-    if (!c->webhook_retry) c->webhook_retry = DEFAULT_WEBHOOK_RETRY;
-    if (!c->node_timeout_set) c->node_timeout = DEFAULT_NODE_TIMEOUT;
+    if (!c->sig_max_user_set)
+        c->sig_max_user = DEFAULT_SIG_MAX_USER;
+    if (!c->sig_max_addr_set)
+        c->sig_max_addr = DEFAULT_SIG_MAX_ADDR;
+    if (!c->max_ongoing_set)
+        c->max_ongoing = DEFAULT_MAX_ONGOING;
+    if (!c->webhook_timeout_set)
+        c->webhook_timeout = DEFAULT_WEBHOOK_TIMEOUT;
+    if (!c->webhook_connections_set)
+        c->webhook_connections = DEFAULT_WEBHOOK_CONNECTIONS;
+    if (!c->webhook_retry)
+        c->webhook_retry = DEFAULT_WEBHOOK_RETRY;
+    if (!c->node_timeout_set)
+        c->node_timeout = DEFAULT_NODE_TIMEOUT;
     for (int i = 0; i < MM_ROUTE_COUNT; i++) {
         const mm_route *rt = mm_route_by_id((mm_route_id)i);
         if (!c->limits[i].set && rt->per_minute)

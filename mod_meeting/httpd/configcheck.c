@@ -73,15 +73,14 @@ static int is_section_of(const ap_directive_t *vhost, const server_rec *s)
 /* Whether an applying directive `name` (with first argument arg, or any when
  * NULL) is in scope for server s: at the main server's level, or in s's own
  * <VirtualHost>. */
-static int find_in_scope(apr_pool_t *p, const ap_directive_t *d, const char *name,
-                         const char *arg, server_rec *main_server, server_rec *s)
+static int find_in_scope(apr_pool_t *p, const ap_directive_t *d, const char *name, const char *arg,
+                         server_rec *main_server, server_rec *s)
 {
     for (; d; d = d->next) {
         if (strcasecmp(d->directive, name) == 0) {
             const char *args = d->args;
             const ap_directive_t *vhost;
-            if ((!arg || strcasecmp(ap_getword_conf(p, &args), arg) == 0)
-                && scope_of(p, d, &vhost)
+            if ((!arg || strcasecmp(ap_getword_conf(p, &args), arg) == 0) && scope_of(p, d, &vhost)
                 && (!vhost || (s != main_server && is_section_of(vhost, s))))
                 return 1;
         }
@@ -135,15 +134,17 @@ const char *mm_dir_writable_by_children(apr_pool_t *p, const char *dir)
         return apr_psprintf(p, "'%s' cannot be read (%s)", dir, strerror(errno));
     if (u->user_id == 0)
         return NULL;
-    need = st.st_uid == u->user_id                                  ? S_IWUSR | S_IXUSR
+    need = st.st_uid == u->user_id                               ? S_IWUSR | S_IXUSR
            : user_in_group(u->user_name, u->group_id, st.st_gid) ? S_IWGRP | S_IXGRP
-                                                                  : S_IWOTH | S_IXOTH;
+                                                                 : S_IWOTH | S_IXOTH;
     if ((st.st_mode & need) == need)
         return NULL;
-    return apr_psprintf(p, "'%s' is not writable by httpd's User %s (owner uid %ld, mode "
-                        "%04o): e.g. chown %s '%s'", dir, u->user_name ? u->user_name : "?",
-                        (long)st.st_uid, (unsigned)(st.st_mode & 07777),
-                        u->user_name ? u->user_name : "<User>", dir);
+    return apr_psprintf(p,
+                        "'%s' is not writable by httpd's User %s (owner uid %ld, mode "
+                        "%04o): e.g. chown %s '%s'",
+                        dir, u->user_name ? u->user_name : "?", (long)st.st_uid,
+                        (unsigned)(st.st_mode & 07777), u->user_name ? u->user_name : "<User>",
+                        dir);
 }
 
 /* mod_dbd must be set up for every server the handler serves: without a
@@ -156,8 +157,8 @@ static int check_dbd(apr_pool_t *ptemp, server_rec *main_server)
             continue;
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
                      "MM0701: SetHandler %s is used in %s, but no DBDriver (mod_dbd) is "
-                     "configured for it: add DBDriver pgsql and DBDParams", MM_HANDLER,
-                     server_name(ptemp, sp));
+                     "configured for it: add DBDriver pgsql and DBDParams",
+                     MM_HANDLER, server_name(ptemp, sp));
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -2,9 +2,8 @@
  * limiting: browsers send them without credentials. */
 #include "cors.h"
 
-#define ALLOW_HEADERS \
-    "Authorization, Content-Type, Range, If-None-Match, If-Match, Idempotency-Key"
-#define EXPOSE_HEADERS \
+#define ALLOW_HEADERS "Authorization, Content-Type, Range, If-None-Match, If-Match, Idempotency-Key"
+#define EXPOSE_HEADERS                                                                 \
     "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, ETag, " \
     "Content-Range, WWW-Authenticate, RateLimit-Policy, RateLimit, Idempotent-Replayed"
 

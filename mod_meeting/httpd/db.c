@@ -117,13 +117,13 @@ void mm_db_release(mm_req *q)
  * itself would only report that it does not exist. */
 static int prepare_one(mm_req *q, mm_stmt_id id, apr_dbd_prepared_t **scratch)
 {
-    int rv = apr_dbd_prepare(q->db->driver, q->r->pool, q->db->handle, statements[id],
-                             label(id), scratch);
+    int rv = apr_dbd_prepare(q->db->driver, q->r->pool, q->db->handle, statements[id], label(id),
+                             scratch);
     const char *why = rv ? apr_dbd_error(q->db->driver, q->db->handle, rv) : NULL;
 
     if (rv)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0209: cannot prepare %s: %s",
-                      label(id), why ? why : "?");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0209: cannot prepare %s: %s", label(id),
+                      why ? why : "?");
     return rv == 0;
 }
 
@@ -166,12 +166,11 @@ static int failed(mm_req *q, const char *what, int rv)
 
     if (st.lost) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "MM0202: database connection lost running %s: %s", what,
-                      msg ? msg : "?");
+                      "MM0202: database connection lost running %s: %s", what, msg ? msg : "?");
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0203: statement %s failed (%s): %s",
-                  what, st.sqlstate, msg ? msg : "?");
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0203: statement %s failed (%s): %s", what,
+                  st.sqlstate, msg ? msg : "?");
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
@@ -186,8 +185,7 @@ static const char *entry(mm_req *q, apr_dbd_row_t *row, int col)
 }
 
 /* Runs statement id: 0, or the status its failure answers (logged). */
-static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args,
-               apr_dbd_results_t **res)
+static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args, apr_dbd_results_t **res)
 {
     apr_dbd_prepared_t *st;
     int rv, status;
@@ -196,8 +194,8 @@ static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args,
         if ((status = ready(q)))
             return status;
         if (!(st = apr_hash_get(q->db->prepared, label(id), APR_HASH_KEY_STRING))) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                          "MM0204: statement %s is not prepared", label(id));
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0204: statement %s is not prepared",
+                          label(id));
             return HTTP_SERVICE_UNAVAILABLE;
         }
         /* Random access: the driver fetches the whole result at once, so a
@@ -218,8 +216,7 @@ static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args,
 }
 
 /* Copies up to ncols columns of res's first row into cols. */
-static void first_row(mm_req *q, apr_dbd_results_t *res, const char **cols, int ncols,
-                      int *found)
+static void first_row(mm_req *q, apr_dbd_results_t *res, const char **cols, int ncols, int *found)
 {
     apr_dbd_row_t *row = NULL;
 
@@ -228,8 +225,8 @@ static void first_row(mm_req *q, apr_dbd_results_t *res, const char **cols, int 
         cols[i] = entry(q, row, i);
 }
 
-int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
-              int ncols, int *found)
+int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols, int ncols,
+              int *found)
 {
     apr_dbd_results_t *res = NULL;
     int status = run(q, id, nargs, args, &res);
@@ -249,8 +246,8 @@ int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args)
     return run(q, id, nargs, args, &res) ? -1 : 0;
 }
 
-int mm_db_row_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args,
-                      const char **cols, int ncols, int *found)
+int mm_db_row_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
+                      int ncols, int *found)
 {
     apr_dbd_results_t *res = NULL;
 
@@ -336,8 +333,7 @@ int mm_db_commit(mm_req *q)
     if (!q->txn)
         return 0;
     /* COMMIT of a failed transaction succeeds, as a ROLLBACK. */
-    status = mm_pg_state_of(q->db).in_txn ? txn_command(q, "COMMIT")
-                                          : HTTP_INTERNAL_SERVER_ERROR;
+    status = mm_pg_state_of(q->db).in_txn ? txn_command(q, "COMMIT") : HTTP_INTERNAL_SERVER_ERROR;
     txn_end(q);
     mm_cache_after_write(q);
     if (status == HTTP_SERVICE_UNAVAILABLE)

@@ -15,8 +15,16 @@ typedef enum {
 #define ROUTE(id, ...) S_##id,
 #include "routes.def"
 #undef ROUTE
-    S_TOKEN_REVOKED, S_CONTEXT, S_JOIN_INFO, S_REFRESH_STORE, S_RECORDING_STORED,
-    S_IDEM_CLAIM, S_IDEM_STORE, S_MEETING_IF_MATCH, S_PASSWORD_UPGRADE, S_MEETING_PLACE,
+    S_TOKEN_REVOKED,
+    S_CONTEXT,
+    S_JOIN_INFO,
+    S_REFRESH_STORE,
+    S_RECORDING_STORED,
+    S_IDEM_CLAIM,
+    S_IDEM_STORE,
+    S_MEETING_IF_MATCH,
+    S_PASSWORD_UPGRADE,
+    S_MEETING_PLACE,
     S_COUNT
 } mm_stmt_id;
 
@@ -33,8 +41,8 @@ void mm_db_prepare_all(apr_pool_t *ptemp, server_rec *s);
 /* Runs statement id with nargs text arguments (NULL = SQL NULL) and copies up
  * to ncols columns of its first row into cols (*found = 0 when no row).
  * Returns 0, or MM_ANSWERED after answering 503 (database unreachable) or 500. */
-int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
-              int ncols, int *found);
+int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols, int ncols,
+              int *found);
 
 /* Runs a statement whose failure must not change the request's answer: 0, or
  * -1 after logging why. */
@@ -42,8 +50,8 @@ int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args);
 
 /* mm_db_row for such a statement: 0 with its first row's columns (*found),
  * or -1 after logging why, nothing answered. */
-int mm_db_row_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args,
-                      const char **cols, int ncols, int *found);
+int mm_db_row_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
+                      int ncols, int *found);
 
 /* Gives q's connection back to the pool before the request ends (a statement
  * after it takes one again): for a request that then waits on its client. */

@@ -10,7 +10,7 @@
 /* A first request with a key: what mm_idem_store needs beside the answer. */
 typedef struct {
     mm_req *q;
-    const char *args[7];    /* user, key, method, path, body hash; status, body */
+    const char *args[7]; /* user, key, method, path, body hash; status, body */
 } keyed;
 
 /* The reply watch of a first request: stores its answer and commits. */
@@ -45,8 +45,7 @@ static int bad_key(mm_req *q)
 }
 
 /* Answers a claim that found the key taken (the transaction is closed). */
-static int answer_claim(mm_req *q, const char *outcome, const char *status,
-                        const char *body)
+static int answer_claim(mm_req *q, const char *outcome, const char *status, const char *body)
 {
     if (strcmp(outcome, "replay") == 0 && status && body) {
         apr_table_setn(q->r->headers_out, "Idempotent-Replayed", "true");
@@ -57,13 +56,14 @@ static int answer_claim(mm_req *q, const char *outcome, const char *status,
     if (strcmp(outcome, "busy") == 0)
         return mm_error(q->r, HTTP_CONFLICT, "conflict",
                         "a request with this Idempotency-Key is still being processed; "
-                        "retry it later", NULL);
+                        "retry it later",
+                        NULL);
     if (strcmp(outcome, "mismatch") == 0)
         return mm_error(q->r, HTTP_UNPROCESSABLE_ENTITY, "idempotency_mismatch",
                         "this Idempotency-Key was used for a different request "
-                        "(method, path or body)", NULL);
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0701: unknown key claim outcome %s",
-                  outcome);
+                        "(method, path or body)",
+                        NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0701: unknown key claim outcome %s", outcome);
     return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
 }
 

@@ -21,13 +21,13 @@ static void print_requests(request_rec *r, const mm_srv_conf *c)
            "API requests answered, by route and status class (2xx: below 400; 4xx: "
            "other than 429).");
     for (int i = 0; i <= MM_ROUTE_COUNT && c->stats; i++) {
-        const char *route = i < MM_ROUTE_COUNT ? mm_route_by_id((mm_route_id)i)->name
-                                               : "unrouted";
+        const char *route = i < MM_ROUTE_COUNT ? mm_route_by_id((mm_route_id)i)->name : "unrouted";
         apr_uint64_t row[MM_STAT_COLS];
         mm_stats_row(c->stats, i, row);
         for (int k = MM_STAT_2XX; k < MM_STAT_COLS; k++)
-            ap_rprintf(r, "mod_meeting_requests_total{route=\"%s\",status=\"%s\"} %"
-                       APR_UINT64_T_FMT "\n", route, class_labels[k], row[k]);
+            ap_rprintf(
+                r, "mod_meeting_requests_total{route=\"%s\",status=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                route, class_labels[k], row[k]);
     }
 }
 
@@ -50,8 +50,7 @@ static void print_ratelimit(request_rec *r, const mm_srv_conf *c)
 
 static void print_signald(request_rec *r)
 {
-    static const mm_sup_state states[] = {MM_SUP_UP, MM_SUP_DOWN, MM_SUP_BACKOFF,
-                                          MM_SUP_STOPPED};
+    static const mm_sup_state states[] = {MM_SUP_UP, MM_SUP_DOWN, MM_SUP_BACKOFF, MM_SUP_STOPPED};
     mm_signald_status sig;
 
     if (mm_signald_info(r, &sig) != 0)
@@ -59,8 +58,8 @@ static void print_signald(request_rec *r)
     family(r, "mod_meeting_signald_state", "gauge",
            "1 for the state httpd's supervised signald is in, 0 for the others.");
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-        ap_rprintf(r, "mod_meeting_signald_state{state=\"%s\"} %d\n",
-                   mm_sup_state_name(states[i]), sig.sup.state == states[i]);
+        ap_rprintf(r, "mod_meeting_signald_state{state=\"%s\"} %d\n", mm_sup_state_name(states[i]),
+                   sig.sup.state == states[i]);
     family(r, "mod_meeting_signald_restarts_total", "counter",
            "Times httpd started signald again after it died.");
     ap_rprintf(r, "mod_meeting_signald_restarts_total %d\n", sig.sup.restarts);

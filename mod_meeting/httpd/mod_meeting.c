@@ -59,10 +59,9 @@ static int route(mm_req *q, const char *path)
         return 0;
     case MM_ROUTE_BAD_METHOD:
         apr_table_setn(q->r->err_headers_out, "Allow", allow);
-        return mm_error(q->r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                        apr_psprintf(q->r->pool, "%s is not allowed here; use %s",
-                                     q->r->method, allow),
-                        NULL);
+        return mm_error(
+            q->r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+            apr_psprintf(q->r->pool, "%s is not allowed here; use %s", q->r->method, allow), NULL);
     default:
         return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "no such API endpoint", NULL);
     }
@@ -162,8 +161,7 @@ mm_step mm_health(mm_req *q)
 }
 
 /* Runs before mod_dbd's post_config, which collects what was prepared. */
-static int prepare_statements(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                              server_rec *s)
+static int prepare_statements(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)pconf, (void)plog;
     mm_db_prepare_all(ptemp, s);
@@ -188,7 +186,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                              "MM0002: cannot create the rate-limit table of %" APR_SIZE_T_FMT
-                             " slots (MeetingRateLimitSlots)", c->rl_slots);
+                             " slots (MeetingRateLimitSlots)",
+                             c->rl_slots);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
@@ -200,9 +199,10 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         c->stats = stats;
     }
     /* One cache for the whole httpd: the main server's lifetime. */
-    rv = mm_cache_attach(s->process->pool, apr_time_from_sec(
-        ((mm_srv_conf *)ap_get_module_config(s->module_config, &meeting_module))
-            ->detail_cache_ttl));
+    rv = mm_cache_attach(
+        s->process->pool,
+        apr_time_from_sec(((mm_srv_conf *)ap_get_module_config(s->module_config, &meeting_module))
+                              ->detail_cache_ttl));
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "MM1800: cannot create the meeting detail cache (MeetingDetailCache)");
@@ -229,13 +229,8 @@ static void register_hooks(apr_pool_t *p)
 }
 
 AP_DECLARE_MODULE(meeting) = {
-    STANDARD20_MODULE_STUFF,
-    NULL,
-    NULL,
-    mm_create_srv_conf,
-    mm_merge_srv_conf,
-    mm_cmds,
-    register_hooks,
+    STANDARD20_MODULE_STUFF,     NULL,    NULL,           mm_create_srv_conf,
+    mm_merge_srv_conf,           mm_cmds, register_hooks,
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
     AP_MODULE_FLAG_ALWAYS_MERGE,
 #endif

@@ -23,8 +23,10 @@ typedef struct {
 static int session_event(PGEventId id, void *info, void *arg)
 {
     pg_session *s = arg;
-    const char *state = id != PGEVT_RESULTCREATE ? NULL
-        : PQresultErrorField(((PGEventResultCreate *)info)->result, PG_DIAG_SQLSTATE);
+    const char *state =
+        id != PGEVT_RESULTCREATE
+            ? NULL
+            : PQresultErrorField(((PGEventResultCreate *)info)->result, PG_DIAG_SQLSTATE);
 
     if (id == PGEVT_CONNRESET)
         s->prepared = 0;
@@ -66,8 +68,8 @@ mm_pg_readiness mm_pg_ready(ap_dbd_t *db, int in_txn, int *unprepared)
 {
     pg_session *s = session_of(db);
 
-    if (s && in_txn && (PQstatus(s->pg) != CONNECTION_OK
-                        || PQtransactionStatus(s->pg) != PQTRANS_INTRANS))
+    if (s && in_txn
+        && (PQstatus(s->pg) != CONNECTION_OK || PQtransactionStatus(s->pg) != PQTRANS_INTRANS))
         return MM_PG_BROKEN_IN_TXN;
     if (s && !in_txn && (PQstatus(s->pg) != CONNECTION_OK || goodbye_pending(s->pg)))
         PQreset(s->pg);

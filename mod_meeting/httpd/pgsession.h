@@ -15,18 +15,18 @@
 #include <mod_dbd.h>
 
 typedef enum {
-    MM_PG_READY,            /* fit for a statement */
-    MM_PG_GONE,             /* no connection, even after a reset */
-    MM_PG_BROKEN_IN_TXN     /* broke inside a transaction: not reset under it */
+    MM_PG_READY,        /* fit for a statement */
+    MM_PG_GONE,         /* no connection, even after a reset */
+    MM_PG_BROKEN_IN_TXN /* broke inside a transaction: not reset under it */
 } mm_pg_readiness;
 
 /* What the connection's session knows after a statement. */
 typedef struct {
-    int lost;               /* the connection is gone: libpq saw it close, or the
+    int lost;             /* the connection is gone: libpq saw it close, or the
                              * server said so (SQLSTATE class 08, 57P0x) */
-    int in_txn;             /* inside a transaction that can still commit */
-    int txn_open;           /* inside a transaction at all (a failed one too) */
-    const char *sqlstate;   /* of the first error since mm_pg_ready; "" if none */
+    int in_txn;           /* inside a transaction that can still commit */
+    int txn_open;         /* inside a transaction at all (a failed one too) */
+    const char *sqlstate; /* of the first error since mm_pg_ready; "" if none */
 } mm_pg_state;
 
 /* Makes db's connection fit for a statement before anything is sent, so that

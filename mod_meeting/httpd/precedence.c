@@ -34,8 +34,7 @@ static mm_step precondition(mm_req *q)
         return MM_ANSWERED;
     if (found && holds && holds[0] == 'f')
         return mm_error(q->r, HTTP_PRECONDITION_FAILED, "precondition_failed",
-                        "the meeting has changed since the ETag in If-Match; read it again",
-                        NULL);
+                        "the meeting has changed since the ETag in If-Match; read it again", NULL);
     return MM_GO_ON;
 }
 

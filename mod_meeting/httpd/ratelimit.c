@@ -26,11 +26,13 @@ static void report_pressure(mm_req *q, int64_t now)
     uint64_t evicted, refused;
 
     if (mm_rl_pressure(q->conf->rl, now, PRESSURE_REPORT_US, &evicted, &refused))
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
-                      "MM0301: rate-limit table full: %" APR_UINT64_T_FMT " live keys evicted "
-                      "(they and their successors keep the debt: limits get stricter) and %"
-                      APR_UINT64_T_FMT " requests refused with 503 in the last minute or so; "
-                      "raise MeetingRateLimitSlots", (apr_uint64_t)evicted, (apr_uint64_t)refused);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, q->r,
+            "MM0301: rate-limit table full: %" APR_UINT64_T_FMT " live keys evicted "
+            "(they and their successors keep the debt: limits get stricter) and %" APR_UINT64_T_FMT
+            " requests refused with 503 in the last minute or so; "
+            "raise MeetingRateLimitSlots",
+            (apr_uint64_t)evicted, (apr_uint64_t)refused);
 }
 
 /* No slot could be had (mm_rl_check, a race lost again and again): refused,
@@ -56,8 +58,7 @@ static void set_headers(request_rec *r, const char *name, const mm_gcra_limit *l
                    apr_psprintf(r->pool, "\"%s\";q=%u;w=%" APR_INT64_T_FMT, name, res->limit,
                                 (apr_int64_t)(lim->period_us / 1000000)));
     apr_table_setn(r->err_headers_out, "RateLimit",
-                   apr_psprintf(r->pool, "\"%s\";r=%u;t=%u", name, res->remaining,
-                                res->reset_s));
+                   apr_psprintf(r->pool, "\"%s\";r=%u;t=%u", name, res->remaining, res->reset_s));
 }
 
 mm_rl_outcome mm_ratelimit_take(mm_req *q, mm_gcra_result *res)
@@ -72,8 +73,7 @@ mm_rl_outcome mm_ratelimit_take(mm_req *q, mm_gcra_result *res)
     if (q->route->rl == MM_RL_USER && q->user_id > 0)
         key = mm_rl_key((uint32_t)q->route->id, &q->user_id, sizeof(q->user_id));
     else
-        key = mm_rl_key((uint32_t)q->route->id, q->r->useragent_ip,
-                        strlen(q->r->useragent_ip));
+        key = mm_rl_key((uint32_t)q->route->id, q->r->useragent_ip, strlen(q->r->useragent_ip));
     now = mm_rl_now_us();
     rc = mm_rl_check(q->conf->rl, key, &lim->limit, now, res);
     report_pressure(q, now);

@@ -54,10 +54,10 @@ static int send_body(request_rec *r, int status, const char *body)
  * the body compact, so that every reply reads "k":v, whatever wrote it. */
 int mm_reply(request_rec *r, int status, const char *message, const char *data_json)
 {
-    const char *msg = message ? apr_pstrcat(r->pool, ",\"message\":",
-                                            mm_json_quote(r->pool, message), NULL) : "";
-    const char *head = apr_psprintf(r->pool, "{\"code\":%d%s%s", status, msg,
-                                    data_json ? ",\"data\":" : "");
+    const char *msg =
+        message ? apr_pstrcat(r->pool, ",\"message\":", mm_json_quote(r->pool, message), NULL) : "";
+    const char *head =
+        apr_psprintf(r->pool, "{\"code\":%d%s%s", status, msg, data_json ? ",\"data\":" : "");
     size_t hlen = strlen(head), dlen = data_json ? strlen(data_json) : 0, n;
     char *body = apr_palloc(r->pool, hlen + dlen + 2);
 
@@ -78,15 +78,14 @@ int mm_reply_json(request_rec *r, int status, const char *message, json_t *data)
     return mm_reply(r, status, message, copy);
 }
 
-int mm_error(request_rec *r, int status, const char *code, const char *message,
-             const char *field)
+int mm_error(request_rec *r, int status, const char *code, const char *message, const char *field)
 {
     const char *id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
-    const char *body = apr_psprintf(
-        r->pool, "{\"code\":%d,\"message\":%s,\"error\":\"%s\"%s%s%s%s}", status,
-        mm_json_quote(r->pool, message), code, field ? ",\"field\":" : "",
-        field ? mm_json_quote(r->pool, field) : "", id ? ",\"request_id\":" : "",
-        id ? mm_json_quote(r->pool, id) : "");
+    const char *body =
+        apr_psprintf(r->pool, "{\"code\":%d,\"message\":%s,\"error\":\"%s\"%s%s%s%s}", status,
+                     mm_json_quote(r->pool, message), code, field ? ",\"field\":" : "",
+                     field ? mm_json_quote(r->pool, field) : "", id ? ",\"request_id\":" : "",
+                     id ? mm_json_quote(r->pool, id) : "");
 
     if (status == HTTP_UNAUTHORIZED && !apr_table_get(r->err_headers_out, "WWW-Authenticate"))
         apr_table_setn(r->err_headers_out, "WWW-Authenticate",
@@ -128,8 +127,7 @@ static const struct {
     {HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
      "the request body is larger than the server accepts"},
     {HTTP_REQUEST_URI_TOO_LARGE, "uri_too_long", "the request line is too long"},
-    {HTTP_RANGE_NOT_SATISFIABLE, "range_not_satisfiable",
-     "the requested range is not satisfiable"},
+    {HTTP_RANGE_NOT_SATISFIABLE, "range_not_satisfiable", "the requested range is not satisfiable"},
     {HTTP_SERVICE_UNAVAILABLE, "service_unavailable", "the service is unavailable"},
 };
 

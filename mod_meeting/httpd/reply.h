@@ -19,8 +19,7 @@ int mm_reply(request_rec *r, int status, const char *message, const char *data_j
 /* Like mm_reply with a jansson value (released here). */
 int mm_reply_json(request_rec *r, int status, const char *message, json_t *data);
 
-int mm_error(request_rec *r, int status, const char *code, const char *message,
-             const char *field);
+int mm_error(request_rec *r, int status, const char *code, const char *message, const char *field);
 
 /* Sends a body stored earlier, byte for byte (an idempotent replay). */
 int mm_reply_stored(request_rec *r, int status, const char *body);

@@ -33,16 +33,16 @@ static const char *node_base(mm_req *q)
     const char *cols[2] = {NULL, NULL};
     int found = 0;
 
-    if (mm_db_row_quietly(q, S_MEETING_PLACE, 1, args, cols, 2, &found) == 0 && found
-        && cols[0] && cols[0][0] == 't' && cols[1] && cols[1][0])
+    if (mm_db_row_quietly(q, S_MEETING_PLACE, 1, args, cols, 2, &found) == 0 && found && cols[0]
+        && cols[0][0] == 't' && cols[1] && cols[1][0])
         return cols[1];
     return signaling_base(q->r, q->conf);
 }
 
 const char *mm_room_url(mm_req *q)
 {
-    const char *ticket = mm_issue_token(q, MM_TOKEN_TICKET, q->user_id, q->params.id[0],
-                                        q->conf->ticket_ttl, NULL);
+    const char *ticket =
+        mm_issue_token(q, MM_TOKEN_TICKET, q->user_id, q->params.id[0], q->conf->ticket_ttl, NULL);
     const char *base;
 
     if (!ticket)
@@ -50,9 +50,9 @@ const char *mm_room_url(mm_req *q)
     base = node_base(q);
     /* A node's URL may carry a query already (?node=n2, for haproxy). */
     return apr_psprintf(q->r->pool,
-                        "%s%cmeeting_id=%" APR_INT64_T_FMT "&user_id=%" APR_INT64_T_FMT
-                        "&token=%s", base, strchr(base, '?') ? '&' : '?',
-                        (apr_int64_t)q->params.id[0], (apr_int64_t)q->user_id, ticket);
+                        "%s%cmeeting_id=%" APR_INT64_T_FMT "&user_id=%" APR_INT64_T_FMT "&token=%s",
+                        base, strchr(base, '?') ? '&' : '?', (apr_int64_t)q->params.id[0],
+                        (apr_int64_t)q->user_id, ticket);
 }
 
 const char *mm_turn_credential(apr_pool_t *p, const char *secret, const char *username)
@@ -73,10 +73,9 @@ static json_t *ice_servers(mm_req *q)
 {
     const apr_array_header_t *ice = q->conf->ice;
     json_t *list = json_array();
-    const char *username = apr_psprintf(q->r->pool, "%" APR_INT64_T_FMT ":%" APR_INT64_T_FMT,
-                                        (apr_int64_t)apr_time_sec(apr_time_now())
-                                            + q->conf->turn_ttl,
-                                        (apr_int64_t)q->user_id);
+    const char *username = apr_psprintf(
+        q->r->pool, "%" APR_INT64_T_FMT ":%" APR_INT64_T_FMT,
+        (apr_int64_t)apr_time_sec(apr_time_now()) + q->conf->turn_ttl, (apr_int64_t)q->user_id);
 
     for (int i = 0; i < ice->nelts; i++) {
         const mm_ice_server *s = &APR_ARRAY_IDX(ice, i, mm_ice_server);

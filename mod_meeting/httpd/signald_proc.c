@@ -102,8 +102,7 @@ static void read_counts(apr_pool_t *p, apr_time_t started, mm_signald_status *ou
     apr_file_t *f;
     char line[64];
 
-    if (apr_stat(&fi, status_path(p), APR_FINFO_MTIME, p) != APR_SUCCESS
-        || fi.mtime < started
+    if (apr_stat(&fi, status_path(p), APR_FINFO_MTIME, p) != APR_SUCCESS || fi.mtime < started
         || apr_file_open(&f, status_path(p), APR_FOPEN_READ, 0, p) != APR_SUCCESS)
         return;
     while (apr_file_gets(line, sizeof(line), f) == APR_SUCCESS) {

@@ -10,8 +10,8 @@
 int mm_signald_start(apr_pool_t *pconf, server_rec *s);
 
 typedef struct {
-    mm_sup_status sup;              /* as the parent last published it */
-    int rooms, connections;         /* from signald's status file; -1 unknown */
+    mm_sup_status sup;      /* as the parent last published it */
+    int rooms, connections; /* from signald's status file; -1 unknown */
 } mm_signald_status;
 
 /* For server-status: -1 when httpd does not supervise signald, else 0 with

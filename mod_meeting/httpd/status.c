@@ -10,8 +10,8 @@ static const char *const col_names[MM_STAT_COLS] = {"requests", "2xx", "4xx", "4
 
 /* What the page shows, gathered once. */
 typedef struct {
-    size_t slots, used, live;       /* rate-limit table */
-    int supervised;                 /* httpd runs signald */
+    size_t slots, used, live; /* rate-limit table */
+    int supervised;           /* httpd runs signald */
     mm_signald_status sig;
 } snapshot;
 
@@ -26,7 +26,8 @@ static void print_short(request_rec *r, const mm_srv_conf *c, const snapshot *s)
     ap_rprintf(r, "MeetingRateLimitSlotsUsed: %" APR_SIZE_T_FMT "\n", s->used);
     ap_rprintf(r, "MeetingRateLimitKeysLimited: %" APR_SIZE_T_FMT "\n", s->live);
     if (s->supervised)
-        ap_rprintf(r, "MeetingSignald: %s\nMeetingSignaldPid: %d\nMeetingSignaldRestarts: %d\n"
+        ap_rprintf(r,
+                   "MeetingSignald: %s\nMeetingSignaldPid: %d\nMeetingSignaldRestarts: %d\n"
                    "MeetingSignaldLastExit: %d\n"
                    "MeetingSignaldRooms: %d\nMeetingSignaldConnections: %d\n",
                    mm_sup_state_name(s->sig.sup.state), s->sig.sup.pid, s->sig.sup.restarts,
@@ -43,13 +44,16 @@ static void print_short(request_rec *r, const mm_srv_conf *c, const snapshot *s)
 static void print_html(request_rec *r, const mm_srv_conf *c, const snapshot *s)
 {
     ap_rputs("<hr /><h2>mod_meeting</h2>\n<dl>", r);
-    ap_rprintf(r, "<dt>Rate-limit table: %" APR_SIZE_T_FMT " of %" APR_SIZE_T_FMT
+    ap_rprintf(r,
+               "<dt>Rate-limit table: %" APR_SIZE_T_FMT " of %" APR_SIZE_T_FMT
                " slots used, %" APR_SIZE_T_FMT " keys below a full bucket</dt>\n",
                s->used, s->slots, s->live);
     if (s->supervised)
-        ap_rprintf(r, "<dt>signald: %s (pid %d), restarted %d times, %d rooms, "
-                   "%d connections</dt>\n", mm_sup_state_name(s->sig.sup.state),
-                   s->sig.sup.pid, s->sig.sup.restarts, s->sig.rooms, s->sig.connections);
+        ap_rprintf(r,
+                   "<dt>signald: %s (pid %d), restarted %d times, %d rooms, "
+                   "%d connections</dt>\n",
+                   mm_sup_state_name(s->sig.sup.state), s->sig.sup.pid, s->sig.sup.restarts,
+                   s->sig.rooms, s->sig.connections);
     ap_rputs("</dl>\n<table border=\"1\"><tr><th>route</th>", r);
     for (int k = 0; k < MM_STAT_COLS; k++)
         ap_rprintf(r, "<th>%s</th>", col_names[k]);

@@ -38,17 +38,17 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 typedef struct {
-    apr_pool_t *pool;           /* the process pool */
-    apr_pool_t *pconf;          /* this generation's, for the registration */
-    server_rec *s;              /* this generation's, for logging */
+    apr_pool_t *pool;  /* the process pool */
+    apr_pool_t *pconf; /* this generation's, for the registration */
+    server_rec *s;     /* this generation's, for logging */
     const char *name;
     const char *const *argv;
     const int *no_restart;
     apr_proc_t proc;
-    pid_t parent;               /* the httpd parent that supervises it */
-    int running;                /* a process of ours exists (perhaps still waiting) */
-    int deaths_in_a_row;        /* with no run of STABLE_SEC between them */
-    mm_sup_status *pub;         /* in shared memory, for every child */
+    pid_t parent;        /* the httpd parent that supervises it */
+    int running;         /* a process of ours exists (perhaps still waiting) */
+    int deaths_in_a_row; /* with no run of STABLE_SEC between them */
+    mm_sup_status *pub;  /* in shared memory, for every child */
 } supervised;
 
 static void maintain(int reason, void *data, int status);
@@ -102,8 +102,8 @@ static apr_status_t spawn(supervised *sv, apr_interval_time_t delay)
     if (rv == APR_INCHILD)
         exec_daemon(sv, delay);
     if (rv != APR_INPARENT) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, sv->s, "MM0401: cannot start %s %s",
-                     sv->name, sv->argv[0]);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, sv->s, "MM0401: cannot start %s %s", sv->name,
+                     sv->argv[0]);
         publish(sv, MM_SUP_DOWN, 0);
         return rv;
     }
@@ -119,8 +119,7 @@ static int httpd_stopping(void)
 {
     int state;
 
-    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
-           && state == AP_MPMQ_STOPPING;
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
 }
 
 static int is_no_restart(const supervised *sv, int code)
@@ -139,7 +138,7 @@ static int backoff_seconds(int deaths_in_a_row)
 {
     if (deaths_in_a_row <= 1)
         return 0;
-    if (deaths_in_a_row - 2 >= 6)   /* 2^6 is past the cap */
+    if (deaths_in_a_row - 2 >= 6) /* 2^6 is past the cap */
         return BACKOFF_MAX_SEC;
     return MIN(1 << (deaths_in_a_row - 2), BACKOFF_MAX_SEC);
 }
@@ -157,7 +156,8 @@ static void died(supervised *sv, int reason, int status)
     if (reason == APR_OC_REASON_DEATH && is_no_restart(sv, status)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, sv->s,
                      "MM0403: %s exited with code %d and is not restarted; see its messages "
-                     "above", sv->name, status);
+                     "above",
+                     sv->name, status);
         publish(sv, MM_SUP_STOPPED, 0);
         return;
     }
@@ -165,13 +165,13 @@ static void died(supervised *sv, int reason, int status)
     delay = backoff_seconds(sv->deaths_in_a_row);
     if (delay == 0)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv->s,
-                     "MM0404: %s (pid %d) died (code or signal %d); starting it again",
-                     sv->name, (int)sv->proc.pid, status);
+                     "MM0404: %s (pid %d) died (code or signal %d); starting it again", sv->name,
+                     (int)sv->proc.pid, status);
     else
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, sv->s,
                      "MM0405: %s (pid %d) died (code or signal %d), %d times without "
-                     "running %d s; starting it again in %d s", sv->name,
-                     (int)sv->proc.pid, status, sv->deaths_in_a_row, STABLE_SEC, delay);
+                     "running %d s; starting it again in %d s",
+                     sv->name, (int)sv->proc.pid, status, sv->deaths_in_a_row, STABLE_SEC, delay);
     sv->pub->restarts++;
     spawn(sv, apr_time_from_sec(delay));
 }
@@ -241,8 +241,10 @@ apr_status_t mm_supervise(apr_pool_t *pconf, server_rec *s, const mm_sup_spec *s
     supervised *sv = record(s, spec);
 
     if (!sv) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MM0406: cannot create the shared "
-                     "state to supervise %s", spec->name);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "MM0406: cannot create the shared "
+                     "state to supervise %s",
+                     spec->name);
         return APR_ENOMEM;
     }
     sv->s = s;

@@ -11,24 +11,24 @@
 #include "mm.h"
 
 typedef enum {
-    MM_SUP_DOWN,        /* not running and not about to be (httpd stopping, fork failed) */
-    MM_SUP_UP,          /* running */
-    MM_SUP_BACKOFF,     /* died young again: its next start waits until started */
-    MM_SUP_STOPPED      /* exited with a code that says do not restart */
+    MM_SUP_DOWN,    /* not running and not about to be (httpd stopping, fork failed) */
+    MM_SUP_UP,      /* running */
+    MM_SUP_BACKOFF, /* died young again: its next start waits until started */
+    MM_SUP_STOPPED  /* exited with a code that says do not restart */
 } mm_sup_state;
 
 typedef struct {
     mm_sup_state state;
-    int pid;                /* 0 when none */
-    int restarts;           /* starts after the first */
-    int last_exit;          /* last exit code or signal number, -1 before any */
-    apr_time_t started;     /* when the current process was (or will be) exec'ed */
+    int pid;            /* 0 when none */
+    int restarts;       /* starts after the first */
+    int last_exit;      /* last exit code or signal number, -1 before any */
+    apr_time_t started; /* when the current process was (or will be) exec'ed */
 } mm_sup_status;
 
 typedef struct {
-    const char *name;               /* e.g. "signald": logs and the shared state's key */
-    const char *const *argv;        /* argv[0] is the executable; copied when used */
-    const int *no_restart;          /* exit codes that mean "do not restart me", 0-ended */
+    const char *name;        /* e.g. "signald": logs and the shared state's key */
+    const char *const *argv; /* argv[0] is the executable; copied when used */
+    const int *no_restart;   /* exit codes that mean "do not restart me", 0-ended */
 } mm_sup_spec;
 
 /* Call from post_config (not in the pre-config pass): the first call of an

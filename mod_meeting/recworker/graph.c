@@ -25,7 +25,7 @@ static int cat(char *buf, size_t len, const char *fmt, ...)
 #define MAX_VIDEOS 64
 #define MAX_CUTS (2 * MAX_VIDEOS + 1)
 
-typedef unsigned long long vset;    /* bit v: the v-th video input */
+typedef unsigned long long vset; /* bit v: the v-th video input */
 
 /* A stretch of time with one layout: the videos it shows. to < 0: until
  * the end. */
@@ -109,8 +109,8 @@ static int copies(const part *p, int parts, int v)
 
 /* Each video on the recording's clock (black before its start and after
  * its end), split into one copy per part that shows it: [c<v>_<copy>]. */
-static int video_inputs(const mm_rw_input *in, int n, int fps, const part *p, int parts,
-                        char *g, size_t len)
+static int video_inputs(const mm_rw_input *in, int n, int fps, const part *p, int parts, char *g,
+                        size_t len)
 {
     int full = 0;
 
@@ -120,8 +120,10 @@ static int video_inputs(const mm_rw_input *in, int n, int fps, const part *p, in
         if (in[i].kind != 'v')
             continue;
         if ((c = copies(p, parts, v)) > 0) {
-            full |= cat(g, len, "[%d:v]fps=%d,tpad=start_duration=%.3f:stop=-1:color=black,"
-                        "split=%d", i, fps, in[i].offset, c);
+            full |= cat(g, len,
+                        "[%d:v]fps=%d,tpad=start_duration=%.3f:stop=-1:color=black,"
+                        "split=%d",
+                        i, fps, in[i].offset, c);
             for (int j = 0; j < c; j++)
                 full |= cat(g, len, "[c%d_%d]", v, j);
             full |= cat(g, len, ";");
@@ -134,8 +136,8 @@ static int video_inputs(const mm_rw_input *in, int n, int fps, const part *p, in
 /* Part k as a width x height picture [out]: its videos' copies cut to its
  * time and laid out in ceil(sqrt(m)) columns; black when it has none.
  * used[v] counts the copies of video v taken so far. */
-static int part_graph(const part *pt, int k, int videos, int width, int height, int fps,
-                      int *used, const char *out, char *g, size_t len)
+static int part_graph(const part *pt, int k, int videos, int width, int height, int fps, int *used,
+                      const char *out, char *g, size_t len)
 {
     int m = 0, t = 0, full = 0, cols, rows, tw, th;
     char end[48] = "", layout[4096] = "", labels[2048] = "";
@@ -145,8 +147,8 @@ static int part_graph(const part *pt, int k, int videos, int width, int height, 
     if (m == 0) {
         if (pt->to >= 0)
             snprintf(end, sizeof(end), ":d=%.3f", pt->to - pt->from);
-        return cat(g, len, "color=c=black:s=%dx%d:r=%d%s,setsar=1[%s];", width, height, fps,
-                   end, out);
+        return cat(g, len, "color=c=black:s=%dx%d:r=%d%s,setsar=1[%s];", width, height, fps, end,
+                   out);
     }
     cols = (int)ceil(sqrt(m));
     rows = (m + cols - 1) / cols;
@@ -157,24 +159,25 @@ static int part_graph(const part *pt, int k, int videos, int width, int height, 
     for (int v = 0; v < videos; v++) {
         if (!(pt->on >> v & 1))
             continue;
-        full |= cat(g, len, "[c%d_%d]trim=start=%.3f%s,setpts=PTS-STARTPTS,"
+        full |= cat(g, len,
+                    "[c%d_%d]trim=start=%.3f%s,setpts=PTS-STARTPTS,"
                     "scale=%d:%d:force_original_aspect_ratio=decrease,"
                     "pad=%d:%d:(ow-iw)/2:(oh-ih)/2,setsar=1[t%d_%d];",
                     v, used[v]++, pt->from, end, tw, th, tw, th, k, t);
-        full |= cat(layout, sizeof(layout), "%s%d_%d", t ? "|" : "", t % cols * tw,
-                    t / cols * th);
+        full |= cat(layout, sizeof(layout), "%s%d_%d", t ? "|" : "", t % cols * tw, t / cols * th);
         full |= cat(labels, sizeof(labels), "[t%d_%d]", k, t++);
     }
     if (m == 1)
-        return full | cat(g, len, "%spad=%d:%d:(ow-iw)/2:(oh-ih)/2[%s];", labels, width,
-                          height, out);
-    return full | cat(g, len, "%sxstack=inputs=%d:layout=%s:fill=black,pad=%d:%d[%s];", labels,
-                      m, layout, width, height, out);
+        return full
+               | cat(g, len, "%spad=%d:%d:(ow-iw)/2:(oh-ih)/2[%s];", labels, width, height, out);
+    return full
+           | cat(g, len, "%sxstack=inputs=%d:layout=%s:fill=black,pad=%d:%d[%s];", labels, m,
+                 layout, width, height, out);
 }
 
 /* [v]: the parts one after the other. */
-static int video_graph(const mm_rw_input *in, int n, int videos, int width, int height,
-                       int fps, char *g, size_t len)
+static int video_graph(const mm_rw_input *in, int n, int videos, int width, int height, int fps,
+                       char *g, size_t len)
 {
     part p[MAX_CUTS];
     int used[MAX_VIDEOS] = {0};
@@ -194,8 +197,7 @@ static int video_graph(const mm_rw_input *in, int n, int videos, int width, int 
     return full;
 }
 
-int mm_rw_graph(const mm_rw_input *in, int n, int width, int height, int fps, char *g,
-                size_t len)
+int mm_rw_graph(const mm_rw_input *in, int n, int width, int height, int fps, char *g, size_t len)
 {
     int videos = 0, a = 0, full = 0;
     char alabels[2048] = "";

@@ -5,9 +5,9 @@
 #include <stddef.h>
 
 typedef struct {
-    char kind;      /* 'a' or 'v' */
-    double offset;  /* seconds from the first packet of the recording */
-    double length;  /* seconds; 0 or less: unknown (until the end) */
+    char kind;     /* 'a' or 'v' */
+    double offset; /* seconds from the first packet of the recording */
+    double length; /* seconds; 0 or less: unknown (until the end) */
 } mm_rw_input;
 
 /* A layout shorter than this (seconds) is not made: publishers who start
@@ -22,7 +22,6 @@ typedef struct {
  * ceil(sqrt(m)) columns for m of them (black for a part with none), the
  * parts one after the other; and [a] the audio inputs mixed, each delayed
  * by its offset. Returns 0, or -1 when g was too small. */
-int mm_rw_graph(const mm_rw_input *in, int n, int width, int height, int fps, char *g,
-                size_t len);
+int mm_rw_graph(const mm_rw_input *in, int n, int width, int height, int fps, char *g, size_t len);
 
 #endif

@@ -33,8 +33,10 @@ static const struct {
     const char *name, *sql;
     int nparams;
 } statements[] = {
-    {"claim", "SELECT recording_id, coalesce(raw_dir, ''), keep_raw, attempt, stopped_secs"
-              " FROM mm_job_claim($1, $2, $3)", 3},
+    {"claim",
+     "SELECT recording_id, coalesce(raw_dir, ''), keep_raw, attempt, stopped_secs"
+     " FROM mm_job_claim($1, $2, $3)",
+     3},
     {"renew", "SELECT mm_job_renew($1, $2, $3, $4)", 4},
     {"done", "SELECT mm_job_done($1, $2, $3, $4, $5, $6)", 6},
     {"fail", "SELECT mm_job_fail($1, $2, $3, $4)", 4},
@@ -86,8 +88,8 @@ static PGconn *db(void)
         return conn = NULL;
     }
     for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-        PGresult *res = PQprepare(conn, statements[i].name, statements[i].sql,
-                                  statements[i].nparams, NULL);
+        PGresult *res =
+            PQprepare(conn, statements[i].name, statements[i].sql, statements[i].nparams, NULL);
         int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
         if (!ok) {
@@ -148,7 +150,7 @@ static int still_mine(void *arg)
         return 0;
     snprintf(lease, sizeof(lease), "%d", opt.lease);
     if (!(res = exec("renew", 4, p)))
-        return 0;   /* the database is away: go on, the lease may outlast it */
+        return 0; /* the database is away: go on, the lease may outlast it */
     j->renewed = time(NULL);
     if (PQgetvalue(res, 0, 0)[0] != 't') {
         PQclear(res);
@@ -188,8 +190,10 @@ static int disk_short(const char *raw_dir, char *why, size_t len)
     have = (long long)vfs.f_bavail * (long long)vfs.f_frsize;
     if (have >= need)
         return 0;
-    snprintf(why, len, "not enough disk space to process the recording: %lld MiB free, "
-             "%lld MiB needed", have >> 20, (need + (1 << 20) - 1) >> 20);
+    snprintf(why, len,
+             "not enough disk space to process the recording: %lld MiB free, "
+             "%lld MiB needed",
+             have >> 20, (need + (1 << 20) - 1) >> 20);
     return 1;
 }
 
@@ -198,8 +202,7 @@ static int disk_short(const char *raw_dir, char *why, size_t len)
 static void finish(const job *j, const char *out, int duration, long long size)
 {
     char d[16], s[24];
-    const char *p[6] = {j->id, opt.name, j->attempt, d, s,
-                        opt.webm ? "video/webm" : "video/mp4"};
+    const char *p[6] = {j->id, opt.name, j->attempt, d, s, opt.webm ? "video/webm" : "video/mp4"};
     PGresult *res;
 
     snprintf(d, sizeof(d), "%d", duration);
@@ -229,7 +232,7 @@ static void process(job *j)
     mm_rw_status st;
 
     if (quiet >= 0 && quiet < opt.settle && j->stopped_secs < opt.settle_max) {
-        retry(j, NULL, opt.settle, 0);  /* the SFU may still be closing its files */
+        retry(j, NULL, opt.settle, 0); /* the SFU may still be closing its files */
         return;
     }
     if (disk_short(j->raw_dir, err, sizeof(err))) {
@@ -238,8 +241,8 @@ static void process(job *j)
     }
     snprintf(out, sizeof(out), "%s/%s", opt.dir, j->id);
     snprintf(work, sizeof(work), "%s/.%s.work", opt.dir, j->id);
-    mj = (mm_rw_job){j->raw_dir, work, out, !opt.webm, opt.width, opt.height, opt.timeout,
-                     still_mine, j};
+    mj = (mm_rw_job){j->raw_dir, work,        out,        !opt.webm, opt.width,
+                     opt.height, opt.timeout, still_mine, j};
     say("MM0909: processing %s (attempt %s)", j->id, j->attempt);
     st = mm_rw_process(&mj, &duration, &size, err, sizeof(err));
     if (st == MM_RW_OK)
@@ -250,7 +253,7 @@ static void process(job *j)
         say("MM0910: %s: attempt %s failed: %s", j->id, j->attempt, err);
         retry(j, err, opt.retry_delay, 1);
     } else if (stopping)
-        retry(j, NULL, 0, 0);   /* handed back at once to the next worker */
+        retry(j, NULL, 0, 0); /* handed back at once to the next worker */
 }
 
 /* Claims and processes one job; 0 when none was due. */
@@ -328,8 +331,8 @@ static int parse_one(const char *name, const char *v)
     else if (!strcmp(name, "--min-free"))
         return (opt.min_free = atoll(v)) < 0;
     else if (!strcmp(name, "--size"))
-        return sscanf(v, "%dx%d", &opt.width, &opt.height) != 2 || opt.width < 64
-               || opt.height < 64 || opt.width > 3840 || opt.height > 2160;
+        return sscanf(v, "%dx%d", &opt.width, &opt.height) != 2 || opt.width < 64 || opt.height < 64
+               || opt.width > 3840 || opt.height > 2160;
     else
         return 1;
     return 0;
@@ -337,9 +340,16 @@ static int parse_one(const char *name, const char *v)
 
 static int parse(int argc, char **argv)
 {
-    opt = (options){.lease = 30, .max_attempts = 5, .retry_delay = 10, .poll = 2,
-                    .settle = 3, .settle_max = 120, .timeout = 7200, .width = 1280,
-                    .height = 720, .min_free = 256LL << 20};
+    opt = (options){.lease = 30,
+                    .max_attempts = 5,
+                    .retry_delay = 10,
+                    .poll = 2,
+                    .settle = 3,
+                    .settle_max = 120,
+                    .timeout = 7200,
+                    .width = 1280,
+                    .height = 720,
+                    .min_free = 256LL << 20};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--webm"))
             opt.webm = 1;

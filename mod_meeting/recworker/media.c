@@ -38,8 +38,8 @@ typedef struct {
 typedef struct {
     track t[MAX_TRACKS];
     int n, videos, audios;
-    long long t0;       /* earliest first_us */
-    double end;         /* seconds from t0 to the end of the last track */
+    long long t0; /* earliest first_us */
+    double end;   /* seconds from t0 to the end of the last track */
 } track_set;
 
 static int has_suffix(const char *s, const char *suffix)
@@ -77,8 +77,8 @@ static int run(const mm_rw_job *job, char *const argv[], const char *out, const 
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         if (w < 0 && errno != EINTR)
             return -1;
-        if (time(NULL) - start > job->timeout || (time(NULL) != last_tick
-                                                  && job->tick(job->tick_arg))) {
+        if (time(NULL) - start > job->timeout
+            || (time(NULL) != last_tick && job->tick(job->tick_arg))) {
             int timed_out = time(NULL) - start > job->timeout;
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
@@ -147,9 +147,8 @@ static mm_rw_status child_failed(const char *what, int rc, const char *log, char
 static const char *extension_for(const char *codec)
 {
     static const char *const map[][2] = {
-        {"vp8", "webm"}, {"vp9", "webm"}, {"av1", "webm"}, {"h264", "mp4"}, {"h265", "mp4"},
-        {"opus", "opus"}, {"multiopus", "opus"}, {"pcmu", "wav"}, {"pcma", "wav"},
-        {"g722", "wav"},
+        {"vp8", "webm"},  {"vp9", "webm"},       {"av1", "webm"}, {"h264", "mp4"}, {"h265", "mp4"},
+        {"opus", "opus"}, {"multiopus", "opus"}, {"pcmu", "wav"}, {"pcma", "wav"}, {"g722", "wav"},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (!strcmp(codec, map[i][0]))
@@ -159,8 +158,8 @@ static const char *extension_for(const char *codec)
 
 /* Reads one .mjr's header and converts it into set; tracks with no media
  * (a header only) or data channels are left out. */
-static mm_rw_status add_track(const mm_rw_job *job, track_set *set, const char *mjr,
-                              char *err, size_t errlen)
+static mm_rw_status add_track(const mm_rw_job *job, track_set *set, const char *mjr, char *err,
+                              size_t errlen)
 {
     char hdr[1100], log[1100];
     char *argv[5];
@@ -171,7 +170,10 @@ static mm_rw_status add_track(const mm_rw_job *job, track_set *set, const char *
 
     snprintf(hdr, sizeof(hdr), "%s/header.json", job->work_dir);
     snprintf(log, sizeof(log), "%s/pp-rec.log", job->work_dir);
-    argv[0] = "janus-pp-rec"; argv[1] = "-j"; argv[2] = (char *)mjr; argv[3] = NULL;
+    argv[0] = "janus-pp-rec";
+    argv[1] = "-j";
+    argv[2] = (char *)mjr;
+    argv[3] = NULL;
     if ((rc = run(job, argv, hdr, log)) != 0)
         return child_failed("janus-pp-rec -j", rc, log, err, errlen);
     doc = json_load_file(hdr, JSON_DISABLE_EOF_CHECK, NULL);
@@ -187,7 +189,10 @@ static mm_rw_status add_track(const mm_rw_job *job, track_set *set, const char *
     t->first_us = json_integer_value(json_object_get(doc, "u"));
     json_decref(doc);
     snprintf(t->path, sizeof(t->path), "%s/%d.%s", job->work_dir, set->n, ext);
-    argv[0] = "janus-pp-rec"; argv[1] = (char *)mjr; argv[2] = t->path; argv[3] = NULL;
+    argv[0] = "janus-pp-rec";
+    argv[1] = (char *)mjr;
+    argv[2] = t->path;
+    argv[3] = NULL;
     if ((rc = run(job, argv, NULL, log)) != 0)
         return child_failed("janus-pp-rec", rc, log, err, errlen);
     if (access(t->path, R_OK) != 0)
@@ -200,7 +205,7 @@ static mm_rw_status add_track(const mm_rw_job *job, track_set *set, const char *
 static double probe_duration(const mm_rw_job *job, const char *path)
 {
     char out[1100], log[1100], buf[64] = "";
-    char *argv[] = {"ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
+    char *argv[] = {"ffprobe", "-v",         "error", "-show_entries", "format=duration", "-of",
                     "csv=p=0", (char *)path, NULL};
     FILE *f;
 
@@ -274,8 +279,8 @@ static int build_graph(const mm_rw_job *job, const track_set *set, char *g, size
     return mm_rw_graph(in, set->n, job->width, job->height, FPS, g, len);
 }
 
-static mm_rw_status encode(const mm_rw_job *job, const track_set *set, const char *tmp,
-                           char *err, size_t errlen)
+static mm_rw_status encode(const mm_rw_job *job, const track_set *set, const char *tmp, char *err,
+                           size_t errlen)
 {
     static char graph[32768];
     char *argv[MAX_TRACKS * 2 + 64], log[1100], dur[32], lavfi[2][128];
@@ -283,37 +288,71 @@ static mm_rw_status encode(const mm_rw_job *job, const track_set *set, const cha
 
     snprintf(log, sizeof(log), "%s/ffmpeg.log", job->work_dir);
     snprintf(dur, sizeof(dur), "%.3f", set->end);
-    snprintf(lavfi[0], sizeof(lavfi[0]), "color=c=black:s=%dx%d:r=%d", job->width,
-             job->height, FPS);
+    snprintf(lavfi[0], sizeof(lavfi[0]), "color=c=black:s=%dx%d:r=%d", job->width, job->height,
+             FPS);
     snprintf(lavfi[1], sizeof(lavfi[1]), "anullsrc=r=48000:cl=stereo");
     if (build_graph(job, set, graph, sizeof(graph))) {
         snprintf(err, errlen, "too many streams for one file");
         return MM_RW_FATAL;
     }
-    argv[n++] = "ffmpeg"; argv[n++] = "-hide_banner"; argv[n++] = "-nostdin";
-    argv[n++] = "-loglevel"; argv[n++] = "error"; argv[n++] = "-y";
+    argv[n++] = "ffmpeg";
+    argv[n++] = "-hide_banner";
+    argv[n++] = "-nostdin";
+    argv[n++] = "-loglevel";
+    argv[n++] = "error";
+    argv[n++] = "-y";
     for (int i = 0; i < set->n; i++) {
         argv[n++] = "-i";
         argv[n++] = (char *)set->t[i].path;
     }
     if (!set->videos) {
-        argv[n++] = "-f"; argv[n++] = "lavfi"; argv[n++] = "-i"; argv[n++] = lavfi[0];
+        argv[n++] = "-f";
+        argv[n++] = "lavfi";
+        argv[n++] = "-i";
+        argv[n++] = lavfi[0];
     }
     if (!set->audios) {
-        argv[n++] = "-f"; argv[n++] = "lavfi"; argv[n++] = "-i"; argv[n++] = lavfi[1];
+        argv[n++] = "-f";
+        argv[n++] = "lavfi";
+        argv[n++] = "-i";
+        argv[n++] = lavfi[1];
     }
-    argv[n++] = "-filter_complex"; argv[n++] = graph;
-    argv[n++] = "-map"; argv[n++] = "[v]"; argv[n++] = "-map"; argv[n++] = "[a]";
-    argv[n++] = "-t"; argv[n++] = dur;
+    argv[n++] = "-filter_complex";
+    argv[n++] = graph;
+    argv[n++] = "-map";
+    argv[n++] = "[v]";
+    argv[n++] = "-map";
+    argv[n++] = "[a]";
+    argv[n++] = "-t";
+    argv[n++] = dur;
     if (job->h264) {
-        argv[n++] = "-c:v"; argv[n++] = "libx264"; argv[n++] = "-preset"; argv[n++] = "veryfast";
-        argv[n++] = "-crf"; argv[n++] = "23"; argv[n++] = "-pix_fmt"; argv[n++] = "yuv420p";
-        argv[n++] = "-c:a"; argv[n++] = "aac"; argv[n++] = "-b:a"; argv[n++] = "96k";
-        argv[n++] = "-movflags"; argv[n++] = "+faststart"; argv[n++] = "-f"; argv[n++] = "mp4";
+        argv[n++] = "-c:v";
+        argv[n++] = "libx264";
+        argv[n++] = "-preset";
+        argv[n++] = "veryfast";
+        argv[n++] = "-crf";
+        argv[n++] = "23";
+        argv[n++] = "-pix_fmt";
+        argv[n++] = "yuv420p";
+        argv[n++] = "-c:a";
+        argv[n++] = "aac";
+        argv[n++] = "-b:a";
+        argv[n++] = "96k";
+        argv[n++] = "-movflags";
+        argv[n++] = "+faststart";
+        argv[n++] = "-f";
+        argv[n++] = "mp4";
     } else {
-        argv[n++] = "-c:v"; argv[n++] = "libvpx"; argv[n++] = "-deadline"; argv[n++] = "realtime";
-        argv[n++] = "-b:v"; argv[n++] = "1M"; argv[n++] = "-c:a"; argv[n++] = "libopus";
-        argv[n++] = "-f"; argv[n++] = "webm";
+        argv[n++] = "-c:v";
+        argv[n++] = "libvpx";
+        argv[n++] = "-deadline";
+        argv[n++] = "realtime";
+        argv[n++] = "-b:v";
+        argv[n++] = "1M";
+        argv[n++] = "-c:a";
+        argv[n++] = "libopus";
+        argv[n++] = "-f";
+        argv[n++] = "webm";
     }
     argv[n++] = (char *)tmp;
     argv[n] = NULL;

@@ -18,15 +18,16 @@
  */
 #define PREHASH_TAG "$mm1"
 #define PREHASH_KEY "mod_meeting password pre-hash v1"
-#define PREHASH_B64 45  /* base64 of 32 bytes, and its NUL */
+#define PREHASH_B64 45 /* base64 of 32 bytes, and its NUL */
 
 static int prehash(const char *password, char out[PREHASH_B64])
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
 
-    if (!HMAC(EVP_sha256(), PREHASH_KEY, (int)strlen(PREHASH_KEY),
-              (const unsigned char *)password, strlen(password), mac, &len) || len != 32)
+    if (!HMAC(EVP_sha256(), PREHASH_KEY, (int)strlen(PREHASH_KEY), (const unsigned char *)password,
+              strlen(password), mac, &len)
+        || len != 32)
         return -1;
     EVP_EncodeBlock((unsigned char *)out, mac, (int)len);
     return 0;
@@ -54,8 +55,7 @@ mm_pw_check mm_password_check(const char *password, const char *hash)
     apr_status_t rv;
 
     if (strncmp(hash, PREHASH_TAG, tag) != 0)
-        return apr_password_validate(password, hash) == APR_SUCCESS ? MM_PW_OLD_HASH
-                                                                     : MM_PW_WRONG;
+        return apr_password_validate(password, hash) == APR_SUCCESS ? MM_PW_OLD_HASH : MM_PW_WRONG;
     if (prehash(password, digest) != 0)
         return MM_PW_WRONG;
     rv = apr_password_validate(digest, hash + tag);
@@ -65,8 +65,7 @@ mm_pw_check mm_password_check(const char *password, const char *hash)
 
 /* An old-style hash just matched: store a new one of the same password. A
  * failure changes nothing for this log-in; the next one tries again. */
-static void upgrade_hash(mm_req *q, const char *user_id, const char *old_hash,
-                         const char *password)
+static void upgrade_hash(mm_req *q, const char *user_id, const char *old_hash, const char *password)
 {
     const char *args[3] = {user_id, old_hash, mm_password_hash(q, password)};
 
@@ -112,14 +111,13 @@ static const char *new_refresh_token(mm_req *q, long long user_id, const char **
 
 static json_t *token_pair(mm_req *q, const char *access, const char *refresh)
 {
-    return json_pack("{s:s,s:s,s:s,s:i}", "token", access, "refresh_token", refresh,
-                     "token_type", "Bearer", "expires_in", q->conf->access_ttl);
+    return json_pack("{s:s,s:s,s:s,s:i}", "token", access, "refresh_token", refresh, "token_type",
+                     "Bearer", "expires_in", q->conf->access_ttl);
 }
 
 static int login_failed(mm_req *q)
 {
-    return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized", "invalid username or password",
-                    NULL);
+    return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized", "invalid username or password", NULL);
 }
 
 mm_step mm_accounts_login(mm_req *q)
@@ -151,8 +149,8 @@ mm_step mm_accounts_login(mm_req *q)
     }
     user_id = apr_atoi64(cols[0]);
     user = mm_json_pool(q->r->pool, json_loads(cols[3], 0, NULL));
-    access = mm_issue_token(q, MM_TOKEN_ACCESS, user_id, apr_atoi64(cols[2]),
-                            q->conf->access_ttl, NULL);
+    access =
+        mm_issue_token(q, MM_TOKEN_ACCESS, user_id, apr_atoi64(cols[2]), q->conf->access_ttl, NULL);
     refresh = new_refresh_token(q, user_id, &jti);
     if (!access || !refresh || !user)
         return internal(q, "token issue");
@@ -178,9 +176,11 @@ mm_step mm_accounts_refresh(mm_req *q)
     if (mm_route_body(q, &body))
         return MM_ANSWERED;
     if (mm_token_verify(q->conf->key, mm_body_string(body, "refresh_token"), MM_TOKEN_REFRESH,
-                        apr_time_sec(apr_time_now()), &c) != MM_TOKEN_OK || !c.jti[0])
-        return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized",
-                        "the refresh token is not valid", NULL);
+                        apr_time_sec(apr_time_now()), &c)
+            != MM_TOKEN_OK
+        || !c.jti[0])
+        return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized", "the refresh token is not valid",
+                        NULL);
     refresh = new_refresh_token(q, c.user_id, &jti);
     if (!refresh)
         return internal(q, "token issue");
@@ -191,10 +191,10 @@ mm_step mm_accounts_refresh(mm_req *q)
     if (mm_db_row(q, S_REFRESH, 4, args, cols, 2, &found))
         return MM_ANSWERED;
     if (!found || !cols[0] || atoi(cols[0]) != 200)
-        return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized",
-                        "the refresh token is not valid", NULL);
-    access = mm_issue_token(q, MM_TOKEN_ACCESS, c.user_id, apr_atoi64(cols[1]),
-                            q->conf->access_ttl, NULL);
+        return mm_error(q->r, HTTP_UNAUTHORIZED, "unauthorized", "the refresh token is not valid",
+                        NULL);
+    access = mm_issue_token(q, MM_TOKEN_ACCESS, c.user_id, apr_atoi64(cols[1]), q->conf->access_ttl,
+                            NULL);
     if (!access)
         return internal(q, "token issue");
     mm_reply_json(q->r, HTTP_OK, "Token refreshed successfully", token_pair(q, access, refresh));
@@ -207,8 +207,7 @@ mm_step mm_accounts_logout(mm_req *q)
     const char *args[2] = {mm_uid(q), mm_gen(q)};
     mm_result res;
 
-    if (mm_route_body(q, &body)
-        || mm_db_result(q, S_LOGOUT, 2, args, &res))
+    if (mm_route_body(q, &body) || mm_db_result(q, S_LOGOUT, 2, args, &res))
         return MM_ANSWERED;
     mm_reply_result(q, &res, "Logged out successfully");
     return MM_ANSWERED;

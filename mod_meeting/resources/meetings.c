@@ -46,9 +46,9 @@ static mm_step to_document(mm_req *q, json_t *doc)
     json_t *pw = json_object_get(doc, "password");
 
     if (bad)
-        return mm_field_refused(q, bad,
-                                apr_pstrcat(q->r->pool, bad,
-                                            " must fall in the years 0001 to 9999 (UTC)", NULL));
+        return mm_field_refused(
+            q, bad,
+            apr_pstrcat(q->r->pool, bad, " must fall in the years 0001 to 9999 (UTC)", NULL));
     if (q->route->need == MM_NEED_NONE && has_start > 0 && has_end > 0 && end <= start)
         return mm_field_refused(q, "end_time", "end_time must be after start_time");
     if (pw) {
@@ -60,8 +60,7 @@ static mm_step to_document(mm_req *q, json_t *doc)
         if (s && *s && mm_context_check(q))
             return MM_ANSWERED;
         if (s && *s && !(hash = mm_password_hash(q, s)))
-            return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error",
-                            NULL);
+            return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
         json_object_set_new(doc, "password_hash", hash ? json_string(hash) : json_null());
         json_object_del(doc, "password");
     }
@@ -73,8 +72,7 @@ mm_step mm_meetings_create(mm_req *q)
     json_t *body;
     const char *args[3];
 
-    if (mm_route_body(q, &body)
-        || to_document(q, body))
+    if (mm_route_body(q, &body) || to_document(q, body))
         return MM_ANSWERED;
     args[0] = mm_uid(q);
     args[1] = mm_gen(q);
@@ -90,8 +88,7 @@ static int query_param(mm_req *q, const char *name, char *buf, size_t n)
     if (rc == 1 && !mm_utf8_valid(buf, strlen(buf)))
         rc = -1;
     if (rc < 0)
-        mm_field_refused(q, name,
-                         apr_psprintf(q->r->pool, "%s is malformed or too long", name));
+        mm_field_refused(q, name, apr_psprintf(q->r->pool, "%s is malformed or too long", name));
     return rc;
 }
 
@@ -119,8 +116,7 @@ mm_step mm_meetings_list(mm_req *q)
         return mm_field_refused(q, "status",
                                 "status must be one of scheduled, ongoing, ended or cancelled");
     if (has_keyword && mm_utf8_length(keyword, strlen(keyword)) > 100)
-        return mm_field_refused(q, "keyword",
-                                "keyword must be at most 100 characters long");
+        return mm_field_refused(q, "keyword", "keyword must be at most 100 characters long");
     args[0] = mm_uid(q);
     args[1] = mm_gen(q);
     args[2] = has_status ? status : NULL;
@@ -159,8 +155,7 @@ mm_step mm_meetings_get(mm_req *q)
     mm_cache_ticket ticket;
     mm_result res;
 
-    if (mm_cache_detail(q->r->pool, q->params.id[0], q->user_id, q->gen, &data, &etag,
-                        &ticket))
+    if (mm_cache_detail(q->r->pool, q->params.id[0], q->user_id, q->gen, &data, &etag, &ticket))
         return detail_reply(q, data, etag);
     if (mm_db_result(q, S_MEETING_GET, 3, args, &res))
         return MM_ANSWERED;
@@ -220,8 +215,7 @@ mm_step mm_meetings_start(mm_req *q)
     mm_result res;
     const char *url;
 
-    if (mm_route_body(q, &body)
-        || mm_db_result(q, S_MEETING_START, 4, args, &res))
+    if (mm_route_body(q, &body) || mm_db_result(q, S_MEETING_START, 4, args, &res))
         return MM_ANSWERED;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -281,8 +275,9 @@ mm_step mm_meetings_join(mm_req *q)
     if (!data || mm_room_fill(q, data))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
     /* 202: in the waiting room; the room_url works there too (SPEC.md 6). */
-    return mm_reply(q->r, res.code, res.code == HTTP_ACCEPTED
-                        ? "Waiting for the host to admit you" : "Joined meeting successfully",
+    return mm_reply(q->r, res.code,
+                    res.code == HTTP_ACCEPTED ? "Waiting for the host to admit you"
+                                              : "Joined meeting successfully",
                     mm_json_text(q, data));
 }
 

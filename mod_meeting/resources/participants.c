@@ -49,8 +49,7 @@ mm_step mm_participants_role(mm_req *q)
     args[2] = mm_gen(q);
     args[3] = mm_lld(q, q->params.id[1]);
     args[4] = mm_body_string(body, "role");
-    return mm_meeting_call(q, S_PARTICIPANT_ROLE, 5, args,
-                           "Participant role updated successfully");
+    return mm_meeting_call(q, S_PARTICIPANT_ROLE, 5, args, "Participant role updated successfully");
 }
 
 mm_step mm_participants_mute(mm_req *q)

@@ -44,9 +44,9 @@ static int start_server_recording(mm_req *q, const char **args)
     apr_status_t rv = apr_dir_make(args[4], APR_FPROT_OS_DEFAULT, q->r->pool);
 
     if (rv == APR_SUCCESS)
-        apr_file_perms_set(args[4], APR_FPROT_GSETID | APR_FPROT_UREAD
-                           | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
-                           | APR_FPROT_GWRITE | APR_FPROT_GEXECUTE);
+        apr_file_perms_set(args[4], APR_FPROT_GSETID | APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                        | APR_FPROT_UEXECUTE | APR_FPROT_GREAD | APR_FPROT_GWRITE
+                                        | APR_FPROT_GEXECUTE);
     else
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r,
                       "MM0504: cannot make %s; the SFU will make it", args[4]);
@@ -113,10 +113,10 @@ static const char *file_url(mm_req *q, const char *rid)
 
     if (mm_token_mac(q->conf->key, signed_part(q->r->pool, q->params.id[0], rid, expires), sig))
         return NULL;
-    path = apr_psprintf(q->r->pool,
-                        "%s/meetings/%" APR_INT64_T_FMT "/recordings/%s/file?expires=%"
-                        APR_INT64_T_FMT "&sig=%s", mm_api_base(q->r),
-                        (apr_int64_t)q->params.id[0], rid, (apr_int64_t)expires, sig);
+    path = apr_psprintf(
+        q->r->pool,
+        "%s/meetings/%" APR_INT64_T_FMT "/recordings/%s/file?expires=%" APR_INT64_T_FMT "&sig=%s",
+        mm_api_base(q->r), (apr_int64_t)q->params.id[0], rid, (apr_int64_t)expires, sig);
     return ap_construct_url(q->r->pool, path, q->r);
 }
 
@@ -144,9 +144,11 @@ mm_step mm_recordings_list(mm_req *q)
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
     data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
-    json_array_foreach(json_object_get(data, "recordings"), i, item) {
-        const char *url = has_file(item)
-            ? file_url(q, json_string_value(json_object_get(item, "recording_id"))) : NULL;
+    json_array_foreach(json_object_get(data, "recordings"), i, item)
+    {
+        const char *url =
+            has_file(item) ? file_url(q, json_string_value(json_object_get(item, "recording_id")))
+                           : NULL;
         json_object_set_new(item, "file_url", url ? json_string(url) : json_null());
     }
     return mm_reply(q->r, HTTP_OK, NULL, mm_json_text(q, data));
@@ -186,7 +188,8 @@ void mm_recording_files_remove(mm_req *q, const char *data)
 
     if (!q->conf->recording_dir)
         return;
-    json_array_foreach(json_object_get(doc, "recordings"), i, id) {
+    json_array_foreach(json_object_get(doc, "recordings"), i, id)
+    {
         const char *rid = json_string_value(id);
         apr_status_t rv;
         if (!rid)
@@ -226,8 +229,8 @@ static void upload_refused(mm_req *q, int status)
     q->r->connection->keepalive = AP_CONN_CLOSE;
     switch (status) {
     case HTTP_REQUEST_ENTITY_TOO_LARGE:
-        mm_error(q->r, status, "body_too_large",
-                 "the recording is larger than the server accepts", NULL);
+        mm_error(q->r, status, "body_too_large", "the recording is larger than the server accepts",
+                 NULL);
         break;
     case HTTP_REQUEST_TIME_OUT:
         mm_error_for_status(q->r, status);
@@ -283,8 +286,9 @@ static apr_off_t store_upload(mm_req *q, const char *rid)
     apr_off_t size;
     apr_status_t rv;
 
-    rv = apr_file_mktemp(&f, tmpl, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL
-                                       | APR_FOPEN_BUFFERED, q->r->pool);
+    rv = apr_file_mktemp(&f, tmpl,
+                         APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL | APR_FOPEN_BUFFERED,
+                         q->r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, q->r, "MM0502: cannot create %s", tmpl);
         upload_refused(q, HTTP_INTERNAL_SERVER_ERROR);
@@ -324,8 +328,7 @@ mm_step mm_recording_upload(mm_req *q)
         return mm_reply_result(q, &res, NULL);
     if (!type)
         return mm_error(q->r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                        "a recording must be video/webm, video/mp4, audio/webm or audio/ogg",
-                        NULL);
+                        "a recording must be video/webm, video/mp4, audio/webm or audio/ogg", NULL);
     cl = apr_table_get(q->r->headers_in, "Content-Length");
     if (cl && apr_atoi64(cl) > q->conf->recording_max) {
         upload_refused(q, HTTP_REQUEST_ENTITY_TOO_LARGE);
@@ -350,12 +353,10 @@ mm_step mm_recording_upload(mm_req *q)
         /* The meeting was deleted while the body streamed in: its files are
          * gone, and so must this one be. */
         apr_file_remove(file_path(q, args[1]), q->r->pool);
-        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "recording not found",
-                        "recording_id");
+        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "recording not found", "recording_id");
     }
     return mm_reply_json(q->r, HTTP_OK, "Recording uploaded successfully",
-                         json_pack("{s:s,s:I}", "recording_id", args[1], "size",
-                                   (json_int_t)size));
+                         json_pack("{s:s,s:I}", "recording_id", args[1], "size", (json_int_t)size));
 }
 
 /* A pre-signed URL: 1 valid, 0 none given, -1 given but expired or wrong. */
@@ -371,8 +372,9 @@ static int check_signature(mm_req *q)
     if (has_e != 1 || has_s != 1 || mm_query_int(expires_s, 1, 99999999999L, &expires) != 0
         || expires < apr_time_sec(apr_time_now()))
         return -1;
-    if (mm_token_mac(q->conf->key, signed_part(q->r->pool, q->params.id[0], q->params.rec,
-                                               expires), want) != 0)
+    if (mm_token_mac(q->conf->key, signed_part(q->r->pool, q->params.id[0], q->params.rec, expires),
+                     want)
+        != 0)
         return -1;
     return mm_token_equal(sig, want) ? 1 : -1;
 }
@@ -441,8 +443,7 @@ mm_step mm_recording_download(mm_req *q)
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
     if (!q->conf->recording_dir)
-        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "this recording has no file yet",
-                        NULL);
+        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "this recording has no file yet", NULL);
     data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
     return send_file(q, file_path(q, q->params.rec),
                      json_string_value(json_object_get(data, "content_type")));

@@ -40,8 +40,8 @@ static const char *events_literal(mm_req *q, json_t *events)
     size_t i;
     json_t *v;
 
-    json_array_foreach(events, i, v)
-        out = apr_pstrcat(q->r->pool, out, i ? "," : "", json_string_value(v), NULL);
+    json_array_foreach(events, i, v) out =
+        apr_pstrcat(q->r->pool, out, i ? "," : "", json_string_value(v), NULL);
     return apr_pstrcat(q->r->pool, out, "}", NULL);
 }
 
@@ -50,8 +50,7 @@ mm_step mm_webhooks_create(mm_req *q)
     json_t *body;
     const char *args[6];
 
-    if (mm_route_body(q, &body)
-        || check_url(q, mm_body_string(body, "url")))
+    if (mm_route_body(q, &body) || check_url(q, mm_body_string(body, "url")))
         return MM_ANSWERED;
     args[0] = mm_uid(q);
     args[1] = mm_gen(q);

@@ -20,7 +20,7 @@
 typedef struct {
     unsigned refs;
     size_t len;
-    unsigned char data[];   /* LWS_PRE bytes of headroom, then len bytes */
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then len bytes */
 } sd_buf;
 
 /* A frame of len bytes for the caller to fill in (data + LWS_PRE), with one
@@ -37,11 +37,11 @@ typedef struct sd_out {
 } sd_out;
 
 typedef enum {
-    SD_CONN_HANDSHAKE,      /* ticket being checked, not yet in a room */
-    SD_CONN_PENDING,        /* ticket good, waiting for sd_seat_take */
-    SD_CONN_SEATED,         /* in its room */
-    SD_CONN_WAITING,        /* in its room's waiting room: ping and leave only */
-    SD_CONN_CLOSING,        /* a close is queued; frames from it are ignored */
+    SD_CONN_HANDSHAKE, /* ticket being checked, not yet in a room */
+    SD_CONN_PENDING,   /* ticket good, waiting for sd_seat_take */
+    SD_CONN_SEATED,    /* in its room */
+    SD_CONN_WAITING,   /* in its room's waiting room: ping and leave only */
+    SD_CONN_CLOSING,   /* a close is queued; frames from it are ignored */
 } sd_conn_state;
 
 struct sd_room;
@@ -54,29 +54,29 @@ typedef struct sd_conn {
     struct lws *wsi;
     sd_conn_state state;
     long long meeting_id, user_id;
-    long long gen;                  /* the ticket's token generation */
-    char addr[48];                  /* the client's address (caps.h) */
-    int refuse_code;                /* the handshake refused the ticket: close code */
+    long long gen;   /* the ticket's token generation */
+    char addr[48];   /* the client's address (caps.h) */
+    int refuse_code; /* the handshake refused the ticket: close code */
     const char *refuse_reason;
-    struct sd_seat *seat;           /* SD_CONN_SEATED */
-    struct sd_take *take;           /* SD_CONN_PENDING */
-    struct sd_leave *leaving;       /* sent leave; the release is on its way */
-    struct sd_sfu_peer *sfu;        /* its Janus session (sfu.c), if any */
+    struct sd_seat *seat;     /* SD_CONN_SEATED */
+    struct sd_take *take;     /* SD_CONN_PENDING */
+    struct sd_leave *leaving; /* sent leave; the release is on its way */
+    struct sd_sfu_peer *sfu;  /* its Janus session (sfu.c), if any */
     long long opened_us, last_seen_us, last_ping_us, close_at_us;
-    double bucket;                  /* frames the token bucket still allows */
+    double bucket; /* frames the token bucket still allows */
     long long bucket_us;
-    unsigned char *rx;              /* message being reassembled */
+    unsigned char *rx; /* message being reassembled */
     size_t rx_len, rx_cap;
     unsigned rx_binary : 1, ping_due : 1, listed : 1;
-    unsigned timed_out : 1;         /* closed by us for silence, not by the peer */
-    unsigned was_waiting : 1;       /* was sent waiting: admitted or denied comes next */
-    struct sd_room *wroom;          /* SD_CONN_WAITING: the room it waits for */
-    struct sd_conn *wnext, *wprev;  /* in wroom's waiting list */
+    unsigned timed_out : 1;        /* closed by us for silence, not by the peer */
+    unsigned was_waiting : 1;      /* was sent waiting: admitted or denied comes next */
+    struct sd_room *wroom;         /* SD_CONN_WAITING: the room it waits for */
+    struct sd_conn *wnext, *wprev; /* in wroom's waiting list */
     sd_out *out_head, *out_tail;
     size_t out_count, out_bytes;
     int close_code;
-    const char *close_reason;       /* a string literal */
-    struct sd_conn *next, *prev;    /* every open socket, for the sweep */
+    const char *close_reason;    /* a string literal */
+    struct sd_conn *next, *prev; /* every open socket, for the sweep */
 } sd_conn;
 
 void sd_conns_init(const sd_config *cfg);

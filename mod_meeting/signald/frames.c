@@ -24,9 +24,9 @@ static json_t *text(const char *s)
 static int add_profile(json_t *obj, const sd_seat *s)
 {
     return json_object_set_new(obj, "user_id", json_integer(s->user_id))
-        | json_object_set_new(obj, "username", text(s->username))
-        | json_object_set_new(obj, "nickname", text(s->nickname))
-        | json_object_set_new(obj, "role", text(s->role));
+           | json_object_set_new(obj, "username", text(s->username))
+           | json_object_set_new(obj, "nickname", text(s->nickname))
+           | json_object_set_new(obj, "role", text(s->role));
 }
 
 json_t *sd_frame_peer(const char *type, const sd_seat *s)
@@ -46,9 +46,8 @@ json_t *sd_frame_joined(const sd_seat *self, int sfu)
     json_t *list = json_array();
 
     if (!f || !list || json_object_set(f, "participants", list)
-        || json_object_set_new(f, "settings", self->room->settings
-                                                  ? json_incref(self->room->settings)
-                                                  : json_object())
+        || json_object_set_new(
+            f, "settings", self->room->settings ? json_incref(self->room->settings) : json_object())
         || json_object_set_new(f, "media", json_string(sfu ? "sfu" : "mesh"))
         || json_object_set_new(f, "audio_enabled", json_boolean(self->audio))) {
         json_decref(f);
@@ -76,9 +75,10 @@ json_t *sd_frame_media(const sd_seat *s)
 {
     json_t *f = sd_frame_user("media-state", s->room->meeting_id, s->user_id);
 
-    if (f && (json_object_set_new(f, "audio_enabled", json_boolean(s->audio))
-              || json_object_set_new(f, "video_enabled", json_boolean(s->video))
-              || json_object_set_new(f, "screen_sharing", json_boolean(s->screen)))) {
+    if (f
+        && (json_object_set_new(f, "audio_enabled", json_boolean(s->audio))
+            || json_object_set_new(f, "video_enabled", json_boolean(s->video))
+            || json_object_set_new(f, "screen_sharing", json_boolean(s->screen)))) {
         json_decref(f);
         return NULL;
     }

@@ -12,11 +12,14 @@ typedef struct sd_idmap_node sd_idmap_node;
 
 typedef struct {
     sd_idmap_node **buckets;
-    size_t nbuckets;        /* a power of two, or 0 before the first put */
+    size_t nbuckets; /* a power of two, or 0 before the first put */
     size_t count;
 } sd_idmap;
 
-#define SD_IDMAP_INIT { NULL, 0, 0 }
+#define SD_IDMAP_INIT \
+    {                 \
+        NULL, 0, 0    \
+    }
 
 void *sd_idmap_get(const sd_idmap *m, long long a, long long b);
 

@@ -26,7 +26,7 @@ typedef struct tx {
 typedef struct out {
     struct out *next;
     size_t len;
-    unsigned char data[];       /* LWS_PRE bytes of headroom, then len bytes */
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then len bytes */
 } out;
 
 static struct lws_context *ctx;
@@ -82,8 +82,8 @@ static int parse_url(const char *url)
     int n = snprintf(url_copy, sizeof(url_copy), "%s", url);
 
     if (n < 0 || (size_t)n >= sizeof(url_copy)
-        || lws_parse_uri(url_copy, &prot, &host, &port, &path) || strcmp(prot, "ws") != 0
-        || !*host || port <= 0)
+        || lws_parse_uri(url_copy, &prot, &host, &port, &path) || strcmp(prot, "ws") != 0 || !*host
+        || port <= 0)
         return -1;
     /* lws_parse_uri drops the path's leading slash. */
     path = *path ? path - 1 : "/";
@@ -340,13 +340,13 @@ static int receive(const void *in, size_t len)
     return 0;
 }
 
-int sd_janus_lws_callback(struct lws *w, enum lws_callback_reasons reason, void *user,
-                          void *in, size_t len)
+int sd_janus_lws_callback(struct lws *w, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len)
 {
     (void)user;
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return -1;      /* a client naming this protocol gets no WebSocket */
+        return -1; /* a client naming this protocol gets no WebSocket */
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (w != wsi)
             return -1;

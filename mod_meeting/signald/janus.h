@@ -21,9 +21,9 @@
 typedef void (*sd_janus_cb)(void *arg, json_t *reply);
 
 typedef struct {
-    void (*up)(void);               /* connected */
-    void (*down)(void);             /* lost: every session on it is gone */
-    void (*event)(json_t *ev);      /* anything that is not an answer */
+    void (*up)(void);          /* connected */
+    void (*down)(void);        /* lost: every session on it is gone */
+    void (*event)(json_t *ev); /* anything that is not an answer */
 } sd_janus_hooks;
 
 /* url: ws://HOST:PORT[/PATH]; secret_file holds the API secret. Returns -1
@@ -42,7 +42,7 @@ int sd_janus_send(json_t *req, int ack_final, sd_janus_cb cb, void *arg);
 /* The answers still due for arg will not be delivered (arg is being freed). */
 void sd_janus_forget(void *arg);
 
-int sd_janus_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                          void *in, size_t len);
+int sd_janus_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len);
 
 #endif

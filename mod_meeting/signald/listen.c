@@ -1,6 +1,6 @@
 /* signald: the listening socket (see listen.h). */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE         /* accept4 */
+#define _GNU_SOURCE /* accept4 */
 #endif
 #include "listen.h"
 
@@ -122,8 +122,8 @@ static void accept_some(int lfd)
     }
 }
 
-int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                           void *in, size_t len)
+int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
 {
     (void)user;
     (void)in;
@@ -137,7 +137,7 @@ int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
             listener = NULL;
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return -1;      /* a client naming this protocol gets no WebSocket */
+        return -1; /* a client naming this protocol gets no WebSocket */
     default:
         return 0;
     }
@@ -158,8 +158,8 @@ int sd_listen_start(struct lws_context *context, struct lws_vhost *vh, int fd)
     ctx = context;
     vhost = vh;
     desc.filefd = fd;
-    listener = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, desc, SD_LISTEN_PROTOCOL,
-                                          NULL);
+    listener =
+        lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, desc, SD_LISTEN_PROTOCOL, NULL);
     if (!listener) {
         sd_log("error", "MM3014: cannot add the listening socket to the event loop");
         return -1;

@@ -36,7 +36,7 @@ int sd_listen_start(struct lws_context *ctx, struct lws_vhost *vh, int fd);
 void sd_listen_pause(void);
 
 /* The callback of the SD_LISTEN_PROTOCOL protocol. */
-int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                           void *in, size_t len);
+int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len);
 
 #endif

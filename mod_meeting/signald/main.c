@@ -47,13 +47,13 @@
 
 static struct ev_loop *loop;
 static struct lws_context *context;
-static volatile sig_atomic_t early_signal;     /* before the loop took over */
+static volatile sig_atomic_t early_signal; /* before the loop took over */
 static int stopping;
 static ev_signal sig_term, sig_int;
 static ev_prepare stop_when_closed;
 static ev_timer stop_deadline;
 static lws_sorted_usec_list_t sweep_sul;
-static const char *status_file;       /* --status-file, or NULL */
+static const char *status_file; /* --status-file, or NULL */
 
 /* No validity timer of lws's own: conn.c pings and times out idle sockets
  * itself, once a second for all of them. lws would re-arm a per-socket timer
@@ -71,8 +71,7 @@ static const struct lws_protocols protocols[] = {
     {SD_DB_PROTOCOL, sd_db_lws_callback, 0, 0, 0, NULL, 0},
     {SD_LISTEN_PROTOCOL, sd_listen_lws_callback, 0, 0, 0, NULL, 0},
     {SD_JANUS_PROTOCOL, sd_janus_lws_callback, 0, RX_CHUNK, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0}
-};
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 /* Until the loop watches the signals: remember one came. */
 static void on_early_signal(int sig)
@@ -147,7 +146,7 @@ static struct lws_vhost *make_loop(void)
     context = lws_create_context(&info);
     if (!context) {
         sd_log("error", "MM3019: cannot create the event loop: libwebsockets without its libev "
-               "plugin (Debian package libwebsockets-evlib-ev)?");
+                        "plugin (Debian package libwebsockets-evlib-ev)?");
         return NULL;
     }
     info.vhost_name = "signald";
@@ -299,9 +298,11 @@ int main(int argc, char **argv)
     if (status_file)
         sd_status_write(status_file);
     lws_sul_schedule(context, 0, &sweep_sul, sweep, SD_US);
-    sd_log("info", "MM3027: listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d, "
-           "sockets per user %d, per address %d)", cfg.host, cfg.port, cfg.grace,
-           cfg.max_frame, cfg.rate, cfg.burst, cfg.max_per_user, cfg.max_per_address);
+    sd_log("info",
+           "MM3027: listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d, "
+           "sockets per user %d, per address %d)",
+           cfg.host, cfg.port, cfg.grace, cfg.max_frame, cfg.rate, cfg.burst, cfg.max_per_user,
+           cfg.max_per_address);
     watch_signals();
     ev_run(loop, 0);
     finish(db);

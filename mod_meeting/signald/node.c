@@ -11,9 +11,8 @@
 #include "sfu.h"
 #include "util.h"
 
-static const char SQL_BEAT[] =
-    "SELECT meeting_id, signaling_url"
-    " FROM mm_node_beat($1, $2, $3::integer, $4::integer, $5::bigint[])";
+static const char SQL_BEAT[] = "SELECT meeting_id, signaling_url"
+                               " FROM mm_node_beat($1, $2, $3::integer, $4::integer, $5::bigint[])";
 
 /* Distinct node URLs kept as close reasons; more are not expected. */
 #define MAX_REASONS 64
@@ -23,7 +22,7 @@ static const sd_config *cfg;
 static sd_db *db;
 static struct lws_context *ctx;
 static lws_sorted_usec_list_t beat_sul;
-static int beating;                     /* a beat is out */
+static int beating; /* a beat is out */
 static char *reasons[MAX_REASONS];
 static int n_reasons;
 

@@ -19,7 +19,10 @@ typedef struct {
     int def, min, max;
 } int_flag;
 
-#define INT_FLAG(n, field, d, lo, hi) { n, offsetof(sd_config, field), d, lo, hi }
+#define INT_FLAG(n, field, d, lo, hi)            \
+    {                                            \
+        n, offsetof(sd_config, field), d, lo, hi \
+    }
 
 static const int_flag int_flags[] = {
     INT_FLAG("--grace", grace, 15, 5, 60),
@@ -139,7 +142,7 @@ static int retry_valid(const char *v)
             || ++n > SD_WEBHOOK_RETRY_MAX)
             return 0;
         if (*end && !end[1])
-            return 0;           /* a trailing comma */
+            return 0; /* a trailing comma */
         v = *end ? end + 1 : end;
     } while (*v);
     return 1;
@@ -163,7 +166,7 @@ static int set_str(sd_config *c, const char *name, const char *v)
     else if (!strcmp(name, "--webhook-retry"))
         return retry_valid(v) ? (c->webhook_retry = v, 0)
                               : bad(name, "must be 1 to 20 delays in milliseconds, "
-                                    "comma-separated (at most a week each)");
+                                          "comma-separated (at most a week each)");
     else if (!strcmp(name, "--media-server"))
         c->media_server = v;
     else if (!strcmp(name, "--media-secret-file"))

@@ -17,33 +17,33 @@
 #include "node_name.h"
 
 typedef struct {
-    char host[64];          /* --listen ADDRESS:PORT, a numeric IP address */
+    char host[64]; /* --listen ADDRESS:PORT, a numeric IP address */
     int port;
     const char *secret_file;
     const char *issuer;
-    const char *db;         /* libpq conninfo */
-    const char *status_file;    /* --status-file: counts for server-status */
-    const char *media_server;   /* --media-server ws://HOST:PORT: Janus, or NULL (mesh) */
-    const char *media_secret_file;  /* --media-secret-file: Janus's API secret */
-    int grace;              /* seconds a dropped socket keeps its seat */
-    int max_frame;          /* bytes; a larger message closes with 1009 */
-    int rate;               /* frames per second per connection ... */
-    int burst;              /* ... with bursts of this many */
-    int ping_interval;      /* seconds between WebSocket pings */
-    int idle_timeout;       /* seconds without a sign of life before closing */
-    int renew_interval;     /* seconds between batched lease renewals */
-    int max_per_user;       /* open sockets one user may hold (caps.h) */
-    int max_per_address;    /* ... and one client address */
+    const char *db;                /* libpq conninfo */
+    const char *status_file;       /* --status-file: counts for server-status */
+    const char *media_server;      /* --media-server ws://HOST:PORT: Janus, or NULL (mesh) */
+    const char *media_secret_file; /* --media-secret-file: Janus's API secret */
+    int grace;                     /* seconds a dropped socket keeps its seat */
+    int max_frame;                 /* bytes; a larger message closes with 1009 */
+    int rate;                      /* frames per second per connection ... */
+    int burst;                     /* ... with bursts of this many */
+    int ping_interval;             /* seconds between WebSocket pings */
+    int idle_timeout;              /* seconds without a sign of life before closing */
+    int renew_interval;            /* seconds between batched lease renewals */
+    int max_per_user;              /* open sockets one user may hold (caps.h) */
+    int max_per_address;           /* ... and one client address */
     /* The webhook deliverer (webhooks.c). */
-    int webhook_timeout;        /* seconds an endpoint has to answer */
-    int webhook_connections;    /* deliveries in flight at once */
-    const char *webhook_allow[SD_WEBHOOK_ALLOW_MAX];   /* MeetingWebhookAllow */
+    int webhook_timeout;                             /* seconds an endpoint has to answer */
+    int webhook_connections;                         /* deliveries in flight at once */
+    const char *webhook_allow[SD_WEBHOOK_ALLOW_MAX]; /* MeetingWebhookAllow */
     int n_webhook_allow;
-    const char *webhook_retry;  /* delays in ms, "5000,300000,..." */
+    const char *webhook_retry; /* delays in ms, "5000,300000,..." */
     /* This node in the node registry (node.c, docs/cluster.md). */
-    char node[MM_NODE_NAME_MAX + 1];    /* --node, default the host name */
-    const char *node_url;       /* --node-url: its public signaling URL, or NULL */
-    int node_timeout;           /* --node-timeout: silence after which it is dead */
+    char node[MM_NODE_NAME_MAX + 1]; /* --node, default the host name */
+    const char *node_url;            /* --node-url: its public signaling URL, or NULL */
+    int node_timeout;                /* --node-timeout: silence after which it is dead */
 } sd_config;
 
 /* Fills *c from argv. Returns 0 when the daemon should run, -1 after printing

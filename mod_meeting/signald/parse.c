@@ -19,8 +19,7 @@ static int not_json(sd_msg *m, const json_error_t *err)
 {
     json_t *probe;
 
-    snprintf(m->why, sizeof(m->why), "not valid JSON: %s at byte %d", err->text,
-             err->position);
+    snprintf(m->why, sizeof(m->why), "not valid JSON: %s at byte %d", err->text, err->position);
     probe = json_string(m->why);
     if (!probe)
         return refuse(m, "not valid JSON");
@@ -72,8 +71,9 @@ static int sfu(sd_msg *m, const char *type)
     if (!strcmp(type, "sfu-ice")) {
         m->type = SD_SFU_ICE;
         m->payload = json_object_get(m->json, "candidate");
-        if (!json_is_string(target) || (strcmp(json_string_value(target), "publisher")
-                                        && strcmp(json_string_value(target), "subscriber")))
+        if (!json_is_string(target)
+            || (strcmp(json_string_value(target), "publisher")
+                && strcmp(json_string_value(target), "subscriber")))
             return refuse(m, "target must be \"publisher\" or \"subscriber\"");
         if (!json_is_object(m->payload) && !json_is_null(m->payload))
             return refuse(m, "candidate must be an object or null");
@@ -151,8 +151,8 @@ void sd_msg_clear(sd_msg *m)
 
 /* A frame naming either id: the server's set in it, written out anew. 0 if
  * out of memory. */
-static size_t rewritten(sd_msg *m, long long from_user_id, long long meeting_id,
-                        char *out, size_t cap)
+static size_t rewritten(sd_msg *m, long long from_user_id, long long meeting_id, char *out,
+                        size_t cap)
 {
     if (json_object_set_new(m->json, "from_user_id", json_integer(from_user_id))
         || json_object_set_new(m->json, "meeting_id", json_integer(meeting_id)))
@@ -164,7 +164,7 @@ static size_t rewritten(sd_msg *m, long long from_user_id, long long meeting_id,
  * target_user_id), with nothing but white space before its brace, so the
  * ids and a comma in its place leave one object, each key once. */
 size_t sd_relay(sd_msg *m, const char *buf, size_t len, long long from_user_id,
-                    long long meeting_id, char *out, size_t cap)
+                long long meeting_id, char *out, size_t cap)
 {
     const char *brace;
     char head[80];
@@ -174,8 +174,8 @@ size_t sd_relay(sd_msg *m, const char *buf, size_t len, long long from_user_id,
     if (json_object_get(m->json, "from_user_id") || json_object_get(m->json, "meeting_id"))
         return rewritten(m, from_user_id, meeting_id, out, cap);
     brace = memchr(buf, '{', len);
-    n = snprintf(head, sizeof(head), "{\"from_user_id\":%lld,\"meeting_id\":%lld,",
-                 from_user_id, meeting_id);
+    n = snprintf(head, sizeof(head), "{\"from_user_id\":%lld,\"meeting_id\":%lld,", from_user_id,
+                 meeting_id);
     if (!brace || n < 0 || (size_t)n >= sizeof(head))
         return 0;
     rest = len - (size_t)(brace + 1 - buf);
@@ -216,8 +216,7 @@ static unsigned query_name(const char *arg, size_t len, const char **value, size
     static const struct {
         const char *name;
         unsigned bit;
-    } names[] = {{"meeting_id=", GIVEN_MEETING}, {"user_id=", GIVEN_USER},
-                 {"token=", GIVEN_TOKEN}};
+    } names[] = {{"meeting_id=", GIVEN_MEETING}, {"user_id=", GIVEN_USER}, {"token=", GIVEN_TOKEN}};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         size_t n = strlen(names[i].name);

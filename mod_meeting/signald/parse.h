@@ -19,7 +19,7 @@ typedef enum {
     SD_MEDIA_STATE,
     SD_PING,
     SD_LEAVE,
-    SD_SFU_PUBLISH,             /* the SFU's frames (sfu.h) */
+    SD_SFU_PUBLISH, /* the SFU's frames (sfu.h) */
     SD_SFU_SUBSCRIBE_ANSWER,
     SD_SFU_ICE,
     SD_SFU_UNPUBLISH,
@@ -30,17 +30,17 @@ typedef enum {
 
 typedef struct {
     sd_type type;
-    json_t *json;       /* the whole frame, an object: relays forward it */
-    long long target;   /* offer, answer, ice-candidate: target_user_id, > 0 */
+    json_t *json;     /* the whole frame, an object: relays forward it */
+    long long target; /* offer, answer, ice-candidate: target_user_id, > 0 */
     /* offer, answer: "sdp"; ice-candidate: "candidate" (may be JSON null).
      * What the target must find under the same name in sd_relay's frame,
      * as it is here: the fuzzer holds the relay to that. sfu-publish,
      * sfu-subscribe-answer: "sdp", a string; sfu-ice: "candidate". */
-    json_t *payload;    /* borrowed from json */
-    int sfu_target;     /* sfu-ice: 0 "publisher", 1 "subscriber" */
-    const char *screen_mid;     /* sfu-publish: the m-line of a screen, or NULL */
-    int audio, video, screen;   /* media-state: 0 or 1 each */
-    char why[SD_WHY_MAX];   /* refused: the message of the error frame */
+    json_t *payload;          /* borrowed from json */
+    int sfu_target;           /* sfu-ice: 0 "publisher", 1 "subscriber" */
+    const char *screen_mid;   /* sfu-publish: the m-line of a screen, or NULL */
+    int audio, video, screen; /* media-state: 0 or 1 each */
+    char why[SD_WHY_MAX];     /* refused: the message of the error frame */
 } sd_msg;
 
 /* Reads len bytes (not NUL-terminated) as one client text frame. Returns 0
@@ -64,23 +64,23 @@ void sd_msg_clear(sd_msg *m);
  * returns its length either way, so a caller asks with cap 0, then writes
  * into a buffer of that size. Returns 0 when out of memory. */
 size_t sd_relay(sd_msg *m, const char *buf, size_t len, long long from_user_id,
-                    long long meeting_id, char *out, size_t cap);
+                long long meeting_id, char *out, size_t cap);
 
 /* The query of the upgrade request, the room_url's: meeting_id, user_id and
  * token, in any order, each once; other parameters are let be. Read one
  * parameter at a time as lws hands them over (lws_hdr_copy_fragment: split
  * at '&', urldecoded), so nothing depends on where a parameter stands or how
  * long the one before it is. Pure, like sd_parse: the fuzzer runs it. */
-#define SD_QUERY_MAX 4096   /* bytes of the whole query, its '&'s included */
-#define SD_QUERY_ARGS 32    /* parameters in it */
+#define SD_QUERY_MAX 4096 /* bytes of the whole query, its '&'s included */
+#define SD_QUERY_ARGS 32  /* parameters in it */
 #define SD_QUERY_TOO_LONG "the query is longer than 4096 bytes"
 
 typedef struct {
-    long long meeting_id, user_id;      /* 0 until given as a positive integer */
-    char token[SD_QUERY_MAX + 1];   /* NUL-terminated, "" until given */
-    size_t bytes;                       /* of the query so far */
-    unsigned args;                      /* parameters so far */
-    unsigned given;                     /* which of the three came, a bit each */
+    long long meeting_id, user_id; /* 0 until given as a positive integer */
+    char token[SD_QUERY_MAX + 1];  /* NUL-terminated, "" until given */
+    size_t bytes;                  /* of the query so far */
+    unsigned args;                 /* parameters so far */
+    unsigned given;                /* which of the three came, a bit each */
 } sd_query;
 
 void sd_query_init(sd_query *q);

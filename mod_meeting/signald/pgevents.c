@@ -163,7 +163,7 @@ static void reconcile_start(void)
 
     reconcile_again = 0;
     if (!sd_rooms_seat_count() || !sd_db_ready(listen_db))
-        return;     /* nothing to check, or the up hook will do it */
+        return; /* nothing to check, or the up hook will do it */
     rc = snapshot();
     if (rc) {
         m = id_array(rc->meeting_id, rc->n);

@@ -36,7 +36,7 @@ enum { FLIGHT_NONE, FLIGHT_PREPARE, FLIGHT_EXECUTE };
 
 typedef struct query {
     struct query *next;
-    const char *sql;        /* a string literal of the caller's: kept, not copied */
+    const char *sql; /* a string literal of the caller's: kept, not copied */
     int nparams;
     char **params;
     sd_db_result_fn fn;
@@ -51,13 +51,13 @@ struct sd_db {
     sd_db_hooks hooks;
     int state;
     PGconn *pg;
-    struct lws *wsi;        /* the adopted dup of PQsocket, while DB_READY */
+    struct lws *wsi; /* the adopted dup of PQsocket, while DB_READY */
     PostgresPollingStatusType poll;
     long long deadline_us;
     int backoff_ms;
-    int failures;           /* attempts failed in a row, to thin out the log */
-    int inflight;           /* FLIGHT_*: head has been sent and is being answered */
-    int pumping;            /* guards pump() against re-entry from callbacks */
+    int failures; /* attempts failed in a row, to thin out the log */
+    int inflight; /* FLIGHT_*: head has been sent and is being answered */
+    int pumping;  /* guards pump() against re-entry from callbacks */
     PGresult *result;
     query *head, *tail;
     /* The statements prepared on this session: stmts[i] is the SQL text of
@@ -65,9 +65,9 @@ struct sd_db {
      * session has none, so drop_connection empties the list. */
     const char **stmts;
     int nstmts, capstmts;
-    int stmt;               /* the index the head query is using */
+    int stmt; /* the index the head query is using */
     lws_sorted_usec_list_t sul;
-    lws_sorted_usec_list_t kick;    /* a pump on the next loop turn */
+    lws_sorted_usec_list_t kick; /* a pump on the next loop turn */
 };
 
 static void tick(lws_sorted_usec_list_t *sul);
@@ -115,7 +115,7 @@ static void drop_connection(sd_db *db)
     db->result = NULL;
     PQfinish(db->pg);
     db->pg = NULL;
-    db->nstmts = 0;     /* the server forgot them with the session */
+    db->nstmts = 0; /* the server forgot them with the session */
 }
 
 /* The connection failed or broke: answer the waiting queries, retry later. */
@@ -146,8 +146,12 @@ static void connect_start(sd_db *db)
     /* Ours come first so that anything in the admin's conninfo (the dbname
      * entry, expanded) overrides them. connect_timeout is not enforced by
      * libpq in non-blocking mode: deadline_us does it. */
-    static const char *const keys[] = {"application_name", "keepalives", "keepalives_idle",
-                                       "keepalives_interval", "keepalives_count", "dbname",
+    static const char *const keys[] = {"application_name",
+                                       "keepalives",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "dbname",
                                        NULL};
     const char *vals[] = {"signald", "1", "10", "5", "3", db->conninfo, NULL};
 
@@ -329,8 +333,8 @@ static int send_head(sd_db *db)
     if (db->inflight == FLIGHT_PREPARE)
         sent = PQsendPrepare(db->pg, name, q->sql, 0, NULL);
     else
-        sent = PQsendQueryPrepared(db->pg, name, q->nparams, (const char *const *)q->params,
-                                   NULL, NULL, 0);
+        sent = PQsendQueryPrepared(db->pg, name, q->nparams, (const char *const *)q->params, NULL,
+                                   NULL, 0);
     if (!sent) {
         lost(db, PQerrorMessage(db->pg));
         return -1;
@@ -439,8 +443,8 @@ static void kick(lws_sorted_usec_list_t *sul)
     pump(lws_container_of(sul, sd_db, kick));
 }
 
-int sd_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                       void *in, size_t len)
+int sd_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
 {
     sd_db *db = lws_get_opaque_user_data(wsi);
 
@@ -450,7 +454,7 @@ int sd_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     switch (reason) {
     case LWS_CALLBACK_RAW_RX_FILE:
         if (!db || db->wsi != wsi)
-            return -1;     /* a socket we already gave up on */
+            return -1; /* a socket we already gave up on */
         readable(db);
         return 0;
     case LWS_CALLBACK_RAW_WRITEABLE_FILE:
@@ -464,7 +468,7 @@ int sd_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         }
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return -1;      /* a client naming this protocol gets no WebSocket */
+        return -1; /* a client naming this protocol gets no WebSocket */
     default:
         return 0;
     }

@@ -27,7 +27,7 @@ typedef struct sd_db sd_db;
 typedef void (*sd_db_result_fn)(void *arg, const PGresult *res);
 
 typedef struct {
-    void (*up)(void *arg);  /* connected (again): e.g. re-LISTEN */
+    void (*up)(void *arg); /* connected (again): e.g. re-LISTEN */
     void (*notify)(void *arg, const char *channel, const char *payload);
     void *arg;
 } sd_db_hooks;
@@ -50,7 +50,7 @@ int sd_db_ready(const sd_db *db);
 void sd_db_close(sd_db *db);
 
 /* The callback of the SD_DB_PROTOCOL protocol. */
-int sd_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                       void *in, size_t len);
+int sd_db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
 
 #endif

@@ -26,8 +26,8 @@ static const char *relay(sd_conn *c, sd_msg *m, const unsigned char *data, size_
     }
     n = sd_relay(m, text, len, c->user_id, c->meeting_id, NULL, 0);
     b = n ? sd_buf_new(n) : NULL;
-    if (!b || sd_relay(m, text, len, c->user_id, c->meeting_id,
-                           (char *)b->data + LWS_PRE, n) != n) {
+    if (!b
+        || sd_relay(m, text, len, c->user_id, c->meeting_id, (char *)b->data + LWS_PRE, n) != n) {
         sd_buf_unref(b);
         return "out of memory";
     }
@@ -45,8 +45,7 @@ static const char *media_state(sd_conn *c, const sd_msg *m)
     json_t *f;
 
     if (m->screen && !s->room->screen_share && !sd_seat_is_staff(s)) {
-        sd_send_error(c, "SCREEN_SHARE_DISABLED",
-                      "screen sharing is turned off for this meeting");
+        sd_send_error(c, "SCREEN_SHARE_DISABLED", "screen sharing is turned off for this meeting");
         return NULL;
     }
     s->audio = m->audio ? 1 : 0;

@@ -22,44 +22,44 @@ typedef struct sd_room sd_room;
 
 typedef struct sd_seat {
     sd_room *room;
-    unsigned long long serial;      /* unique per seat ever made: tells a seat
+    unsigned long long serial; /* unique per seat ever made: tells a seat
                                      * from a newer one of the same user */
     long long user_id;
     long long participant_id;
     char *username, *nickname, *role;
-    sd_conn *conn;                  /* NULL while the grace period runs */
+    sd_conn *conn; /* NULL while the grace period runs */
     long long grace_until_us;
-    unsigned announced : 1;         /* the others were sent user-joined */
+    unsigned announced : 1; /* the others were sent user-joined */
     unsigned in_grace : 1;
     /* The last media-state, or the start the database gave (mute_on_join). */
     unsigned audio : 1, video : 1, screen : 1;
-    struct sd_seat *next, *prev;    /* in the room */
-    struct sd_seat *gnext, *gprev;  /* in the grace list */
+    struct sd_seat *next, *prev;   /* in the room */
+    struct sd_seat *gnext, *gprev; /* in the grace list */
 } sd_seat;
 
 typedef struct sd_take {
     sd_room *room;
-    sd_conn *conn;                  /* NULL once its socket closed */
+    sd_conn *conn; /* NULL once its socket closed */
     long long user_id;
-    long long gone_us;              /* when the socket closed */
-    int doom_code;                  /* an event overrules a 200: close with this */
+    long long gone_us; /* when the socket closed */
+    int doom_code;     /* an event overrules a 200: close with this */
     const char *doom_reason;
-    const char *doom_frame;         /* and first send this frame to a waiting socket */
-    unsigned admitted : 1;          /* admitted while the answer was on its way */
-    char *role;                     /* a role change heard while waiting */
+    const char *doom_frame; /* and first send this frame to a waiting socket */
+    unsigned admitted : 1;  /* admitted while the answer was on its way */
+    char *role;             /* a role change heard while waiting */
     struct sd_take *next, *prev;
 } sd_take;
 
 struct sd_room {
     long long meeting_id;
-    sd_seat *seats;                 /* in the order they were taken */
+    sd_seat *seats; /* in the order they were taken */
     sd_seat *last;
     size_t nseats;
     sd_take *takes;
-    sd_conn *waiting;               /* the waiting sockets (->wnext) */
-    json_t *settings;               /* the meeting's five settings, once known */
-    unsigned screen_share : 1;      /* settings' enable_screen_share */
-    struct sd_room *next, *prev;    /* every room */
+    sd_conn *waiting;            /* the waiting sockets (->wnext) */
+    json_t *settings;            /* the meeting's five settings, once known */
+    unsigned screen_share : 1;   /* settings' enable_screen_share */
+    struct sd_room *next, *prev; /* every room */
 };
 
 sd_room *sd_room_find(long long meeting_id);

@@ -36,9 +36,9 @@ static void (*reconcile)(void);
 
 /* A seat being given back: sd_seat_release has not answered yet. */
 typedef struct sd_leave {
-    sd_conn *conn;                  /* the socket that sent leave, if still open */
+    sd_conn *conn; /* the socket that sent leave, if still open */
     long long meeting_id, user_id;
-    unsigned long long serial;      /* the seat being given back */
+    unsigned long long serial; /* the seat being given back */
 } sd_leave;
 
 static void ids(char m[24], char u[24], long long meeting_id, long long user_id)
@@ -151,7 +151,10 @@ static void seat(sd_take *t, sd_conn *c, const PGresult *res)
 
 static void refuse(sd_conn *c, int code, long long meeting_id)
 {
-    static const struct { int db, close; const char *why, *waiting_frame; } map[] = {
+    static const struct {
+        int db, close;
+        const char *why, *waiting_frame;
+    } map[] = {
         {401, 4401, "ticket revoked by a log-out", NULL},
         {403, 4403, "not a member of this meeting", "denied"},
         {410, 4410, "meeting is not ongoing", "meeting-ended"},
@@ -250,7 +253,8 @@ static void took(void *arg, const PGresult *res)
             wait_admission(t, c);
     } else if (code == 307) {
         if (c) {
-            sd_log("info", "MM3047: meeting %lld user %lld: refused: it lives on another node (%.120s)",
+            sd_log("info",
+                   "MM3047: meeting %lld user %lld: refused: it lives on another node (%.120s)",
                    r->meeting_id, c->user_id, PQgetvalue(res, 0, 8));
             sd_conn_close(c, SD_CLOSE_MOVED, sd_node_reason(PQgetvalue(res, 0, 8)));
         }
@@ -321,7 +325,7 @@ void sd_seats_recheck_waiting(void)
             next = c->wnext;
             sd_seats_retake(c);
         }
-        sd_room_gc(r);  /* a retake that could not be sent left it empty */
+        sd_room_gc(r); /* a retake that could not be sent left it empty */
     }
 }
 
@@ -431,7 +435,8 @@ static void leave_waiting(sd_conn *c)
     const char *params[2] = {m, u};
     sd_leave *l = calloc(1, sizeof(*l));
 
-    sd_log("info", "MM3052: meeting %lld user %lld: left the waiting room", c->meeting_id, c->user_id);
+    sd_log("info", "MM3052: meeting %lld user %lld: left the waiting room", c->meeting_id,
+           c->user_id);
     sd_room_unwait(c);
     c->state = SD_CONN_CLOSING;
     ids(m, u, c->meeting_id, c->user_id);
@@ -456,7 +461,7 @@ void sd_seats_leave(sd_conn *c)
     if (!c->seat || c->leaving)
         return;
     sd_log("info", "MM3054: meeting %lld user %lld: left", c->meeting_id, c->user_id);
-    c->state = SD_CONN_CLOSING;     /* nothing it sends counts any more */
+    c->state = SD_CONN_CLOSING; /* nothing it sends counts any more */
     give_back(c->seat, c);
 }
 
@@ -550,8 +555,7 @@ static void renew_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * SD_US);
 }
 
-void sd_seats_init(const sd_config *c, sd_db *d, struct lws_context *context,
-                   void (*missed)(void))
+void sd_seats_init(const sd_config *c, sd_db *d, struct lws_context *context, void (*missed)(void))
 {
     reconcile = missed;
     cfg = c;

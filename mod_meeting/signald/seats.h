@@ -23,8 +23,7 @@
 
 /* missed is called when a renewal finds seats the database no longer has: a
  * removal or an end the LISTEN connection missed (pgevents.c reconciles). */
-void sd_seats_init(const sd_config *cfg, sd_db *db, struct lws_context *ctx,
-                   void (*missed)(void));
+void sd_seats_init(const sd_config *cfg, sd_db *db, struct lws_context *ctx, void (*missed)(void));
 
 /* The socket's ticket was accepted: take its seat. */
 void sd_seats_connect(sd_conn *c);

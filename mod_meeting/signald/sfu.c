@@ -38,34 +38,34 @@ typedef enum { ROOM_NONE, ROOM_LOOKUP, ROOM_CREATING, ROOM_READY } room_state;
 typedef struct sroom {
     long long meeting_id;
     room_state state;
-    int publishers;         /* the meeting's max_participants; 0 until known */
-    json_t *feeds;          /* {"<user_id>": true} publishing with media up */
-    struct sroom *next, *prev;  /* every room known here */
+    int publishers;            /* the meeting's max_participants; 0 until known */
+    json_t *feeds;             /* {"<user_id>": true} publishing with media up */
+    struct sroom *next, *prev; /* every room known here */
 } sroom;
 
 typedef struct sd_sfu_peer {
     sd_conn *conn;
     long long meeting_id, user_id;
-    long long session, pub, sub;    /* Janus ids, 0 until made */
+    long long session, pub, sub; /* Janus ids, 0 until made */
     long long keepalive_us;
-    json_t *offer;                  /* sfu-publish waiting to go to Janus */
-    json_t *sent;                   /* the one Janus is answering */
-    json_t *wanted, *subscribed;    /* {"<user_id>": true}, or "<user_id>:<mid>" for
+    json_t *offer;               /* sfu-publish waiting to go to Janus */
+    json_t *sent;                /* the one Janus is answering */
+    json_t *wanted, *subscribed; /* {"<user_id>": true}, or "<user_id>:<mid>" for
                                      * one stream added to a feed already taken */
-    json_t *ice[2];                 /* candidates sent before their handle existed */
-    char audio_mid[16];             /* of the published audio, "" if none */
-    char screen_mid[16];            /* of the published screen, "" if none */
-    unsigned making : 1;            /* a session or handle is being made */
+    json_t *ice[2];              /* candidates sent before their handle existed */
+    char audio_mid[16];          /* of the published audio, "" if none */
+    char screen_mid[16];         /* of the published screen, "" if none */
+    unsigned making : 1;         /* a session or handle is being made */
     unsigned pub_busy : 1, joined : 1, publishing : 1, retried : 1;
     unsigned sub_busy : 1, sub_joined : 1, offer_out : 1;
     unsigned audio_off : 1;
-    unsigned screen_off : 1;        /* the settings stopped the screen at the SFU */
+    unsigned screen_off : 1; /* the settings stopped the screen at the SFU */
 } peer;
 
 enum { PUB = 0, SUB = 1 };
 
 static int enabled;
-static sd_db *db;           /* signald's query connection: max_participants */
+static sd_db *db; /* signald's query connection: max_participants */
 static const char SQL_CAPACITY[] =
     "SELECT max_participants FROM meetings WHERE meeting_id = $1::bigint AND status = 'ongoing'";
 /* With more than one node, each Janus holds the rooms of its own node's
@@ -73,12 +73,12 @@ static const char SQL_CAPACITY[] =
 static const char SQL_ONGOING[] =
     "SELECT meeting_id, max_participants FROM meetings WHERE status = 'ongoing'"
     " AND (node_id IS NULL OR node_id = $1)";
-static const char *node_name;   /* this node's name in the node registry */
-static sd_idmap rooms = SD_IDMAP_INIT;      /* sroom by (meeting_id, 0) */
+static const char *node_name;          /* this node's name in the node registry */
+static sd_idmap rooms = SD_IDMAP_INIT; /* sroom by (meeting_id, 0) */
 static sroom *room_list;
 /* Told of each room (re)made at Janus: the recording on the SFU (sfu_record.c). */
 static void (*on_room_ready)(long long meeting_id);
-static sd_idmap sessions = SD_IDMAP_INIT;   /* peer by (session, 0) */
+static sd_idmap sessions = SD_IDMAP_INIT; /* peer by (session, 0) */
 static long long admin_session, admin_handle, admin_keepalive_us;
 
 static void advance(peer *p);
@@ -207,8 +207,8 @@ static sd_seat *seats_of(long long meeting_id)
 }
 
 /* Every peer of the meeting connected to this signald. */
-#define FOR_PEERS(meeting_id, p)                                        \
-    for (sd_seat *s_ = seats_of(meeting_id); s_; s_ = s_->next)         \
+#define FOR_PEERS(meeting_id, p)                                \
+    for (sd_seat *s_ = seats_of(meeting_id); s_; s_ = s_->next) \
         if (s_->conn && (p = s_->conn->sfu) != NULL)
 
 static void room_ready(sroom *r)
@@ -217,7 +217,7 @@ static void room_ready(sroom *r)
 
     r->state = ROOM_READY;
     FOR_PEERS(r->meeting_id, p)
-        advance(p);
+    advance(p);
     if (on_room_ready)
         on_room_ready(r->meeting_id);
 }
@@ -242,11 +242,11 @@ static void room_create(sroom *r)
 {
     json_t *body;
 
-    body = json_pack("{s:s, s:I, s:i, s:i, s:s, s:s, s:b, s:s}", "request", "create",
-                     "room", (json_int_t)r->meeting_id, "publishers",
-                     r->publishers > 0 ? r->publishers : ROOM_PUBLISHERS,
-                     "bitrate", ROOM_BITRATE, "audiocodec", "opus", "videocodec", "vp8",
-                     "notify_joining", 0, "description", "mod_meeting");
+    body = json_pack("{s:s, s:I, s:i, s:i, s:s, s:s, s:b, s:s}", "request", "create", "room",
+                     (json_int_t)r->meeting_id, "publishers",
+                     r->publishers > 0 ? r->publishers : ROOM_PUBLISHERS, "bitrate", ROOM_BITRATE,
+                     "audiocodec", "opus", "videocodec", "vp8", "notify_joining", 0, "description",
+                     "mod_meeting");
     r->state = ROOM_NONE;
     if (sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, created, r) == 0)
         r->state = ROOM_CREATING;
@@ -312,8 +312,7 @@ static void admin_answered(void *arg, json_t *reply)
 static void admin_request(json_t *body)
 {
     if (admin_handle)
-        sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, admin_answered,
-                      NULL);
+        sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, admin_answered, NULL);
     else
         json_decref(body);
 }
@@ -407,9 +406,9 @@ static void want_feeds(peer *p)
     if (!r)
         return;
     key(self, p->user_id);
-    json_object_foreach(r->feeds, k, v)
-        if (strcmp(k, self) != 0 && !json_object_get(p->subscribed, k))
-            json_object_set(p->wanted, k, json_true());
+    json_object_foreach(r->feeds, k,
+                        v) if (strcmp(k, self) != 0 && !json_object_get(p->subscribed, k))
+        json_object_set(p->wanted, k, json_true());
 }
 
 static void got_session(void *arg, json_t *reply)
@@ -435,7 +434,8 @@ static void flush_ice(peer *p, int side)
     size_t i;
     json_t *cand;
 
-    json_array_foreach(p->ice[side], i, cand) {
+    json_array_foreach(p->ice[side], i, cand)
+    {
         json_t *t = request("trickle", p->session, side == PUB ? p->pub : p->sub);
 
         if (t)
@@ -499,8 +499,8 @@ static void find_audio_mid(const char *sdp, char *mid, size_t cap)
 static void moderate(peer *p, const char *mid, int mute)
 {
     admin_request(json_pack("{s:s, s:I, s:I, s:s, s:b}", "request", "moderate", "room",
-                            (json_int_t)p->meeting_id, "id", (json_int_t)p->user_id, "mid",
-                            mid, "mute", mute));
+                            (json_int_t)p->meeting_id, "id", (json_int_t)p->user_id, "mid", mid,
+                            "mute", mute));
 }
 
 /* The SFU forwards p's audio or not, as its last media-state says. */
@@ -536,11 +536,10 @@ static void screen_added(peer *p)
     key(feed, p->user_id);
     snprintf(stream, sizeof(stream), "%s:%s", feed, p->screen_mid);
     FOR_PEERS(p->meeting_id, o)
-        if (o != p && json_object_get(o->subscribed, feed)
-            && !json_object_get(o->subscribed, stream)) {
-            json_object_set(o->wanted, stream, json_true());
-            advance(o);
-        }
+    if (o != p && json_object_get(o->subscribed, feed) && !json_object_get(o->subscribed, stream)) {
+        json_object_set(o->wanted, stream, json_true());
+        advance(o);
+    }
 }
 
 static void kicked_then_retry(void *arg, json_t *reply)
@@ -566,8 +565,8 @@ static void published(void *arg, json_t *reply)
         p->sent = NULL;
         sd_janus_send(message(admin_session, admin_handle,
                               json_pack("{s:s, s:I, s:I}", "request", "kick", "room",
-                                        (json_int_t)p->meeting_id, "id",
-                                        (json_int_t)p->user_id), NULL),
+                                        (json_int_t)p->meeting_id, "id", (json_int_t)p->user_id),
+                              NULL),
                       0, kicked_then_retry, p);
         return;
     }
@@ -605,13 +604,12 @@ static void publish(peer *p)
     char display[24];
 
     key(display, p->user_id);
-    body = json_pack("{s:s, s:I, s:s, s:I, s:s}", "request", req, "room",
-                     (json_int_t)p->meeting_id, "ptype", "publisher", "id",
-                     (json_int_t)p->user_id, "display", display);
+    body = json_pack("{s:s, s:I, s:s, s:I, s:s}", "request", req, "room", (json_int_t)p->meeting_id,
+                     "ptype", "publisher", "id", (json_int_t)p->user_id, "display", display);
     if (p->screen_mid[0])
-        json_object_set_new(body, "descriptions",
-                            json_pack("[{s:s, s:s}]", "mid", p->screen_mid, "description",
-                                      SCREEN_DESCRIPTION));
+        json_object_set_new(
+            body, "descriptions",
+            json_pack("[{s:s, s:s}]", "mid", p->screen_mid, "description", SCREEN_DESCRIPTION));
     jsep = json_pack("{s:s, s:O}", "type", "offer", "sdp", p->offer);
     json_decref(p->sent);
     p->sent = p->offer;
@@ -629,19 +627,19 @@ static json_t *streams_of(json_t *data)
     json_t *out = json_array(), *st;
     size_t i;
 
-    json_array_foreach(json_object_get(data, "streams"), i, st) {
+    json_array_foreach(json_object_get(data, "streams"), i, st)
+    {
         const char *type = json_string_value(json_object_get(st, "type"));
         json_t *feed = json_object_get(st, "feed_id");
         const char *about = json_string_value(json_object_get(st, "feed_description"));
 
         if (!type || !strcmp(type, "data") || !json_is_integer(feed))
             continue;
-        json_array_append_new(out, json_pack("{s:O, s:O, s:s, s:b, s:b}", "mid",
-                                             json_object_get(st, "mid"), "user_id", feed,
-                                             "kind", type, "active",
-                                             !json_is_false(json_object_get(st, "active")),
-                                             "screen", about && !strcmp(about,
-                                                                        SCREEN_DESCRIPTION)));
+        json_array_append_new(out,
+                              json_pack("{s:O, s:O, s:s, s:b, s:b}", "mid",
+                                        json_object_get(st, "mid"), "user_id", feed, "kind", type,
+                                        "active", !json_is_false(json_object_get(st, "active")),
+                                        "screen", about && !strcmp(about, SCREEN_DESCRIPTION)));
     }
     return out;
 }
@@ -682,7 +680,8 @@ static void subscribe(peer *p)
     json_t *streams = json_array(), *v, *body;
     const char *k;
 
-    json_object_foreach(p->wanted, k, v) {
+    json_object_foreach(p->wanted, k, v)
+    {
         const char *mid = strchr(k, ':');
         json_t *st = json_pack("{s:I}", "feed", (json_int_t)atoll(k));
 
@@ -785,8 +784,9 @@ static const char *sfu_subscribe_answer(peer *p, const sd_msg *m)
         return "no sfu-offer is waiting for an answer";
     p->offer_out = 0;
     jsep = json_pack("{s:s, s:O}", "type", "answer", "sdp", m->payload);
-    if (sd_janus_send(message(p->session, p->sub, json_pack("{s:s}", "request", "start"), jsep),
-                      0, started, p) == 0) {
+    if (sd_janus_send(message(p->session, p->sub, json_pack("{s:s}", "request", "start"), jsep), 0,
+                      started, p)
+        == 0) {
         p->sub_busy = 1;
         flush_ice(p, SUB);
     }
@@ -823,8 +823,8 @@ static const char *sfu_unpublish(peer *p)
     if (!p->publishing)
         return "nothing is published";
     p->publishing = 0;
-    sd_janus_send(message(p->session, p->pub, json_pack("{s:s}", "request", "unpublish"),
-                          NULL), 0, NULL, NULL);
+    sd_janus_send(message(p->session, p->pub, json_pack("{s:s}", "request", "unpublish"), NULL), 0,
+                  NULL, NULL);
     return NULL;
 }
 
@@ -922,8 +922,8 @@ void sd_sfu_removed(long long meeting_id, long long user_id)
         json_object_del(r->feeds, k);
     sd_log("info", "MM3060: meeting %lld user %lld: kicked from the media server room", meeting_id,
            user_id);
-    admin_request(json_pack("{s:s, s:I, s:I}", "request", "kick", "room",
-                            (json_int_t)meeting_id, "id", (json_int_t)user_id));
+    admin_request(json_pack("{s:s, s:I, s:I}", "request", "kick", "room", (json_int_t)meeting_id,
+                            "id", (json_int_t)user_id));
 }
 
 void sd_sfu_ended(long long meeting_id)
@@ -935,8 +935,7 @@ void sd_sfu_ended(long long meeting_id)
     if (r)
         room_free(r);
     sd_log("info", "MM3061: meeting %lld: media server room destroyed", meeting_id);
-    admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room",
-                            (json_int_t)meeting_id));
+    admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room", (json_int_t)meeting_id));
 }
 
 /* ---- Janus's own events ---- */
@@ -950,9 +949,9 @@ static void forget_feed(json_t *set, const char *feed)
     json_t *v;
     void *tmp;
 
-    json_object_foreach_safe(set, tmp, k, v)
-        if (!strncmp(k, feed, n) && (k[n] == '\0' || k[n] == ':'))
-            json_object_del(set, k);
+    json_object_foreach_safe(set, tmp, k,
+                             v) if (!strncmp(k, feed, n) && (k[n] == '\0' || k[n] == ':'))
+        json_object_del(set, k);
 }
 
 /* p's feed has media up (or lost it): the others subscribe (Janus drops a
@@ -969,15 +968,15 @@ static void feed_changed(peer *p, int up)
     if (!up) {
         json_object_del(r->feeds, k);
         FOR_PEERS(p->meeting_id, o)
-            forget_feed(o->subscribed, k);
+        forget_feed(o->subscribed, k);
         return;
     }
     json_object_set(r->feeds, k, json_true());
     FOR_PEERS(p->meeting_id, o)
-        if (o != p && !json_object_get(o->subscribed, k)) {
-            json_object_set(o->wanted, k, json_true());
-            advance(o);
-        }
+    if (o != p && !json_object_get(o->subscribed, k)) {
+        json_object_set(o->wanted, k, json_true());
+        advance(o);
+    }
 }
 
 static void trickle_out(peer *p, int side, json_t *ev)
@@ -992,7 +991,8 @@ static void trickle_out(peer *p, int side, json_t *ev)
     json_object_set_new(f, "target", json_string(side == PUB ? "publisher" : "subscriber"));
     json_object_set_new(f, "candidate",
                         json_is_true(json_object_get(cand, "completed")) || !cand
-                            ? json_null() : json_incref(cand));
+                            ? json_null()
+                            : json_incref(cand));
     sd_conn_send_json(p->conn, f);
     json_decref(f);
 }
@@ -1066,19 +1066,20 @@ static void listed(void *arg, json_t *reply)
     int code;
 
     data = answer(reply, &why, &code);
-    json_array_foreach(json_object_get(data, "list"), i, room) {
+    json_array_foreach(json_object_get(data, "list"), i, room)
+    {
         long long id = json_integer_value(json_object_get(room, "room"));
 
         if (id && !room_wanted(ongoing, id))
-            admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room",
-                                    (json_int_t)id));
+            admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room", (json_int_t)id));
     }
     for (sroom *r = room_list, *next; r; r = next) {
         next = r->next;
         if (!room_wanted(ongoing, r->meeting_id) && !sd_room_find(r->meeting_id))
             room_free(r);
     }
-    json_object_foreach(ongoing, k, v) {
+    json_object_foreach(ongoing, k, v)
+    {
         sroom *r = room_get(atoll(k));
 
         if (r) {
@@ -1103,9 +1104,10 @@ static void listed(void *arg, json_t *reply)
 static void list_rooms(json_t *ongoing)
 {
     if (!admin_handle
-        || sd_janus_send(message(admin_session, admin_handle,
-                                 json_pack("{s:s}", "request", "list"), NULL),
-                         0, listed, ongoing) != 0)
+        || sd_janus_send(
+               message(admin_session, admin_handle, json_pack("{s:s}", "request", "list"), NULL), 0,
+               listed, ongoing)
+               != 0)
         json_decref(ongoing);
 }
 
@@ -1133,8 +1135,7 @@ static void admin_attached(void *arg, json_t *reply)
         return;
     }
     admin_handle = reply_id(reply);
-    if (!db || !sd_db_ready(db)
-        || sd_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, NULL))
+    if (!db || !sd_db_ready(db) || sd_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, NULL))
         list_rooms(NULL);
 }
 

@@ -8,7 +8,8 @@
  * feed id is its user_id. The meeting's VideoRoom (room id = meeting id) is
  * created when the meeting starts (or on first use, when the start was not
  * heard here) and destroyed when it ends; the rooms of every ongoing meeting
- * are made again when Janus comes back; a removed user is kicked from it. Without --media-server none of this runs: the mesh stays.
+ * are made again when Janus comes back; a removed user is kicked from it.
+ * Without --media-server none of this runs: the mesh stays.
  */
 #ifndef SD_SFU_H
 #define SD_SFU_H

@@ -120,9 +120,11 @@ static void answered(void *arg, json_t *reply)
     }
     if (why) {
         /* Refused: unknown again, the sweep tries again. */
-        sd_log("warn", "MM1701: meeting %lld: the media server did not %s: %s",
-               r->meeting_id, sent == SENT_DIR ? "take the recording folder"
-               : sent == SENT_ON ? "start recording" : "stop recording", why);
+        sd_log("warn", "MM1701: meeting %lld: the media server did not %s: %s", r->meeting_id,
+               sent == SENT_DIR  ? "take the recording folder"
+               : sent == SENT_ON ? "start recording"
+                                 : "stop recording",
+               why);
         free(r->dir);
         r->dir = NULL;
         r->on = -1;
@@ -174,8 +176,9 @@ static void push(rec *r)
         free(r->sent_dir);
         if (!(r->sent_dir = strdup(r->want)))
             return;
-        send_req(r, SENT_DIR, json_pack("{s:s, s:I, s:s}", "request", "edit", "room",
-                                        (json_int_t)r->meeting_id, "new_rec_dir", r->want));
+        send_req(r, SENT_DIR,
+                 json_pack("{s:s, s:I, s:s}", "request", "edit", "room", (json_int_t)r->meeting_id,
+                           "new_rec_dir", r->want));
         return;
     }
     if (r->on != 1)
@@ -190,8 +193,8 @@ void sd_sfu_record_event(long long meeting_id, json_t *ev)
 
     if (!sd_sfu_enabled())
         return;
-    if (!json_is_boolean(record) || (json_is_true(record)
-                                     && (!dir || dir[0] != '/' || strlen(dir) >= DIR_MAX))) {
+    if (!json_is_boolean(record)
+        || (json_is_true(record) && (!dir || dir[0] != '/' || strlen(dir) >= DIR_MAX))) {
         sd_log("warn", "MM1703: meeting %lld: sfu-record ignored: not {record, rec_dir}",
                meeting_id);
         return;
@@ -208,7 +211,7 @@ void sd_sfu_record_event(long long meeting_id, json_t *ev)
 /* ---- the recordings table ---- */
 
 typedef struct {
-    unsigned long long asked;   /* the event counter when the query went out */
+    unsigned long long asked; /* the event counter when the query went out */
     size_t n;
     long long ids[];
 } check;

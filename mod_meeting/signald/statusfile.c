@@ -17,8 +17,8 @@ void sd_status_write(const char *path)
     if (!f)
         return;
     /* Counts rooms.c keeps: no walk over every seat once a second. */
-    fprintf(f, "rooms %zu\nseats %zu\nconnections %zu\n", sd_rooms_count(),
-            sd_rooms_seat_count(), sd_rooms_attached_count());
+    fprintf(f, "rooms %zu\nseats %zu\nconnections %zu\n", sd_rooms_count(), sd_rooms_seat_count(),
+            sd_rooms_attached_count());
     if (fclose(f) == 0)
         rename(tmp, path);
 }

@@ -1,5 +1,5 @@
 /* signald: the upgrade request (see auth.h). */
-#define _DEFAULT_SOURCE     /* explicit_bzero */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include "ticket.h"
 
 #include <string.h>

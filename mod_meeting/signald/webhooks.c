@@ -27,9 +27,8 @@
 #define LEASE_EXTRA_S 15
 #define MAX_RETRY_AFTER 86400L
 
-static const char SQL_CLAIM[] =
-    "SELECT delivery_id, attempt, url, message_id, ts, body, signature"
-    " FROM mm_webhook_claim($1::integer, $2::integer, $3::integer)";
+static const char SQL_CLAIM[] = "SELECT delivery_id, attempt, url, message_id, ts, body, signature"
+                                " FROM mm_webhook_claim($1::integer, $2::integer, $3::integer)";
 static const char SQL_RESULT[] =
     "SELECT mm_webhook_result($1::bigint, $2::integer, $3::integer, $4, $5::integer,"
     " $6::integer[])";
@@ -42,12 +41,12 @@ typedef struct job {
     char *body;
     char delivery_id[24];
     char attempt[12];
-    int allowed;                /* the URL matches a MeetingWebhookAllow target */
-    int refused;                /* a connection to an internal address was refused */
-    long retry_after;           /* seconds; -1: none given */
+    int allowed;      /* the URL matches a MeetingWebhookAllow target */
+    int refused;      /* a connection to an internal address was refused */
+    long retry_after; /* seconds; -1: none given */
     size_t resp_len;
     char resp[RESPONSE_KEEP + 1];
-    struct job *prev, *next;    /* in wh.transfers while libcurl has it */
+    struct job *prev, *next; /* in wh.transfers while libcurl has it */
 } job;
 
 static struct {
@@ -55,14 +54,14 @@ static struct {
     sd_db *db;
     struct ev_loop *loop;
     CURLM *multi;
-    ev_timer curl_timer;        /* libcurl's own timeout */
+    ev_timer curl_timer; /* libcurl's own timeout */
     ev_timer poll;
     ev_timer sweep;
-    job *transfers;             /* attempts libcurl is sending */
-    int in_flight;              /* those and the ones whose outcome is being recorded */
+    job *transfers; /* attempts libcurl is sending */
+    int in_flight;  /* those and the ones whose outcome is being recorded */
     int claiming;
     int running;
-    char schedule[256];         /* "{5000,300000,...}" */
+    char schedule[256]; /* "{5000,300000,...}" */
 } wh;
 
 static void claim(void);
@@ -163,8 +162,7 @@ static int job_setup(job *j, const PGresult *res, int row)
     const char *url = PQgetvalue(res, row, 2);
     CURL *e = j->easy;
 
-    j->allowed = mm_webhook_allowed(url, wh.cfg->webhook_allow,
-                                    (size_t)wh.cfg->n_webhook_allow);
+    j->allowed = mm_webhook_allowed(url, wh.cfg->webhook_allow, (size_t)wh.cfg->n_webhook_allow);
     j->retry_after = -1;
     j->headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (j->headers)
@@ -223,7 +221,7 @@ static void record(job *j, long status, const char *why)
     params[1] = j->attempt;
     params[2] = code;
     params[3] = status ? j->resp : why;
-    params[4] = ra;             /* -1: none */
+    params[4] = ra; /* -1: none */
     params[5] = wh.schedule;
     if (sd_db_send(wh.db, SQL_RESULT, 6, params, record_done, j) != 0)
         record_done(j, NULL);
@@ -260,15 +258,17 @@ static void finished(job *j, CURLcode rc)
     if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && j->resp_len >= RESPONSE_KEEP))
         status = 0;
     if (j->refused)
-        snprintf(why, sizeof(why), "refused: the address is internal (loopback, private or "
+        snprintf(why, sizeof(why),
+                 "refused: the address is internal (loopback, private or "
                  "link-local) and not an allowed target");
     else
         snprintf(why, sizeof(why), "no answer: %s", curl_easy_strerror(rc));
     if (status != 0 && (status < 200 || status > 299))
-        sd_log("info", "MM3064: webhook delivery %s attempt %s: HTTP %ld", j->delivery_id, j->attempt,
-               status);
+        sd_log("info", "MM3064: webhook delivery %s attempt %s: HTTP %ld", j->delivery_id,
+               j->attempt, status);
     else if (status == 0)
-        sd_log("info", "MM3065: webhook delivery %s attempt %s: %s", j->delivery_id, j->attempt, why);
+        sd_log("info", "MM3065: webhook delivery %s attempt %s: %s", j->delivery_id, j->attempt,
+               why);
     record(j, status, why);
 }
 
@@ -373,8 +373,8 @@ static void reap(void)
 
 static void on_socket_event(struct ev_loop *l, ev_io *w, int revents)
 {
-    int action = (revents & EV_READ ? CURL_CSELECT_IN : 0)
-                 | (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    int action =
+        (revents & EV_READ ? CURL_CSELECT_IN : 0) | (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
     int running;
 
     (void)l;
@@ -429,8 +429,8 @@ static int set_timer(CURLM *m, long ms, void *arg)
     return 0;
 }
 
-int sd_webhooks_start(const sd_config *cfg, struct lws_context *ctx,
-                      struct lws_vhost *vh, struct ev_loop *loop)
+int sd_webhooks_start(const sd_config *cfg, struct lws_context *ctx, struct lws_vhost *vh,
+                      struct ev_loop *loop)
 {
     memset(&wh, 0, sizeof(wh));
     wh.cfg = cfg;

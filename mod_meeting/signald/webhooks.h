@@ -16,8 +16,8 @@
 
 /* Starts delivering: a database connection of its own, the first claim at
  * once. Returns 0, or -1 when out of memory (or libcurl cannot start). */
-int sd_webhooks_start(const sd_config *cfg, struct lws_context *ctx,
-                      struct lws_vhost *vh, struct ev_loop *loop);
+int sd_webhooks_start(const sd_config *cfg, struct lws_context *ctx, struct lws_vhost *vh,
+                      struct ev_loop *loop);
 
 /* Stops for good: transfers in flight are dropped (their leases run out and
  * another attempt follows), the connection closed. */

@@ -27,8 +27,7 @@ static int filter(sd_conn *c, struct lws *wsi)
 {
     if (!sd_auth_path_ok(wsi))
         return -1;
-    c->refuse_code = sd_auth_check(wsi, &c->meeting_id, &c->user_id, &c->gen,
-                                   &c->refuse_reason);
+    c->refuse_code = sd_auth_check(wsi, &c->meeting_id, &c->user_id, &c->gen, &c->refuse_reason);
     sd_caps_address(c, wsi);
     return 0;
 }
@@ -113,7 +112,7 @@ static int receive(sd_conn *c, struct lws *wsi, const void *in, size_t len)
 static void closed(sd_conn *c)
 {
     if (!c->listed)
-        return;     /* never got past the handshake */
+        return; /* never got past the handshake */
     sd_sfu_closed(c);
     sd_seats_disconnect(c);
     sd_conn_closed(c);
