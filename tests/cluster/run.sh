@@ -5,6 +5,7 @@
 # this script creates and removes: the nodes and haproxy listen on addresses
 # of a veth pair inside it (10.231.0.0/24), the test's clients come from
 # other addresses of the same pair, and nothing reaches the machine's own.
+# Chromium (the browser case) runs in it too, so it reaches only haproxy.
 # Extra arguments go to pytest. `run.sh --bench` runs the throughput
 # comparison (tests/bench/cluster_bench.py, make bench) in the same way.
 set -uo pipefail
@@ -16,6 +17,14 @@ NS="mm-cluster-$$"
 log() { echo "cluster: $*" >&2; }
 
 "$ROOT/scripts/stack.sh" packages || exit 1
+# The browser case drives Chromium with tests/e2e's playwright-core.
+if [ ! -x /usr/bin/chromium ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || exit 1
+fi
+if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ]; then
+    (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund) || exit 1
+fi
 if [ ! -f "$ROOT/Makefile" ] || [ ! -d "$ROOT/build" ]; then
     (cd "$ROOT" && ./configure >/dev/null) || exit 1
 fi

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -13,11 +14,12 @@ import pytest
 import requests
 import websockets
 
-from cluster import NODE_TIMEOUT, SIGNALD, Client, pids_matching
+from cluster import NODE_TIMEOUT, ROOT, SIGNALD, Client, pids_matching
 
 CLIENT_IPS = [f"10.231.0.{i}" for i in range(101, 120)]
 REFRESH_IP = "10.231.0.120"     # only the per-address limit test uses it
 WEBM = "video/webm;codecs=vp8,opus"
+BROWSER_CALL = ROOT / "tests" / "cluster" / "browser_call.mjs"
 _n = iter(range(1, 10**6))
 
 
@@ -171,6 +173,36 @@ def test_users_on_different_nodes_meet_and_set_up_a_call(cluster, users):
         await wb.close()
 
     asyncio.run(call())
+
+
+def test_two_browsers_on_different_nodes_see_each_other_through_haproxy(cluster):
+    # fresh users (their own address), so that the other tests' counts hold
+    a, b = pair_on_two_nodes(cluster, [new_user(cluster, CLIENT_IPS[17]) for _ in range(8)])
+    na, nb = node_of(cluster, a), node_of(cluster, b)
+    body = {"title": "browsers", "start_time": "2025-10-03T10:00:00Z",
+            "end_time": "2025-10-03T11:00:00Z", "max_participants": 10,
+            "meeting_type": "video", "settings": {}}
+    r = api(cluster, a, "POST", "/meetings", json=body)
+    assert r.status_code == 201, r.text
+    mid = r.json()["data"]["meeting_id"]
+    r = api(cluster, a, "POST", f"/meetings/{mid}/participants",
+            json={"user_id": user_id(cluster, b)})
+    assert r.status_code in (200, 201), r.text
+    # Chromium runs here, inside the namespace: it reaches haproxy only
+    out = subprocess.run(["node", BROWSER_CALL, cluster.lb, str(mid), a["name"], b["name"]],
+                         capture_output=True, text=True, timeout=180,
+                         env=dict(os.environ, MM_PASSWORD="secret123"))
+    assert out.returncode == 0, out.stdout + out.stderr + cluster.logs()
+    pa, pb = json.loads(out.stdout.splitlines()[-1])
+    # each page's API requests (sign-in aside) met its user's node, and those differ
+    assert set(pa["nodes"]) == {na} and set(pb["nodes"]) == {nb} and na != nb, (pa, pb)
+    assert (pa["userId"], pb["userId"]) == (user_id(cluster, a), user_id(cluster, b))
+    assert pa["errors"] == [] and pb["errors"] == [], (pa, pb)
+    for page in (pa, pb):
+        first, second = page["framesDecoded"]
+        assert 0 < first < second, page       # the other's video, decoded and still coming
+        assert page["sfu"] is False, page      # mesh: the cluster has no media server
+    assert cluster.sql("SELECT status FROM meetings WHERE meeting_id = %s", mid) == [["ongoing"]]
 
 
 def test_a_node_that_does_not_own_the_meeting_closes_with_4307_and_the_owner(cluster, users):

@@ -330,8 +330,9 @@ def test_janus_back_makes_ongoing_rooms_and_destroys_orphans(sfu_stack, janus):
     theirs = ok(sfu_stack.api("POST", "/meetings", token=host["token"],
                               json=meeting_body()), 201)["meeting_id"]
     ok(sfu_stack.api("POST", f"/meetings/{theirs}/start", token=host["token"]))
-    sfu_stack.sql("INSERT INTO nodes (node_id, dead_after) VALUES ('elsewhere', '10 s') "
-                  "ON CONFLICT DO NOTHING")
+    # Silent and draining: no later start in this database is placed on it.
+    sfu_stack.sql("INSERT INTO nodes (node_id, seen_at, draining) "
+                  "VALUES ('elsewhere', now() - interval '1 hour', true) ON CONFLICT DO NOTHING")
     sfu_stack.sql("UPDATE meetings SET node_id = 'elsewhere' WHERE meeting_id = %s", theirs)
     pids = sfu_stack.signald_pids()
     janus.kill()
