@@ -5,14 +5,15 @@
 // peer connection per page) instead of the mesh. Run by tests/e2e/sfu.sh,
 // which puts this process (and so PostgreSQL, httpd, signald, Janus and
 // Chromium) in a private network namespace with a veth pair: Janus gathers
-// no ICE candidates on loopback. The journey writes docs/screenshots/sfu-grid.png.
+// no ICE candidates on loopback. The journey writes sfu-grid.png into SHOTS (stack.mjs).
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, Janus, SfuStack, meeting, openClient, receiving, sleep,
   user as newUser } from './sfu-stack.mjs';
-import { ROOT } from './stack.mjs';
+import { SHOTS } from './stack.mjs';
 
 const PAGES = 4;
 const MEDIA_TIMEOUT = 30000;      // expected: a few seconds on a loaded 2-core machine
@@ -137,7 +138,8 @@ test('four people in the web client through the SFU: a grid of the others, mute,
 
     // Who is speaking: the fake microphones beep; some tile lights up.
     await pages[0].page.waitForSelector('.tile[data-speaking="true"]', { timeout: SOON });
-    await pages[0].page.screenshot({ path: path.join(ROOT, 'docs', 'screenshots', 'sfu-grid.png') });
+    mkdirSync(SHOTS, { recursive: true });
+    await pages[0].page.screenshot({ path: path.join(SHOTS, 'sfu-grid.png') });
 
     // P2 mutes with its button: the others see it muted and the SFU stops
     // forwarding its audio (the packets stop, not just the sound).

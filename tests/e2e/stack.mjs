@@ -15,6 +15,10 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// Where the journeys write their screenshots: build/screenshots, so a test
+// run leaves the tree clean; MM_SCREENSHOTS=docs/screenshots refreshes the
+// README's pictures.
+export const SHOTS = path.resolve(ROOT, process.env.MM_SCREENSHOTS || 'build/screenshots');
 const STACK = path.join(ROOT, 'scripts', 'stack.sh');
 const HTTPD = '/usr/sbin/apache2';
 

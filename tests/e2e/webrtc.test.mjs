@@ -2,14 +2,15 @@
 // a private mod_meeting stack (PostgreSQL, httpd, signald). Each page is its
 // own browser context (own storage, own fake camera and microphone).
 // Run with tests/e2e/run.sh. The main journey writes a screenshot of each
-// main screen into docs/screenshots/ (for the README; nothing compares them).
+// main screen into build/screenshots/ (MM_SCREENSHOTS=docs/screenshots refreshes the
+// README's; nothing compares them).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { freePort, ROOT, Stack } from './stack.mjs';
+import { freePort, SHOTS, Stack } from './stack.mjs';
 
 const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -21,7 +22,6 @@ const CHROMIUM_ARGS = [
 const CONNECT_TIMEOUT = 20000;   // expected: about a second
 const SOON = 10000;              // a frame's effect on the other page: expected well under a second
 const PASSWORD = 'secret123';
-const SHOTS = path.join(ROOT, 'docs', 'screenshots');
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
