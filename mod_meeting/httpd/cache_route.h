@@ -4,8 +4,8 @@
 
 #include "mm.h"
 
-/* Called after each statement of a request that is not a GET, and after its
- * transaction's COMMIT: forgets the meeting of the route, the memberships of
+/* Called after a request's own action statement ran outside a transaction,
+ * and after a transaction's COMMIT; does nothing for a GET. Forgets the meeting of the route, the memberships of
  * the caller and of the path's user in it, and the caller's token generation
  * after a logout. */
 void mm_cache_after_write(mm_req *q);

@@ -34,6 +34,12 @@ static const char *const statements[S_COUNT] = {
     [S_MEETING_PLACE] = "SELECT placed, url FROM mm_meeting_place(%lld)",
 };
 
+/* A route's action: S_<id> and MM_R_<id> are both routes.def's rows in order. */
+static mm_stmt_id action_of(const mm_route *route)
+{
+    return (mm_stmt_id)route->id;
+}
+
 static const char *label(mm_stmt_id id)
 {
     static char labels[S_COUNT][8];
@@ -209,9 +215,12 @@ static int run(mm_req *q, mm_stmt_id id, int nargs, const char **args, apr_dbd_r
     }
     if (rv)
         return failed(q, label(id), rv);
-    /* Ran, so committed unless in a transaction (whose COMMIT forgets again):
-     * the cache forgets before the answer goes out. */
-    mm_cache_after_write(q);
+    /* Only a route's own action changes what the cache holds (the checks,
+     * claims and placements around it do not). Ran outside a transaction, it
+     * committed: the cache forgets before the answer goes out; in one, the
+     * COMMIT does (mm_db_commit). */
+    if (!q->txn && q->route && id == action_of(q->route))
+        mm_cache_after_write(q);
     return 0;
 }
 
