@@ -14,6 +14,13 @@
  * that alone (the same SQL rule), for the answers a request gives before it
  * reaches its action. */
 #define RESULT(call) "SELECT " RESULT_COLS " FROM " call
+/* An action whose answer carries room_url: when it answers one of codes, the
+ * same statement places the meeting on a node (sql/005_nodes.sql; its %lld
+ * is the meeting again), and that node's signaling URL follows the mm_result
+ * columns (NULL: this server's own, as when no live node holds it). */
+#define PLACED(call, codes)                                                                   \
+    "WITH r AS (SELECT " RESULT_COLS " FROM " call ") SELECT r.*, CASE WHEN r.code IN " codes \
+    " THEN (SELECT p.url FROM mm_meeting_place(%lld) p WHERE p.placed) END FROM r"
 #define SQL(text) text
 static const char *const statements[S_COUNT] = {
 #define ROUTE(id, method, pattern, name, auth, rl, per_minute, need, body, handler, stmt) \
@@ -31,7 +38,6 @@ static const char *const statements[S_COUNT] = {
     [S_IDEM_STORE] = "SELECT mm_idem_store(%lld, %s, %s, %s, %s, %d, %s)",
     [S_MEETING_IF_MATCH] = "SELECT mm_meeting_if_match(%lld, %s)",
     [S_PASSWORD_UPGRADE] = "SELECT mm_password_upgrade(%lld, %s, %s)",
-    [S_MEETING_PLACE] = "SELECT placed, url FROM mm_meeting_place(%lld)",
 };
 
 /* A route's action: S_<id> and MM_R_<id> are both routes.def's rows in order. */
@@ -255,23 +261,13 @@ int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args)
     return run(q, id, nargs, args, &res) ? -1 : 0;
 }
 
-int mm_db_row_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
-                      int ncols, int *found)
+int mm_db_placed(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res,
+                 const char **node_url)
 {
-    apr_dbd_results_t *res = NULL;
-
-    if (run(q, id, nargs, args, &res))
-        return -1;
-    first_row(q, res, cols, ncols, found);
-    return 0;
-}
-
-int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res)
-{
-    const char *cols[5] = {NULL};
+    const char *cols[6] = {NULL};
     int found;
 
-    if (mm_db_row(q, id, nargs, args, cols, 5, &found))
+    if (mm_db_row(q, id, nargs, args, cols, node_url ? 6 : 5, &found))
         return MM_ANSWERED;
     if (!found || !cols[0]) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0205: statement %s returned no result",
@@ -283,7 +279,14 @@ int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_resu
     res->field = cols[2];
     res->message = cols[3];
     res->data = cols[4];
+    if (node_url)
+        *node_url = cols[5];
     return 0;
+}
+
+int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res)
+{
+    return mm_db_placed(q, id, nargs, args, res, NULL);
 }
 
 /* The transaction of a request, in its pool: the cleanup that rolls back

@@ -24,7 +24,6 @@ typedef enum {
     S_IDEM_STORE,
     S_MEETING_IF_MATCH,
     S_PASSWORD_UPGRADE,
-    S_MEETING_PLACE,
     S_COUNT
 } mm_stmt_id;
 
@@ -48,17 +47,17 @@ int mm_db_row(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char
  * -1 after logging why. */
 int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args);
 
-/* mm_db_row for such a statement: 0 with its first row's columns (*found),
- * or -1 after logging why, nothing answered. */
-int mm_db_row_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args, const char **cols,
-                      int ncols, int *found);
-
 /* Gives q's connection back to the pool before the request ends (a statement
  * after it takes one again): for a request that then waits on its client. */
 void mm_db_release(mm_req *q);
 
 /* Runs an action statement returning mm_result. Returns 0 or MM_ANSWERED. */
 int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res);
+
+/* mm_db_result for a PLACED action (routes.def): *node_url is the signaling
+ * URL of the node its meeting was placed on, NULL for this server's own. */
+int mm_db_placed(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res,
+                 const char **node_url);
 
 /* A transaction around several statements of q (SPEC.md 9: an idempotent
  * request's answer is stored in the transaction of the change it made).

@@ -1,8 +1,6 @@
 /* Where clients meet (see room.h). */
 #include "room.h"
 #include "auth.h"
-#include "db.h"
-#include "action.h"
 
 #include <apr_base64.h>
 #include <http_core.h>
@@ -23,23 +21,7 @@ static const char *signaling_base(request_rec *r, const mm_srv_conf *c)
     return apr_psprintf(r->pool, "ws://%s/ws/signaling", host);
 }
 
-/* The signaling URL of the node the meeting lives on, placing it on one when
- * it has none or its node is dead (SPEC.md 10, sql/005_nodes.sql). A node
- * without a URL of its own (MeetingNodeSignalingURL), no live node at all,
- * or a failed placement: this server's own, as with one node. */
-static const char *node_base(mm_req *q)
-{
-    const char *args[1] = {mm_mid(q)};
-    const char *cols[2] = {NULL, NULL};
-    int found = 0;
-
-    if (mm_db_row_quietly(q, S_MEETING_PLACE, 1, args, cols, 2, &found) == 0 && found && cols[0]
-        && cols[0][0] == 't' && cols[1] && cols[1][0])
-        return cols[1];
-    return signaling_base(q->r, q->conf);
-}
-
-const char *mm_room_url(mm_req *q)
+const char *mm_room_url(mm_req *q, const char *node_url)
 {
     const char *ticket =
         mm_issue_token(q, MM_TOKEN_TICKET, q->user_id, q->params.id[0], q->conf->ticket_ttl, NULL);
@@ -47,7 +29,9 @@ const char *mm_room_url(mm_req *q)
 
     if (!ticket)
         return NULL;
-    base = node_base(q);
+    /* A node without a URL of its own (MeetingNodeSignalingURL), or no live
+     * node at all: this server's own, as with one node. */
+    base = node_url && node_url[0] ? node_url : signaling_base(q->r, q->conf);
     /* A node's URL may carry a query already (?node=n2, for haproxy). */
     return apr_psprintf(q->r->pool,
                         "%s%cmeeting_id=%" APR_INT64_T_FMT "&user_id=%" APR_INT64_T_FMT "&token=%s",
@@ -94,9 +78,9 @@ static json_t *ice_servers(mm_req *q)
     return list;
 }
 
-int mm_room_fill(mm_req *q, json_t *data)
+int mm_room_fill(mm_req *q, const char *node_url, json_t *data)
 {
-    const char *url = mm_room_url(q);
+    const char *url = mm_room_url(q, node_url);
 
     if (!url)
         return -1;

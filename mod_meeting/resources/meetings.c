@@ -210,16 +210,16 @@ mm_step mm_meetings_delete(mm_req *q)
 mm_step mm_meetings_start(mm_req *q)
 {
     json_t *body;
-    const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q),
-                           apr_itoa(q->r->pool, q->conf->max_ongoing)};
+    const char *args[5] = {mm_mid(q), mm_uid(q), mm_gen(q),
+                           apr_itoa(q->r->pool, q->conf->max_ongoing), mm_mid(q)};
     mm_result res;
-    const char *url;
+    const char *node_url, *url;
 
-    if (mm_route_body(q, &body) || mm_db_result(q, S_MEETING_START, 4, args, &res))
+    if (mm_route_body(q, &body) || mm_db_placed(q, S_MEETING_START, 5, args, &res, &node_url))
         return MM_ANSWERED;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
-    if (!(url = mm_room_url(q)))
+    if (!(url = mm_room_url(q, node_url)))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
     return mm_reply_json(q->r, HTTP_OK, "Meeting started successfully",
                          json_pack("{s:I,s:s,s:s}", "meeting_id", (json_int_t)q->params.id[0],
@@ -244,7 +244,8 @@ static int wrong_password(mm_req *q)
 
 mm_step mm_meetings_join(mm_req *q)
 {
-    const char *args[4] = {mm_mid(q), mm_uid(q), mm_gen(q), NULL}, *info[4] = {NULL}, *pw;
+    const char *args[5] = {mm_mid(q), mm_uid(q), mm_gen(q), NULL, mm_mid(q)}, *info[4] = {NULL};
+    const char *pw, *node_url;
     json_t *body, *data;
     mm_result res;
     int found;
@@ -267,12 +268,12 @@ mm_step mm_meetings_join(mm_req *q)
         return wrong_password(q);
     /* A host's join of a scheduled meeting starts it: under the same cap. */
     args[3] = apr_itoa(q->r->pool, q->conf->max_ongoing);
-    if (mm_db_result(q, S_MEETING_JOIN, 4, args, &res))
+    if (mm_db_placed(q, S_MEETING_JOIN, 5, args, &res, &node_url))
         return MM_ANSWERED;
     if (res.code != HTTP_OK && res.code != HTTP_ACCEPTED)
         return mm_reply_result(q, &res, NULL);
     data = mm_json_pool(q->r->pool, json_loads(res.data, 0, NULL));
-    if (!data || mm_room_fill(q, data))
+    if (!data || mm_room_fill(q, node_url, data))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
     /* 202: in the waiting room; the room_url works there too (SPEC.md 6). */
     return mm_reply(q->r, res.code,

@@ -74,3 +74,20 @@ def test_node_directives_reach_signald_and_the_registry(make_stack):
         s.stop()
         # Gone for good: later tests' meetings must not be placed on it.
         s.sql("DELETE FROM nodes WHERE node_id = %s", name)
+
+
+def test_a_refused_start_or_join_places_nothing(stack):
+    """Placement is in the statement of start and join, after their answer:
+    one that refuses places the meeting nowhere."""
+    wait_row(stack, host_name())
+    host, other = stack.new_user(), stack.new_user()
+    body = {"title": "nodes", "start_time": "2030-05-01T10:00:00Z",
+            "end_time": "2030-05-01T11:00:00Z", "max_participants": 10, "meeting_type": "video"}
+    r = stack.api("POST", "/meetings", token=host["token"], json=body)
+    assert r.status_code == 201, r.text
+    mid = r.json()["data"]["meeting_id"]
+    assert stack.api("POST", f"/meetings/{mid}/start", token=other["token"]).status_code == 403
+    r = stack.api("POST", f"/meetings/{mid}/join", token=other["token"])
+    assert r.status_code == 409, r.text    # not started yet: the join statement's refusal
+    assert stack.sql("SELECT node_id IS NULL, node_epoch FROM meetings WHERE meeting_id = %s",
+                     mid) == [["t", "0"]]
