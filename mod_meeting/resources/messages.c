@@ -24,7 +24,6 @@ mm_step mm_messages_send(mm_req *q)
 {
     json_t *body, *content;
     const char *text, *args[4];
-    mm_result res;
     size_t start, len;
 
     if (mm_route_body(q, &body))
@@ -41,7 +40,5 @@ mm_step mm_messages_send(mm_req *q)
     args[3] = apr_pstrmemdup(q->r->pool, text + start, len);
     /* The statement also tells the room (a NOTIFY delivered at its commit:
      * under an Idempotency-Key, the commit that stores the answer). */
-    if (mm_db_result(q, S_MESSAGE_SEND, 4, args, &res))
-        return MM_ANSWERED;
-    return mm_reply_result(q, &res, "Message sent successfully");
+    return mm_meeting_call(q, S_MESSAGE_SEND, 4, args, "Message sent successfully");
 }
