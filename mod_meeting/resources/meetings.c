@@ -126,15 +126,15 @@ mm_step mm_meetings_list(mm_req *q)
     return mm_meeting_call(q, S_MEETING_LIST, 6, args, NULL);
 }
 
-/* Sets the ETag of a meeting whose detail reply's data is data: 0, or -1. */
-static int set_etag(mm_req *q, const char *data)
+/* Sets the ETag of a meeting whose detail reply's data is data, and returns
+ * it; NULL on failure. */
+static const char *set_etag(mm_req *q, const char *data)
 {
     const char *etag = data ? mm_etag_of(q->r->pool, data, strlen(data)) : NULL;
 
-    if (!etag)
-        return -1;
-    apr_table_setn(q->r->headers_out, "ETag", etag);
-    return 0;
+    if (etag)
+        apr_table_setn(q->r->headers_out, "ETag", etag);
+    return etag;
 }
 
 /* The detail's 200 (or 304 when If-None-Match lists its ETag). */
@@ -161,9 +161,8 @@ mm_step mm_meetings_get(mm_req *q)
         return MM_ANSWERED;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
-    if (set_etag(q, res.data))
+    if (!(etag = set_etag(q, res.data)))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
-    etag = apr_table_get(q->r->headers_out, "ETag");
     mm_cache_store(&ticket, q->params.id[0], q->user_id, q->gen, res.data, etag);
     return detail_reply(q, res.data, etag);
 }
@@ -186,7 +185,7 @@ mm_step mm_meetings_update(mm_req *q)
     args[4] = q->if_match;
     if (mm_db_result(q, S_MEETING_UPDATE, 5, args, &res))
         return MM_ANSWERED;
-    if (res.code == HTTP_OK && set_etag(q, res.data))
+    if (res.code == HTTP_OK && !set_etag(q, res.data))
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
     res.data = NULL; /* the detail, for the ETag: the seed's reply has no data */
     return mm_reply_result(q, &res, "Meeting updated successfully");
