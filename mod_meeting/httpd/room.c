@@ -53,6 +53,8 @@ const char *mm_turn_credential(apr_pool_t *p, const char *secret, const char *us
     return out;
 }
 
+/* The ICE servers: STUN as configured, and each TURN server with the one
+ * credential the caller gets for all of them (none without a TURN secret). */
 static json_t *ice_servers(mm_req *q)
 {
     const apr_array_header_t *ice = q->conf->ice;
@@ -60,17 +62,16 @@ static json_t *ice_servers(mm_req *q)
     const char *username = apr_psprintf(
         q->r->pool, "%" APR_INT64_T_FMT ":%" APR_INT64_T_FMT,
         (apr_int64_t)apr_time_sec(apr_time_now()) + q->conf->turn_ttl, (apr_int64_t)q->user_id);
+    const char *cred = NULL;
 
     for (int i = 0; i < ice->nelts; i++) {
         const mm_ice_server *s = &APR_ARRAY_IDX(ice, i, mm_ice_server);
-        const char *cred;
         if (!s->turn) {
             json_array_append_new(list, json_pack("{s:s}", "urls", s->url));
             continue;
         }
-        if (!q->conf->turn_secret)
-            continue;
-        cred = mm_turn_credential(q->r->pool, q->conf->turn_secret, username);
+        if (!cred && q->conf->turn_secret)
+            cred = mm_turn_credential(q->r->pool, q->conf->turn_secret, username);
         if (cred)
             json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "urls", s->url, "username",
                                                   username, "credential", cred));
