@@ -886,16 +886,10 @@ void sd_sfu_screen_stop(sd_conn *c)
     }
 }
 
-void sd_sfu_closed(sd_conn *c)
+/* p's Janus session goes, and p with it (its socket no longer has it). */
+static void peer_free(peer *p)
 {
-    peer *p = c->sfu;
-
-    if (!p)
-        return;
-    c->sfu = NULL;
-    /* Janus's hangup of this publisher will find no peer: its feed goes
-     * now, so the others take the user's next socket's feed again. */
-    feed_changed(p, 0);
+    p->conn->sfu = NULL;
     if (p->session) {
         sd_janus_send(request("destroy", p->session, 0), 1, NULL, NULL);
         sd_idmap_del(&sessions, p->session, 0);
@@ -908,6 +902,18 @@ void sd_sfu_closed(sd_conn *c)
     json_decref(p->ice[PUB]);
     json_decref(p->ice[SUB]);
     free(p);
+}
+
+void sd_sfu_closed(sd_conn *c)
+{
+    peer *p = c->sfu;
+
+    if (!p)
+        return;
+    /* Janus's hangup of this publisher will find no peer: its feed goes
+     * now, so the others take the user's next socket's feed again. */
+    feed_changed(p, 0);
+    peer_free(p);
 }
 
 void sd_sfu_removed(long long meeting_id, long long user_id)
@@ -929,9 +935,14 @@ void sd_sfu_removed(long long meeting_id, long long user_id)
 void sd_sfu_ended(long long meeting_id)
 {
     sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
+    peer *p;
 
     if (!enabled)
         return;
+    /* Its sockets are being closed: their sessions go now, so no late
+     * answer of Janus to one of them makes the room again. */
+    FOR_PEERS(meeting_id, p)
+    peer_free(p);
     if (r)
         room_free(r);
     sd_log("info", "MM3061: meeting %lld: media server room destroyed", meeting_id);
@@ -958,7 +969,7 @@ static void forget_feed(json_t *set, const char *feed)
  * gone feed from their downstream connections itself). */
 static void feed_changed(peer *p, int up)
 {
-    sroom *r = room_get(p->meeting_id);
+    sroom *r = sd_idmap_get(&rooms, p->meeting_id, 0);
     peer *o;
     char k[24];
 
