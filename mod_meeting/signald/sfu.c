@@ -214,21 +214,13 @@ static sroom *room_get(long long meeting_id)
         return NULL;
     }
     r->meeting_id = meeting_id;
-    r->next = room_list;
-    if (room_list)
-        room_list->prev = r;
-    room_list = r;
+    SD_LIST_PUSH(room_list, r, next, prev);
     return r;
 }
 
 static void room_free(sroom *r)
 {
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        room_list = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
+    SD_LIST_UNLINK(room_list, r, next, prev);
     sd_idmap_del(&rooms, r->meeting_id, 0);
     sd_janus_forget(r);
     json_decref(r->feeds);
