@@ -171,8 +171,14 @@ static json_t *answer(json_t *reply, const char **why, int *code)
     return data ? data : reply;
 }
 
-static long long reply_id(json_t *reply)
+/* The id of the session or handle Janus made (reply to create, attach), or 0
+ * with *why set when it refused (NULL when it gave no id). */
+static long long made_id(json_t *reply, const char **why)
 {
+    int code;
+
+    if (!answer(reply, why, &code))
+        return 0;
     return json_integer_value(json_object_get(json_object_get(reply, "data"), "id"));
 }
 
@@ -450,14 +456,12 @@ static void got_session(void *arg, json_t *reply)
 {
     peer *p = arg;
     const char *why;
-    int code;
 
     p->making = 0;
-    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+    if (!(p->session = made_id(reply, &why))) {
         send_error(p, "SFU_UNAVAILABLE", why ? why : "no session on the media server");
         return;
     }
-    p->session = reply_id(reply);
     p->keepalive_us = sd_mono_us();
     sd_idmap_put(&sessions, p->session, 0, p);
     advance(p);
@@ -477,17 +481,17 @@ static void flush_ice(peer *p, int side)
 static void attached(peer *p, json_t *reply, int side)
 {
     const char *why;
-    int code;
+    long long handle = made_id(reply, &why);
 
     p->making = 0;
-    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+    if (!handle) {
         send_error(p, "SFU_UNAVAILABLE", why ? why : "cannot attach to the media server");
         return;
     }
     if (side == PUB)
-        p->pub = reply_id(reply);
+        p->pub = handle;
     else
-        p->sub = reply_id(reply);
+        p->sub = handle;
     advance(p);
 }
 
@@ -1125,15 +1129,13 @@ static void ongoing_known(void *arg, const PGresult *res)
 static void admin_attached(void *arg, json_t *reply)
 {
     const char *why;
-    int code;
 
     (void)arg;
-    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+    if (!(admin_handle = made_id(reply, &why))) {
         sd_log("warn", "MM0458: cannot attach to the media server's VideoRoom: %s",
                why ? why : "no handle");
         return;
     }
-    admin_handle = reply_id(reply);
     if (!db || !sd_db_ready(db) || sd_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, NULL))
         list_rooms(NULL);
 }
@@ -1141,14 +1143,12 @@ static void admin_attached(void *arg, json_t *reply)
 static void admin_created(void *arg, json_t *reply)
 {
     const char *why;
-    int code;
 
     (void)arg;
-    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+    if (!(admin_session = made_id(reply, &why))) {
         sd_log("warn", "MM0458: no session on the media server: %s", why ? why : "no id");
         return;
     }
-    admin_session = reply_id(reply);
     admin_keepalive_us = sd_mono_us();
     attach(admin_session, admin_attached, NULL);
 }
