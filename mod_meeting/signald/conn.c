@@ -79,11 +79,7 @@ void sd_conn_open(sd_conn *c, struct lws *wsi)
     c->wsi = wsi;
     c->opened_us = c->last_seen_us = c->last_ping_us = c->bucket_us = now;
     c->bucket = cfg->burst;
-    c->next = all;
-    c->prev = NULL;
-    if (all)
-        all->prev = c;
-    all = c;
+    SD_LIST_PUSH(all, c, next, prev);
     c->listed = 1;
     nall++;
 }
@@ -96,12 +92,7 @@ void sd_conn_closed(sd_conn *c)
     c->rx_len = c->rx_cap = 0;
     if (!c->listed)
         return;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        all = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    SD_LIST_UNLINK(all, c, next, prev);
     c->listed = 0;
     nall--;
 }

@@ -84,29 +84,36 @@ void sd_control_removed(long long meeting_id, long long user_id)
     sd_room_gc(r);
 }
 
-void sd_control_ended(long long meeting_id)
+void sd_control_close_room(sd_room *r, int code, const char *reason, const char *frame)
 {
-    sd_room *r = sd_room_find(meeting_id);
-    json_t *f;
+    doom_takes_with(r, 0, code, reason, frame);
+    if (frame) {
+        json_t *f = sd_frame(frame, r->meeting_id);
 
-    sd_sfu_ended(meeting_id);
-    if (!r)
-        return;
-    sd_log("info", "MM3005: meeting %lld: ended, closing %zu seat(s)", meeting_id, r->nseats);
-    doom_takes_with(r, 0, 4410, "meeting ended", "meeting-ended");
-    f = sd_frame("meeting-ended", meeting_id);
-    sd_room_send(r, f, 0);
-    json_decref(f);
+        sd_room_send(r, f, 0);
+        json_decref(f);
+    }
     while (r->waiting)
-        end_wait(r->waiting, "meeting-ended", 4410, "meeting ended");
+        end_wait(r->waiting, frame, code, reason);
     while (r->seats) {
         sd_conn *c = r->seats->conn;
 
         sd_seat_remove(r->seats);
         if (c)
-            sd_conn_close(c, 4410, "meeting ended");
+            sd_conn_close(c, code, reason);
     }
     sd_room_gc(r);
+}
+
+void sd_control_ended(long long meeting_id)
+{
+    sd_room *r = sd_room_find(meeting_id);
+
+    sd_sfu_ended(meeting_id);
+    if (!r)
+        return;
+    sd_log("info", "MM3005: meeting %lld: ended, closing %zu seat(s)", meeting_id, r->nseats);
+    sd_control_close_room(r, 4410, "meeting ended", "meeting-ended");
 }
 
 void sd_control_left(long long meeting_id, long long user_id)

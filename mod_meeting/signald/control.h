@@ -8,9 +8,16 @@
 
 #include <jansson.h>
 
+#include "rooms.h"
+
 /* participant-removed to everyone (the removed user included), then the
  * removed user's socket is closed with 4403 and the others get user-left. */
 void sd_control_removed(long long meeting_id, long long user_id);
+
+/* Every socket of the room, seated or waiting, and every seat still being
+ * taken, goes with code and reason, frame (if any) first; the room is
+ * dropped. reason must outlive the takes (a literal or a kept string). */
+void sd_control_close_room(sd_room *r, int code, const char *reason, const char *frame);
 
 /* meeting-ended to everyone, every socket closed with 4410, room dropped. */
 void sd_control_ended(long long meeting_id);

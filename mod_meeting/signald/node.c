@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "control.h"
 #include "rooms.h"
 #include "sfu.h"
 #include "util.h"
@@ -48,25 +49,7 @@ void sd_node_moved(long long meeting_id, const char *reason)
         return;
     sd_log("info", "MM3028: meeting %lld: placed on another node, closing %zu seat(s) with %d",
            meeting_id, r->nseats, SD_CLOSE_MOVED);
-    for (sd_take *t = r->takes; t; t = t->next) {
-        t->doom_code = SD_CLOSE_MOVED;
-        t->doom_reason = reason;
-        t->doom_frame = NULL;
-    }
-    while (r->waiting) {
-        sd_conn *c = r->waiting;
-
-        sd_room_unwait(c);
-        sd_conn_close(c, SD_CLOSE_MOVED, reason);
-    }
-    while (r->seats) {
-        sd_conn *c = r->seats->conn;
-
-        sd_seat_remove(r->seats);
-        if (c)
-            sd_conn_close(c, SD_CLOSE_MOVED, reason);
-    }
-    sd_room_gc(r);
+    sd_control_close_room(r, SD_CLOSE_MOVED, reason, NULL);
 }
 
 /* "{m1,m2,...}": the meetings this node holds rooms for; malloc'ed. */

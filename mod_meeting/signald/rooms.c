@@ -35,10 +35,7 @@ sd_room *sd_room_get(long long meeting_id)
         free(r);
         return NULL;
     }
-    r->next = rooms;
-    if (rooms)
-        rooms->prev = r;
-    rooms = r;
+    SD_LIST_PUSH(rooms, r, next, prev);
     nrooms++;
     return r;
 }
@@ -49,12 +46,7 @@ void sd_room_gc(sd_room *r)
         return;
     json_decref(r->settings);
     sd_idmap_del(&rooms_by_id, r->meeting_id, 0);
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        rooms = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
+    SD_LIST_UNLINK(rooms, r, next, prev);
     nrooms--;
     free(r);
 }
@@ -112,13 +104,7 @@ void sd_seat_ungrace(sd_seat *s)
 {
     if (!s->in_grace)
         return;
-    if (s->gprev)
-        s->gprev->gnext = s->gnext;
-    else
-        grace = s->gnext;
-    if (s->gnext)
-        s->gnext->gprev = s->gprev;
-    s->gnext = s->gprev = NULL;
+    SD_LIST_UNLINK(grace, s, gnext, gprev);
     s->in_grace = 0;
 }
 
@@ -195,11 +181,7 @@ void sd_seat_grace(sd_seat *s, long long until_us)
     s->grace_until_us = until_us;
     if (s->in_grace)
         return;
-    s->gnext = grace;
-    s->gprev = NULL;
-    if (grace)
-        grace->gprev = s;
-    grace = s;
+    SD_LIST_PUSH(grace, s, gnext, gprev);
     s->in_grace = 1;
 }
 
@@ -211,34 +193,18 @@ sd_seat *sd_grace_list(void)
 void sd_take_link(sd_room *r, sd_take *t)
 {
     t->room = r;
-    t->prev = NULL;
-    t->next = r->takes;
-    if (r->takes)
-        r->takes->prev = t;
-    r->takes = t;
+    SD_LIST_PUSH(r->takes, t, next, prev);
 }
 
 void sd_take_unlink(sd_take *t)
 {
-    sd_room *r = t->room;
-
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        r->takes = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    t->next = t->prev = NULL;
+    SD_LIST_UNLINK(t->room->takes, t, next, prev);
 }
 
 void sd_room_wait(sd_room *r, sd_conn *c)
 {
     c->wroom = r;
-    c->wprev = NULL;
-    c->wnext = r->waiting;
-    if (r->waiting)
-        r->waiting->wprev = c;
-    r->waiting = c;
+    SD_LIST_PUSH(r->waiting, c, wnext, wprev);
     c->state = SD_CONN_WAITING;
 }
 
@@ -248,13 +214,7 @@ void sd_room_unwait(sd_conn *c)
 
     if (!r)
         return;
-    if (c->wprev)
-        c->wprev->wnext = c->wnext;
-    else
-        r->waiting = c->wnext;
-    if (c->wnext)
-        c->wnext->wprev = c->wprev;
-    c->wnext = c->wprev = NULL;
+    SD_LIST_UNLINK(r->waiting, c, wnext, wprev);
     c->wroom = NULL;
 }
 

@@ -25,10 +25,10 @@
  * subscribers' streams carry it back as feed_description. */
 #define SCREEN_DESCRIPTION "screen"
 #define ROOM_BITRATE 512000
-/* Janus's error codes that mean "already so". */
 /* Candidates kept per connection until its handle or offer exists: a
  * browser gathers a handful; more is not a browser. */
 #define ICE_QUEUE_MAX 64
+/* Janus's error codes that mean "already so". */
 #define JANUS_ROOM_EXISTS 427
 #define JANUS_ID_EXISTS 436
 
@@ -122,6 +122,26 @@ static json_t *message(long long session, long long handle, json_t *body, json_t
     return r;
 }
 
+/* A handle of the VideoRoom on session; cb gets its id. */
+static int attach(long long session, sd_janus_cb cb, void *arg)
+{
+    json_t *a = request("attach", session, 0);
+
+    json_object_set_new(a, "plugin", json_string(PLUGIN));
+    return sd_janus_send(a, 0, cb, arg);
+}
+
+/* A browser's candidate (borrowed; JSON null: the end of them) to handle. */
+static void trickle(long long session, long long handle, json_t *cand)
+{
+    json_t *t = request("trickle", session, handle);
+
+    if (t)
+        json_object_set(t, json_is_null(cand) ? "completed" : "candidate",
+                        json_is_null(cand) ? json_true() : cand);
+    sd_janus_send(t, 1, NULL, NULL);
+}
+
 /* The plugin's answer in reply, or NULL with *why (and *code) set. */
 static json_t *answer(json_t *reply, const char **why, int *code)
 {
@@ -151,8 +171,14 @@ static json_t *answer(json_t *reply, const char **why, int *code)
     return data ? data : reply;
 }
 
-static long long reply_id(json_t *reply)
+/* The id of the session or handle Janus made (reply to create, attach), or 0
+ * with *why set when it refused (NULL when it gave no id). */
+static long long made_id(json_t *reply, const char **why)
 {
+    int code;
+
+    if (!answer(reply, why, &code))
+        return 0;
     return json_integer_value(json_object_get(json_object_get(reply, "data"), "id"));
 }
 
@@ -163,6 +189,22 @@ static void send_error(peer *p, const char *code, const char *message)
 }
 
 /* ---- the meeting's VideoRoom ---- */
+
+int sd_sfu_room_request(json_t *body, sd_janus_cb cb, void *arg)
+{
+    if (!admin_handle) {
+        json_decref(body);
+        return -1;
+    }
+    return sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, cb, arg);
+}
+
+/* The VideoRoom request that takes the user's publisher out of the room. */
+static json_t *kick_body(long long meeting_id, long long user_id)
+{
+    return json_pack("{s:s, s:I, s:I}", "request", "kick", "room", (json_int_t)meeting_id, "id",
+                     (json_int_t)user_id);
+}
 
 static sroom *room_get(long long meeting_id)
 {
@@ -178,21 +220,13 @@ static sroom *room_get(long long meeting_id)
         return NULL;
     }
     r->meeting_id = meeting_id;
-    r->next = room_list;
-    if (room_list)
-        room_list->prev = r;
-    room_list = r;
+    SD_LIST_PUSH(room_list, r, next, prev);
     return r;
 }
 
 static void room_free(sroom *r)
 {
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        room_list = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
+    SD_LIST_UNLINK(room_list, r, next, prev);
     sd_idmap_del(&rooms, r->meeting_id, 0);
     sd_janus_forget(r);
     json_decref(r->feeds);
@@ -248,7 +282,7 @@ static void room_create(sroom *r)
                      "audiocodec", "opus", "videocodec", "vp8", "notify_joining", 0, "description",
                      "mod_meeting");
     r->state = ROOM_NONE;
-    if (sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, created, r) == 0)
+    if (sd_sfu_room_request(body, created, r) == 0)
         r->state = ROOM_CREATING;
 }
 
@@ -311,10 +345,12 @@ static void admin_answered(void *arg, json_t *reply)
 /* A VideoRoom request on the admin handle whose answer nobody waits for. */
 static void admin_request(json_t *body)
 {
-    if (admin_handle)
-        sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, admin_answered, NULL);
-    else
-        json_decref(body);
+    sd_sfu_room_request(body, admin_answered, NULL);
+}
+
+static void room_destroy(long long meeting_id)
+{
+    admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room", (json_int_t)meeting_id));
 }
 
 int sd_sfu_room_ready(long long meeting_id)
@@ -322,15 +358,6 @@ int sd_sfu_room_ready(long long meeting_id)
     sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
 
     return enabled && admin_handle && r && r->state == ROOM_READY;
-}
-
-int sd_sfu_room_request(json_t *body, sd_janus_cb cb, void *arg)
-{
-    if (!admin_handle) {
-        json_decref(body);
-        return -1;
-    }
-    return sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, cb, arg);
 }
 
 const char *sd_sfu_refusal(json_t *reply)
@@ -367,6 +394,24 @@ static void peer_reset(peer *p)
     p->audio_mid[0] = p->screen_mid[0] = '\0';
 }
 
+/* p's Janus session goes, and p with it (its socket no longer has it). */
+static void peer_free(peer *p)
+{
+    p->conn->sfu = NULL;
+    if (p->session) {
+        sd_janus_send(request("destroy", p->session, 0), 1, NULL, NULL);
+        sd_idmap_del(&sessions, p->session, 0);
+    }
+    sd_janus_forget(p);
+    json_decref(p->offer);
+    json_decref(p->sent);
+    json_decref(p->wanted);
+    json_decref(p->subscribed);
+    json_decref(p->ice[PUB]);
+    json_decref(p->ice[SUB]);
+    free(p);
+}
+
 static peer *peer_of(sd_conn *c)
 {
     peer *p = c->sfu;
@@ -376,22 +421,18 @@ static peer *peer_of(sd_conn *c)
     p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
+    p->conn = c;
+    c->sfu = p;
+    p->meeting_id = c->meeting_id;
+    p->user_id = c->user_id;
     p->wanted = json_object();
     p->subscribed = json_object();
     p->ice[PUB] = json_array();
     p->ice[SUB] = json_array();
     if (!p->wanted || !p->subscribed || !p->ice[PUB] || !p->ice[SUB]) {
-        json_decref(p->wanted);
-        json_decref(p->subscribed);
-        json_decref(p->ice[PUB]);
-        json_decref(p->ice[SUB]);
-        free(p);
+        peer_free(p);
         return NULL;
     }
-    p->conn = c;
-    p->meeting_id = c->meeting_id;
-    p->user_id = c->user_id;
-    c->sfu = p;
     return p;
 }
 
@@ -415,14 +456,12 @@ static void got_session(void *arg, json_t *reply)
 {
     peer *p = arg;
     const char *why;
-    int code;
 
     p->making = 0;
-    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+    if (!(p->session = made_id(reply, &why))) {
         send_error(p, "SFU_UNAVAILABLE", why ? why : "no session on the media server");
         return;
     }
-    p->session = reply_id(reply);
     p->keepalive_us = sd_mono_us();
     sd_idmap_put(&sessions, p->session, 0, p);
     advance(p);
@@ -435,31 +474,24 @@ static void flush_ice(peer *p, int side)
     json_t *cand;
 
     json_array_foreach(p->ice[side], i, cand)
-    {
-        json_t *t = request("trickle", p->session, side == PUB ? p->pub : p->sub);
-
-        if (t)
-            json_object_set(t, json_is_null(cand) ? "completed" : "candidate",
-                            json_is_null(cand) ? json_true() : cand);
-        sd_janus_send(t, 1, NULL, NULL);
-    }
+        trickle(p->session, side == PUB ? p->pub : p->sub, cand);
     json_array_clear(p->ice[side]);
 }
 
 static void attached(peer *p, json_t *reply, int side)
 {
     const char *why;
-    int code;
+    long long handle = made_id(reply, &why);
 
     p->making = 0;
-    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+    if (!handle) {
         send_error(p, "SFU_UNAVAILABLE", why ? why : "cannot attach to the media server");
         return;
     }
     if (side == PUB)
-        p->pub = reply_id(reply);
+        p->pub = handle;
     else
-        p->sub = reply_id(reply);
+        p->sub = handle;
     advance(p);
 }
 
@@ -563,11 +595,7 @@ static void published(void *arg, json_t *reply)
         p->retried = 1;
         p->offer = p->sent;
         p->sent = NULL;
-        sd_janus_send(message(admin_session, admin_handle,
-                              json_pack("{s:s, s:I, s:I}", "request", "kick", "room",
-                                        (json_int_t)p->meeting_id, "id", (json_int_t)p->user_id),
-                              NULL),
-                      0, kicked_then_retry, p);
+        sd_sfu_room_request(kick_body(p->meeting_id, p->user_id), kicked_then_retry, p);
         return;
     }
     json_decref(p->sent);
@@ -733,23 +761,15 @@ static void advance(peer *p)
         return;
     }
     if (p->offer && !p->pub_busy) {
-        json_t *a;
-
         if (!p->pub) {
-            a = request("attach", p->session, 0);
-            json_object_set_new(a, "plugin", json_string(PLUGIN));
-            p->making = !sd_janus_send(a, 0, attached_pub, p);
+            p->making = !attach(p->session, attached_pub, p);
             return;
         }
         publish(p);
     }
     if (json_object_size(p->wanted) && !p->sub_busy && !p->offer_out) {
-        json_t *a;
-
         if (!p->sub) {
-            a = request("attach", p->session, 0);
-            json_object_set_new(a, "plugin", json_string(PLUGIN));
-            p->making = !sd_janus_send(a, 0, attached_sub, p);
+            p->making = !attach(p->session, attached_sub, p);
             return;
         }
         subscribe(p);
@@ -797,7 +817,6 @@ static const char *sfu_ice(peer *p, const sd_msg *m)
 {
     int side = m->sfu_target;
     long long handle = side == PUB ? p->pub : p->sub;
-    json_t *t;
 
     if (!handle || (side == PUB && p->offer && !p->pub_busy)) {
         /* The handle or the offer is on its way: the candidate follows it
@@ -808,11 +827,7 @@ static const char *sfu_ice(peer *p, const sd_msg *m)
         json_array_append(p->ice[side], m->payload);
         return NULL;
     }
-    t = request("trickle", p->session, handle);
-    if (t)
-        json_object_set(t, json_is_null(m->payload) ? "completed" : "candidate",
-                        json_is_null(m->payload) ? json_true() : m->payload);
-    sd_janus_send(t, 1, NULL, NULL);
+    trickle(p->session, handle, m->payload);
     return NULL;
 }
 
@@ -892,22 +907,10 @@ void sd_sfu_closed(sd_conn *c)
 
     if (!p)
         return;
-    c->sfu = NULL;
     /* Janus's hangup of this publisher will find no peer: its feed goes
      * now, so the others take the user's next socket's feed again. */
     feed_changed(p, 0);
-    if (p->session) {
-        sd_janus_send(request("destroy", p->session, 0), 1, NULL, NULL);
-        sd_idmap_del(&sessions, p->session, 0);
-    }
-    sd_janus_forget(p);
-    json_decref(p->offer);
-    json_decref(p->sent);
-    json_decref(p->wanted);
-    json_decref(p->subscribed);
-    json_decref(p->ice[PUB]);
-    json_decref(p->ice[SUB]);
-    free(p);
+    peer_free(p);
 }
 
 void sd_sfu_removed(long long meeting_id, long long user_id)
@@ -922,20 +925,24 @@ void sd_sfu_removed(long long meeting_id, long long user_id)
         json_object_del(r->feeds, k);
     sd_log("info", "MM3060: meeting %lld user %lld: kicked from the media server room", meeting_id,
            user_id);
-    admin_request(json_pack("{s:s, s:I, s:I}", "request", "kick", "room", (json_int_t)meeting_id,
-                            "id", (json_int_t)user_id));
+    admin_request(kick_body(meeting_id, user_id));
 }
 
 void sd_sfu_ended(long long meeting_id)
 {
     sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
+    peer *p;
 
     if (!enabled)
         return;
+    /* Its sockets are being closed: their sessions go now, so no late
+     * answer of Janus to one of them makes the room again. */
+    FOR_PEERS(meeting_id, p)
+    peer_free(p);
     if (r)
         room_free(r);
     sd_log("info", "MM3061: meeting %lld: media server room destroyed", meeting_id);
-    admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room", (json_int_t)meeting_id));
+    room_destroy(meeting_id);
 }
 
 /* ---- Janus's own events ---- */
@@ -958,7 +965,7 @@ static void forget_feed(json_t *set, const char *feed)
  * gone feed from their downstream connections itself). */
 static void feed_changed(peer *p, int up)
 {
-    sroom *r = room_get(p->meeting_id);
+    sroom *r = sd_idmap_get(&rooms, p->meeting_id, 0);
     peer *o;
     char k[24];
 
@@ -1071,7 +1078,7 @@ static void listed(void *arg, json_t *reply)
         long long id = json_integer_value(json_object_get(room, "room"));
 
         if (id && !room_wanted(ongoing, id))
-            admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room", (json_int_t)id));
+            room_destroy(id);
     }
     for (sroom *r = room_list, *next; r; r = next) {
         next = r->next;
@@ -1103,11 +1110,7 @@ static void listed(void *arg, json_t *reply)
 /* Asks Janus for its rooms; ongoing (taken) goes to listed. */
 static void list_rooms(json_t *ongoing)
 {
-    if (!admin_handle
-        || sd_janus_send(
-               message(admin_session, admin_handle, json_pack("{s:s}", "request", "list"), NULL), 0,
-               listed, ongoing)
-               != 0)
+    if (sd_sfu_room_request(json_pack("{s:s}", "request", "list"), listed, ongoing) != 0)
         json_decref(ongoing);
 }
 
@@ -1126,15 +1129,13 @@ static void ongoing_known(void *arg, const PGresult *res)
 static void admin_attached(void *arg, json_t *reply)
 {
     const char *why;
-    int code;
 
     (void)arg;
-    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+    if (!(admin_handle = made_id(reply, &why))) {
         sd_log("warn", "MM0458: cannot attach to the media server's VideoRoom: %s",
                why ? why : "no handle");
         return;
     }
-    admin_handle = reply_id(reply);
     if (!db || !sd_db_ready(db) || sd_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, NULL))
         list_rooms(NULL);
 }
@@ -1142,19 +1143,14 @@ static void admin_attached(void *arg, json_t *reply)
 static void admin_created(void *arg, json_t *reply)
 {
     const char *why;
-    int code;
-    json_t *a;
 
     (void)arg;
-    if (!answer(reply, &why, &code) || !reply_id(reply)) {
+    if (!(admin_session = made_id(reply, &why))) {
         sd_log("warn", "MM0458: no session on the media server: %s", why ? why : "no id");
         return;
     }
-    admin_session = reply_id(reply);
     admin_keepalive_us = sd_mono_us();
-    a = request("attach", admin_session, 0);
-    json_object_set_new(a, "plugin", json_string(PLUGIN));
-    sd_janus_send(a, 0, admin_attached, NULL);
+    attach(admin_session, admin_attached, NULL);
 }
 
 static void on_up(void)

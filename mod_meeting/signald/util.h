@@ -18,4 +18,27 @@ void sd_log(const char *level, const char *fmt, ...) __attribute__((format(print
 
 #define SD_US 1000000LL
 
+/* Doubly linked lists threaded through two fields of their nodes (next and
+ * prev, or another pair such as gnext and gprev for a second list): node
+ * goes to the front of the list at head, or out of it. */
+#define SD_LIST_PUSH(head, node, next, prev) \
+    do {                                     \
+        (node)->prev = NULL;                 \
+        (node)->next = (head);               \
+        if (head)                            \
+            (head)->prev = (node);           \
+        (head) = (node);                     \
+    } while (0)
+
+#define SD_LIST_UNLINK(head, node, next, prev) \
+    do {                                       \
+        if ((node)->prev)                      \
+            (node)->prev->next = (node)->next; \
+        else                                   \
+            (head) = (node)->next;             \
+        if ((node)->next)                      \
+            (node)->next->prev = (node)->prev; \
+        (node)->next = (node)->prev = NULL;    \
+    } while (0)
+
 #endif

@@ -229,22 +229,12 @@ static void record(job *j, long status, const char *why)
 
 static void link_transfer(job *j)
 {
-    j->prev = NULL;
-    j->next = wh.transfers;
-    if (wh.transfers)
-        wh.transfers->prev = j;
-    wh.transfers = j;
+    SD_LIST_PUSH(wh.transfers, j, next, prev);
 }
 
 static void unlink_transfer(job *j)
 {
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        wh.transfers = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    j->prev = j->next = NULL;
+    SD_LIST_UNLINK(wh.transfers, j, next, prev);
     curl_multi_remove_handle(wh.multi, j->easy);
 }
 
