@@ -206,5 +206,5 @@ case "$command" in
     janus-render) cmd_janus_render "$@" ;;
     janus-run) cmd_janus_run "$@" ;;
     haproxy-render) cmd_haproxy_render "$@" ;;
-    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,/^[^#]/{/^#/p}' "$0" >&2; exit 2 ;;
 esac
