@@ -693,6 +693,10 @@ BEGIN
         RETURN r;
     END IF;
     IF (a.meeting).status = 'scheduled' THEN
+        -- The meeting's row before its creator's (mm_may_start), in the order
+        -- a host's join takes them: a start and a join at once queue, not
+        -- deadlock.
+        PERFORM mm_lock_meeting(p_meeting);
         r := mm_may_start((a.meeting).creator_id, p_max_ongoing);
         IF r.code <> 200 THEN
             RETURN r;
