@@ -59,7 +59,7 @@ cmd_pg_start() {
             --locale=C.UTF-8 >/dev/null
     fi
     # max_connections: two httpds of the template at their limit (ServerLimit x
-    # DBDMax + signald's two, 130 each; the tests run the session httpd and a
+    # DBDMax + signald's three, 131 each; the tests run the session httpd and a
     # test's own at once) and the tests' psql sessions.
     as_postgres "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
@@ -206,5 +206,5 @@ case "$command" in
     janus-render) cmd_janus_render "$@" ;;
     janus-run) cmd_janus_run "$@" ;;
     haproxy-render) cmd_haproxy_render "$@" ;;
-    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,/^[^#]/{/^#/p}' "$0" >&2; exit 2 ;;
 esac

@@ -67,6 +67,14 @@ DROP FUNCTION IF EXISTS mm_message_list(bigint, bigint, integer, integer);
 DROP FUNCTION IF EXISTS mm_message_send(bigint, bigint, text);
 -- The announcement's own transaction (mm_message_send now notifies itself).
 DROP FUNCTION IF EXISTS mm_message_announce(bigint);
+-- mm_may_start's argument became the creator: a parameter's name cannot
+-- change in place.
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_may_start'
+                AND 'p_meeting' = ANY (proargnames)) THEN
+        DROP FUNCTION mm_may_start(bigint, integer);
+    END IF;
+END $$;
 DROP FUNCTION IF EXISTS mm_recording_start(bigint, bigint, text);
 DROP FUNCTION IF EXISTS mm_recording_start(bigint, bigint, bigint, text);
 DROP FUNCTION IF EXISTS mm_recording_stop(bigint, bigint);
@@ -646,20 +654,18 @@ BEGIN
 END
 $$;
 
--- Whether the creator of p_meeting may have one more ongoing meeting: fewer
--- than p_max now. The creator's row is locked, so that concurrent starts of
--- their meetings count one after the other. Every path that starts a meeting
--- asks this first (MeetingMaxOngoingMeetings: each ongoing meeting can hold
--- signaling sockets, and each of those an httpd worker).
-CREATE OR REPLACE FUNCTION mm_may_start(p_meeting bigint, p_max integer) RETURNS mm_result
+-- Whether p_creator may have one more ongoing meeting: fewer than p_max now.
+-- The creator's row is locked, so that concurrent starts of their meetings
+-- count one after the other. Every path that starts a meeting asks this
+-- first (MeetingMaxOngoingMeetings: each ongoing meeting can hold signaling
+-- sockets, and each of those an httpd worker).
+CREATE OR REPLACE FUNCTION mm_may_start(p_creator bigint, p_max integer) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    creator bigint;
     n integer;
 BEGIN
-    SELECT creator_id INTO creator FROM meetings WHERE meeting_id = p_meeting;
-    PERFORM 1 FROM users WHERE user_id = creator FOR NO KEY UPDATE;
-    SELECT count(*) INTO n FROM meetings WHERE creator_id = creator AND status = 'ongoing';
+    PERFORM 1 FROM users WHERE user_id = p_creator FOR NO KEY UPDATE;
+    SELECT count(*) INTO n FROM meetings WHERE creator_id = p_creator AND status = 'ongoing';
     IF n >= p_max THEN
         RETURN mm_fail(409, 'conflict', format(
             'the creator of this meeting already has %s ongoing meetings, the most allowed; '
@@ -676,19 +682,29 @@ CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint, p_g
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
+    a record;
+    r mm_result;
+    seats integer;
 BEGIN
+    -- One read of the meeting: the verdict, its status and its creator.
+    SELECT x.token_ok, x.meeting, x.role INTO a FROM mm_access(p_meeting, p_user, p_gen) x;
+    r := mm_verdict(a.token_ok, a.meeting, a.role, p_user, 2);
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
-    IF (SELECT status FROM meetings WHERE meeting_id = p_meeting) = 'scheduled' THEN
-        r := mm_may_start(p_meeting, p_max_ongoing);
+    IF (a.meeting).status = 'scheduled' THEN
+        -- The meeting's row before its creator's (mm_may_start), in the order
+        -- a host's join takes them: a start and a join at once queue, not
+        -- deadlock.
+        PERFORM mm_lock_meeting(p_meeting);
+        r := mm_may_start((a.meeting).creator_id, p_max_ongoing);
         IF r.code <> 200 THEN
             RETURN r;
         END IF;
     END IF;
     UPDATE meetings SET status = 'ongoing', updated_at = date_trunc('second', now())
-     WHERE meeting_id = p_meeting AND status = 'scheduled';
+     WHERE meeting_id = p_meeting AND status = 'scheduled'
+    RETURNING max_participants INTO seats;
     IF NOT FOUND THEN
         RETURN mm_gone_or(p_meeting,
                           mm_fail(409, 'conflict', 'only a scheduled meeting can be started'));
@@ -696,8 +712,8 @@ BEGIN
     PERFORM mm_webhook_emit(p_meeting, 'meeting.started',
                             jsonb_build_object('started_at', mm_ts(now())));
     -- signald makes the meeting's SFU room now, sized for its participants.
-    PERFORM mm_notify('meeting-started', p_meeting, jsonb_build_object('max_participants',
-        (SELECT max_participants FROM meetings WHERE meeting_id = p_meeting)));
+    PERFORM mm_notify('meeting-started', p_meeting,
+                      jsonb_build_object('max_participants', seats));
     RETURN mm_ok(200);
 END
 $$;

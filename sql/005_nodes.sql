@@ -40,19 +40,20 @@ CREATE OR REPLACE FUNCTION mm_meeting_place(p_meeting bigint,
 LANGUAGE plpgsql AS $$
 DECLARE
     m record;
-    o nodes;
     pick nodes;
 BEGIN
     FOR attempt IN 1..3 LOOP
-        SELECT mt.node_id, mt.node_epoch INTO m FROM meetings mt WHERE mt.meeting_id = p_meeting;
+        -- The meeting and its node, if that one is live, in one read.
+        SELECT mt.node_epoch, coalesce(mm_node_live(o), false) AS live, o.signaling_url INTO m
+          FROM meetings mt LEFT JOIN nodes o ON o.node_id = mt.node_id
+         WHERE mt.meeting_id = p_meeting;
         IF NOT FOUND THEN
             placed := false;
             RETURN;
         END IF;
-        SELECT * INTO o FROM nodes WHERE node_id = m.node_id;
-        IF FOUND AND mm_node_live(o) THEN
+        IF m.live THEN
             placed := true;
-            url := o.signaling_url;
+            url := m.signaling_url;
             RETURN;
         END IF;
         SELECT * INTO pick FROM nodes n WHERE mm_node_live(n) AND NOT n.draining

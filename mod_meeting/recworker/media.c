@@ -162,7 +162,6 @@ static mm_rw_status add_track(const mm_rw_job *job, track_set *set, const char *
                               size_t errlen)
 {
     char hdr[1100], log[1100];
-    char *argv[5];
     const char *kind, *codec, *ext;
     json_t *doc;
     track *t;
@@ -170,11 +169,7 @@ static mm_rw_status add_track(const mm_rw_job *job, track_set *set, const char *
 
     snprintf(hdr, sizeof(hdr), "%s/header.json", job->work_dir);
     snprintf(log, sizeof(log), "%s/pp-rec.log", job->work_dir);
-    argv[0] = "janus-pp-rec";
-    argv[1] = "-j";
-    argv[2] = (char *)mjr;
-    argv[3] = NULL;
-    if ((rc = run(job, argv, hdr, log)) != 0)
+    if ((rc = run(job, (char *[]){"janus-pp-rec", "-j", (char *)mjr, NULL}, hdr, log)) != 0)
         return child_failed("janus-pp-rec -j", rc, log, err, errlen);
     doc = json_load_file(hdr, JSON_DISABLE_EOF_CHECK, NULL);
     kind = json_string_value(json_object_get(doc, "t"));
@@ -189,11 +184,7 @@ static mm_rw_status add_track(const mm_rw_job *job, track_set *set, const char *
     t->first_us = json_integer_value(json_object_get(doc, "u"));
     json_decref(doc);
     snprintf(t->path, sizeof(t->path), "%s/%d.%s", job->work_dir, set->n, ext);
-    argv[0] = "janus-pp-rec";
-    argv[1] = (char *)mjr;
-    argv[2] = t->path;
-    argv[3] = NULL;
-    if ((rc = run(job, argv, NULL, log)) != 0)
+    if ((rc = run(job, (char *[]){"janus-pp-rec", (char *)mjr, t->path, NULL}, NULL, log)) != 0)
         return child_failed("janus-pp-rec", rc, log, err, errlen);
     if (access(t->path, R_OK) != 0)
         return MM_RW_OK;
@@ -279,9 +270,25 @@ static int build_graph(const mm_rw_job *job, const track_set *set, char *g, size
     return mm_rw_graph(in, set->n, job->width, job->height, FPS, g, len);
 }
 
+/* Appends the NULL-terminated list to argv at n; the new n. */
+static int append(char **argv, int n, const char *const *list)
+{
+    while (*list)
+        argv[n++] = (char *)*list++;
+    return n;
+}
+
 static mm_rw_status encode(const mm_rw_job *job, const track_set *set, const char *tmp, char *err,
                            size_t errlen)
 {
+    static const char *const head[] = {"ffmpeg", "-hide_banner", "-nostdin", "-loglevel",
+                                       "error",  "-y",           NULL};
+    static const char *const mp4[] = {"-c:v", "libx264",  "-preset",   "veryfast",   "-crf",
+                                      "23",   "-pix_fmt", "yuv420p",   "-c:a",       "aac",
+                                      "-b:a", "96k",      "-movflags", "+faststart", "-f",
+                                      "mp4",  NULL};
+    static const char *const webm[] = {"-c:v", "libvpx",  "-deadline", "realtime", "-b:v", "1M",
+                                       "-c:a", "libopus", "-f",        "webm",     NULL};
     static char graph[32768];
     char *argv[MAX_TRACKS * 2 + 64], log[1100], dur[32], lavfi[2][128];
     int n = 0, rc;
@@ -295,65 +302,17 @@ static mm_rw_status encode(const mm_rw_job *job, const track_set *set, const cha
         snprintf(err, errlen, "too many streams for one file");
         return MM_RW_FATAL;
     }
-    argv[n++] = "ffmpeg";
-    argv[n++] = "-hide_banner";
-    argv[n++] = "-nostdin";
-    argv[n++] = "-loglevel";
-    argv[n++] = "error";
-    argv[n++] = "-y";
-    for (int i = 0; i < set->n; i++) {
-        argv[n++] = "-i";
-        argv[n++] = (char *)set->t[i].path;
-    }
-    if (!set->videos) {
-        argv[n++] = "-f";
-        argv[n++] = "lavfi";
-        argv[n++] = "-i";
-        argv[n++] = lavfi[0];
-    }
-    if (!set->audios) {
-        argv[n++] = "-f";
-        argv[n++] = "lavfi";
-        argv[n++] = "-i";
-        argv[n++] = lavfi[1];
-    }
-    argv[n++] = "-filter_complex";
-    argv[n++] = graph;
-    argv[n++] = "-map";
-    argv[n++] = "[v]";
-    argv[n++] = "-map";
-    argv[n++] = "[a]";
-    argv[n++] = "-t";
-    argv[n++] = dur;
-    if (job->h264) {
-        argv[n++] = "-c:v";
-        argv[n++] = "libx264";
-        argv[n++] = "-preset";
-        argv[n++] = "veryfast";
-        argv[n++] = "-crf";
-        argv[n++] = "23";
-        argv[n++] = "-pix_fmt";
-        argv[n++] = "yuv420p";
-        argv[n++] = "-c:a";
-        argv[n++] = "aac";
-        argv[n++] = "-b:a";
-        argv[n++] = "96k";
-        argv[n++] = "-movflags";
-        argv[n++] = "+faststart";
-        argv[n++] = "-f";
-        argv[n++] = "mp4";
-    } else {
-        argv[n++] = "-c:v";
-        argv[n++] = "libvpx";
-        argv[n++] = "-deadline";
-        argv[n++] = "realtime";
-        argv[n++] = "-b:v";
-        argv[n++] = "1M";
-        argv[n++] = "-c:a";
-        argv[n++] = "libopus";
-        argv[n++] = "-f";
-        argv[n++] = "webm";
-    }
+    n = append(argv, n, head);
+    for (int i = 0; i < set->n; i++)
+        n = append(argv, n, (const char *const[]){"-i", set->t[i].path, NULL});
+    if (!set->videos)
+        n = append(argv, n, (const char *const[]){"-f", "lavfi", "-i", lavfi[0], NULL});
+    if (!set->audios)
+        n = append(argv, n, (const char *const[]){"-f", "lavfi", "-i", lavfi[1], NULL});
+    n = append(argv, n,
+               (const char *const[]){"-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-t",
+                                     dur, NULL});
+    n = append(argv, n, job->h264 ? mp4 : webm);
     argv[n++] = (char *)tmp;
     argv[n] = NULL;
     if ((rc = run(job, argv, NULL, log)) != 0)
