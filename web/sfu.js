@@ -34,6 +34,7 @@ export class SfuSession {
     this.screen = null;           // the screen track we send, if any
     this.screenSender = null;
     this.queue = Promise.resolve();
+    this.closed = false;          // after close(), queued frames and actions do nothing
   }
 
   // Sends the stream's tracks upstream (again, after sfu-reset), and the
@@ -99,9 +100,11 @@ export class SfuSession {
   }
 
   // Runs fn after the frames and actions before it (an answer must not meet
-  // a newer offer than its own).
+  // a newer offer than its own), unless the session closed meanwhile (a
+  // queued sfu-offer would open a connection nobody closes).
   inTurn(what, fn) {
-    this.queue = this.queue.then(fn).catch((err) => console.error(`sfu: ${what}: ${err}`));
+    this.queue = this.queue.then(() => (this.closed ? undefined : fn()))
+      .catch((err) => console.error(`sfu: ${what}: ${err}`));
     return this.queue;
   }
 
@@ -121,6 +124,7 @@ export class SfuSession {
   }
 
   close() {
+    this.closed = true;
     this.up?.close();
     this.down?.close();
     this.up = this.down = null;
@@ -168,20 +172,25 @@ export class SfuSession {
 
   async subscribe(frame) {
     if (!this.down) this.down = this.downstream();
-    const before = new Set([...this.mids.values()].filter((s) => s.active).map((s) => s.user_id));
+    const before = this.activeUsers();
     this.mids.clear();
     for (const s of frame.streams || []) this.mids.set(String(s.mid), s);
     await this.down.setRemoteDescription({ type: 'offer', sdp: frame.sdp });
     const answer = await this.down.createAnswer();
     await this.down.setLocalDescription(answer);
     this.send({ type: 'sfu-subscribe-answer', sdp: answer.sdp });
-    const now = new Set([...this.mids.values()].filter((s) => s.active).map((s) => s.user_id));
+    const now = this.activeUsers();
     for (const userId of before) if (!now.has(userId)) this.gone(userId);
     // A transceiver reused for another user fires no new track event.
     for (const t of this.down.getTransceivers()) {
       const s = this.mids.get(String(t.mid));
       if (s && s.active && t.receiver.track) this.track(t.mid, t.receiver.track);
     }
+  }
+
+  // The users whose streams the downstream offer carries now.
+  activeUsers() {
+    return new Set([...this.mids.values()].filter((s) => s.active).map((s) => s.user_id));
   }
 
   // A remote track into its user's streams: the camera into `streams`, a
