@@ -4,12 +4,11 @@ three nodes behind haproxy is tests/cluster)."""
 import asyncio
 import json
 import socket
-import time
 
 import websockets
 
 import procstat
-from conftest import free_port
+from conftest import free_port, wait_for
 
 
 def host_name():
@@ -17,14 +16,14 @@ def host_name():
 
 
 def wait_row(stack, name, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def beating():
         rows = stack.sql("SELECT signaling_url, seen_at + dead_after > now() FROM nodes "
                          "WHERE node_id = %s", name)
-        if rows and rows[0][1] == "t":
-            return rows[0]
-        time.sleep(0.1)
-    raise AssertionError(f"node {name} never beat")
+        return rows[0] if rows and rows[0][1] == "t" else None
+
+    row = wait_for(beating, timeout)
+    assert row, f"node {name} never beat"
+    return row
 
 
 def started(stack, host):
