@@ -10,7 +10,8 @@
 //   await sfu.publish(stream);          // after `joined` says "media": "sfu"
 //
 // onTrack(userId, track, stream) fires for each remote track; onGone(userId)
-// when a user's streams leave the downstream connection. sfu.streams maps a
+// when a user's streams leave the downstream connection; onState(state) when
+// the downstream connection's state changes. sfu.streams maps a
 // user_id to the MediaStream of their camera and microphone, sfu.screens to
 // one of their screen and microphone (a stream the server marks `screen`).
 // sfu.share(track) sends a screen beside the camera (its own m-line, named
