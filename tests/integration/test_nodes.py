@@ -9,6 +9,7 @@ import websockets
 
 import procstat
 from conftest import free_port, wait_for
+from test_signaling import meeting_body
 
 
 def host_name():
@@ -27,9 +28,7 @@ def wait_row(stack, name, timeout=15):
 
 
 def started(stack, host):
-    body = {"title": "nodes", "start_time": "2030-05-01T10:00:00Z",
-            "end_time": "2030-05-01T11:00:00Z", "max_participants": 10, "meeting_type": "video"}
-    r = stack.api("POST", "/meetings", token=host["token"], json=body)
+    r = stack.api("POST", "/meetings", token=host["token"], json=meeting_body(title="nodes"))
     assert r.status_code == 201, r.text
     mid = r.json()["data"]["meeting_id"]
     r = stack.api("POST", f"/meetings/{mid}/start", token=host["token"])
