@@ -230,21 +230,28 @@ export class SfuSession {
     this.mids.clear();
   }
 
+  // The downstream connection's inbound-rtp reports, each with the stream
+  // ({user_id, kind, active, screen}) its mid carries.
+  async inbound() {
+    if (!this.down) return [];
+    const out = [];
+    (await this.down.getStats()).forEach((r) => {
+      const s = r.type === 'inbound-rtp' && r.mid !== undefined && this.mids.get(String(r.mid));
+      if (s) out.push([s, r]);
+    });
+    return out;
+  }
+
   // Per remote user, what the downstream connection receives: {user_id:
   // {video: {framesDecoded}, audio: {packetsReceived, audioLevel}}}.
   async receiving() {
     const out = {};
-    if (!this.down) return out;
-    const stats = await this.down.getStats();
-    stats.forEach((r) => {
-      if (r.type !== 'inbound-rtp' || r.mid === undefined) return;
-      const s = this.mids.get(String(r.mid));
-      if (!s) return;
+    for (const [s, r] of await this.inbound()) {
       const entry = out[s.user_id] || (out[s.user_id] = {});
       entry[r.kind] = r.kind === 'video'
         ? { framesDecoded: r.framesDecoded || 0 }
         : { packetsReceived: r.packetsReceived || 0, audioLevel: r.audioLevel || 0 };
-    });
+    }
     return out;
   }
 
@@ -252,11 +259,9 @@ export class SfuSession {
   // (web/js/mesh.js), so a page reads both the same way.
   async stats() {
     const out = {};
-    if (!this.down) return out;
-    const state = this.down.connectionState;
-    (await this.down.getStats()).forEach((r) => {
-      const s = r.type === 'inbound-rtp' && r.mid !== undefined && this.mids.get(String(r.mid));
-      if (!s || !s.active) return;
+    const state = this.down?.connectionState;
+    for (const [s, r] of await this.inbound()) {
+      if (!s.active) continue;
       const e = out[s.user_id] || (out[s.user_id] = { connectionState: state, framesDecoded: 0,
         bytesReceived: 0, screenFramesDecoded: 0, audioPacketsReceived: 0, audioEnergy: 0,
         audioLevel: 0 });
@@ -270,7 +275,7 @@ export class SfuSession {
         e.audioEnergy += r.totalAudioEnergy || 0;
         e.audioLevel = Math.max(e.audioLevel, r.audioLevel || 0);
       }
-    });
+    }
     return out;
   }
 }
