@@ -10,7 +10,8 @@
 //   await sfu.publish(stream);          // after `joined` says "media": "sfu"
 //
 // onTrack(userId, track, stream) fires for each remote track; onGone(userId)
-// when a user's streams leave the downstream connection. sfu.streams maps a
+// when a user's streams leave the downstream connection; onState(state) when
+// the downstream connection's state changes. sfu.streams maps a
 // user_id to the MediaStream of their camera and microphone, sfu.screens to
 // one of their screen and microphone (a stream the server marks `screen`).
 // sfu.share(track) sends a screen beside the camera (its own m-line, named
@@ -34,6 +35,7 @@ export class SfuSession {
     this.screen = null;           // the screen track we send, if any
     this.screenSender = null;
     this.queue = Promise.resolve();
+    this.closed = false;          // after close(), queued frames and actions do nothing
   }
 
   // Sends the stream's tracks upstream (again, after sfu-reset), and the
@@ -99,9 +101,11 @@ export class SfuSession {
   }
 
   // Runs fn after the frames and actions before it (an answer must not meet
-  // a newer offer than its own).
+  // a newer offer than its own), unless the session closed meanwhile (a
+  // queued sfu-offer would open a connection nobody closes).
   inTurn(what, fn) {
-    this.queue = this.queue.then(fn).catch((err) => console.error(`sfu: ${what}: ${err}`));
+    this.queue = this.queue.then(() => (this.closed ? undefined : fn()))
+      .catch((err) => console.error(`sfu: ${what}: ${err}`));
     return this.queue;
   }
 
@@ -121,6 +125,7 @@ export class SfuSession {
   }
 
   close() {
+    this.closed = true;
     this.up?.close();
     this.down?.close();
     this.up = this.down = null;
@@ -168,20 +173,25 @@ export class SfuSession {
 
   async subscribe(frame) {
     if (!this.down) this.down = this.downstream();
-    const before = new Set([...this.mids.values()].filter((s) => s.active).map((s) => s.user_id));
+    const before = this.activeUsers();
     this.mids.clear();
     for (const s of frame.streams || []) this.mids.set(String(s.mid), s);
     await this.down.setRemoteDescription({ type: 'offer', sdp: frame.sdp });
     const answer = await this.down.createAnswer();
     await this.down.setLocalDescription(answer);
     this.send({ type: 'sfu-subscribe-answer', sdp: answer.sdp });
-    const now = new Set([...this.mids.values()].filter((s) => s.active).map((s) => s.user_id));
+    const now = this.activeUsers();
     for (const userId of before) if (!now.has(userId)) this.gone(userId);
     // A transceiver reused for another user fires no new track event.
     for (const t of this.down.getTransceivers()) {
       const s = this.mids.get(String(t.mid));
       if (s && s.active && t.receiver.track) this.track(t.mid, t.receiver.track);
     }
+  }
+
+  // The users whose streams the downstream offer carries now.
+  activeUsers() {
+    return new Set([...this.mids.values()].filter((s) => s.active).map((s) => s.user_id));
   }
 
   // A remote track into its user's streams: the camera into `streams`, a
@@ -220,21 +230,28 @@ export class SfuSession {
     this.mids.clear();
   }
 
+  // The downstream connection's inbound-rtp reports, each with the stream
+  // ({user_id, kind, active, screen}) its mid carries.
+  async inbound() {
+    if (!this.down) return [];
+    const out = [];
+    (await this.down.getStats()).forEach((r) => {
+      const s = r.type === 'inbound-rtp' && r.mid !== undefined && this.mids.get(String(r.mid));
+      if (s) out.push([s, r]);
+    });
+    return out;
+  }
+
   // Per remote user, what the downstream connection receives: {user_id:
   // {video: {framesDecoded}, audio: {packetsReceived, audioLevel}}}.
   async receiving() {
     const out = {};
-    if (!this.down) return out;
-    const stats = await this.down.getStats();
-    stats.forEach((r) => {
-      if (r.type !== 'inbound-rtp' || r.mid === undefined) return;
-      const s = this.mids.get(String(r.mid));
-      if (!s) return;
+    for (const [s, r] of await this.inbound()) {
       const entry = out[s.user_id] || (out[s.user_id] = {});
       entry[r.kind] = r.kind === 'video'
         ? { framesDecoded: r.framesDecoded || 0 }
         : { packetsReceived: r.packetsReceived || 0, audioLevel: r.audioLevel || 0 };
-    });
+    }
     return out;
   }
 
@@ -242,11 +259,9 @@ export class SfuSession {
   // (web/js/mesh.js), so a page reads both the same way.
   async stats() {
     const out = {};
-    if (!this.down) return out;
-    const state = this.down.connectionState;
-    (await this.down.getStats()).forEach((r) => {
-      const s = r.type === 'inbound-rtp' && r.mid !== undefined && this.mids.get(String(r.mid));
-      if (!s || !s.active) return;
+    const state = this.down?.connectionState;
+    for (const [s, r] of await this.inbound()) {
+      if (!s.active) continue;
       const e = out[s.user_id] || (out[s.user_id] = { connectionState: state, framesDecoded: 0,
         bytesReceived: 0, screenFramesDecoded: 0, audioPacketsReceived: 0, audioEnergy: 0,
         audioLevel: 0 });
@@ -260,7 +275,7 @@ export class SfuSession {
         e.audioEnergy += r.totalAudioEnergy || 0;
         e.audioLevel = Math.max(e.audioLevel, r.audioLevel || 0);
       }
-    });
+    }
     return out;
   }
 }

@@ -7,17 +7,14 @@
 // web/js/call.js and web/sfu.js. Run inside the network namespace of
 // tests/e2e/sfu.sh.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
-import { ROOT, Stack, freePort } from './stack.mjs';
+import { STACK, Stack, freePort, sh, sleep } from './stack.mjs';
 
-const run = promisify(execFile);
-const STACK = path.join(ROOT, 'scripts', 'stack.sh');
-const HTTPD = '/usr/sbin/apache2';
+export { sleep };
 const JANUS_IP = '10.99.0.1';
 export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -26,8 +23,6 @@ export const CHROMIUM_ARGS = [
   '--autoplay-policy=no-user-gesture-required',
   '--auto-select-desktop-capture-source=Entire screen',
 ];
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Debian's Chromium, headless, with the fake camera and microphone.
 export const launchChromium = () => chromium.launch({
@@ -42,14 +37,6 @@ export async function stopAll({ browser, stack, janus }) {
 }
 let serial = 0;
 export const unique = (p) => `${p}${process.pid}_${++serial}_${Date.now() % 100000}`;
-
-async function sh(cmd, args, env = {}) {
-  try {
-    return await run(cmd, args.map(String), { cwd: ROOT, env: { ...process.env, ...env } });
-  } catch (err) {
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${err.stderr || err.message}`);
-  }
-}
 
 function listening(port) {
   return new Promise((resolve) => {
@@ -93,22 +80,9 @@ export class Janus {
 // The e2e stack with MeetingMediaServer (and `more` lines, or a function of
 // the stack giving them once its ports are chosen) added to its configuration.
 export class SfuStack extends Stack {
-  async start(janus, more = '') {
-    [this.pgPort, this.port, this.sigPort] =
-      await Promise.all([freePort(), freePort(), freePort()]);
-    this.url = `http://127.0.0.1:${this.port}`;
-    await sh(STACK, ['pg-start', this.pgDir, this.pgPort]);
-    this.pgStarted = true;
-    await sh(STACK, ['migrate', this.pgPort]);
-    mkdirSync(this.state, { recursive: true, mode: 0o755 });
-    chmodSync(this.state, 0o755);
-    const extra = path.join(this.state, 'extra.conf');
-    writeFileSync(extra, 'MeetingBcryptCost 4\nMeetingRateLimit * 1000000/min\n'
-      + `MeetingMediaServer ws://127.0.0.1:${janus.port} ${janus.secretFile}\n`
-      + (typeof more === 'function' ? more(this) : more));
-    await sh(STACK, ['render', this.state, this.port, this.pgPort, this.sigPort, extra]);
-    await sh(HTTPD, ['-f', this.conf, '-k', 'start']);
-    await this.waitUp();
+  start(janus, more = '') {
+    const media = `MeetingMediaServer ws://127.0.0.1:${janus.port} ${janus.secretFile}\n`;
+    return super.start((s) => media + (typeof more === 'function' ? more(s) : more));
   }
 }
 

@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, Janus, SfuStack, meeting, openClient, receiving, sleep,
+import { Janus, SfuStack, launchChromium, meeting, openClient, receiving, sleep, stopAll,
   user as newUser } from './sfu-stack.mjs';
 import { SHOTS } from './stack.mjs';
 
@@ -29,16 +28,10 @@ before(async () => {
   await janus.start();
   stack = new SfuStack();
   await stack.start(janus);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
-  });
+  browser = await launchChromium();
 });
 
-after(async () => {
-  await browser?.close().catch(() => {});
-  await stack?.stop();
-  janus?.stop();
-});
+after(() => stopAll({ browser, stack, janus }));
 
 // Per page: the users whose camera video it has decoded frames of.
 async function decoding(pages) {

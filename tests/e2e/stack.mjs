@@ -19,7 +19,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 // run leaves the tree clean; MM_SCREENSHOTS=docs/screenshots refreshes the
 // README's pictures.
 export const SHOTS = path.resolve(ROOT, process.env.MM_SCREENSHOTS || 'build/screenshots');
-const STACK = path.join(ROOT, 'scripts', 'stack.sh');
+export const STACK = path.join(ROOT, 'scripts', 'stack.sh');
 const HTTPD = '/usr/sbin/apache2';
 
 // Cheap bcrypt and rate limits out of the way, as in the integration tests.
@@ -39,15 +39,17 @@ export function freePort() {
   });
 }
 
-async function sh(...args) {
+// Runs cmd in ROOT (with `env` added to the environment); its failure says
+// what failed and its stderr.
+export async function sh(cmd, args, env = {}) {
   try {
-    return await run(args[0], args.slice(1).map(String), { cwd: ROOT });
+    return await run(cmd, args.map(String), { cwd: ROOT, env: { ...process.env, ...env } });
   } catch (err) {
-    throw new Error(`${args.join(' ')} failed: ${err.stderr || err.message}`);
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${err.stderr || err.message}`);
   }
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Stack {
   constructor() {
@@ -61,24 +63,26 @@ export class Stack {
     this.pgStarted = false;
   }
 
-  async start() {
+  // `more`: configuration lines added to TEST_CONF, or a function of the
+  // stack giving them once its ports are chosen.
+  async start(more = '') {
     [this.pgPort, this.port, this.sigPort] =
       await Promise.all([freePort(), freePort(), freePort()]);
     this.url = `http://127.0.0.1:${this.port}`;
-    await sh(STACK, 'pg-start', this.pgDir, this.pgPort);
+    await sh(STACK, ['pg-start', this.pgDir, this.pgPort]);
     this.pgStarted = true;
-    await sh(STACK, 'migrate', this.pgPort);
+    await sh(STACK, ['migrate', this.pgPort]);
 
     mkdirSync(this.state, { recursive: true, mode: 0o755 });
     chmodSync(this.state, 0o755);
     const extra = path.join(this.state, 'extra.conf');
-    writeFileSync(extra, TEST_CONF);
-    await sh(STACK, 'render', this.state, this.port, this.pgPort, this.sigPort, extra);
+    writeFileSync(extra, TEST_CONF + (typeof more === 'function' ? more(this) : more));
+    await sh(STACK, ['render', this.state, this.port, this.pgPort, this.sigPort, extra]);
     if (!existsSync(path.join(this.state, 'htdocs', 'index.html'))) {
       throw new Error('web/ was not copied to the DocumentRoot');
     }
 
-    await sh(HTTPD, '-f', this.conf, '-k', 'start');
+    await sh(HTTPD, ['-f', this.conf, '-k', 'start']);
     await this.waitUp();
   }
 
@@ -113,14 +117,14 @@ export class Stack {
   async stop() {
     const pid = this.httpdPid();
     if (existsSync(this.conf) && pid) {
-      await sh(HTTPD, '-f', this.conf, '-k', 'stop').catch(() => {});
+      await sh(HTTPD, ['-f', this.conf, '-k', 'stop']).catch(() => {});
       for (let i = 0; i < 300; i++) {
         try { process.kill(pid, 0); } catch { break; }
         await sleep(50);
       }
     }
     if (this.pgStarted) {
-      await sh(STACK, 'pg-stop', this.pgDir).catch(() => {});
+      await sh(STACK, ['pg-stop', this.pgDir]).catch(() => {});
       this.pgStarted = false;
     }
     if (this.ownBase) rmSync(this.base, { recursive: true, force: true });

@@ -54,6 +54,16 @@ def unique(prefix="u"):
     return f"{prefix}{os.getpid()}_{next(_counter)}_{int(time.time() * 1000) % 100000}"
 
 
+def wait_for(cond, timeout, step=0.1):
+    """Polls cond() until true or timeout; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
 def run(*args, **kw):
     return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True,
                           **kw)

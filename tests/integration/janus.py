@@ -104,16 +104,6 @@ def sync(coro):
         return ex.submit(asyncio.run, coro).result()
 
 
-def wait_for(cond, timeout, step=0.1):
-    """Polls cond() until true or timeout; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
-
-
 # A WebRTC offer as a browser would send it (audio + video, sendonly). Janus
 # answers it even on loopback, where it gathers no candidates: enough for the
 # signaling, not for media (the browser test does media).

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from conftest import HTTPD, Stack
+from conftest import HTTPD, Stack, wait_for
 from envelopes import assert_error
 
 
@@ -182,10 +182,8 @@ def test_a_change_behind_its_back_shows_within_the_lifetime(make_stack):
     mid = create(s, host)
     cached(s, host, mid)
     s.sql("UPDATE meetings SET title = 'elsewhere' WHERE meeting_id = %s", mid)
-    deadline = time.monotonic() + 5
-    while detail(s, host, mid).json()["data"]["title"] != "elsewhere":
-        assert time.monotonic() < deadline, "still stale 5 s after a 1 s lifetime"
-        time.sleep(0.1)
+    assert wait_for(lambda: detail(s, host, mid).json()["data"]["title"] == "elsewhere", 5), \
+        "still stale 5 s after a 1 s lifetime"
 
 
 def test_off_reads_the_database_every_time(make_stack):

@@ -4,12 +4,12 @@ three nodes behind haproxy is tests/cluster)."""
 import asyncio
 import json
 import socket
-import time
 
 import websockets
 
 import procstat
-from conftest import free_port
+from conftest import free_port, wait_for
+from test_signaling import meeting_body
 
 
 def host_name():
@@ -17,20 +17,18 @@ def host_name():
 
 
 def wait_row(stack, name, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def beating():
         rows = stack.sql("SELECT signaling_url, seen_at + dead_after > now() FROM nodes "
                          "WHERE node_id = %s", name)
-        if rows and rows[0][1] == "t":
-            return rows[0]
-        time.sleep(0.1)
-    raise AssertionError(f"node {name} never beat")
+        return rows[0] if rows and rows[0][1] == "t" else None
+
+    row = wait_for(beating, timeout)
+    assert row, f"node {name} never beat"
+    return row
 
 
 def started(stack, host):
-    body = {"title": "nodes", "start_time": "2030-05-01T10:00:00Z",
-            "end_time": "2030-05-01T11:00:00Z", "max_participants": 10, "meeting_type": "video"}
-    r = stack.api("POST", "/meetings", token=host["token"], json=body)
+    r = stack.api("POST", "/meetings", token=host["token"], json=meeting_body(title="nodes"))
     assert r.status_code == 201, r.text
     mid = r.json()["data"]["meeting_id"]
     r = stack.api("POST", f"/meetings/{mid}/start", token=host["token"])

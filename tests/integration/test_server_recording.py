@@ -20,7 +20,7 @@ import requests
 
 import mjr
 import procstat
-from conftest import HTTPD, ROOT, Postgres, Stack, run, unique
+from conftest import HTTPD, ROOT, Postgres, Stack, run, unique, wait_for
 
 WORKER = ROOT / "build" / "recworker"
 EXTRA = "MeetingServerRecording On\nMeetingRecordingMinFree 0\n"
@@ -150,13 +150,18 @@ def probe(path):
     return out
 
 
+def gray_frame(path, at):
+    """The frame at `at` seconds, one byte of gray per pixel."""
+    return subprocess.run(["ffmpeg", "-v", "error", "-ss", str(at), "-i", str(path),
+                           "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                          capture_output=True, check=True, timeout=60).stdout
+
+
 def tiles_with_picture(path, at):
     """How many tiles of the 2x2 grid hold a picture (not one flat colour)
     in the frame at `at` seconds."""
     w, h = GRID
-    gray = subprocess.run(["ffmpeg", "-v", "error", "-ss", str(at), "-i", str(path),
-                           "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-                          capture_output=True, check=True, timeout=60).stdout
+    gray = gray_frame(path, at)
     assert len(gray) == w * h
     count = 0
     for ty in range(2):
@@ -173,9 +178,7 @@ def picture_box(path, at):
     """(left, top, right, bottom) of what is not black in the frame at `at`
     seconds: where the grid put its pictures."""
     w, h = GRID
-    gray = subprocess.run(["ffmpeg", "-v", "error", "-ss", str(at), "-i", str(path),
-                           "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-                          capture_output=True, check=True, timeout=60).stdout
+    gray = gray_frame(path, at)
     xs = [x for x in range(0, w, 4) if any(gray[y * w + x] > 24 for y in range(0, h, 4))]
     ys = [y for y in range(0, h, 4) if any(gray[y * w + x] > 24 for x in range(0, w, 4))]
     return (xs[0], ys[0], xs[-1] + 4, ys[-1] + 4) if xs else None
@@ -187,13 +190,10 @@ def near(box, want, slack=12):
 
 def ffmpeg_child(worker, timeout=60):
     """Waits until the worker runs ffmpeg; its pid."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for pid, comm in procstat.children(worker.proc.pid):
-            if comm == "ffmpeg":
-                return pid
-        time.sleep(0.05)
-    raise AssertionError("the worker never ran ffmpeg:\n" + worker.text())
+    pid = wait_for(lambda: next((pid for pid, comm in procstat.children(worker.proc.pid)
+                                 if comm == "ffmpeg"), None), timeout, 0.05)
+    assert pid, "the worker never ran ffmpeg:\n" + worker.text()
+    return pid
 
 
 def download(stack, url, dest):
@@ -303,9 +303,7 @@ def test_worker_killed_mid_ffmpeg_then_restarted(rec_stack, workers):
     w.proc.kill()
     w.proc.wait(10)
     # Its encoder dies with it (PR_SET_PDEATHSIG) instead of writing on.
-    deadline = time.time() + 10
-    while time.time() < deadline and procstat.cmdline(enc):
-        time.sleep(0.1)
+    wait_for(lambda: not procstat.cmdline(enc), 10)
     assert not procstat.cmdline(enc)
     assert item(rec_stack, host, mid, rid)["status"] == "processing"
     workers()
@@ -414,15 +412,11 @@ def test_httpd_supervises_the_worker(workdir, rec_pg):
                                        '--settle 1 --poll 1\n')
     s.start()
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline and not supervised_workers(s):
-            time.sleep(0.2)
+        wait_for(lambda: supervised_workers(s), 20, 0.2)
         first = supervised_workers(s)
         assert len(first) == 1
         os.kill(first[0], signal.SIGKILL)
-        deadline = time.time() + 30
-        while time.time() < deadline and supervised_workers(s) in ([], first):
-            time.sleep(0.2)
+        wait_for(lambda: supervised_workers(s) not in ([], first), 30, 0.2)
         again = supervised_workers(s)
         assert len(again) == 1 and again != first
         host, mid = recording_meeting(s)
@@ -431,9 +425,7 @@ def test_httpd_supervises_the_worker(workdir, rec_pg):
         assert it["size"] > 0
     finally:
         s.stop()
-    deadline = time.time() + 20
-    while time.time() < deadline and supervised_workers(s):
-        time.sleep(0.2)
+    wait_for(lambda: not supervised_workers(s), 20, 0.2)
     assert supervised_workers(s) == []
 
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from janus import Janus, Listener, offer_sdp, sync, wait_for
+from conftest import Stack, wait_for
+from janus import Janus, Listener, offer_sdp, sync
 from test_signaling import Peer, Room, aio, enter, meeting_body, ok
 
 
@@ -23,7 +24,6 @@ def janus(workdir):
 
 @pytest.fixture(scope="module")
 def sfu_stack(workdir, pg, janus):
-    from conftest import Stack
     s = Stack(workdir, pg, janus.directive())
     s.start()
     yield s

@@ -9,7 +9,8 @@ import asyncio
 
 import pytest
 
-from janus import sync, wait_for
+from conftest import Stack, wait_for
+from janus import sync
 from test_sfu import janus, publish  # noqa: F401 (janus: the module's Janus fixture)
 from test_signaling import Room, aio, enter, ok
 
@@ -18,7 +19,6 @@ EXTRA = "MeetingServerRecording On\nMeetingRecordingMinFree 0\n"
 
 @pytest.fixture(scope="module")
 def rec_sfu_stack(workdir, pg, janus):
-    from conftest import Stack
     s = Stack(workdir, pg, janus.directive() + EXTRA)
     s.start()
     yield s

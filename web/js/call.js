@@ -44,8 +44,7 @@ export class Call extends EventTarget {
     this.mesh = new Mesh((f) => this.sig.send(f), () => this.emit('members'));
     this.mesh.stream = stream;
     this.mesh.video = stream.getVideoTracks()[0] || null;
-    this.media = 'mesh';                   // what `joined` said: mesh | sfu
-    this.sfu = null;                       // the SfuSession once media is "sfu"
+    this.sfu = null;                       // the SfuSession while `joined` says "media": "sfu"
     this.applyLocalTracks();
   }
 
@@ -81,7 +80,6 @@ export class Call extends EventTarget {
     const body = this.password ? { password: this.password } : undefined;
     const { status, data } = await request('POST', `/meetings/${this.meetingId}/join`, body);
     this.mesh.iceServers = data.ice_servers || [];
-    this.iceServers = this.mesh.iceServers;
     if (status === 202) this.setPhase('waiting');
     this.sig.connect(data.room_url);
     return status;
@@ -163,7 +161,7 @@ export class Call extends EventTarget {
       case 'joined': await this.onJoined(f); break;
       case 'user-joined':
         this.upsert(f);
-        if (this.media === 'mesh') this.mesh.peerFor(f.user_id);   // their offer follows
+        if (!this.sfu) this.mesh.peerFor(f.user_id);   // their offer follows
         this.sendMediaState();          // so the newcomer knows our state
         this.emit('members');
         break;
@@ -219,11 +217,11 @@ export class Call extends EventTarget {
       this.setMic(false, false);
       this.notice('You joined muted: the host mutes everyone on arrival.');
     }
-    this.media = f.media === 'sfu' ? 'sfu' : 'mesh';
     for (const p of f.participants || []) this.upsert(p);
-    if (this.media === 'sfu') {
+    if (f.media === 'sfu') {
       this.startSfu();
     } else {
+      this.stopSfu();
       for (const p of f.participants || []) {
         if (this.mesh.needsOffer(p.user_id)) await this.mesh.offerTo(p.user_id);
       }
@@ -235,15 +233,28 @@ export class Call extends EventTarget {
 
   // Media through the server: our camera and microphone (and screen) up,
   // everyone else's down. On a new socket (a reconnect) both start over:
-  // the server's media session went with the old socket.
+  // the server's media session went with the old socket. The mesh's peer
+  // connections (of a socket that said mesh) carry nothing any more.
   startSfu() {
+    this.mesh.closeAll();
     if (!this.sfu) {
       const changed = () => this.emit('members');
       this.sfu = new SfuSession((frame) => this.sig.send(frame), {
-        iceServers: this.iceServers || [], onTrack: changed, onGone: changed, onState: changed });
+        onTrack: changed, onGone: changed, onState: changed });
       if (this.screenTrack) this.sfu.screen = this.screenTrack;
     }
+    // This join's ICE servers: TURN credentials of an earlier one may have expired.
+    this.sfu.config.iceServers = this.mesh.iceServers;
     this.sfu.start(this.stream);
+  }
+
+  // A socket that says mesh (a reconnect that landed on a node without an
+  // SFU): the SFU's connections go, and the mesh sends the screen if shared.
+  stopSfu() {
+    if (!this.sfu) return;
+    this.sfu.close();
+    this.sfu = null;
+    this.mesh.video = this.screenTrack || this.stream.getVideoTracks()[0] || null;
   }
 
   onError(f) {

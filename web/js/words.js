@@ -60,4 +60,10 @@ export const CLOSE_WORDS = {
 export const SIGNAL_ERRORS = {
   SCREEN_SHARE_DISABLED: 'Screen sharing is turned off in this meeting.',
   RATE_LIMITED: 'You are doing that too fast. Slow down a little.',
+  // Media through the SFU: when the media server is back, signald sends
+  // sfu-reset and the call publishes again by itself (web/sfu.js).
+  SFU_UNAVAILABLE: 'The media server cannot be reached right now. Your audio and video '
+    + 'come back when it does.',
+  SFU_REFUSED: 'The media server could not set up your audio and video. Leave and join '
+    + 'again to retry.',
 };
