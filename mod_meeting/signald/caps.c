@@ -6,13 +6,6 @@
 #include "frames.h"
 #include "util.h"
 
-static const sd_config *cfg;
-
-void sd_caps_init(const sd_config *c)
-{
-    cfg = c;
-}
-
 static int is_loopback(const char *ip)
 {
     return !strncmp(ip, "127.", 4) || !strcmp(ip, "::1") || !strncmp(ip, "::ffff:127.", 11);
@@ -57,10 +50,11 @@ static int replaced_by(const sd_conn *o, const sd_conn *c)
  * once-a-second sweep walks anyway. */
 int sd_caps_check(sd_conn *c)
 {
+    const sd_config *cfg = c->ctx->cfg;
     size_t by_user = 0, by_addr = 0;
     const char *why;
 
-    for (const sd_conn *o = sd_conns_first(); o; o = o->next) {
+    for (const sd_conn *o = sd_conns_first(c->ctx); o; o = o->next) {
         if (o == c || o->state == SD_CONN_CLOSING || replaced_by(o, c))
             continue;
         if (o->user_id == c->user_id && o->state != SD_CONN_HANDSHAKE)

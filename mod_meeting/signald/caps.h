@@ -11,12 +11,9 @@
 
 #include <libwebsockets.h>
 
-#include "options.h"
 #include "conn.h"
 
 #define SD_CLOSE_TOO_MANY 4430
-
-void sd_caps_init(const sd_config *cfg);
 
 /* Notes the client's address on c, from the upgrade request: the last
  * X-Forwarded-For entry when the peer is a proxy on this machine (httpd's

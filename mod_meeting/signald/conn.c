@@ -17,15 +17,6 @@
  * loop, and no one socket holds the loop for long. */
 #define WRITE_BATCH 16
 
-static const sd_config *cfg;
-static sd_conn *all;
-static size_t nall;
-
-void sd_conns_init(const sd_config *c)
-{
-    cfg = c;
-}
-
 sd_buf *sd_buf_new(size_t len)
 {
     sd_buf *b = malloc(sizeof(*b) + LWS_PRE + len);
@@ -67,9 +58,9 @@ static void drop_queue(sd_conn *c)
     c->out_count = c->out_bytes = 0;
 }
 
-const sd_conn *sd_conns_first(void)
+const sd_conn *sd_conns_first(const sd_ctx *ctx)
 {
-    return all;
+    return ctx->conns;
 }
 
 void sd_conn_open(sd_conn *c, struct lws *wsi)
@@ -78,10 +69,10 @@ void sd_conn_open(sd_conn *c, struct lws *wsi)
 
     c->wsi = wsi;
     c->opened_us = c->last_seen_us = c->last_ping_us = c->bucket_us = now;
-    c->bucket = cfg->burst;
-    SD_LIST_PUSH(all, c, next, prev);
+    c->bucket = c->ctx->cfg->burst;
+    SD_LIST_PUSH(c->ctx->conns, c, next, prev);
     c->listed = 1;
-    nall++;
+    c->ctx->nconns++;
 }
 
 void sd_conn_closed(sd_conn *c)
@@ -92,9 +83,9 @@ void sd_conn_closed(sd_conn *c)
     c->rx_len = c->rx_cap = 0;
     if (!c->listed)
         return;
-    SD_LIST_UNLINK(all, c, next, prev);
+    SD_LIST_UNLINK(c->ctx->conns, c, next, prev);
     c->listed = 0;
-    nall--;
+    c->ctx->nconns--;
 }
 
 void sd_conn_close(sd_conn *c, int code, const char *reason)
@@ -209,6 +200,7 @@ long long sd_conn_last_alive(const sd_conn *c)
 
 int sd_conn_take_token(sd_conn *c)
 {
+    const sd_config *cfg = c->ctx->cfg;
     long long now = sd_mono_us();
 
     c->bucket += (double)(now - c->bucket_us) * cfg->rate / SD_US;
@@ -223,6 +215,8 @@ int sd_conn_take_token(sd_conn *c)
 
 static void sweep_one(sd_conn *c, long long now)
 {
+    const sd_config *cfg = c->ctx->cfg;
+
     if (c->close_code) {
         if (now - c->close_at_us > CLOSE_GRACE_US) {
             c->timed_out = 1;
@@ -244,20 +238,20 @@ static void sweep_one(sd_conn *c, long long now)
     }
 }
 
-void sd_conns_sweep(long long now_us)
+void sd_conns_sweep(sd_ctx *ctx, long long now_us)
 {
-    for (sd_conn *c = all; c; c = c->next)
+    for (sd_conn *c = ctx->conns; c; c = c->next)
         sweep_one(c, now_us);
 }
 
-size_t sd_conns_close_all(int code, const char *reason)
+size_t sd_conns_close_all(sd_ctx *ctx, int code, const char *reason)
 {
-    for (sd_conn *c = all; c; c = c->next)
+    for (sd_conn *c = ctx->conns; c; c = c->next)
         sd_conn_close(c, code, reason);
-    return nall;
+    return ctx->nconns;
 }
 
-size_t sd_conns_count(void)
+size_t sd_conns_count(const sd_ctx *ctx)
 {
-    return nall;
+    return ctx->nconns;
 }

@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
-#include "options.h"
+#include "context.h"
 
 /* A serialised frame, shared by every socket a broadcast goes to. */
 typedef struct {
@@ -51,6 +51,7 @@ struct sd_leave;
 struct sd_sfu_peer;
 
 typedef struct sd_conn {
+    sd_ctx *ctx; /* set by the first callback, before the upgrade */
     struct lws *wsi;
     sd_conn_state state;
     long long meeting_id, user_id;
@@ -79,9 +80,7 @@ typedef struct sd_conn {
     struct sd_conn *next, *prev; /* every open socket, for the sweep */
 } sd_conn;
 
-void sd_conns_init(const sd_config *cfg);
-
-/* The socket is upgraded: start its clocks and list it. */
+/* The socket is upgraded: start its clocks and list it in c->ctx. */
 void sd_conn_open(sd_conn *c, struct lws *wsi);
 
 /* The socket is gone: free what it holds. */
@@ -109,13 +108,13 @@ long long sd_conn_last_alive(const sd_conn *c);
 int sd_conn_take_token(sd_conn *c);
 
 /* Once a second: pings due, idle sockets, closes that never got out. */
-void sd_conns_sweep(long long now_us);
+void sd_conns_sweep(sd_ctx *ctx, long long now_us);
 
 /* Shutdown: closes every socket with code. Returns how many are still open. */
-size_t sd_conns_close_all(int code, const char *reason);
-size_t sd_conns_count(void);
+size_t sd_conns_close_all(sd_ctx *ctx, int code, const char *reason);
+size_t sd_conns_count(const sd_ctx *ctx);
 
 /* The first of every open socket; ->next walks the rest. */
-const sd_conn *sd_conns_first(void);
+const sd_conn *sd_conns_first(const sd_ctx *ctx);
 
 #endif

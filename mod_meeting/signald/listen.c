@@ -9,20 +9,23 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "context.h"
 #include "util.h"
 
 /* Connections accepted per wake-up, so a flood cannot starve the loop. */
 #define ACCEPT_BATCH 64
 
-static struct lws_context *ctx;
-static struct lws_vhost *vhost;
-static struct lws *listener;
-static lws_sorted_usec_list_t resume_sul;
-static int paused_for_good;
+struct sd_listen {
+    sd_ctx *ctx;
+    struct lws *listener;
+    lws_sorted_usec_list_t resume_sul;
+    int paused_for_good;
+};
 
 int sd_listen_address(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len)
 {
@@ -84,21 +87,22 @@ int sd_listen_open(const char *host, int port)
 
 static void resume(lws_sorted_usec_list_t *sul)
 {
-    (void)sul;
-    if (listener && !paused_for_good)
-        lws_rx_flow_control(listener, 1);
+    struct sd_listen *l = lws_container_of(sul, struct sd_listen, resume_sul);
+
+    if (l->listener && !l->paused_for_good)
+        lws_rx_flow_control(l->listener, 1);
 }
 
 /* Out of descriptors: the pending connection stays readable, so stop
  * listening for a second rather than spin on it. */
-static void pause_accepting(int err)
+static void pause_accepting(struct sd_listen *l, int err)
 {
     sd_log("error", "MM3012: cannot accept connections: %s; pausing for a second", strerror(err));
-    lws_rx_flow_control(listener, 0);
-    lws_sul_schedule(ctx, 0, &resume_sul, resume, SD_US);
+    lws_rx_flow_control(l->listener, 0);
+    lws_sul_schedule(l->ctx->lws, 0, &l->resume_sul, resume, SD_US);
 }
 
-static void accept_some(int lfd)
+static void accept_some(struct sd_listen *l, int lfd)
 {
     int one = 1;
 
@@ -109,7 +113,7 @@ static void accept_some(int lfd)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                pause_accepting(errno);
+                pause_accepting(l, errno);
             return;
         }
         /* Frames are small and each is wanted at once: no Nagle delay
@@ -117,7 +121,7 @@ static void accept_some(int lfd)
          * itself, not on adopted ones). */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         /* On failure lws has closed fd already. */
-        if (!lws_adopt_socket_vhost(vhost, fd))
+        if (!lws_adopt_socket_vhost(l->ctx->vhost, fd))
             sd_log("error", "MM3013: cannot hand a new connection to the event loop");
     }
 }
@@ -125,16 +129,20 @@ static void accept_some(int lfd)
 int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                            size_t len)
 {
+    sd_ctx *ctx = lws_context_user(lws_get_context(wsi));
+    struct sd_listen *l = ctx ? ctx->listen : NULL;
+
     (void)user;
     (void)in;
     (void)len;
     switch (reason) {
     case LWS_CALLBACK_RAW_RX_FILE:
-        accept_some(lws_get_socket_fd(wsi));
+        if (l)
+            accept_some(l, lws_get_socket_fd(wsi));
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
-        if (wsi == listener)
-            listener = NULL;
+        if (l && wsi == l->listener)
+            l->listener = NULL;
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return -1; /* a client naming this protocol gets no WebSocket */
@@ -143,24 +151,32 @@ int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     }
 }
 
-void sd_listen_pause(void)
+void sd_listen_pause(sd_ctx *ctx)
 {
-    paused_for_good = 1;
-    lws_sul_cancel(&resume_sul);
-    if (listener)
-        lws_rx_flow_control(listener, 0);
+    struct sd_listen *l = ctx->listen;
+
+    l->paused_for_good = 1;
+    lws_sul_cancel(&l->resume_sul);
+    if (l->listener)
+        lws_rx_flow_control(l->listener, 0);
 }
 
-int sd_listen_start(struct lws_context *context, struct lws_vhost *vh, int fd)
+int sd_listen_start(sd_ctx *ctx, int fd)
 {
+    struct sd_listen *l = calloc(1, sizeof(*l));
     lws_sock_file_fd_type desc;
 
-    ctx = context;
-    vhost = vh;
+    if (!l) {
+        close(fd);
+        sd_log("error", "MM3014: cannot add the listening socket to the event loop");
+        return -1;
+    }
+    l->ctx = ctx;
+    ctx->listen = l;
     desc.filefd = fd;
-    listener =
-        lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, desc, SD_LISTEN_PROTOCOL, NULL);
-    if (!listener) {
+    l->listener = lws_adopt_descriptor_vhost(ctx->vhost, LWS_ADOPT_RAW_FILE_DESC, desc,
+                                             SD_LISTEN_PROTOCOL, NULL);
+    if (!l->listener) {
         sd_log("error", "MM3014: cannot add the listening socket to the event loop");
         return -1;
     }

@@ -13,6 +13,9 @@
 
 #include <libwebsockets.h>
 
+/* Not context.h: options.c checks --listen with this header. */
+struct sd_ctx;
+
 /* The vhost protocol the listening socket is bound to. */
 #define SD_LISTEN_PROTOCOL "mm-listen"
 
@@ -27,13 +30,14 @@ int sd_listen_address(const char *host, int port, struct sockaddr_storage *sa, s
  * Returns the socket, or -1 after logging why. */
 int sd_listen_open(const char *host, int port);
 
-/* Puts the socket into the event loop: connections are accepted from now on.
- * Returns 0, or -1 (the socket is closed). */
-int sd_listen_start(struct lws_context *ctx, struct lws_vhost *vh, int fd);
+/* Puts the socket into ctx's event loop (ctx->lws, ctx->vhost): connections
+ * are accepted from now on. Returns 0, or -1 (the socket is closed, or out of
+ * memory). */
+int sd_listen_start(struct sd_ctx *ctx, int fd);
 
 /* Shutdown: accepts no more connections (they wait in the backlog, and are
  * refused once signald has exited). */
-void sd_listen_pause(void);
+void sd_listen_pause(struct sd_ctx *ctx);
 
 /* The callback of the SD_LISTEN_PROTOCOL protocol. */
 int sd_listen_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -45,15 +45,19 @@
 /* How long shutdown waits for the close frames to get out. */
 #define SHUTDOWN_S 2.0
 
-static struct ev_loop *loop;
-static struct lws_context *context;
+/* The one global: a signal handler can reach nothing else, and may only set
+ * a volatile sig_atomic_t. */
 static volatile sig_atomic_t early_signal; /* before the loop took over */
-static int stopping;
-static ev_signal sig_term, sig_int;
-static ev_prepare stop_when_closed;
-static ev_timer stop_deadline;
-static lws_sorted_usec_list_t sweep_sul;
-static const char *status_file; /* --status-file, or NULL */
+
+/* main()'s own part of the context: the shutdown and the sweep. */
+typedef struct {
+    sd_ctx ctx;
+    int stopping;
+    ev_signal sig_term, sig_int; /* their ->data: this daemon */
+    ev_prepare stop_when_closed;
+    ev_timer stop_deadline;
+    lws_sorted_usec_list_t sweep_sul;
+} daemon_state;
 
 /* No validity timer of lws's own: conn.c pings and times out idle sockets
  * itself, once a second for all of them. lws would re-arm a per-socket timer
@@ -89,15 +93,16 @@ static void lws_logger(int level, const char *line)
  * status file. */
 static void sweep(lws_sorted_usec_list_t *sul)
 {
+    daemon_state *d = lws_container_of(sul, daemon_state, sweep_sul);
+    const char *status_file = d->ctx.cfg->status_file;
     long long now = sd_mono_us();
 
-    (void)sul;
-    sd_conns_sweep(now);
+    sd_conns_sweep(&d->ctx, now);
     sd_seats_sweep(now);
     sd_sfu_tick(now);
     if (status_file)
         sd_status_write(status_file);
-    lws_sul_schedule(context, 0, &sweep_sul, sweep, SD_US);
+    lws_sul_schedule(d->ctx.lws, 0, &d->sweep_sul, sweep, SD_US);
 }
 
 static mm_token_key *load_key(const sd_config *cfg)
@@ -124,18 +129,17 @@ static mm_token_key *load_key(const sd_config *cfg)
  * libev plugin (libwebsockets-evlib-ev) on our loop, so signals and timers
  * of our own share it. One vhost that listens on nothing itself: the socket
  * of --listen (listen.c) hands it the connections. */
-static struct lws_vhost *make_loop(void)
+static int make_loop(sd_ctx *ctx)
 {
     struct lws_context_creation_info info;
     void *foreign[1];
-    struct lws_vhost *vh;
 
-    loop = ev_loop_new(EVFLAG_AUTO);
-    if (!loop) {
+    ctx->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!ctx->loop) {
         sd_log("error", "MM3018: cannot create the event loop (libev)");
-        return NULL;
+        return -1;
     }
-    foreign[0] = loop;
+    foreign[0] = ctx->loop;
     memset(&info, 0, sizeof(info));
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_LIBEV;
     info.foreign_loops = foreign;
@@ -143,19 +147,22 @@ static struct lws_vhost *make_loop(void)
     info.uid = -1;
     info.max_http_header_data = MAX_HEADER;
     info.retry_and_idle_policy = &no_validity_timer;
-    context = lws_create_context(&info);
-    if (!context) {
+    info.user = ctx; /* lws_context_user(): how protocol callbacks find it */
+    ctx->lws = lws_create_context(&info);
+    if (!ctx->lws) {
         sd_log("error", "MM3019: cannot create the event loop: libwebsockets without its libev "
                         "plugin (Debian package libwebsockets-evlib-ev)?");
-        return NULL;
+        return -1;
     }
     info.vhost_name = "signald";
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
-    vh = lws_create_vhost(context, &info);
-    if (!vh)
+    ctx->vhost = lws_create_vhost(ctx->lws, &info);
+    if (!ctx->vhost) {
         sd_log("error", "MM3020: cannot create the event loop's vhost");
-    return vh;
+        return -1;
+    }
+    return 0;
 }
 
 /* Until the loop runs, a signal only sets a flag (the loop looks at it
@@ -181,17 +188,19 @@ static void stop_loop(struct ev_loop *l)
 /* Run before the loop would block: every socket closed, nothing to wait for. */
 static void check_closed(struct ev_loop *l, ev_prepare *w, int revents)
 {
-    (void)w;
+    daemon_state *d = w->data;
+
     (void)revents;
-    if (!sd_conns_count())
+    if (!sd_conns_count(&d->ctx))
         stop_loop(l);
 }
 
 static void deadline_passed(struct ev_loop *l, ev_timer *w, int revents)
 {
-    (void)w;
+    daemon_state *d = w->data;
+
     (void)revents;
-    sd_log("info", "MM3021: %zu socket(s) did not close in time", sd_conns_count());
+    sd_log("info", "MM3021: %zu socket(s) did not close in time", sd_conns_count(&d->ctx));
     stop_loop(l);
 }
 
@@ -199,20 +208,22 @@ static void deadline_passed(struct ev_loop *l, ev_timer *w, int revents)
  * client, and let the loop run until they are out or SHUTDOWN_S has passed.
  * Seats are not released: clients reconnect to the next signald within
  * their grace period and keep them. */
-static void begin_shutdown(void)
+static void begin_shutdown(daemon_state *d)
 {
-    if (stopping)
+    sd_ctx *ctx = &d->ctx;
+
+    if (d->stopping)
         return;
-    stopping = 1;
-    sd_log("info", "MM3022: shutting down: closing %zu socket(s)", sd_conns_count());
-    sd_listen_pause();
+    d->stopping = 1;
+    sd_log("info", "MM3022: shutting down: closing %zu socket(s)", sd_conns_count(ctx));
+    sd_listen_pause(ctx);
     sd_seats_shutdown();
     sd_webhooks_stop();
-    sd_conns_close_all(1001, "server shutting down");
-    ev_prepare_start(loop, &stop_when_closed);
-    ev_timer_start(loop, &stop_deadline);
+    sd_conns_close_all(ctx, 1001, "server shutting down");
+    ev_prepare_start(ctx->loop, &d->stop_when_closed);
+    ev_timer_start(ctx->loop, &d->stop_deadline);
     /* lws re-arms its own timers after its events, not after ours. */
-    lws_cancel_service(context);
+    lws_cancel_service(ctx->lws);
 }
 
 static void on_signal(struct ev_loop *l, ev_signal *w, int revents)
@@ -220,92 +231,107 @@ static void on_signal(struct ev_loop *l, ev_signal *w, int revents)
     (void)l;
     (void)revents;
     sd_log("info", "MM3023: signal %d", w->signum);
-    begin_shutdown();
+    begin_shutdown(w->data);
 }
 
 /* The loop takes the signals over from catch_signals_early(). */
-static void watch_signals(void)
+static void watch_signals(daemon_state *d)
 {
-    ev_signal_init(&sig_term, on_signal, SIGTERM);
-    ev_signal_init(&sig_int, on_signal, SIGINT);
-    ev_signal_start(loop, &sig_term);
-    ev_signal_start(loop, &sig_int);
-    ev_prepare_init(&stop_when_closed, check_closed);
-    ev_timer_init(&stop_deadline, deadline_passed, SHUTDOWN_S, 0.);
+    struct ev_loop *loop = d->ctx.loop;
+
+    ev_signal_init(&d->sig_term, on_signal, SIGTERM);
+    ev_signal_init(&d->sig_int, on_signal, SIGINT);
+    ev_prepare_init(&d->stop_when_closed, check_closed);
+    ev_timer_init(&d->stop_deadline, deadline_passed, SHUTDOWN_S, 0.);
+    d->sig_term.data = d->sig_int.data = d->stop_when_closed.data = d->stop_deadline.data = d;
+    ev_signal_start(loop, &d->sig_term);
+    ev_signal_start(loop, &d->sig_int);
     if (early_signal)
-        begin_shutdown();
+        begin_shutdown(d);
 }
 
-static void finish(sd_db *db)
+static void finish(daemon_state *d)
 {
-    sd_node_stop();
+    sd_ctx *ctx = &d->ctx;
+
+    sd_node_stop(ctx);
     sd_events_stop();
     sd_sfu_record_stop();
     sd_sfu_stop();
-    sd_db_close(db);
-    lws_context_destroy(context);
-    ev_loop_destroy(loop);
+    sd_db_close(ctx->db);
+    lws_context_destroy(ctx->lws);
+    ev_loop_destroy(ctx->loop);
     /* server-status would otherwise show the last counts of a stopped signald */
-    if (status_file)
-        unlink(status_file);
+    if (ctx->cfg->status_file)
+        unlink(ctx->cfg->status_file);
     sd_log("info", "MM3024: stopped");
+}
+
+/* The parts, each after what it needs: the query connection before the
+ * parts that query, the SFU before its recording. */
+static int start_parts(sd_ctx *ctx)
+{
+    const sd_config *cfg = ctx->cfg;
+
+    ctx->db = sd_db_open(ctx->lws, ctx->vhost, "queries", cfg->db, NULL);
+    if (!ctx->db || sd_events_start(ctx->lws, ctx->vhost, cfg->db)) {
+        sd_log("error", "MM3025: out of memory");
+        return -1;
+    }
+    sd_seats_init(cfg, ctx->db, ctx->lws, sd_events_reconcile);
+    if (sd_node_start(ctx)) {
+        sd_log("error", "MM3025: out of memory");
+        return -1;
+    }
+    if (sd_webhooks_start(cfg, ctx->lws, ctx->vhost, ctx->loop)) {
+        sd_log("error", "MM3026: cannot start the webhook deliverer (libcurl)");
+        return -1;
+    }
+    if (sd_sfu_start(ctx->lws, ctx->vhost, cfg))
+        return -1;
+    sd_sfu_use_db(ctx->db);
+    sd_sfu_record_start(ctx->lws, ctx->db);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
+    daemon_state d;
     sd_config cfg;
     mm_token_key *key;
-    struct lws_vhost *vh;
-    sd_db *db;
     int lfd, rc = sd_config_parse(&cfg, argc, argv);
 
     if (rc)
         return rc < 0 ? 0 : rc;
+    memset(&d, 0, sizeof(d));
+    d.ctx.cfg = &cfg;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_logger);
     key = load_key(&cfg);
     if (!key)
         return SD_EXIT_STARTUP;
+    d.ctx.key = key;
     catch_signals_early();
     lfd = sd_listen_open(cfg.host, cfg.port);
     if (lfd < 0)
         return SD_EXIT_STARTUP;
-    vh = make_loop();
-    if (!vh || sd_listen_start(context, vh, lfd)) {
-        if (context)
-            lws_context_destroy(context);
+    if (make_loop(&d.ctx) || sd_listen_start(&d.ctx, lfd)) {
+        if (d.ctx.lws)
+            lws_context_destroy(d.ctx.lws);
         return SD_EXIT_STARTUP;
     }
-    sd_auth_init(key);
-    sd_conns_init(&cfg);
-    sd_caps_init(&cfg);
-    sd_ws_init(&cfg);
-    db = sd_db_open(context, vh, "queries", cfg.db, NULL);
-    if (!db || sd_events_start(context, vh, cfg.db)) {
-        sd_log("error", "MM3025: out of memory");
+    if (start_parts(&d.ctx))
         return SD_EXIT_STARTUP;
-    }
-    sd_seats_init(&cfg, db, context, sd_events_reconcile);
-    sd_node_start(&cfg, db, context);
-    if (sd_webhooks_start(&cfg, context, vh, loop)) {
-        sd_log("error", "MM3026: cannot start the webhook deliverer (libcurl)");
-        return SD_EXIT_STARTUP;
-    }
-    if (sd_sfu_start(context, vh, &cfg))
-        return SD_EXIT_STARTUP;
-    sd_sfu_use_db(db);
-    sd_sfu_record_start(context, db);
-    status_file = cfg.status_file;
-    if (status_file)
-        sd_status_write(status_file);
-    lws_sul_schedule(context, 0, &sweep_sul, sweep, SD_US);
+    if (cfg.status_file)
+        sd_status_write(cfg.status_file);
+    lws_sul_schedule(d.ctx.lws, 0, &d.sweep_sul, sweep, SD_US);
     sd_log("info",
            "MM3027: listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d, "
            "sockets per user %d, per address %d)",
            cfg.host, cfg.port, cfg.grace, cfg.max_frame, cfg.rate, cfg.burst, cfg.max_per_user,
            cfg.max_per_address);
-    watch_signals();
-    ev_run(loop, 0);
-    finish(db);
+    watch_signals(&d);
+    ev_run(d.ctx.loop, 0);
+    finish(&d);
     mm_token_key_free(key);
     return 0;
 }

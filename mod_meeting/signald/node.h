@@ -16,24 +16,23 @@
 
 #include <libwebsockets.h>
 
-#include "options.h"
-#include "pq.h"
+#include "context.h"
 
 /* The close code of a socket for a meeting that lives on another node. */
 #define SD_CLOSE_MOVED 4307
 
-/* Starts the heartbeat on db. */
-void sd_node_start(const sd_config *c, sd_db *db, struct lws_context *context);
+/* Starts the heartbeat on ctx->db. -1 when out of memory. */
+int sd_node_start(sd_ctx *ctx);
 
-void sd_node_stop(void);
+void sd_node_stop(sd_ctx *ctx);
 
 /* A close reason that stays valid: url itself kept for the process's life
  * (node URLs are few), or a fixed sentence when url is empty or too many
  * have been kept. */
-const char *sd_node_reason(const char *url);
+const char *sd_node_reason(sd_ctx *ctx, const char *url);
 
 /* Closes every socket of meeting_id here with 4307 and reason, and forgets
  * its room (seats stay taken in the database, for the reconnects). */
-void sd_node_moved(long long meeting_id, const char *reason);
+void sd_node_moved(sd_ctx *ctx, long long meeting_id, const char *reason);
 
 #endif

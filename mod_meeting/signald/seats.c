@@ -256,7 +256,7 @@ static void took(void *arg, const PGresult *res)
             sd_log("info",
                    "MM3047: meeting %lld user %lld: refused: it lives on another node (%.120s)",
                    r->meeting_id, c->user_id, PQgetvalue(res, 0, 8));
-            sd_conn_close(c, SD_CLOSE_MOVED, sd_node_reason(PQgetvalue(res, 0, 8)));
+            sd_conn_close(c, SD_CLOSE_MOVED, sd_node_reason(c->ctx, PQgetvalue(res, 0, 8)));
         }
     } else if (c) {
         refuse(c, code, r->meeting_id);

@@ -5,16 +5,10 @@
 #include <string.h>
 
 #include "parse.h"
+#include "token.h"
 #include "util.h"
 
 #define SUFFIX "/ws/signaling"
-
-static const mm_token_key *key;
-
-void sd_auth_init(const mm_token_key *k)
-{
-    key = k;
-}
 
 int sd_auth_path_ok(struct lws *wsi)
 {
@@ -30,8 +24,8 @@ int sd_auth_path_ok(struct lws *wsi)
     return !strcmp(path, "/") || (len >= slen && !strcmp(path + len - slen, SUFFIX));
 }
 
-static int verify(const char *token, long long meeting_id, long long user_id, long long *gen,
-                  const char **why)
+static int verify(const mm_token_key *key, const char *token, long long meeting_id,
+                  long long user_id, long long *gen, const char **why)
 {
     mm_claims claims;
     mm_token_status st = mm_token_verify(key, token, MM_TOKEN_TICKET, sd_wall_s(), &claims);
@@ -75,8 +69,8 @@ static int read_query(struct lws *wsi, sd_query *q, const char **why)
     return rc ? rc : sd_query_end(q, why);
 }
 
-int sd_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, long long *gen,
-                  const char **why)
+int sd_auth_check(const sd_ctx *ctx, struct lws *wsi, long long *meeting_id, long long *user_id,
+                  long long *gen, const char **why)
 {
     static sd_query q;
     int rc = read_query(wsi, &q, why);
@@ -84,7 +78,7 @@ int sd_auth_check(struct lws *wsi, long long *meeting_id, long long *user_id, lo
     *meeting_id = q.meeting_id;
     *user_id = q.user_id;
     if (!rc)
-        rc = verify(q.token, q.meeting_id, q.user_id, gen, why);
+        rc = verify(ctx->key, q.token, q.meeting_id, q.user_id, gen, why);
     /* The ticket is a credential: it does not linger in memory. */
     explicit_bzero(&q, sizeof(q));
     return rc;

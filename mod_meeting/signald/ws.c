@@ -13,21 +13,15 @@
 #include "sfu.h"
 #include "util.h"
 
-static const sd_config *cfg;
-
-void sd_ws_init(const sd_config *c)
-{
-    cfg = c;
-}
-
 /* Before the 101: the path must be ours; the ticket's verdict is kept and
  * given as a close code once upgraded, because a browser's WebSocket sees
  * close codes but never the status of a refused upgrade. */
 static int filter(sd_conn *c, struct lws *wsi)
 {
+    c->ctx = lws_context_user(lws_get_context(wsi));
     if (!sd_auth_path_ok(wsi))
         return -1;
-    c->refuse_code = sd_auth_check(wsi, &c->meeting_id, &c->user_id, &c->gen, &c->refuse_reason);
+    c->refuse_code = sd_auth_check(c->ctx, wsi, &c->meeting_id, &c->user_id, &c->gen, &c->refuse_reason);
     sd_caps_address(c, wsi);
     return 0;
 }
@@ -89,7 +83,7 @@ static int receive(sd_conn *c, struct lws *wsi, const void *in, size_t len)
         c->rx_binary = lws_frame_is_binary(wsi) ? 1 : 0;
     }
     /* Refused as soon as the frame header tells, before buffering it. */
-    if (c->rx_len + len + rest > (size_t)cfg->max_frame)
+    if (c->rx_len + len + rest > (size_t)c->ctx->cfg->max_frame)
         return too_large(wsi);
     if (first && final) {
         sd_protocol_frame(c, in, len, c->rx_binary);

@@ -7,11 +7,7 @@
 
 #include <libwebsockets.h>
 
-#include "options.h"
-
 #define SD_WS_PROTOCOL "signaling"
-
-void sd_ws_init(const sd_config *cfg);
 
 int sd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len);
