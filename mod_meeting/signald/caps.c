@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "frames.h"
+#include "options.h"
 #include "util.h"
 
 static int is_loopback(const char *ip)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "options.h"
 #include "util.h"
 
 /* A client that lets this much pile up is not reading: it is closed rather

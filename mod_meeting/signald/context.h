@@ -29,8 +29,8 @@
 
 #include <stddef.h>
 
-#include "options.h"
-
+/* Declarations only, so that every part can include this header. */
+struct sd_config; /* options.h */
 struct ev_loop;
 struct lws_context;
 struct lws_vhost;
@@ -50,7 +50,7 @@ struct sd_sfu_record; /* sfu_record.c: recording on the SFU */
 struct sd_webhooks;   /* webhooks.c: the webhook deliverer */
 
 typedef struct sd_ctx {
-    const sd_config *cfg;
+    const struct sd_config *cfg;
     const struct mm_token_key *key; /* verifies tickets (ticket.c) */
     struct ev_loop *loop;
     struct lws_context *lws; /* its user pointer is this context */

@@ -16,7 +16,7 @@
 
 #include "node_name.h"
 
-typedef struct {
+typedef struct sd_config {
     char host[64]; /* --listen ADDRESS:PORT, a numeric IP address */
     int port;
     const char *secret_file;
