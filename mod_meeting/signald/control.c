@@ -54,7 +54,7 @@ static void send_user(sd_room *r, const char *type, long long user_id)
  * the others user-left if they had been told the user was there. */
 static void evict(sd_room *r, long long user_id, int code, const char *reason)
 {
-    sd_seat *s = sd_seat_find(r->meeting_id, user_id);
+    sd_seat *s = sd_seat_find(r->ctx, r->meeting_id, user_id);
     sd_conn *c;
     int announced;
 
@@ -69,11 +69,11 @@ static void evict(sd_room *r, long long user_id, int code, const char *reason)
         send_user(r, "user-left", user_id);
 }
 
-void sd_control_removed(long long meeting_id, long long user_id)
+void sd_control_removed(sd_ctx *ctx, long long meeting_id, long long user_id)
 {
-    sd_room *r = sd_room_find(meeting_id);
+    sd_room *r = sd_room_find(ctx, meeting_id);
 
-    sd_sfu_removed(meeting_id, user_id);
+    sd_sfu_removed(ctx, meeting_id, user_id);
     if (!r)
         return;
     sd_log("info", "MM3004: meeting %lld user %lld: removed", meeting_id, user_id);
@@ -105,20 +105,20 @@ void sd_control_close_room(sd_room *r, int code, const char *reason, const char 
     sd_room_gc(r);
 }
 
-void sd_control_ended(long long meeting_id)
+void sd_control_ended(sd_ctx *ctx, long long meeting_id)
 {
-    sd_room *r = sd_room_find(meeting_id);
+    sd_room *r = sd_room_find(ctx, meeting_id);
 
-    sd_sfu_ended(meeting_id);
+    sd_sfu_ended(ctx, meeting_id);
     if (!r)
         return;
     sd_log("info", "MM3005: meeting %lld: ended, closing %zu seat(s)", meeting_id, r->nseats);
     sd_control_close_room(r, 4410, "meeting ended", "meeting-ended");
 }
 
-void sd_control_left(long long meeting_id, long long user_id)
+void sd_control_left(sd_ctx *ctx, long long meeting_id, long long user_id)
 {
-    sd_room *r = sd_room_find(meeting_id);
+    sd_room *r = sd_room_find(ctx, meeting_id);
 
     if (!r)
         return;
@@ -155,10 +155,10 @@ static void check_share(sd_seat *s)
         stop_share(s);
 }
 
-void sd_control_role(long long meeting_id, long long user_id, const char *role)
+void sd_control_role(sd_ctx *ctx, long long meeting_id, long long user_id, const char *role)
 {
-    sd_room *r = sd_room_find(meeting_id);
-    sd_seat *s = sd_seat_find(meeting_id, user_id);
+    sd_room *r = sd_room_find(ctx, meeting_id);
+    sd_seat *s = sd_seat_find(ctx, meeting_id, user_id);
     json_t *f;
 
     if (!r)
@@ -182,20 +182,20 @@ void sd_control_role(long long meeting_id, long long user_id, const char *role)
         check_share(s);
 }
 
-void sd_control_push(long long meeting_id, const json_t *frame)
+void sd_control_push(sd_ctx *ctx, long long meeting_id, const json_t *frame)
 {
-    sd_room_send(sd_room_find(meeting_id), frame, 0);
+    sd_room_send(sd_room_find(ctx, meeting_id), frame, 0);
 }
 
-void sd_control_waiting_joined(long long meeting_id, const json_t *frame)
+void sd_control_waiting_joined(sd_ctx *ctx, long long meeting_id, const json_t *frame)
 {
-    sd_room_send_staff(sd_room_find(meeting_id), frame);
+    sd_room_send_staff(sd_room_find(ctx, meeting_id), frame);
 }
 
-void sd_control_waiting_left(long long meeting_id, long long user_id, const char *reason,
-                             const json_t *frame)
+void sd_control_waiting_left(sd_ctx *ctx, long long meeting_id, long long user_id,
+                             const char *reason, const json_t *frame)
 {
-    sd_room *r = sd_room_find(meeting_id);
+    sd_room *r = sd_room_find(ctx, meeting_id);
     sd_conn *c = sd_room_waiter(r, user_id);
 
     if (!r)
@@ -219,9 +219,9 @@ void sd_control_waiting_left(long long meeting_id, long long user_id, const char
     sd_room_gc(r);
 }
 
-void sd_control_settings(long long meeting_id, const json_t *settings)
+void sd_control_settings(sd_ctx *ctx, long long meeting_id, const json_t *settings)
 {
-    sd_room *r = sd_room_find(meeting_id);
+    sd_room *r = sd_room_find(ctx, meeting_id);
     json_t *f;
 
     if (!r || !json_is_object(settings))
@@ -236,9 +236,9 @@ void sd_control_settings(long long meeting_id, const json_t *settings)
         check_share(s);
 }
 
-void sd_control_mute(long long meeting_id, long long user_id, long long by_user_id)
+void sd_control_mute(sd_ctx *ctx, long long meeting_id, long long user_id, long long by_user_id)
 {
-    sd_seat *s = sd_seat_find(meeting_id, user_id);
+    sd_seat *s = sd_seat_find(ctx, meeting_id, user_id);
     json_t *f;
 
     if (!s)

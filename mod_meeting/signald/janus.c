@@ -29,70 +29,74 @@ typedef struct out {
     unsigned char data[]; /* LWS_PRE bytes of headroom, then len bytes */
 } out;
 
-static struct lws_context *ctx;
-static struct lws_vhost *vhost;
-static char url_copy[256];
-static const char *host, *path;
-static int port;
-static char *secret;
-static sd_janus_hooks hooks;
-static struct lws *wsi;
-static int up, stopping;
-static lws_sorted_usec_list_t retry_sul;
-static tx *txs;
-static unsigned long long tx_serial;
-static out *out_head, *out_tail;
-static char *rx;
-static size_t rx_len, rx_cap;
+struct sd_janus {
+    sd_ctx *ctx;
+    char url_copy[256];
+    const char *host, *path; /* in url_copy */
+    int port;
+    char *secret;
+    sd_janus_hooks hooks;
+    void *hooks_arg;
+    struct lws *wsi;
+    int up, stopping;
+    lws_sorted_usec_list_t retry_sul;
+    tx *txs;
+    unsigned long long tx_serial;
+    out *out_head, *out_tail;
+    char *rx;
+    size_t rx_len, rx_cap;
+};
+
+typedef struct sd_janus janus;
 
 static void connect_now(lws_sorted_usec_list_t *sul);
 
-static void schedule_retry(void)
+static void schedule_retry(janus *j)
 {
-    if (!stopping)
-        lws_sul_schedule(ctx, 0, &retry_sul, connect_now, RETRY_US);
+    if (!j->stopping)
+        lws_sul_schedule(j->ctx->lws, 0, &j->retry_sul, connect_now, RETRY_US);
 }
 
 static void connect_now(lws_sorted_usec_list_t *sul)
 {
+    janus *j = lws_container_of(sul, janus, retry_sul);
     struct lws_client_connect_info i;
 
-    (void)sul;
     memset(&i, 0, sizeof(i));
-    i.context = ctx;
-    i.vhost = vhost;
-    i.address = host;
-    i.port = port;
-    i.path = path;
-    i.host = host;
-    i.origin = host;
+    i.context = j->ctx->lws;
+    i.vhost = j->ctx->vhost;
+    i.address = j->host;
+    i.port = j->port;
+    i.path = j->path;
+    i.host = j->host;
+    i.origin = j->host;
     i.protocol = "janus-protocol";
     i.local_protocol_name = SD_JANUS_PROTOCOL;
-    i.pwsi = &wsi;
+    i.pwsi = &j->wsi;
     if (!lws_client_connect_via_info(&i)) {
-        wsi = NULL;
-        schedule_retry();
+        j->wsi = NULL;
+        schedule_retry(j);
     }
 }
 
 /* "ws://host:port/path" into host, port and path (in url_copy). */
-static int parse_url(const char *url)
+static int parse_url(janus *j, const char *url)
 {
     const char *prot;
-    int n = snprintf(url_copy, sizeof(url_copy), "%s", url);
+    int n = snprintf(j->url_copy, sizeof(j->url_copy), "%s", url);
 
-    if (n < 0 || (size_t)n >= sizeof(url_copy)
-        || lws_parse_uri(url_copy, &prot, &host, &port, &path) || strcmp(prot, "ws") != 0 || !*host
-        || port <= 0)
+    if (n < 0 || (size_t)n >= sizeof(j->url_copy)
+        || lws_parse_uri(j->url_copy, &prot, &j->host, &j->port, &j->path)
+        || strcmp(prot, "ws") != 0 || !*j->host || j->port <= 0)
         return -1;
     /* lws_parse_uri drops the path's leading slash. */
-    path = *path ? path - 1 : "/";
-    if (*path != '/')
-        path = "/";
+    j->path = *j->path ? j->path - 1 : "/";
+    if (*j->path != '/')
+        j->path = "/";
     return 0;
 }
 
-static int read_secret(const char *file)
+static int read_secret(janus *j, const char *file)
 {
     unsigned char *s = NULL;
     size_t len = 0;
@@ -104,54 +108,61 @@ static int read_secret(const char *file)
     }
     while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
         len--;
-    secret = malloc(len + 1);
-    if (secret) {
-        memcpy(secret, s, len);
-        secret[len] = '\0';
+    j->secret = malloc(len + 1);
+    if (j->secret) {
+        memcpy(j->secret, s, len);
+        j->secret[len] = '\0';
     }
     memset(s, 0, len);
     free(s);
-    return secret ? 0 : -1;
+    return j->secret ? 0 : -1;
 }
 
-int sd_janus_start(struct lws_context *c, struct lws_vhost *vh, const char *url,
-                   const char *secret_file, const sd_janus_hooks *h)
+int sd_janus_start(sd_ctx *ctx, const char *url, const char *secret_file,
+                   const sd_janus_hooks *hooks, void *arg)
 {
-    ctx = c;
-    vhost = vh;
-    hooks = *h;
-    if (parse_url(url)) {
+    janus *j = calloc(1, sizeof(*j));
+
+    if (!j) {
+        sd_log("error", "MM3025: out of memory");
+        return -1;
+    }
+    j->ctx = ctx;
+    j->hooks = *hooks;
+    j->hooks_arg = arg;
+    ctx->janus = j;
+    if (parse_url(j, url)) {
         sd_log("error", "MM0452: --media-server %s is not ws://HOST:PORT[/PATH]", url);
         return -1;
     }
-    if (read_secret(secret_file))
+    if (read_secret(j, secret_file))
         return -1;
-    connect_now(NULL);
+    connect_now(&j->retry_sul);
     return 0;
 }
 
-int sd_janus_is_up(void)
+int sd_janus_is_up(const sd_ctx *ctx)
 {
-    return up;
+    return ctx->janus && ctx->janus->up;
 }
 
-static void drop_out(void)
+static void drop_out(janus *j)
 {
-    while (out_head) {
-        out *o = out_head;
+    while (j->out_head) {
+        out *o = j->out_head;
 
-        out_head = o->next;
+        j->out_head = o->next;
         free(o);
     }
-    out_tail = NULL;
+    j->out_tail = NULL;
 }
 
 /* Every answer still due is NULL now; callbacks may send (and fail). */
-static void fail_all(void)
+static void fail_all(janus *j)
 {
-    tx *list = txs;
+    tx *list = j->txs;
 
-    txs = NULL;
+    j->txs = NULL;
     while (list) {
         tx *t = list;
 
@@ -162,54 +173,57 @@ static void fail_all(void)
     }
 }
 
-static void lost(const char *why)
+static void lost(janus *j, const char *why)
 {
-    int was_up = up;
+    int was_up = j->up;
 
-    wsi = NULL;
-    up = 0;
-    drop_out();
-    free(rx);
-    rx = NULL;
-    rx_len = rx_cap = 0;
+    j->wsi = NULL;
+    j->up = 0;
+    drop_out(j);
+    free(j->rx);
+    j->rx = NULL;
+    j->rx_len = j->rx_cap = 0;
     if (was_up)
         sd_log("warn", "MM0453: media server connection lost (%s); reconnecting", why);
-    fail_all();
-    if (was_up && hooks.down)
-        hooks.down();
-    schedule_retry();
+    fail_all(j);
+    if (was_up && j->hooks.down)
+        j->hooks.down(j->hooks_arg);
+    schedule_retry(j);
 }
 
-void sd_janus_stop(void)
+void sd_janus_stop(sd_ctx *ctx)
 {
-    stopping = 1;
-    lws_sul_cancel(&retry_sul);
-    if (wsi)
-        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    up = 0;
-    drop_out();
-    fail_all();
-    free(rx);
-    rx = NULL;
-    free(secret);
-    secret = NULL;
+    janus *j = ctx->janus;
+
+    j->stopping = 1;
+    lws_sul_cancel(&j->retry_sul);
+    if (j->wsi)
+        lws_set_timeout(j->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    j->up = 0;
+    drop_out(j);
+    fail_all(j);
+    free(j->rx);
+    j->rx = NULL;
+    free(j->secret);
+    j->secret = NULL;
 }
 
-int sd_janus_send(json_t *req, int ack_final, sd_janus_cb cb, void *arg)
+int sd_janus_send(sd_ctx *ctx, json_t *req, int ack_final, sd_janus_cb cb, void *arg)
 {
+    janus *j = ctx->janus;
     char id[32];
     tx *t;
     out *o;
     size_t n;
 
-    if (!up || !req) {
+    if (!j || !j->up || !req) {
         json_decref(req);
         return -1;
     }
     t = calloc(1, sizeof(*t));
-    snprintf(id, sizeof(id), "t%llu", ++tx_serial);
+    snprintf(id, sizeof(id), "t%llu", ++j->tx_serial);
     if (!t || json_object_set_new(req, "transaction", json_string(id))
-        || json_object_set_new(req, "apisecret", json_string(secret))
+        || json_object_set_new(req, "apisecret", json_string(j->secret))
         || !(n = json_dumpb(req, NULL, 0, JSON_COMPACT))
         || !(o = malloc(sizeof(*o) + LWS_PRE + n))) {
         free(t);
@@ -219,50 +233,50 @@ int sd_janus_send(json_t *req, int ack_final, sd_janus_cb cb, void *arg)
     o->len = json_dumpb(req, (char *)o->data + LWS_PRE, n, JSON_COMPACT);
     o->next = NULL;
     json_decref(req);
-    if (out_tail)
-        out_tail->next = o;
+    if (j->out_tail)
+        j->out_tail->next = o;
     else
-        out_head = o;
-    out_tail = o;
-    t->id = tx_serial;
+        j->out_head = o;
+    j->out_tail = o;
+    t->id = j->tx_serial;
     t->ack_final = ack_final;
     t->cb = cb;
     t->arg = arg;
-    t->next = txs;
-    txs = t;
-    lws_callback_on_writable(wsi);
+    t->next = j->txs;
+    j->txs = t;
+    lws_callback_on_writable(j->wsi);
     return 0;
 }
 
-void sd_janus_forget(void *arg)
+void sd_janus_forget(sd_ctx *ctx, void *arg)
 {
-    for (tx *t = txs; t; t = t->next)
+    for (tx *t = ctx->janus ? ctx->janus->txs : NULL; t; t = t->next)
         if (t->arg == arg)
             t->cb = NULL;
 }
 
-static int writable(void)
+static int writable(janus *j)
 {
-    out *o = out_head;
+    out *o = j->out_head;
 
     if (!o)
         return 0;
-    out_head = o->next;
-    if (!out_head)
-        out_tail = NULL;
-    if (lws_write(wsi, o->data + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len) {
+    j->out_head = o->next;
+    if (!j->out_head)
+        j->out_tail = NULL;
+    if (lws_write(j->wsi, o->data + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len) {
         free(o);
         return -1;
     }
     free(o);
-    if (out_head)
-        lws_callback_on_writable(wsi);
+    if (j->out_head)
+        lws_callback_on_writable(j->wsi);
     return 0;
 }
 
 /* The transaction a message answers, unlinked, or NULL. An "ack" answers
  * only the requests that get nothing more. */
-static tx *take_tx(json_t *msg)
+static tx *take_tx(janus *j, json_t *msg)
 {
     const char *id = json_string_value(json_object_get(msg, "transaction"));
     const char *kind = json_string_value(json_object_get(msg, "janus"));
@@ -275,7 +289,7 @@ static tx *take_tx(json_t *msg)
     n = strtoull(id + 1, &end, 10);
     if (*end)
         return NULL;
-    for (tx **p = &txs; *p; p = &(*p)->next)
+    for (tx **p = &j->txs; *p; p = &(*p)->next)
         if ((*p)->id == n) {
             tx *t = *p;
 
@@ -287,7 +301,7 @@ static tx *take_tx(json_t *msg)
     return NULL;
 }
 
-static void message(const char *data, size_t len)
+static void message(janus *j, const char *data, size_t len)
 {
     json_error_t err;
     json_t *msg = json_loadb(data, len, 0, &err);
@@ -299,73 +313,78 @@ static void message(const char *data, size_t len)
         json_decref(msg);
         return;
     }
-    t = take_tx(msg);
+    t = take_tx(j, msg);
     if (t) {
         if (t->cb)
             t->cb(t->arg, msg);
         free(t);
-    } else if (kind && strcmp(kind, "ack") != 0 && hooks.event) {
-        hooks.event(msg);
+    } else if (kind && strcmp(kind, "ack") != 0 && j->hooks.event) {
+        j->hooks.event(j->hooks_arg, msg);
     }
     json_decref(msg);
 }
 
-static int receive(const void *in, size_t len)
+static int receive(janus *j, const void *in, size_t len)
 {
-    int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+    int first = lws_is_first_fragment(j->wsi), final = lws_is_final_fragment(j->wsi);
 
     if (first)
-        rx_len = 0;
+        j->rx_len = 0;
     if (first && final) {
-        message(in, len);
+        message(j, in, len);
         return 0;
     }
-    if (rx_len + len > RX_MAX)
+    if (j->rx_len + len > RX_MAX)
         return -1;
-    if (rx_len + len > rx_cap) {
-        size_t cap = rx_cap ? rx_cap * 2 : 16384;
+    if (j->rx_len + len > j->rx_cap) {
+        size_t cap = j->rx_cap ? j->rx_cap * 2 : 16384;
         char *p;
 
-        while (cap < rx_len + len)
+        while (cap < j->rx_len + len)
             cap *= 2;
-        if (!(p = realloc(rx, cap)))
+        if (!(p = realloc(j->rx, cap)))
             return -1;
-        rx = p;
-        rx_cap = cap;
+        j->rx = p;
+        j->rx_cap = cap;
     }
-    memcpy(rx + rx_len, in, len);
-    rx_len += len;
+    memcpy(j->rx + j->rx_len, in, len);
+    j->rx_len += len;
     if (final)
-        message(rx, rx_len);
+        message(j, j->rx, j->rx_len);
     return 0;
 }
 
 int sd_janus_lws_callback(struct lws *w, enum lws_callback_reasons reason, void *user, void *in,
                           size_t len)
 {
+    sd_ctx *ctx = lws_context_user(lws_get_context(w));
+    janus *j = ctx ? ctx->janus : NULL;
+
     (void)user;
-    switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
         return -1; /* a client naming this protocol gets no WebSocket */
+    if (!j)
+        return 0;
+    switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (w != wsi)
+        if (w != j->wsi)
             return -1;
-        up = 1;
-        sd_log("info", "MM0455: connected to the media server %s:%d", host, port);
-        if (hooks.up)
-            hooks.up();
+        j->up = 1;
+        sd_log("info", "MM0455: connected to the media server %s:%d", j->host, j->port);
+        if (j->hooks.up)
+            j->hooks.up(j->hooks_arg);
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
-        return w == wsi ? receive(in, len) : -1;
+        return w == j->wsi ? receive(j, in, len) : -1;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return w == wsi ? writable() : -1;
+        return w == j->wsi ? writable(j) : -1;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (w == wsi || !wsi)
-            lost(in && len ? "connection error" : "cannot connect");
+        if (w == j->wsi || !j->wsi)
+            lost(j, in && len ? "connection error" : "cannot connect");
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
-        if (w == wsi)
-            lost("closed");
+        if (w == j->wsi)
+            lost(j, "closed");
         return 0;
     default:
         return 0;

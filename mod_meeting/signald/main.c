@@ -28,6 +28,7 @@
 #include "listen.h"
 #include "node.h"
 #include "pgevents.h"
+#include "rooms.h"
 #include "seats.h"
 #include "sfu.h"
 #include "sfu_record.h"
@@ -98,10 +99,10 @@ static void sweep(lws_sorted_usec_list_t *sul)
     long long now = sd_mono_us();
 
     sd_conns_sweep(&d->ctx, now);
-    sd_seats_sweep(now);
-    sd_sfu_tick(now);
+    sd_seats_sweep(&d->ctx, now);
+    sd_sfu_tick(&d->ctx, now);
     if (status_file)
-        sd_status_write(status_file);
+        sd_status_write(&d->ctx, status_file);
     lws_sul_schedule(d->ctx.lws, 0, &d->sweep_sul, sweep, SD_US);
 }
 
@@ -217,7 +218,7 @@ static void begin_shutdown(daemon_state *d)
     d->stopping = 1;
     sd_log("info", "MM3022: shutting down: closing %zu socket(s)", sd_conns_count(ctx));
     sd_listen_pause(ctx);
-    sd_seats_shutdown();
+    sd_seats_shutdown(ctx);
     sd_webhooks_stop();
     sd_conns_close_all(ctx, 1001, "server shutting down");
     ev_prepare_start(ctx->loop, &d->stop_when_closed);
@@ -255,9 +256,9 @@ static void finish(daemon_state *d)
     sd_ctx *ctx = &d->ctx;
 
     sd_node_stop(ctx);
-    sd_events_stop();
-    sd_sfu_record_stop();
-    sd_sfu_stop();
+    sd_events_stop(ctx);
+    sd_sfu_record_stop(ctx);
+    sd_sfu_stop(ctx);
     sd_db_close(ctx->db);
     lws_context_destroy(ctx->lws);
     ev_loop_destroy(ctx->loop);
@@ -274,12 +275,8 @@ static int start_parts(sd_ctx *ctx)
     const sd_config *cfg = ctx->cfg;
 
     ctx->db = sd_db_open(ctx->lws, ctx->vhost, "queries", cfg->db, NULL);
-    if (!ctx->db || sd_events_start(ctx->lws, ctx->vhost, cfg->db)) {
-        sd_log("error", "MM3025: out of memory");
-        return -1;
-    }
-    sd_seats_init(cfg, ctx->db, ctx->lws, sd_events_reconcile);
-    if (sd_node_start(ctx)) {
+    if (!ctx->db || sd_rooms_start(ctx) || sd_events_start(ctx)
+        || sd_seats_start(ctx, sd_events_reconcile) || sd_node_start(ctx)) {
         sd_log("error", "MM3025: out of memory");
         return -1;
     }
@@ -287,10 +284,12 @@ static int start_parts(sd_ctx *ctx)
         sd_log("error", "MM3026: cannot start the webhook deliverer (libcurl)");
         return -1;
     }
-    if (sd_sfu_start(ctx->lws, ctx->vhost, cfg))
+    if (sd_sfu_start(ctx))
         return -1;
-    sd_sfu_use_db(ctx->db);
-    sd_sfu_record_start(ctx->lws, ctx->db);
+    if (sd_sfu_record_start(ctx)) {
+        sd_log("error", "MM3025: out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -322,7 +321,7 @@ int main(int argc, char **argv)
     if (start_parts(&d.ctx))
         return SD_EXIT_STARTUP;
     if (cfg.status_file)
-        sd_status_write(cfg.status_file);
+        sd_status_write(&d.ctx, cfg.status_file);
     lws_sul_schedule(d.ctx.lws, 0, &d.sweep_sul, sweep, SD_US);
     sd_log("info",
            "MM3027: listening on %s:%d (grace %d s, max frame %d, rate %d/s burst %d, "

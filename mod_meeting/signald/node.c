@@ -8,6 +8,8 @@
 
 #include "conn.h"
 #include "control.h"
+#include "options.h"
+#include "pq.h"
 #include "rooms.h"
 #include "sfu.h"
 #include "util.h"
@@ -44,9 +46,9 @@ const char *sd_node_reason(sd_ctx *ctx, const char *url)
 
 void sd_node_moved(sd_ctx *ctx, long long meeting_id, const char *reason)
 {
-    sd_room *r = sd_room_find(meeting_id);
+    sd_room *r = sd_room_find(ctx, meeting_id);
 
-    sd_sfu_ended(meeting_id);
+    sd_sfu_ended(ctx, meeting_id);
     if (!r)
         return;
     sd_log("info", "MM3028: meeting %lld: placed on another node, closing %zu seat(s) with %d",
@@ -57,13 +59,13 @@ void sd_node_moved(sd_ctx *ctx, long long meeting_id, const char *reason)
 /* "{m1,m2,...}": the meetings this node holds rooms for; malloc'ed. */
 static char *room_ids(sd_ctx *ctx)
 {
-    size_t cap = sd_rooms_count() * 21 + 3, len = 1;
+    size_t cap = sd_rooms_count(ctx) * 21 + 3, len = 1;
     char *s = malloc(cap);
 
     if (!s)
         return NULL;
     s[0] = '{';
-    for (sd_room *r = sd_rooms_first(); r && len + 22 <= cap; r = r->next)
+    for (sd_room *r = sd_rooms_first(ctx); r && len + 22 <= cap; r = r->next)
         len += (size_t)snprintf(s + len, cap - len, len > 1 ? ",%lld" : "%lld", r->meeting_id);
     memcpy(s + len, "}", 2);
     return s;

@@ -8,6 +8,8 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "options.h"
+#include "pq.h"
 #include "rooms.h"
 #include "seats.h"
 #include "sfu.h"
@@ -36,19 +38,21 @@ static const char SQL_RECONCILE[] =
  * query deadline makes db.c reconnect. */
 #define HEARTBEAT_US (30 * SD_US)
 
-static sd_db *listen_db;
-static struct lws_context *ctx;
-static lws_sorted_usec_list_t heartbeat_sul;
+struct sd_events {
+    sd_ctx *ctx;
+    sd_db *listen_db;
+    lws_sorted_usec_list_t heartbeat_sul;
+    int reconciling;     /* a reconciliation query is out */
+    int reconcile_again; /* and another was asked for meanwhile */
+};
 
 /* The seats a reconciliation asked about, by position in its arrays. */
 typedef struct {
+    struct sd_events *ev;
     size_t n;
     long long *meeting_id, *user_id;
     unsigned long long *serial;
 } recon;
-
-static int reconciling;     /* a reconciliation query is out */
-static int reconcile_again; /* and another was asked for meanwhile */
 
 static void recon_free(recon *rc)
 {
@@ -64,47 +68,49 @@ static int is_true(const PGresult *res, int row, int col)
 }
 
 /* The room's settings, if a settings-changed went unheard. */
-static void reconcile_settings(long long meeting_id, const char *text)
+static void reconcile_settings(sd_ctx *ctx, long long meeting_id, const char *text)
 {
-    sd_room *r = sd_room_find(meeting_id);
+    sd_room *r = sd_room_find(ctx, meeting_id);
     json_t *settings;
 
     if (!r)
         return;
     settings = json_loads(text, 0, NULL);
     if (json_is_object(settings) && (!r->settings || !json_equal(settings, r->settings)))
-        sd_control_settings(meeting_id, settings);
+        sd_control_settings(ctx, meeting_id, settings);
     json_decref(settings);
 }
 
 /* Acts on one row, unless the seat it asked about is gone or was remade. */
 static void reconcile_row(const recon *rc, const PGresult *res, int row)
 {
+    sd_ctx *ctx = rc->ev->ctx;
     size_t i = (size_t)atoll(PQgetvalue(res, row, 0)) - 1;
     sd_seat *s;
 
     if (i >= rc->n)
         return;
-    s = sd_seat_find(rc->meeting_id[i], rc->user_id[i]);
+    s = sd_seat_find(ctx, rc->meeting_id[i], rc->user_id[i]);
     if (!s || s->serial != rc->serial[i])
         return;
     if (!strcmp(PQgetvalue(res, row, 1), "ongoing"))
-        reconcile_settings(rc->meeting_id[i], PQgetvalue(res, row, 5));
+        reconcile_settings(ctx, rc->meeting_id[i], PQgetvalue(res, row, 5));
     if (strcmp(PQgetvalue(res, row, 1), "ongoing") != 0)
-        sd_control_ended(rc->meeting_id[i]);
+        sd_control_ended(ctx, rc->meeting_id[i]);
     else if (is_true(res, row, 2))
-        sd_control_removed(rc->meeting_id[i], rc->user_id[i]);
+        sd_control_removed(ctx, rc->meeting_id[i], rc->user_id[i]);
     else if (is_true(res, row, 3))
-        sd_control_left(rc->meeting_id[i], rc->user_id[i]);
+        sd_control_left(ctx, rc->meeting_id[i], rc->user_id[i]);
     else if (*PQgetvalue(res, row, 4) && (!s->role || strcmp(s->role, PQgetvalue(res, row, 4))))
-        sd_control_role(rc->meeting_id[i], rc->user_id[i], PQgetvalue(res, row, 4));
+        sd_control_role(ctx, rc->meeting_id[i], rc->user_id[i], PQgetvalue(res, row, 4));
 }
 
-static void reconcile_start(void);
+static void reconcile_start(struct sd_events *ev);
 
 static void reconciled(void *arg, const PGresult *res)
 {
     recon *rc = arg;
+    struct sd_events *ev = rc->ev;
 
     if (res) {
         for (int row = 0; row < PQntuples(res); row++)
@@ -112,9 +118,9 @@ static void reconciled(void *arg, const PGresult *res)
         sd_log("info", "MM3030: reconciled %zu seat(s) with the database", rc->n);
     }
     recon_free(rc);
-    reconciling = 0;
-    if (reconcile_again)
-        reconcile_start();
+    ev->reconciling = 0;
+    if (ev->reconcile_again)
+        reconcile_start(ev);
 }
 
 /* "{a,b,c}" of n ids; malloc'ed. */
@@ -131,13 +137,14 @@ static char *id_array(const long long *ids, size_t n)
     return s;
 }
 
-static recon *snapshot(void)
+static recon *snapshot(struct sd_events *ev)
 {
-    size_t n = sd_rooms_seat_count(), i = 0;
+    size_t n = sd_rooms_seat_count(ev->ctx), i = 0;
     recon *rc = calloc(1, sizeof(*rc));
 
     if (!rc)
         return NULL;
+    rc->ev = ev;
     rc->meeting_id = calloc(n + 1, sizeof(long long));
     rc->user_id = calloc(n + 1, sizeof(long long));
     rc->serial = calloc(n + 1, sizeof(unsigned long long));
@@ -145,7 +152,7 @@ static recon *snapshot(void)
         recon_free(rc);
         return NULL;
     }
-    for (sd_room *r = sd_rooms_first(); r; r = r->next)
+    for (sd_room *r = sd_rooms_first(ev->ctx); r; r = r->next)
         for (sd_seat *s = r->seats; s && i < n; s = s->next, i++) {
             rc->meeting_id[i] = r->meeting_id;
             rc->user_id[i] = s->user_id;
@@ -155,38 +162,38 @@ static recon *snapshot(void)
     return rc;
 }
 
-static void reconcile_start(void)
+static void reconcile_start(struct sd_events *ev)
 {
     recon *rc;
     char *m = NULL, *u = NULL;
     const char *params[2];
 
-    reconcile_again = 0;
-    if (!sd_rooms_seat_count() || !sd_db_ready(listen_db))
+    ev->reconcile_again = 0;
+    if (!sd_rooms_seat_count(ev->ctx) || !sd_db_ready(ev->listen_db))
         return; /* nothing to check, or the up hook will do it */
-    rc = snapshot();
+    rc = snapshot(ev);
     if (rc) {
         m = id_array(rc->meeting_id, rc->n);
         u = id_array(rc->user_id, rc->n);
     }
     params[0] = m;
     params[1] = u;
-    if (!rc || !m || !u || sd_db_send(listen_db, SQL_RECONCILE, 2, params, reconciled, rc)) {
+    if (!rc || !m || !u || sd_db_send(ev->listen_db, SQL_RECONCILE, 2, params, reconciled, rc)) {
         if (rc)
             recon_free(rc);
     } else {
-        reconciling = 1;
+        ev->reconciling = 1;
     }
     free(m);
     free(u);
 }
 
-void sd_events_reconcile(void)
+void sd_events_reconcile(sd_ctx *ctx)
 {
-    if (reconciling)
-        reconcile_again = 1;
+    if (ctx->events->reconciling)
+        ctx->events->reconcile_again = 1;
     else
-        reconcile_start();
+        reconcile_start(ctx->events);
 }
 
 /* The user_id of an event, or 0 when it has none that makes sense. */
@@ -197,7 +204,7 @@ static long long event_user(json_t *ev)
     return json_is_integer(u) && json_integer_value(u) > 0 ? json_integer_value(u) : 0;
 }
 
-static void dispatch(json_t *ev, const char *type, long long meeting_id)
+static void dispatch(sd_ctx *ctx, json_t *ev, const char *type, long long meeting_id)
 {
     long long user_id = event_user(ev);
     const char *role = json_string_value(json_object_get(ev, "role"));
@@ -205,32 +212,32 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
     json_t *by = json_object_get(ev, "by_user_id");
 
     if (!strcmp(type, "meeting-ended"))
-        sd_control_ended(meeting_id);
+        sd_control_ended(ctx, meeting_id);
     else if (!strcmp(type, "participant-removed") && user_id)
-        sd_control_removed(meeting_id, user_id);
+        sd_control_removed(ctx, meeting_id, user_id);
     else if (!strcmp(type, "participant-left") && user_id)
-        sd_control_left(meeting_id, user_id);
+        sd_control_left(ctx, meeting_id, user_id);
     else if (!strcmp(type, "role-changed") && user_id && role)
-        sd_control_role(meeting_id, user_id, role);
+        sd_control_role(ctx, meeting_id, user_id, role);
     else if (!strcmp(type, "chat") || !strcmp(type, "recording-started")
              || !strcmp(type, "recording-stopped"))
-        sd_control_push(meeting_id, ev);
+        sd_control_push(ctx, meeting_id, ev);
     else if (!strcmp(type, "waiting-joined") && user_id)
-        sd_control_waiting_joined(meeting_id, ev);
+        sd_control_waiting_joined(ctx, meeting_id, ev);
     else if (!strcmp(type, "waiting-left") && user_id && reason)
-        sd_control_waiting_left(meeting_id, user_id, reason, ev);
+        sd_control_waiting_left(ctx, meeting_id, user_id, reason, ev);
     else if (!strcmp(type, "settings-changed"))
-        sd_control_settings(meeting_id, json_object_get(ev, "settings"));
+        sd_control_settings(ctx, meeting_id, json_object_get(ev, "settings"));
     else if (!strcmp(type, "mute-requested") && user_id && json_is_integer(by))
-        sd_control_mute(meeting_id, user_id, json_integer_value(by));
+        sd_control_mute(ctx, meeting_id, user_id, json_integer_value(by));
     else if (!strcmp(type, "meeting-started"))
-        sd_sfu_started(meeting_id,
+        sd_sfu_started(ctx, meeting_id,
                        (int)json_integer_value(json_object_get(ev, "max_participants")));
     else if (!strcmp(type, "meeting-resized"))
-        sd_sfu_resized(meeting_id,
+        sd_sfu_resized(ctx, meeting_id,
                        (int)json_integer_value(json_object_get(ev, "max_participants")));
     else if (!strcmp(type, "sfu-record"))
-        sd_sfu_record_event(meeting_id, ev);
+        sd_sfu_record_event(ctx, meeting_id, ev);
     else
         sd_log("warn", "MM3031: meeting %lld: event %.40s ignored (unknown or incomplete)",
                meeting_id, type);
@@ -238,11 +245,11 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
 
 static void on_notify(void *arg, const char *channel, const char *payload)
 {
+    struct sd_events *events = arg;
     json_error_t err;
     json_t *ev, *mid;
     const char *type;
 
-    (void)arg;
     if (strcmp(channel, SD_EVENTS_CHANNEL) != 0)
         return;
     ev = json_loads(payload, 0, &err);
@@ -251,7 +258,7 @@ static void on_notify(void *arg, const char *channel, const char *payload)
     if (!type || !json_is_integer(mid) || json_integer_value(mid) <= 0)
         sd_log("warn", "MM3032: event ignored: not {type, meeting_id, ...}");
     else
-        dispatch(ev, type, json_integer_value(mid));
+        dispatch(events->ctx, ev, type, json_integer_value(mid));
     json_decref(ev);
 }
 
@@ -259,21 +266,23 @@ static void on_notify(void *arg, const char *channel, const char *payload)
  * unheard, so every waiting socket asks again. */
 static void listening(void *arg, const PGresult *res)
 {
-    (void)arg;
+    struct sd_events *ev = arg;
+
     if (!res)
         return;
     sd_log("info", "MM3033: listening on " SD_EVENTS_CHANNEL);
-    sd_seats_recheck_waiting();
+    sd_seats_recheck_waiting(ev->ctx);
 }
 
 /* (Re)connected: LISTEN, then catch up on whatever happened while away. The
  * two queries run in order on this connection, so nothing falls between. */
 static void on_up(void *arg)
 {
-    (void)arg;
-    if (sd_db_send(listen_db, SQL_LISTEN, 0, NULL, listening, NULL) == 0) {
-        reconciling = 0;
-        reconcile_start();
+    struct sd_events *ev = arg;
+
+    if (sd_db_send(ev->listen_db, SQL_LISTEN, 0, NULL, listening, ev) == 0) {
+        ev->reconciling = 0;
+        reconcile_start(ev);
     }
 }
 
@@ -285,27 +294,34 @@ static void probed(void *arg, const PGresult *res)
 
 static void heartbeat(lws_sorted_usec_list_t *sul)
 {
-    (void)sul;
-    if (sd_db_ready(listen_db))
-        sd_db_send(listen_db, SQL_PING, 0, NULL, probed, NULL);
-    lws_sul_schedule(ctx, 0, &heartbeat_sul, heartbeat, HEARTBEAT_US);
+    struct sd_events *ev = lws_container_of(sul, struct sd_events, heartbeat_sul);
+
+    if (sd_db_ready(ev->listen_db))
+        sd_db_send(ev->listen_db, SQL_PING, 0, NULL, probed, NULL);
+    lws_sul_schedule(ev->ctx->lws, 0, &ev->heartbeat_sul, heartbeat, HEARTBEAT_US);
 }
 
-int sd_events_start(struct lws_context *context, struct lws_vhost *vh, const char *conninfo)
+int sd_events_start(sd_ctx *ctx)
 {
-    sd_db_hooks hooks = {on_up, on_notify, NULL};
+    struct sd_events *ev = calloc(1, sizeof(*ev));
+    sd_db_hooks hooks = {on_up, on_notify, ev};
 
-    ctx = context;
-    listen_db = sd_db_open(ctx, vh, "events", conninfo, &hooks);
-    if (!listen_db)
+    if (!ev)
         return -1;
-    lws_sul_schedule(ctx, 0, &heartbeat_sul, heartbeat, HEARTBEAT_US);
+    ev->ctx = ctx;
+    ctx->events = ev;
+    ev->listen_db = sd_db_open(ctx->lws, ctx->vhost, "events", ctx->cfg->db, &hooks);
+    if (!ev->listen_db)
+        return -1;
+    lws_sul_schedule(ctx->lws, 0, &ev->heartbeat_sul, heartbeat, HEARTBEAT_US);
     return 0;
 }
 
-void sd_events_stop(void)
+void sd_events_stop(sd_ctx *ctx)
 {
-    lws_sul_cancel(&heartbeat_sul);
-    sd_db_close(listen_db);
-    listen_db = NULL;
+    struct sd_events *ev = ctx->events;
+
+    lws_sul_cancel(&ev->heartbeat_sul);
+    sd_db_close(ev->listen_db);
+    ev->listen_db = NULL;
 }

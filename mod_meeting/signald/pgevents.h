@@ -10,19 +10,17 @@
 #ifndef SD_PGEVENTS_H
 #define SD_PGEVENTS_H
 
-#include <libwebsockets.h>
-
-#include "pq.h"
+#include "context.h"
 
 #define SD_EVENTS_CHANNEL "meeting_events"
 
-/* Opens the LISTEN connection (it keeps reconnecting by itself). -1 when out
- * of memory. */
-int sd_events_start(struct lws_context *ctx, struct lws_vhost *vh, const char *conninfo);
+/* Opens the LISTEN connection (it keeps reconnecting by itself) to
+ * ctx->cfg->db. -1 when out of memory. */
+int sd_events_start(sd_ctx *ctx);
 
 /* Checks every seat in memory against the tables, soon. */
-void sd_events_reconcile(void);
+void sd_events_reconcile(sd_ctx *ctx);
 
-void sd_events_stop(void);
+void sd_events_stop(sd_ctx *ctx);
 
 #endif

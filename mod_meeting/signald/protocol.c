@@ -15,7 +15,7 @@ static void invalid(sd_conn *c, const char *message)
  * (sd_relay): an SDP of some kilobytes is copied, not written out again. */
 static const char *relay(sd_conn *c, sd_msg *m, const unsigned char *data, size_t len)
 {
-    sd_seat *s = m->target == c->user_id ? NULL : sd_seat_find(c->meeting_id, m->target);
+    sd_seat *s = m->target == c->user_id ? NULL : sd_seat_find(c->ctx, c->meeting_id, m->target);
     const char *text = (const char *)data;
     size_t n;
     sd_buf *b;

@@ -8,84 +8,98 @@
 #include "idmap.h"
 #include "util.h"
 
-/* Rooms by (meeting_id, 0), seats by (meeting_id, user_id). */
-static sd_idmap rooms_by_id = SD_IDMAP_INIT;
-static sd_idmap seats_by_id = SD_IDMAP_INIT;
-static sd_room *rooms;
-static sd_seat *grace;
-static size_t nrooms, nseats, nattached;
-static unsigned long long serials;
+struct sd_rooms {
+    /* Rooms by (meeting_id, 0), seats by (meeting_id, user_id). */
+    sd_idmap rooms_by_id;
+    sd_idmap seats_by_id;
+    sd_room *rooms;
+    sd_seat *grace;
+    size_t nrooms, nseats, nattached;
+    unsigned long long serials;
+};
 
-sd_room *sd_room_find(long long meeting_id)
+int sd_rooms_start(sd_ctx *ctx)
 {
-    return sd_idmap_get(&rooms_by_id, meeting_id, 0);
+    ctx->rooms = calloc(1, sizeof(*ctx->rooms));
+    return ctx->rooms ? 0 : -1;
 }
 
-sd_room *sd_room_get(long long meeting_id)
+sd_room *sd_room_find(const sd_ctx *ctx, long long meeting_id)
 {
-    sd_room *r = sd_room_find(meeting_id);
+    return sd_idmap_get(&ctx->rooms->rooms_by_id, meeting_id, 0);
+}
+
+sd_room *sd_room_get(sd_ctx *ctx, long long meeting_id)
+{
+    struct sd_rooms *reg = ctx->rooms;
+    sd_room *r = sd_room_find(ctx, meeting_id);
 
     if (r)
         return r;
     r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
+    r->ctx = ctx;
     r->meeting_id = meeting_id;
-    if (sd_idmap_put(&rooms_by_id, meeting_id, 0, r)) {
+    if (sd_idmap_put(&reg->rooms_by_id, meeting_id, 0, r)) {
         free(r);
         return NULL;
     }
-    SD_LIST_PUSH(rooms, r, next, prev);
-    nrooms++;
+    SD_LIST_PUSH(reg->rooms, r, next, prev);
+    reg->nrooms++;
     return r;
 }
 
 void sd_room_gc(sd_room *r)
 {
+    struct sd_rooms *reg;
+
     if (!r || r->seats || r->takes || r->waiting)
         return;
+    reg = r->ctx->rooms;
     json_decref(r->settings);
-    sd_idmap_del(&rooms_by_id, r->meeting_id, 0);
-    SD_LIST_UNLINK(rooms, r, next, prev);
-    nrooms--;
+    sd_idmap_del(&reg->rooms_by_id, r->meeting_id, 0);
+    SD_LIST_UNLINK(reg->rooms, r, next, prev);
+    reg->nrooms--;
     free(r);
 }
 
-sd_room *sd_rooms_first(void)
+sd_room *sd_rooms_first(const sd_ctx *ctx)
 {
-    return rooms;
+    return ctx->rooms->rooms;
 }
 
-size_t sd_rooms_count(void)
+size_t sd_rooms_count(const sd_ctx *ctx)
 {
-    return nrooms;
+    return ctx->rooms->nrooms;
 }
 
-size_t sd_rooms_seat_count(void)
+size_t sd_rooms_seat_count(const sd_ctx *ctx)
 {
-    return nseats;
+    return ctx->rooms->nseats;
 }
 
-size_t sd_rooms_attached_count(void)
+size_t sd_rooms_attached_count(const sd_ctx *ctx)
 {
-    return nattached;
+    return ctx->rooms->nattached;
 }
 
-sd_seat *sd_seat_find(long long meeting_id, long long user_id)
+sd_seat *sd_seat_find(const sd_ctx *ctx, long long meeting_id, long long user_id)
 {
-    return sd_idmap_get(&seats_by_id, meeting_id, user_id);
+    return sd_idmap_get(&ctx->rooms->seats_by_id, meeting_id, user_id);
 }
 
 sd_seat *sd_seat_add(sd_room *r, long long user_id)
 {
+    struct sd_rooms *reg = r->ctx->rooms;
     sd_seat *s = calloc(1, sizeof(*s));
 
     if (!s)
         return NULL;
     s->room = r;
-    s->serial = ++serials;
+    s->serial = ++reg->serials;
     s->user_id = user_id;
-    if (sd_idmap_put(&seats_by_id, r->meeting_id, user_id, s)) {
+    if (sd_idmap_put(&reg->seats_by_id, r->meeting_id, user_id, s)) {
         free(s);
         return NULL;
     }
@@ -96,7 +110,7 @@ sd_seat *sd_seat_add(sd_room *r, long long user_id)
         r->seats = s;
     r->last = s;
     r->nseats++;
-    nseats++;
+    reg->nseats++;
     return s;
 }
 
@@ -104,7 +118,7 @@ void sd_seat_ungrace(sd_seat *s)
 {
     if (!s->in_grace)
         return;
-    SD_LIST_UNLINK(grace, s, gnext, gprev);
+    SD_LIST_UNLINK(s->room->ctx->rooms->grace, s, gnext, gprev);
     s->in_grace = 0;
 }
 
@@ -114,7 +128,7 @@ void sd_seat_remove(sd_seat *s)
 
     sd_seat_ungrace(s);
     sd_seat_detach(s);
-    sd_idmap_del(&seats_by_id, r->meeting_id, s->user_id);
+    sd_idmap_del(&r->ctx->rooms->seats_by_id, r->meeting_id, s->user_id);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -124,7 +138,7 @@ void sd_seat_remove(sd_seat *s)
     else
         r->last = s->prev;
     r->nseats--;
-    nseats--;
+    r->ctx->rooms->nseats--;
     free(s->username);
     free(s->nickname);
     free(s->role);
@@ -161,7 +175,7 @@ void sd_seat_attach(sd_seat *s, sd_conn *c)
 {
     sd_seat_ungrace(s);
     if (!s->conn)
-        nattached++;
+        s->room->ctx->rooms->nattached++;
     s->conn = c;
     c->seat = s;
     c->state = SD_CONN_SEATED;
@@ -173,7 +187,7 @@ void sd_seat_detach(sd_seat *s)
         return;
     s->conn->seat = NULL;
     s->conn = NULL;
-    nattached--;
+    s->room->ctx->rooms->nattached--;
 }
 
 void sd_seat_grace(sd_seat *s, long long until_us)
@@ -181,13 +195,13 @@ void sd_seat_grace(sd_seat *s, long long until_us)
     s->grace_until_us = until_us;
     if (s->in_grace)
         return;
-    SD_LIST_PUSH(grace, s, gnext, gprev);
+    SD_LIST_PUSH(s->room->ctx->rooms->grace, s, gnext, gprev);
     s->in_grace = 1;
 }
 
-sd_seat *sd_grace_list(void)
+sd_seat *sd_grace_list(const sd_ctx *ctx)
 {
-    return grace;
+    return ctx->rooms->grace;
 }
 
 void sd_take_link(sd_room *r, sd_take *t)

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "context.h"
 #include "conn.h"
 
 typedef struct sd_room sd_room;
@@ -51,6 +52,7 @@ typedef struct sd_take {
 } sd_take;
 
 struct sd_room {
+    sd_ctx *ctx; /* the context whose registry holds it */
     long long meeting_id;
     sd_seat *seats; /* in the order they were taken */
     sd_seat *last;
@@ -62,25 +64,28 @@ struct sd_room {
     struct sd_room *next, *prev; /* every room */
 };
 
-sd_room *sd_room_find(long long meeting_id);
+/* Makes the registry (ctx->rooms). -1 when out of memory. */
+int sd_rooms_start(sd_ctx *ctx);
+
+sd_room *sd_room_find(const sd_ctx *ctx, long long meeting_id);
 
 /* Finds or creates. NULL when out of memory. */
-sd_room *sd_room_get(long long meeting_id);
+sd_room *sd_room_get(sd_ctx *ctx, long long meeting_id);
 
 /* Frees the room once it holds neither seats nor takes nor waiting sockets. */
 void sd_room_gc(sd_room *r);
 
 /* The first room, for walking them all (->next). */
-sd_room *sd_rooms_first(void);
+sd_room *sd_rooms_first(const sd_ctx *ctx);
 
 /* Counts kept as rooms and seats come and go, for the status file. */
-size_t sd_rooms_count(void);
-size_t sd_rooms_seat_count(void);
+size_t sd_rooms_count(const sd_ctx *ctx);
+size_t sd_rooms_seat_count(const sd_ctx *ctx);
 /* Seats with a socket (->conn set through sd_seat_attach, not yet cleared
  * through sd_seat_detach or sd_seat_remove). */
-size_t sd_rooms_attached_count(void);
+size_t sd_rooms_attached_count(const sd_ctx *ctx);
 
-sd_seat *sd_seat_find(long long meeting_id, long long user_id);
+sd_seat *sd_seat_find(const sd_ctx *ctx, long long meeting_id, long long user_id);
 
 /* A new seat without a socket. NULL when out of memory. */
 sd_seat *sd_seat_add(sd_room *r, long long user_id);
@@ -108,7 +113,7 @@ void sd_seat_grace(sd_seat *s, long long until_us);
 void sd_seat_ungrace(sd_seat *s);
 
 /* The seats in their grace period, linked by ->gnext (unordered). */
-sd_seat *sd_grace_list(void);
+sd_seat *sd_grace_list(const sd_ctx *ctx);
 
 void sd_take_link(sd_room *r, sd_take *t);
 void sd_take_unlink(sd_take *t);

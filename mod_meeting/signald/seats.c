@@ -1,13 +1,14 @@
 /* signald: who holds a seat (see seats.h). */
 #include "seats.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frames.h"
 #include "node.h"
+#include "options.h"
+#include "pq.h"
 #include "rooms.h"
 #include "sfu.h"
 #include "util.h"
@@ -26,16 +27,30 @@ static const char SQL_WAIT_LEAVE[] = "SELECT mm_waiting_leave($1::bigint, $2::bi
 /* Room for one id in an array literal: a separator and 20 digits. */
 #define ID_CHARS 21
 
-static const sd_config *cfg;
-static sd_db *db;
-static struct lws_context *ctx;
-static lws_sorted_usec_list_t renew_sul;
-static int shutting_down;
-/* Asks for a reconciliation with the database (pgevents.c, given by main). */
-static void (*reconcile)(void);
+/* Two bigint[] literals, "{1,2,3}", built side by side. */
+typedef struct {
+    char m[RENEW_BATCH * ID_CHARS + 2], u[RENEW_BATCH * ID_CHARS + 2];
+    size_t mlen, ulen, n;
+} batch;
+
+struct sd_seats {
+    sd_ctx *ctx;
+    lws_sorted_usec_list_t renew_sul;
+    int shutting_down;
+    /* Asks for a reconciliation with the database (pgevents.c, given by main). */
+    void (*reconcile)(sd_ctx *ctx);
+    batch renewal; /* the renewal being built */
+};
+
+/* A renewal out: how many seats it asked for. */
+typedef struct {
+    sd_ctx *ctx;
+    long long sent;
+} renewal;
 
 /* A seat being given back: sd_seat_release has not answered yet. */
 typedef struct sd_leave {
+    sd_ctx *ctx;
     sd_conn *conn; /* the socket that sent leave, if still open */
     long long meeting_id, user_id;
     unsigned long long serial; /* the seat being given back */
@@ -76,7 +91,7 @@ static void send_frame(sd_conn *c, const char *type)
 
 static void send_joined(sd_seat *s)
 {
-    json_t *f = sd_frame_joined(s, sd_sfu_enabled());
+    json_t *f = sd_frame_joined(s, sd_sfu_enabled(s->room->ctx));
 
     if (f)
         sd_conn_send_json(s->conn, f);
@@ -116,7 +131,7 @@ static void replace(sd_seat *s, sd_conn *c)
 static void seat(sd_take *t, sd_conn *c, const PGresult *res)
 {
     sd_room *r = t->room;
-    sd_seat *s = sd_seat_find(r->meeting_id, t->user_id);
+    sd_seat *s = sd_seat_find(r->ctx, r->meeting_id, t->user_id);
 
     if (!s && (s = sd_seat_add(r, t->user_id)) != NULL) {
         /* A new seat starts as the database says (mute_on_join); a kept one
@@ -133,7 +148,7 @@ static void seat(sd_take *t, sd_conn *c, const PGresult *res)
                             PQgetvalue(res, 0, 4), t->role ? t->role : PQgetvalue(res, 0, 2)))
         sd_log("error", "MM3042: meeting %lld user %lld: out of memory", r->meeting_id, t->user_id);
     if (!c) {
-        long long until = t->gone_us + (long long)cfg->grace * SD_US;
+        long long until = t->gone_us + (long long)r->ctx->cfg->grace * SD_US;
 
         if (!s->conn && (!s->in_grace || s->grace_until_us < until))
             sd_seat_grace(s, until);
@@ -239,7 +254,7 @@ static void took(void *arg, const PGresult *res)
     }
     if (res && (code == 200 || code == 202))
         learn_settings(r, res);
-    if (!res || shutting_down) {
+    if (!res || r->ctx->seats->shutting_down) {
         if (c)
             sd_conn_close(c, 1013, "database unavailable, try again");
     } else if ((code == 200 || code == 202) && t->doom_code) {
@@ -272,11 +287,11 @@ static int take(sd_room *r, sd_conn *c)
 {
     sd_take *t = calloc(1, sizeof(*t));
     char m[24], u[24], g[24];
-    const char *params[4] = {m, u, g, cfg->node};
+    const char *params[4] = {m, u, g, r->ctx->cfg->node};
 
     ids(m, u, c->meeting_id, c->user_id);
     snprintf(g, sizeof(g), "%lld", c->gen);
-    if (!t || sd_db_send(db, SQL_TAKE, 4, params, took, t)) {
+    if (!t || sd_db_send(r->ctx->db, SQL_TAKE, 4, params, took, t)) {
         free(t);
         sd_log("warn", "MM3048: meeting %lld user %lld: database unavailable", c->meeting_id,
                c->user_id);
@@ -295,7 +310,7 @@ static int take(sd_room *r, sd_conn *c)
 
 void sd_seats_connect(sd_conn *c)
 {
-    sd_room *r = sd_room_get(c->meeting_id);
+    sd_room *r = sd_room_get(c->ctx, c->meeting_id);
 
     if (!r) {
         sd_log("error", "MM3049: meeting %lld: out of memory", c->meeting_id);
@@ -313,9 +328,9 @@ void sd_seats_retake(sd_conn *c)
     take(r, c);
 }
 
-void sd_seats_recheck_waiting(void)
+void sd_seats_recheck_waiting(sd_ctx *ctx)
 {
-    sd_room *r = sd_rooms_first(), *rnext;
+    sd_room *r = sd_rooms_first(ctx), *rnext;
 
     for (; r; r = rnext) {
         sd_conn *c = r->waiting, *next;
@@ -353,11 +368,11 @@ void sd_seats_disconnect(sd_conn *c)
         return;
     sd_seat_detach(s);
     /* A leaving seat is vacated by given_back(), with no grace period. */
-    if (shutting_down || c->leaving)
+    if (c->ctx->seats->shutting_down || c->leaving)
         return;
     /* Counted from the last sign of life: a socket that went silent before
      * it was closed has used up part of its grace already. */
-    sd_seat_grace(s, sd_conn_last_alive(c) + (long long)cfg->grace * SD_US);
+    sd_seat_grace(s, sd_conn_last_alive(c) + (long long)c->ctx->cfg->grace * SD_US);
     sd_log("info", "MM3050: meeting %lld user %lld: socket lost, seat kept for the grace period",
            s->room->meeting_id, s->user_id);
     /* A socket closed for silence may have used up its grace already. Only
@@ -372,7 +387,7 @@ void sd_seats_disconnect(sd_conn *c)
 static void given_back(void *arg, const PGresult *res)
 {
     sd_leave *l = arg;
-    sd_seat *s = sd_seat_find(l->meeting_id, l->user_id);
+    sd_seat *s = sd_seat_find(l->ctx, l->meeting_id, l->user_id);
 
     (void)res;
     /* Not if another socket of the user took the seat over meanwhile. */
@@ -396,7 +411,7 @@ static void give_back(sd_seat *s, sd_conn *c)
 
     sd_seat_ungrace(s);
     ids(m, u, s->room->meeting_id, s->user_id);
-    if (!l || sd_db_send(db, SQL_RELEASE, 2, params, given_back, l)) {
+    if (!l || sd_db_send(s->room->ctx->db, SQL_RELEASE, 2, params, given_back, l)) {
         sd_log("warn", "MM3051: meeting %lld user %lld: database away, seat left to its lease",
                s->room->meeting_id, s->user_id);
         free(l);
@@ -405,6 +420,7 @@ static void give_back(sd_seat *s, sd_conn *c)
             sd_conn_close(c, 1000, "left");
         return;
     }
+    l->ctx = s->room->ctx;
     l->conn = c;
     l->meeting_id = s->room->meeting_id;
     l->user_id = s->user_id;
@@ -440,7 +456,7 @@ static void leave_waiting(sd_conn *c)
     sd_room_unwait(c);
     c->state = SD_CONN_CLOSING;
     ids(m, u, c->meeting_id, c->user_id);
-    if (!l || sd_db_send(db, SQL_WAIT_LEAVE, 2, params, stopped_waiting, l)) {
+    if (!l || sd_db_send(c->ctx->db, SQL_WAIT_LEAVE, 2, params, stopped_waiting, l)) {
         sd_log("warn", "MM3053: meeting %lld user %lld: database away, still waiting there",
                c->meeting_id, c->user_id);
         free(l);
@@ -486,9 +502,9 @@ static void expire(sd_seat *s, long long now_us)
     give_back(s, NULL);
 }
 
-void sd_seats_sweep(long long now_us)
+void sd_seats_sweep(sd_ctx *ctx, long long now_us)
 {
-    sd_seat *s = sd_grace_list(), *next;
+    sd_seat *s = sd_grace_list(ctx), *next;
 
     for (; s; s = next) {
         next = s->gnext;
@@ -500,72 +516,81 @@ void sd_seats_sweep(long long now_us)
  * an end the LISTEN connection missed. Reconciling finds out which. */
 static void renewed(void *arg, const PGresult *res)
 {
-    long long sent = (long long)(uintptr_t)arg;
+    renewal *rn = arg;
 
-    if (res && PQntuples(res) == 1 && atoll(PQgetvalue(res, 0, 0)) < sent)
-        reconcile();
+    if (res && PQntuples(res) == 1 && atoll(PQgetvalue(res, 0, 0)) < rn->sent)
+        rn->ctx->seats->reconcile(rn->ctx);
+    free(rn);
 }
 
-/* Two bigint[] literals, "{1,2,3}", built side by side. */
-typedef struct {
-    char m[RENEW_BATCH * ID_CHARS + 2], u[RENEW_BATCH * ID_CHARS + 2];
-    size_t mlen, ulen, n;
-} batch;
-
-static void batch_send(batch *b)
+static void batch_send(struct sd_seats *st)
 {
+    batch *b = &st->renewal;
     const char *params[2] = {b->m, b->u};
+    renewal *rn = malloc(sizeof(*rn));
 
     memcpy(b->m + b->mlen, "}", 2);
     memcpy(b->u + b->ulen, "}", 2);
-    if (sd_db_send(db, SQL_RENEW, 2, params, renewed, (void *)(uintptr_t)b->n))
+    if (rn) {
+        rn->ctx = st->ctx;
+        rn->sent = (long long)b->n;
+    }
+    if (!rn || sd_db_send(st->ctx->db, SQL_RENEW, 2, params, renewed, rn)) {
+        free(rn);
         sd_log("warn", "MM3056: lease renewal skipped: database unavailable");
+    }
     b->mlen = b->ulen = b->n = 0;
 }
 
-static void batch_add(batch *b, long long meeting_id, long long user_id)
+static void batch_add(struct sd_seats *st, long long meeting_id, long long user_id)
 {
+    batch *b = &st->renewal;
     char sep = b->n ? ',' : '{';
 
     b->mlen += (size_t)snprintf(b->m + b->mlen, ID_CHARS + 1, "%c%lld", sep, meeting_id);
     b->ulen += (size_t)snprintf(b->u + b->ulen, ID_CHARS + 1, "%c%lld", sep, user_id);
     if (++b->n == RENEW_BATCH)
-        batch_send(b);
+        batch_send(st);
 }
 
 /* One sd_seat_renew per RENEW_BATCH live sockets. Seats in their grace period
  * are not renewed: their lease must not outlive the grace. */
-static void renew(void)
+static void renew(struct sd_seats *st)
 {
-    static batch b;
-
-    for (sd_room *r = sd_rooms_first(); r; r = r->next)
+    for (sd_room *r = sd_rooms_first(st->ctx); r; r = r->next)
         for (sd_seat *s = r->seats; s; s = s->next)
             if (s->conn)
-                batch_add(&b, r->meeting_id, s->user_id);
-    if (b.n)
-        batch_send(&b);
+                batch_add(st, r->meeting_id, s->user_id);
+    if (st->renewal.n)
+        batch_send(st);
 }
 
 static void renew_tick(lws_sorted_usec_list_t *sul)
 {
-    (void)sul;
-    if (!shutting_down)
-        renew();
-    lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * SD_US);
+    struct sd_seats *st = lws_container_of(sul, struct sd_seats, renew_sul);
+
+    if (!st->shutting_down)
+        renew(st);
+    lws_sul_schedule(st->ctx->lws, 0, &st->renew_sul, renew_tick,
+                     (long long)st->ctx->cfg->renew_interval * SD_US);
 }
 
-void sd_seats_init(const sd_config *c, sd_db *d, struct lws_context *context, void (*missed)(void))
+int sd_seats_start(sd_ctx *ctx, void (*missed)(sd_ctx *ctx))
 {
-    reconcile = missed;
-    cfg = c;
-    db = d;
-    ctx = context;
-    lws_sul_schedule(ctx, 0, &renew_sul, renew_tick, (long long)cfg->renew_interval * SD_US);
+    struct sd_seats *st = calloc(1, sizeof(*st));
+
+    if (!st)
+        return -1;
+    st->ctx = ctx;
+    st->reconcile = missed;
+    ctx->seats = st;
+    lws_sul_schedule(ctx->lws, 0, &st->renew_sul, renew_tick,
+                     (long long)ctx->cfg->renew_interval * SD_US);
+    return 0;
 }
 
-void sd_seats_shutdown(void)
+void sd_seats_shutdown(sd_ctx *ctx)
 {
-    shutting_down = 1;
-    lws_sul_cancel(&renew_sul);
+    ctx->seats->shutting_down = 1;
+    lws_sul_cancel(&ctx->seats->renew_sul);
 }

@@ -17,13 +17,13 @@
 
 #include <libwebsockets.h>
 
-#include "options.h"
+#include "context.h"
 #include "conn.h"
-#include "pq.h"
 
-/* missed is called when a renewal finds seats the database no longer has: a
- * removal or an end the LISTEN connection missed (pgevents.c reconciles). */
-void sd_seats_init(const sd_config *cfg, sd_db *db, struct lws_context *ctx, void (*missed)(void));
+/* Starts renewing leases on ctx->db (ctx->seats). missed is called when a
+ * renewal finds seats the database no longer has: a removal or an end the
+ * LISTEN connection missed (pgevents.c reconciles). -1 when out of memory. */
+int sd_seats_start(sd_ctx *ctx, void (*missed)(sd_ctx *ctx));
 
 /* The socket's ticket was accepted: take its seat. */
 void sd_seats_connect(sd_conn *c);
@@ -42,13 +42,13 @@ void sd_seats_retake(sd_conn *c);
 
 /* Every waiting socket takes its seat again: after the LISTEN connection
  * was lost, an admission may have gone unheard. */
-void sd_seats_recheck_waiting(void);
+void sd_seats_recheck_waiting(sd_ctx *ctx);
 
 /* Ends the grace periods that ran out. */
-void sd_seats_sweep(long long now_us);
+void sd_seats_sweep(sd_ctx *ctx, long long now_us);
 
 /* From now on sockets closing keep their seats: a restarted signald finds
  * them on the clients' reconnect. */
-void sd_seats_shutdown(void);
+void sd_seats_shutdown(sd_ctx *ctx);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "pq.h"
 #include "idmap.h"
+#include "options.h"
 #include "janus.h"
 #include "frames.h"
 #include "rooms.h"
@@ -36,6 +37,7 @@ typedef enum { ROOM_NONE, ROOM_LOOKUP, ROOM_CREATING, ROOM_READY } room_state;
 
 /* The meeting's VideoRoom as signald knows it. */
 typedef struct sroom {
+    sd_ctx *ctx;
     long long meeting_id;
     room_state state;
     int publishers;            /* the meeting's max_participants; 0 until known */
@@ -44,6 +46,7 @@ typedef struct sroom {
 } sroom;
 
 typedef struct sd_sfu_peer {
+    sd_ctx *ctx;
     sd_conn *conn;
     long long meeting_id, user_id;
     long long session, pub, sub; /* Janus ids, 0 until made */
@@ -64,8 +67,6 @@ typedef struct sd_sfu_peer {
 
 enum { PUB = 0, SUB = 1 };
 
-static int enabled;
-static sd_db *db; /* signald's query connection: max_participants */
 static const char SQL_CAPACITY[] =
     "SELECT max_participants FROM meetings WHERE meeting_id = $1::bigint AND status = 'ongoing'";
 /* With more than one node, each Janus holds the rooms of its own node's
@@ -73,25 +74,40 @@ static const char SQL_CAPACITY[] =
 static const char SQL_ONGOING[] =
     "SELECT meeting_id, max_participants FROM meetings WHERE status = 'ongoing'"
     " AND (node_id IS NULL OR node_id = $1)";
-static const char *node_name;          /* this node's name in the node registry */
-static sd_idmap rooms = SD_IDMAP_INIT; /* sroom by (meeting_id, 0) */
-static sroom *room_list;
-/* Told of each room (re)made at Janus: the recording on the SFU (sfu_record.c). */
-static void (*on_room_ready)(long long meeting_id);
-static sd_idmap sessions = SD_IDMAP_INIT; /* peer by (session, 0) */
-static long long admin_session, admin_handle, admin_keepalive_us;
+/* Made only when a media server is configured: ctx->sfu NULL is the mesh. */
+struct sd_sfu {
+    sd_ctx *ctx;
+    sd_idmap rooms; /* sroom by (meeting_id, 0) */
+    sroom *room_list;
+    /* Told of each room (re)made at Janus: the recording on the SFU (sfu_record.c). */
+    void (*on_room_ready)(sd_ctx *ctx, long long meeting_id);
+    sd_idmap sessions; /* peer by (session, 0) */
+    long long admin_session, admin_handle, admin_keepalive_us;
+};
+
+/* An SQL_CAPACITY out for the meeting. */
+typedef struct {
+    sd_ctx *ctx;
+    long long meeting_id;
+} capacity;
+
+/* A list of Janus's rooms out; ongoing as list_rooms was given it. */
+typedef struct {
+    sd_ctx *ctx;
+    json_t *ongoing;
+} listing;
 
 static void advance(peer *p);
 static void feed_changed(peer *p, int up);
 
-void sd_sfu_on_room_ready(void (*fn)(long long meeting_id))
+void sd_sfu_on_room_ready(sd_ctx *ctx, void (*fn)(sd_ctx *ctx, long long meeting_id))
 {
-    on_room_ready = fn;
+    ctx->sfu->on_room_ready = fn;
 }
 
-int sd_sfu_enabled(void)
+int sd_sfu_enabled(const sd_ctx *ctx)
 {
-    return enabled;
+    return ctx->sfu != NULL;
 }
 
 /* {janus, session_id[, handle_id]} */
@@ -123,23 +139,23 @@ static json_t *message(long long session, long long handle, json_t *body, json_t
 }
 
 /* A handle of the VideoRoom on session; cb gets its id. */
-static int attach(long long session, sd_janus_cb cb, void *arg)
+static int attach(sd_ctx *ctx, long long session, sd_janus_cb cb, void *arg)
 {
     json_t *a = request("attach", session, 0);
 
     json_object_set_new(a, "plugin", json_string(PLUGIN));
-    return sd_janus_send(a, 0, cb, arg);
+    return sd_janus_send(ctx, a, 0, cb, arg);
 }
 
 /* A browser's candidate (borrowed; JSON null: the end of them) to handle. */
-static void trickle(long long session, long long handle, json_t *cand)
+static void trickle(sd_ctx *ctx, long long session, long long handle, json_t *cand)
 {
     json_t *t = request("trickle", session, handle);
 
     if (t)
         json_object_set(t, json_is_null(cand) ? "completed" : "candidate",
                         json_is_null(cand) ? json_true() : cand);
-    sd_janus_send(t, 1, NULL, NULL);
+    sd_janus_send(ctx, t, 1, NULL, NULL);
 }
 
 /* The plugin's answer in reply, or NULL with *why (and *code) set. */
@@ -190,13 +206,16 @@ static void send_error(peer *p, const char *code, const char *message)
 
 /* ---- the meeting's VideoRoom ---- */
 
-int sd_sfu_room_request(json_t *body, sd_janus_cb cb, void *arg)
+int sd_sfu_room_request(sd_ctx *ctx, json_t *body, sd_janus_cb cb, void *arg)
 {
-    if (!admin_handle) {
+    struct sd_sfu *sfu = ctx->sfu;
+
+    if (!sfu || !sfu->admin_handle) {
         json_decref(body);
         return -1;
     }
-    return sd_janus_send(message(admin_session, admin_handle, body, NULL), 0, cb, arg);
+    return sd_janus_send(ctx, message(sfu->admin_session, sfu->admin_handle, body, NULL), 0, cb,
+                         arg);
 }
 
 /* The VideoRoom request that takes the user's publisher out of the room. */
@@ -206,54 +225,64 @@ static json_t *kick_body(long long meeting_id, long long user_id)
                      (json_int_t)user_id);
 }
 
-static sroom *room_get(long long meeting_id)
+static sroom *room_find(const sd_ctx *ctx, long long meeting_id)
 {
-    sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
+    return sd_idmap_get(&ctx->sfu->rooms, meeting_id, 0);
+}
+
+static sroom *room_get(sd_ctx *ctx, long long meeting_id)
+{
+    struct sd_sfu *sfu = ctx->sfu;
+    sroom *r = room_find(ctx, meeting_id);
 
     if (r)
         return r;
     r = calloc(1, sizeof(*r));
-    if (!r || !(r->feeds = json_object()) || sd_idmap_put(&rooms, meeting_id, 0, r)) {
+    if (!r || !(r->feeds = json_object()) || sd_idmap_put(&sfu->rooms, meeting_id, 0, r)) {
         if (r)
             json_decref(r->feeds);
         free(r);
         return NULL;
     }
+    r->ctx = ctx;
     r->meeting_id = meeting_id;
-    SD_LIST_PUSH(room_list, r, next, prev);
+    SD_LIST_PUSH(sfu->room_list, r, next, prev);
     return r;
 }
 
 static void room_free(sroom *r)
 {
-    SD_LIST_UNLINK(room_list, r, next, prev);
-    sd_idmap_del(&rooms, r->meeting_id, 0);
-    sd_janus_forget(r);
+    struct sd_sfu *sfu = r->ctx->sfu;
+
+    SD_LIST_UNLINK(sfu->room_list, r, next, prev);
+    sd_idmap_del(&sfu->rooms, r->meeting_id, 0);
+    sd_janus_forget(r->ctx, r);
     json_decref(r->feeds);
     free(r);
 }
 
-static sd_seat *seats_of(long long meeting_id)
+static sd_seat *seats_of(const sd_ctx *ctx, long long meeting_id)
 {
-    sd_room *r = sd_room_find(meeting_id);
+    sd_room *r = sd_room_find(ctx, meeting_id);
 
     return r ? r->seats : NULL;
 }
 
 /* Every peer of the meeting connected to this signald. */
-#define FOR_PEERS(meeting_id, p)                                \
-    for (sd_seat *s_ = seats_of(meeting_id); s_; s_ = s_->next) \
+#define FOR_PEERS(ctx, meeting_id, p)                                \
+    for (sd_seat *s_ = seats_of(ctx, meeting_id); s_; s_ = s_->next) \
         if (s_->conn && (p = s_->conn->sfu) != NULL)
 
 static void room_ready(sroom *r)
 {
+    void (*ready)(sd_ctx *, long long) = r->ctx->sfu->on_room_ready;
     peer *p;
 
     r->state = ROOM_READY;
-    FOR_PEERS(r->meeting_id, p)
+    FOR_PEERS(r->ctx, r->meeting_id, p)
     advance(p);
-    if (on_room_ready)
-        on_room_ready(r->meeting_id);
+    if (ready)
+        ready(r->ctx, r->meeting_id);
 }
 
 static void created(void *arg, json_t *reply)
@@ -282,7 +311,7 @@ static void room_create(sroom *r)
                      "audiocodec", "opus", "videocodec", "vp8", "notify_joining", 0, "description",
                      "mod_meeting");
     r->state = ROOM_NONE;
-    if (sd_sfu_room_request(body, created, r) == 0)
+    if (sd_sfu_room_request(r->ctx, body, created, r) == 0)
         r->state = ROOM_CREATING;
 }
 
@@ -294,10 +323,10 @@ static void room_ensure(sroom *r);
  * with ROOM_PUBLISHERS (a seat here says the meeting was ongoing). */
 static void capacity_known(void *arg, const PGresult *res)
 {
-    long long *meeting_id = arg;
-    sroom *r = sd_idmap_get(&rooms, *meeting_id, 0);
+    capacity *c = arg;
+    sroom *r = room_find(c->ctx, c->meeting_id);
 
-    free(meeting_id);
+    free(c);
     if (!r || r->state != ROOM_LOOKUP)
         return;
     r->state = ROOM_NONE;
@@ -314,14 +343,16 @@ static void capacity_known(void *arg, const PGresult *res)
  * it (the room is made on first use). */
 static void room_ensure(sroom *r)
 {
-    long long *arg;
+    sd_db *db = r->ctx->db;
+    capacity *arg;
     char id[24];
     const char *params[1] = {id};
 
-    if (r->state != ROOM_NONE || !admin_handle)
+    if (r->state != ROOM_NONE || !r->ctx->sfu->admin_handle)
         return;
     if (!r->publishers && db && sd_db_ready(db) && (arg = malloc(sizeof(*arg)))) {
-        *arg = r->meeting_id;
+        arg->ctx = r->ctx;
+        arg->meeting_id = r->meeting_id;
         snprintf(id, sizeof(id), "%lld", r->meeting_id);
         if (sd_db_send(db, SQL_CAPACITY, 1, params, capacity_known, arg) == 0) {
             r->state = ROOM_LOOKUP;
@@ -343,21 +374,22 @@ static void admin_answered(void *arg, json_t *reply)
 }
 
 /* A VideoRoom request on the admin handle whose answer nobody waits for. */
-static void admin_request(json_t *body)
+static void admin_request(sd_ctx *ctx, json_t *body)
 {
-    sd_sfu_room_request(body, admin_answered, NULL);
+    sd_sfu_room_request(ctx, body, admin_answered, NULL);
 }
 
-static void room_destroy(long long meeting_id)
+static void room_destroy(sd_ctx *ctx, long long meeting_id)
 {
-    admin_request(json_pack("{s:s, s:I}", "request", "destroy", "room", (json_int_t)meeting_id));
+    admin_request(ctx,
+                  json_pack("{s:s, s:I}", "request", "destroy", "room", (json_int_t)meeting_id));
 }
 
-int sd_sfu_room_ready(long long meeting_id)
+int sd_sfu_room_ready(const sd_ctx *ctx, long long meeting_id)
 {
-    sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
+    sroom *r = ctx->sfu ? room_find(ctx, meeting_id) : NULL;
 
-    return enabled && admin_handle && r && r->state == ROOM_READY;
+    return r && ctx->sfu->admin_handle && r->state == ROOM_READY;
 }
 
 const char *sd_sfu_refusal(json_t *reply)
@@ -379,8 +411,8 @@ static void key(char buf[24], long long id)
 static void peer_reset(peer *p)
 {
     if (p->session)
-        sd_idmap_del(&sessions, p->session, 0);
-    sd_janus_forget(p);
+        sd_idmap_del(&p->ctx->sfu->sessions, p->session, 0);
+    sd_janus_forget(p->ctx, p);
     p->session = p->pub = p->sub = 0;
     p->making = p->pub_busy = p->joined = p->publishing = p->retried = 0;
     p->sub_busy = p->sub_joined = p->offer_out = p->screen_off = 0;
@@ -399,10 +431,10 @@ static void peer_free(peer *p)
 {
     p->conn->sfu = NULL;
     if (p->session) {
-        sd_janus_send(request("destroy", p->session, 0), 1, NULL, NULL);
-        sd_idmap_del(&sessions, p->session, 0);
+        sd_janus_send(p->ctx, request("destroy", p->session, 0), 1, NULL, NULL);
+        sd_idmap_del(&p->ctx->sfu->sessions, p->session, 0);
     }
-    sd_janus_forget(p);
+    sd_janus_forget(p->ctx, p);
     json_decref(p->offer);
     json_decref(p->sent);
     json_decref(p->wanted);
@@ -421,6 +453,7 @@ static peer *peer_of(sd_conn *c)
     p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
+    p->ctx = c->ctx;
     p->conn = c;
     c->sfu = p;
     p->meeting_id = c->meeting_id;
@@ -439,7 +472,7 @@ static peer *peer_of(sd_conn *c)
 /* The feeds of others with media up become wanted by p. */
 static void want_feeds(peer *p)
 {
-    sroom *r = sd_idmap_get(&rooms, p->meeting_id, 0);
+    sroom *r = room_find(p->ctx, p->meeting_id);
     const char *k;
     json_t *v;
     char self[24];
@@ -463,7 +496,7 @@ static void got_session(void *arg, json_t *reply)
         return;
     }
     p->keepalive_us = sd_mono_us();
-    sd_idmap_put(&sessions, p->session, 0, p);
+    sd_idmap_put(&p->ctx->sfu->sessions, p->session, 0, p);
     advance(p);
 }
 
@@ -474,7 +507,7 @@ static void flush_ice(peer *p, int side)
     json_t *cand;
 
     json_array_foreach(p->ice[side], i, cand)
-        trickle(p->session, side == PUB ? p->pub : p->sub, cand);
+        trickle(p->ctx, p->session, side == PUB ? p->pub : p->sub, cand);
     json_array_clear(p->ice[side]);
 }
 
@@ -530,9 +563,9 @@ static void find_audio_mid(const char *sdp, char *mid, size_t cap)
 /* A publisher's stream is forwarded or not (Janus's moderate). */
 static void moderate(peer *p, const char *mid, int mute)
 {
-    admin_request(json_pack("{s:s, s:I, s:I, s:s, s:b}", "request", "moderate", "room",
-                            (json_int_t)p->meeting_id, "id", (json_int_t)p->user_id, "mid", mid,
-                            "mute", mute));
+    admin_request(p->ctx, json_pack("{s:s, s:I, s:I, s:s, s:b}", "request", "moderate", "room",
+                                    (json_int_t)p->meeting_id, "id", (json_int_t)p->user_id, "mid",
+                                    mid, "mute", mute));
 }
 
 /* The SFU forwards p's audio or not, as its last media-state says. */
@@ -567,7 +600,7 @@ static void screen_added(peer *p)
 
     key(feed, p->user_id);
     snprintf(stream, sizeof(stream), "%s:%s", feed, p->screen_mid);
-    FOR_PEERS(p->meeting_id, o)
+    FOR_PEERS(p->ctx, p->meeting_id, o)
     if (o != p && json_object_get(o->subscribed, feed) && !json_object_get(o->subscribed, stream)) {
         json_object_set(o->wanted, stream, json_true());
         advance(o);
@@ -595,7 +628,7 @@ static void published(void *arg, json_t *reply)
         p->retried = 1;
         p->offer = p->sent;
         p->sent = NULL;
-        sd_sfu_room_request(kick_body(p->meeting_id, p->user_id), kicked_then_retry, p);
+        sd_sfu_room_request(p->ctx, kick_body(p->meeting_id, p->user_id), kicked_then_retry, p);
         return;
     }
     json_decref(p->sent);
@@ -642,7 +675,7 @@ static void publish(peer *p)
     json_decref(p->sent);
     p->sent = p->offer;
     p->offer = NULL;
-    if (sd_janus_send(message(p->session, p->pub, body, jsep), 0, published, p) == 0) {
+    if (sd_janus_send(p->ctx, message(p->session, p->pub, body, jsep), 0, published, p) == 0) {
         p->pub_busy = 1;
         flush_ice(p, PUB);
     }
@@ -724,7 +757,7 @@ static void subscribe(peer *p)
                          (json_int_t)p->meeting_id, "ptype", "subscriber", "streams", streams);
     else
         body = json_pack("{s:s, s:o}", "request", "subscribe", "streams", streams);
-    if (sd_janus_send(message(p->session, p->sub, body, NULL), 0, subscribed, p) == 0)
+    if (sd_janus_send(p->ctx, message(p->session, p->sub, body, NULL), 0, subscribed, p) == 0)
         p->sub_busy = 1;
 }
 
@@ -746,9 +779,9 @@ static void advance(peer *p)
 {
     sroom *r;
 
-    if (!sd_janus_is_up() || p->making || !p->conn)
+    if (!sd_janus_is_up(p->ctx) || p->making || !p->conn)
         return;
-    r = room_get(p->meeting_id);
+    r = room_get(p->ctx, p->meeting_id);
     if (!r)
         return;
     if (r->state != ROOM_READY) {
@@ -757,19 +790,19 @@ static void advance(peer *p)
     }
     if (!p->session) {
         if (p->offer || json_object_size(p->wanted))
-            p->making = !sd_janus_send(request("create", 0, 0), 0, got_session, p);
+            p->making = !sd_janus_send(p->ctx, request("create", 0, 0), 0, got_session, p);
         return;
     }
     if (p->offer && !p->pub_busy) {
         if (!p->pub) {
-            p->making = !attach(p->session, attached_pub, p);
+            p->making = !attach(p->ctx, p->session, attached_pub, p);
             return;
         }
         publish(p);
     }
     if (json_object_size(p->wanted) && !p->sub_busy && !p->offer_out) {
         if (!p->sub) {
-            p->making = !attach(p->session, attached_sub, p);
+            p->making = !attach(p->ctx, p->session, attached_sub, p);
             return;
         }
         subscribe(p);
@@ -804,7 +837,8 @@ static const char *sfu_subscribe_answer(peer *p, const sd_msg *m)
         return "no sfu-offer is waiting for an answer";
     p->offer_out = 0;
     jsep = json_pack("{s:s, s:O}", "type", "answer", "sdp", m->payload);
-    if (sd_janus_send(message(p->session, p->sub, json_pack("{s:s}", "request", "start"), jsep), 0,
+    if (sd_janus_send(p->ctx,
+                      message(p->session, p->sub, json_pack("{s:s}", "request", "start"), jsep), 0,
                       started, p)
         == 0) {
         p->sub_busy = 1;
@@ -827,7 +861,7 @@ static const char *sfu_ice(peer *p, const sd_msg *m)
         json_array_append(p->ice[side], m->payload);
         return NULL;
     }
-    trickle(p->session, handle, m->payload);
+    trickle(p->ctx, p->session, handle, m->payload);
     return NULL;
 }
 
@@ -838,7 +872,8 @@ static const char *sfu_unpublish(peer *p)
     if (!p->publishing)
         return "nothing is published";
     p->publishing = 0;
-    sd_janus_send(message(p->session, p->pub, json_pack("{s:s}", "request", "unpublish"), NULL), 0,
+    sd_janus_send(p->ctx,
+                  message(p->session, p->pub, json_pack("{s:s}", "request", "unpublish"), NULL), 0,
                   NULL, NULL);
     return NULL;
 }
@@ -847,9 +882,9 @@ const char *sd_sfu_frame(sd_conn *c, const sd_msg *m)
 {
     peer *p;
 
-    if (!enabled)
+    if (!sd_sfu_enabled(c->ctx))
         return "this meeting's media goes peer to peer (\"media\": \"mesh\"), not through an SFU";
-    if (!sd_janus_is_up()) {
+    if (!sd_janus_is_up(c->ctx)) {
         sd_send_error(c, "SFU_UNAVAILABLE", "the media server is not reachable; try again");
         return "";
     }
@@ -873,7 +908,7 @@ void sd_sfu_seated(sd_conn *c)
 {
     peer *p;
 
-    if (!enabled || !(p = peer_of(c)))
+    if (!sd_sfu_enabled(c->ctx) || !(p = peer_of(c)))
         return;
     /* mute_on_join: no audio forwarded until the user unmutes. */
     p->audio_off = c->seat && !c->seat->audio;
@@ -913,36 +948,38 @@ void sd_sfu_closed(sd_conn *c)
     peer_free(p);
 }
 
-void sd_sfu_removed(long long meeting_id, long long user_id)
+void sd_sfu_removed(sd_ctx *ctx, long long meeting_id, long long user_id)
 {
-    sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
+    sroom *r;
     char k[24];
 
-    if (!enabled)
+    if (!sd_sfu_enabled(ctx))
         return;
+    r = room_find(ctx, meeting_id);
     key(k, user_id);
     if (r)
         json_object_del(r->feeds, k);
     sd_log("info", "MM3060: meeting %lld user %lld: kicked from the media server room", meeting_id,
            user_id);
-    admin_request(kick_body(meeting_id, user_id));
+    admin_request(ctx, kick_body(meeting_id, user_id));
 }
 
-void sd_sfu_ended(long long meeting_id)
+void sd_sfu_ended(sd_ctx *ctx, long long meeting_id)
 {
-    sroom *r = sd_idmap_get(&rooms, meeting_id, 0);
+    sroom *r;
     peer *p;
 
-    if (!enabled)
+    if (!sd_sfu_enabled(ctx))
         return;
+    r = room_find(ctx, meeting_id);
     /* Its sockets are being closed: their sessions go now, so no late
      * answer of Janus to one of them makes the room again. */
-    FOR_PEERS(meeting_id, p)
+    FOR_PEERS(ctx, meeting_id, p)
     peer_free(p);
     if (r)
         room_free(r);
     sd_log("info", "MM3061: meeting %lld: media server room destroyed", meeting_id);
-    room_destroy(meeting_id);
+    room_destroy(ctx, meeting_id);
 }
 
 /* ---- Janus's own events ---- */
@@ -965,7 +1002,7 @@ static void forget_feed(json_t *set, const char *feed)
  * gone feed from their downstream connections itself). */
 static void feed_changed(peer *p, int up)
 {
-    sroom *r = sd_idmap_get(&rooms, p->meeting_id, 0);
+    sroom *r = room_find(p->ctx, p->meeting_id);
     peer *o;
     char k[24];
 
@@ -974,12 +1011,12 @@ static void feed_changed(peer *p, int up)
     key(k, p->user_id);
     if (!up) {
         json_object_del(r->feeds, k);
-        FOR_PEERS(p->meeting_id, o)
+        FOR_PEERS(p->ctx, p->meeting_id, o)
         forget_feed(o->subscribed, k);
         return;
     }
     json_object_set(r->feeds, k, json_true());
-    FOR_PEERS(p->meeting_id, o)
+    FOR_PEERS(p->ctx, p->meeting_id, o)
     if (o != p && !json_object_get(o->subscribed, k)) {
         json_object_set(o->wanted, k, json_true());
         advance(o);
@@ -1015,12 +1052,13 @@ static void on_plugin_event(peer *p, int side, json_t *ev)
         sub_offer(p, data, jsep);
 }
 
-static void on_event(json_t *ev)
+static void on_event(void *arg, json_t *ev)
 {
+    sd_ctx *ctx = arg;
     const char *kind = json_string_value(json_object_get(ev, "janus"));
     long long session = json_integer_value(json_object_get(ev, "session_id"));
     long long sender = json_integer_value(json_object_get(ev, "sender"));
-    peer *p = session ? sd_idmap_get(&sessions, session, 0) : NULL;
+    peer *p = session ? sd_idmap_get(&ctx->sfu->sessions, session, 0) : NULL;
     int side;
 
     if (!p || !kind)
@@ -1054,12 +1092,12 @@ static void on_event(json_t *ev)
 /* Whether the meeting's room should exist: it is ongoing (ongoing: the
  * database's {"<meeting_id>": max_participants}), or, the database being
  * away (ongoing NULL), people of it are here. */
-static int room_wanted(json_t *ongoing, long long meeting_id)
+static int room_wanted(const sd_ctx *ctx, json_t *ongoing, long long meeting_id)
 {
     char k[24];
 
     key(k, meeting_id);
-    return ongoing ? json_object_get(ongoing, k) != NULL : sd_room_find(meeting_id) != NULL;
+    return ongoing ? json_object_get(ongoing, k) != NULL : sd_room_find(ctx, meeting_id) != NULL;
 }
 
 /* Janus's rooms (reply to list) against the meetings: a room no ongoing
@@ -1067,27 +1105,30 @@ static int room_wanted(json_t *ongoing, long long meeting_id)
  * destroyed; the room of every ongoing meeting is made (again). */
 static void listed(void *arg, json_t *reply)
 {
-    json_t *ongoing = arg, *data, *room, *v;
+    listing *l = arg;
+    sd_ctx *ctx = l->ctx;
+    json_t *ongoing = l->ongoing, *data, *room, *v;
     const char *why, *k;
     size_t i;
     int code;
 
+    free(l);
     data = answer(reply, &why, &code);
     json_array_foreach(json_object_get(data, "list"), i, room)
     {
         long long id = json_integer_value(json_object_get(room, "room"));
 
-        if (id && !room_wanted(ongoing, id))
-            room_destroy(id);
+        if (id && !room_wanted(ctx, ongoing, id))
+            room_destroy(ctx, id);
     }
-    for (sroom *r = room_list, *next; r; r = next) {
+    for (sroom *r = ctx->sfu->room_list, *next; r; r = next) {
         next = r->next;
-        if (!room_wanted(ongoing, r->meeting_id) && !sd_room_find(r->meeting_id))
+        if (!room_wanted(ctx, ongoing, r->meeting_id) && !sd_room_find(ctx, r->meeting_id))
             room_free(r);
     }
     json_object_foreach(ongoing, k, v)
     {
-        sroom *r = room_get(atoll(k));
+        sroom *r = room_get(ctx, atoll(k));
 
         if (r) {
             r->publishers = (int)json_integer_value(v);
@@ -1095,8 +1136,8 @@ static void listed(void *arg, json_t *reply)
         }
     }
     json_decref(ongoing);
-    for (sd_room *mr = sd_rooms_first(); mr; mr = mr->next) {
-        sroom *r = room_get(mr->meeting_id);
+    for (sd_room *mr = sd_rooms_first(ctx); mr; mr = mr->next) {
+        sroom *r = room_get(ctx, mr->meeting_id);
         json_t *f = sd_frame("sfu-reset", mr->meeting_id);
 
         /* Their sessions went with the old connection: publish again. */
@@ -1108,10 +1149,18 @@ static void listed(void *arg, json_t *reply)
 }
 
 /* Asks Janus for its rooms; ongoing (taken) goes to listed. */
-static void list_rooms(json_t *ongoing)
+static void list_rooms(sd_ctx *ctx, json_t *ongoing)
 {
-    if (sd_sfu_room_request(json_pack("{s:s}", "request", "list"), listed, ongoing) != 0)
+    listing *l = malloc(sizeof(*l));
+
+    if (l) {
+        l->ctx = ctx;
+        l->ongoing = ongoing;
+    }
+    if (!l || sd_sfu_room_request(ctx, json_pack("{s:s}", "request", "list"), listed, l) != 0) {
+        free(l);
         json_decref(ongoing);
+    }
 }
 
 /* The answer of SQL_ONGOING: the ongoing meetings and their sizes. */
@@ -1119,81 +1168,84 @@ static void ongoing_known(void *arg, const PGresult *res)
 {
     json_t *ongoing = res ? json_object() : NULL;
 
-    (void)arg;
     for (int row = 0; ongoing && row < PQntuples(res); row++)
         json_object_set_new(ongoing, PQgetvalue(res, row, 0),
                             json_integer(atoi(PQgetvalue(res, row, 1))));
-    list_rooms(ongoing);
+    list_rooms(arg, ongoing);
 }
 
 static void admin_attached(void *arg, json_t *reply)
 {
+    sd_ctx *ctx = arg;
+    sd_db *db = ctx->db;
+    const char *node_name = ctx->cfg->node; /* this node's name in the node registry */
     const char *why;
 
-    (void)arg;
-    if (!(admin_handle = made_id(reply, &why))) {
+    if (!(ctx->sfu->admin_handle = made_id(reply, &why))) {
         sd_log("warn", "MM0458: cannot attach to the media server's VideoRoom: %s",
                why ? why : "no handle");
         return;
     }
-    if (!db || !sd_db_ready(db) || sd_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, NULL))
-        list_rooms(NULL);
+    if (!db || !sd_db_ready(db) || sd_db_send(db, SQL_ONGOING, 1, &node_name, ongoing_known, ctx))
+        list_rooms(ctx, NULL);
 }
 
 static void admin_created(void *arg, json_t *reply)
 {
+    sd_ctx *ctx = arg;
+    struct sd_sfu *sfu = ctx->sfu;
     const char *why;
 
-    (void)arg;
-    if (!(admin_session = made_id(reply, &why))) {
+    if (!(sfu->admin_session = made_id(reply, &why))) {
         sd_log("warn", "MM0458: no session on the media server: %s", why ? why : "no id");
         return;
     }
-    admin_keepalive_us = sd_mono_us();
-    attach(admin_session, admin_attached, NULL);
+    sfu->admin_keepalive_us = sd_mono_us();
+    attach(ctx, sfu->admin_session, admin_attached, ctx);
 }
 
-static void on_up(void)
+static void on_up(void *arg)
 {
-    sd_janus_send(request("create", 0, 0), 0, admin_created, NULL);
+    sd_janus_send(arg, request("create", 0, 0), 0, admin_created, arg);
 }
 
 /* Janus is gone, and every session and room with it. */
-static void on_down(void)
+static void on_down(void *arg)
 {
-    admin_session = admin_handle = 0;
-    for (sroom *r = room_list; r; r = r->next) {
+    sd_ctx *ctx = arg;
+
+    ctx->sfu->admin_session = ctx->sfu->admin_handle = 0;
+    for (sroom *r = ctx->sfu->room_list; r; r = r->next) {
         r->state = ROOM_NONE;
         json_object_clear(r->feeds);
     }
-    for (sd_room *mr = sd_rooms_first(); mr; mr = mr->next) {
+    for (sd_room *mr = sd_rooms_first(ctx); mr; mr = mr->next) {
         for (sd_seat *s = mr->seats; s; s = s->next)
             if (s->conn && s->conn->sfu)
                 peer_reset(s->conn->sfu);
     }
 }
 
-int sd_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *c)
+int sd_sfu_start(sd_ctx *ctx)
 {
     static const sd_janus_hooks hooks = {on_up, on_down, on_event};
+    const sd_config *c = ctx->cfg;
 
     if (!c->media_server)
         return 0;
-    enabled = 1;
-    node_name = c->node;
-    return sd_janus_start(ctx, vh, c->media_server, c->media_secret_file, &hooks);
+    if (!(ctx->sfu = calloc(1, sizeof(*ctx->sfu)))) {
+        sd_log("error", "MM3025: out of memory");
+        return -1;
+    }
+    ctx->sfu->ctx = ctx;
+    return sd_janus_start(ctx, c->media_server, c->media_secret_file, &hooks, ctx);
 }
 
-void sd_sfu_use_db(sd_db *d)
-{
-    db = d;
-}
-
-void sd_sfu_started(long long meeting_id, int max_participants)
+void sd_sfu_started(sd_ctx *ctx, long long meeting_id, int max_participants)
 {
     sroom *r;
 
-    if (!enabled || !(r = room_get(meeting_id)))
+    if (!sd_sfu_enabled(ctx) || !(r = room_get(ctx, meeting_id)))
         return;
     if (max_participants > 0)
         r->publishers = max_participants;
@@ -1201,44 +1253,46 @@ void sd_sfu_started(long long meeting_id, int max_participants)
     room_ensure(r);
 }
 
-void sd_sfu_resized(long long meeting_id, int max_participants)
+void sd_sfu_resized(sd_ctx *ctx, long long meeting_id, int max_participants)
 {
-    sroom *r = enabled ? sd_idmap_get(&rooms, meeting_id, 0) : NULL;
+    sroom *r = sd_sfu_enabled(ctx) ? room_find(ctx, meeting_id) : NULL;
 
     if (!r || max_participants <= 0)
         return;
     r->publishers = max_participants;
     if (r->state == ROOM_READY)
-        admin_request(json_pack("{s:s, s:I, s:i}", "request", "edit", "room",
-                                (json_int_t)meeting_id, "new_publishers", max_participants));
+        admin_request(ctx, json_pack("{s:s, s:I, s:i}", "request", "edit", "room",
+                                     (json_int_t)meeting_id, "new_publishers", max_participants));
 }
 
-void sd_sfu_stop(void)
+void sd_sfu_stop(sd_ctx *ctx)
 {
-    if (enabled)
-        sd_janus_stop();
+    if (sd_sfu_enabled(ctx))
+        sd_janus_stop(ctx);
 }
 
-static void keepalive(long long session)
+static void keepalive(sd_ctx *ctx, long long session)
 {
-    sd_janus_send(request("keepalive", session, 0), 1, NULL, NULL);
+    sd_janus_send(ctx, request("keepalive", session, 0), 1, NULL, NULL);
 }
 
-void sd_sfu_tick(long long now_us)
+void sd_sfu_tick(sd_ctx *ctx, long long now_us)
 {
-    if (!enabled || !sd_janus_is_up())
+    struct sd_sfu *sfu = ctx->sfu;
+
+    if (!sfu || !sd_janus_is_up(ctx))
         return;
-    if (admin_session && now_us - admin_keepalive_us >= KEEPALIVE_US) {
-        admin_keepalive_us = now_us;
-        keepalive(admin_session);
+    if (sfu->admin_session && now_us - sfu->admin_keepalive_us >= KEEPALIVE_US) {
+        sfu->admin_keepalive_us = now_us;
+        keepalive(ctx, sfu->admin_session);
     }
-    for (sd_room *mr = sd_rooms_first(); mr; mr = mr->next)
+    for (sd_room *mr = sd_rooms_first(ctx); mr; mr = mr->next)
         for (sd_seat *s = mr->seats; s; s = s->next) {
             peer *p = s->conn ? s->conn->sfu : NULL;
 
             if (p && p->session && now_us - p->keepalive_us >= KEEPALIVE_US) {
                 p->keepalive_us = now_us;
-                keepalive(p->session);
+                keepalive(ctx, p->session);
             }
         }
 }

@@ -16,33 +16,31 @@
 
 #include <libwebsockets.h>
 
-#include "options.h"
+#include "context.h"
 #include "conn.h"
-#include "pq.h"
 #include "janus.h"
 #include "parse.h"
 
-/* Connects to Janus when cfg names a media server. -1 when it names one
- * that cannot be used (logged). */
-int sd_sfu_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *cfg);
-void sd_sfu_stop(void);
-
-/* The query connection, to ask a meeting's max_participants (the room's
- * publishers) and which meetings are ongoing when Janus comes (back). */
-void sd_sfu_use_db(sd_db *db);
+/* Connects to Janus when ctx->cfg names a media server (ctx->sfu is made
+ * then, and stays NULL otherwise). -1 when it names one that cannot be used
+ * (logged), or out of memory. ctx->db, the query connection, tells a
+ * meeting's max_participants (the room's publishers) and which meetings are
+ * ongoing when Janus comes (back). */
+int sd_sfu_start(sd_ctx *ctx);
+void sd_sfu_stop(sd_ctx *ctx);
 
 /* The meeting started (its event): its VideoRoom is made now, not on first
  * use, with max_participants publishers. */
-void sd_sfu_started(long long meeting_id, int max_participants);
+void sd_sfu_started(sd_ctx *ctx, long long meeting_id, int max_participants);
 
 /* The ongoing meeting's max_participants changed: so do its publishers. */
-void sd_sfu_resized(long long meeting_id, int max_participants);
+void sd_sfu_resized(sd_ctx *ctx, long long meeting_id, int max_participants);
 
 /* Whether a media server is configured ("sfu" in joined, else "mesh"). */
-int sd_sfu_enabled(void);
+int sd_sfu_enabled(const sd_ctx *ctx);
 
 /* fn is told of each meeting's room (re)made at Janus (sfu_record.c asks). */
-void sd_sfu_on_room_ready(void (*fn)(long long meeting_id));
+void sd_sfu_on_room_ready(sd_ctx *ctx, void (*fn)(sd_ctx *ctx, long long meeting_id));
 
 /* The socket got joined: it will be offered the feeds already published. */
 void sd_sfu_seated(sd_conn *c);
@@ -63,21 +61,21 @@ void sd_sfu_closed(sd_conn *c);
 
 /* Authority from the REST side: the user is kicked out of the VideoRoom; the
  * meeting's VideoRoom is destroyed. */
-void sd_sfu_removed(long long meeting_id, long long user_id);
-void sd_sfu_ended(long long meeting_id);
+void sd_sfu_removed(sd_ctx *ctx, long long meeting_id, long long user_id);
+void sd_sfu_ended(sd_ctx *ctx, long long meeting_id);
 
 /* The meeting's VideoRoom exists at the media server. */
-int sd_sfu_room_ready(long long meeting_id);
+int sd_sfu_room_ready(const sd_ctx *ctx, long long meeting_id);
 
 /* A VideoRoom request (body taken) on signald's own handle; cb gets Janus's
  * reply. -1 (cb not called) when the media server is not reachable. */
-int sd_sfu_room_request(json_t *body, sd_janus_cb cb, void *arg);
+int sd_sfu_room_request(sd_ctx *ctx, json_t *body, sd_janus_cb cb, void *arg);
 
 /* Why a reply of the media server is a refusal (NULL reply: it went away),
  * or NULL when it is not. */
 const char *sd_sfu_refusal(json_t *reply);
 
 /* Once a second: keepalives of the Janus sessions. */
-void sd_sfu_tick(long long now_us);
+void sd_sfu_tick(sd_ctx *ctx, long long now_us);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pq.h"
 #include "rooms.h"
 #include "sfu.h"
 #include "util.h"
@@ -25,6 +26,7 @@ typedef enum { SENT_NONE, SENT_DIR, SENT_ON, SENT_OFF } sent_kind;
 
 /* What one meeting's VideoRoom should record, and what Janus was told. */
 typedef struct rec {
+    struct sd_sfu_record *sr;
     long long meeting_id;
     char *want;                 /* the folder to record into, NULL: no recording */
     char *dir;                  /* the folder Janus was given, NULL: unknown */
@@ -36,43 +38,48 @@ typedef struct rec {
     struct rec *next;
 } rec;
 
-static struct lws_context *ctx;
-static sd_db *db;
-static lws_sorted_usec_list_t sweep_sul;
-static rec *recs;
-static unsigned long long events;
+struct sd_sfu_record {
+    sd_ctx *ctx;
+    lws_sorted_usec_list_t sweep_sul;
+    rec *recs;
+    unsigned long long events;
+    int running; /* from start to stop */
+};
+
+typedef struct sd_sfu_record recorder;
 
 static void push(rec *r);
 
-static rec *rec_find(long long meeting_id)
+static rec *rec_find(recorder *sr, long long meeting_id)
 {
-    for (rec *r = recs; r; r = r->next)
+    for (rec *r = sr->recs; r; r = r->next)
         if (r->meeting_id == meeting_id)
             return r;
     return NULL;
 }
 
-static rec *rec_get(long long meeting_id)
+static rec *rec_get(recorder *sr, long long meeting_id)
 {
-    rec *r = rec_find(meeting_id);
+    rec *r = rec_find(sr, meeting_id);
 
     if (r || !(r = calloc(1, sizeof(*r))))
         return r;
+    r->sr = sr;
     r->meeting_id = meeting_id;
     r->on = -1;
-    r->next = recs;
-    recs = r;
+    r->next = sr->recs;
+    sr->recs = r;
     return r;
 }
 
 static void rec_free(rec *r)
 {
-    for (rec **p = &recs; *p; p = &(*p)->next)
+    for (rec **p = &r->sr->recs; *p; p = &(*p)->next)
         if (*p == r) {
             *p = r->next;
             break;
         }
-    sd_janus_forget(r);
+    sd_janus_forget(r->sr->ctx, r);
     free(r->want);
     free(r->dir);
     free(r->sent_dir);
@@ -84,7 +91,7 @@ static void rec_free(rec *r)
 static void settle(rec *r)
 {
     if (r->known && !r->want && r->sent == SENT_NONE
-        && (r->on == 0 || !sd_sfu_room_ready(r->meeting_id)))
+        && (r->on == 0 || !sd_sfu_room_ready(r->sr->ctx, r->meeting_id)))
         rec_free(r);
     else
         push(r);
@@ -109,7 +116,7 @@ static void answered(void *arg, json_t *reply)
     sent_kind sent = r->sent;
 
     r->sent = SENT_NONE;
-    if (why && !sd_sfu_room_ready(r->meeting_id)) {
+    if (why && !sd_sfu_room_ready(r->sr->ctx, r->meeting_id)) {
         /* The room went (the meeting ended, Janus restarted): it records
          * nothing, and a new room starts from the table. */
         free(r->dir);
@@ -146,7 +153,7 @@ static void answered(void *arg, json_t *reply)
 static void send_req(rec *r, sent_kind kind, json_t *body)
 {
     r->sent = kind;
-    if (sd_sfu_room_request(body, answered, r) != 0)
+    if (sd_sfu_room_request(r->sr->ctx, body, answered, r) != 0)
         r->sent = SENT_NONE;
 }
 
@@ -161,7 +168,7 @@ static void send_enable(rec *r, int on)
  * another folder stops first, the folder goes before the start. */
 static void push(rec *r)
 {
-    if (r->sent != SENT_NONE || !r->known || !sd_sfu_room_ready(r->meeting_id))
+    if (r->sent != SENT_NONE || !r->known || !sd_sfu_room_ready(r->sr->ctx, r->meeting_id))
         return;
     if (!r->want) {
         if (r->on != 0)
@@ -185,13 +192,14 @@ static void push(rec *r)
         send_enable(r, 1);
 }
 
-void sd_sfu_record_event(long long meeting_id, json_t *ev)
+void sd_sfu_record_event(sd_ctx *ctx, long long meeting_id, json_t *ev)
 {
     json_t *record = json_object_get(ev, "record");
     const char *dir = json_string_value(json_object_get(ev, "rec_dir"));
+    recorder *sr = ctx->sfu_record;
     rec *r;
 
-    if (!sd_sfu_enabled())
+    if (!sr)
         return;
     if (!json_is_boolean(record)
         || (json_is_true(record) && (!dir || dir[0] != '/' || strlen(dir) >= DIR_MAX))) {
@@ -199,10 +207,10 @@ void sd_sfu_record_event(long long meeting_id, json_t *ev)
                meeting_id);
         return;
     }
-    if (!(r = rec_get(meeting_id)))
+    if (!(r = rec_get(sr, meeting_id)))
         return;
     set_want(r, json_is_true(record) ? dir : NULL);
-    r->changed = ++events;
+    r->changed = ++sr->events;
     sd_log("info", "MM1704: meeting %lld: recording on the media server %s", meeting_id,
            r->want ? "asked for" : "to stop");
     settle(r);
@@ -211,6 +219,7 @@ void sd_sfu_record_event(long long meeting_id, json_t *ev)
 /* ---- the recordings table ---- */
 
 typedef struct {
+    recorder *sr;
     unsigned long long asked; /* the event counter when the query went out */
     size_t n;
     long long ids[];
@@ -233,7 +242,7 @@ static void checked(void *arg, const PGresult *res)
 
     for (size_t i = 0; res && i < c->n; i++) {
         const char *dir = table_dir(res, c->ids[i]);
-        rec *r = dir ? rec_get(c->ids[i]) : rec_find(c->ids[i]);
+        rec *r = dir ? rec_get(c->sr, c->ids[i]) : rec_find(c->sr, c->ids[i]);
 
         if (!r || r->changed > c->asked)
             continue;
@@ -244,7 +253,7 @@ static void checked(void *arg, const PGresult *res)
 }
 
 /* Asks the table about n meetings. */
-static void check_send(const long long *ids, size_t n)
+static void check_send(recorder *sr, const long long *ids, size_t n)
 {
     check *c = malloc(sizeof(*c) + n * sizeof(long long));
     char *list = malloc(n * 21 + 3), *p = list;
@@ -255,7 +264,8 @@ static void check_send(const long long *ids, size_t n)
         free(list);
         return;
     }
-    c->asked = events;
+    c->sr = sr;
+    c->asked = sr->events;
     c->n = n;
     *p++ = '{';
     for (size_t i = 0; i < n; i++) {
@@ -263,16 +273,19 @@ static void check_send(const long long *ids, size_t n)
         p += sprintf(p, i ? ",%lld" : "%lld", ids[i]);
     }
     memcpy(p, "}", 2);
-    if (sd_db_send(db, SQL_ACTIVE, 1, params, checked, c) != 0)
+    if (sd_db_send(sr->ctx->db, SQL_ACTIVE, 1, params, checked, c) != 0)
         free(c);
     free(list);
 }
 
-void sd_sfu_record_room_ready(long long meeting_id)
+/* The meeting's VideoRoom was (re)created at Janus: what it records is
+ * unknown until the table says. */
+static void room_ready(sd_ctx *ctx, long long meeting_id)
 {
+    recorder *sr = ctx->sfu_record;
     rec *r;
 
-    if (!db || !(r = rec_get(meeting_id)))
+    if (!sr || !sr->running || !(r = rec_get(sr, meeting_id)))
         return;
     /* A new room records nothing; a room Janus kept may still record into
      * a folder of before: either way the next request sets it straight. */
@@ -280,18 +293,18 @@ void sd_sfu_record_room_ready(long long meeting_id)
     r->dir = NULL;
     r->on = -1;
     r->known = 0;
-    check_send(&meeting_id, 1);
+    check_send(sr, &meeting_id, 1);
 }
 
 /* The rooms of the meetings here, against the table. */
 static void sweep(lws_sorted_usec_list_t *sul)
 {
+    recorder *sr = lws_container_of(sul, recorder, sweep_sul);
     size_t n = 0, cap = 0;
     long long *ids = NULL;
 
-    (void)sul;
-    for (sd_room *mr = sd_rooms_first(); mr; mr = mr->next) {
-        if (!sd_sfu_room_ready(mr->meeting_id))
+    for (sd_room *mr = sd_rooms_first(sr->ctx); mr; mr = mr->next) {
+        if (!sd_sfu_room_ready(sr->ctx, mr->meeting_id))
             continue;
         if (n == cap) {
             long long *more = realloc(ids, (cap = cap ? cap * 2 : 16) * sizeof(*ids));
@@ -302,27 +315,35 @@ static void sweep(lws_sorted_usec_list_t *sul)
         }
         ids[n++] = mr->meeting_id;
     }
-    check_send(ids, n);
+    check_send(sr, ids, n);
     free(ids);
-    lws_sul_schedule(ctx, 0, &sweep_sul, sweep, SWEEP_US);
+    lws_sul_schedule(sr->ctx->lws, 0, &sr->sweep_sul, sweep, SWEEP_US);
 }
 
-void sd_sfu_record_start(struct lws_context *context, sd_db *queries)
+int sd_sfu_record_start(sd_ctx *ctx)
 {
-    if (!sd_sfu_enabled())
-        return;
-    ctx = context;
-    db = queries;
-    sd_sfu_on_room_ready(sd_sfu_record_room_ready);
-    lws_sul_schedule(ctx, 0, &sweep_sul, sweep, SWEEP_US);
+    recorder *sr;
+
+    if (!sd_sfu_enabled(ctx))
+        return 0;
+    if (!(sr = calloc(1, sizeof(*sr))))
+        return -1;
+    sr->ctx = ctx;
+    sr->running = 1;
+    ctx->sfu_record = sr;
+    sd_sfu_on_room_ready(ctx, room_ready);
+    lws_sul_schedule(ctx->lws, 0, &sr->sweep_sul, sweep, SWEEP_US);
+    return 0;
 }
 
-void sd_sfu_record_stop(void)
+void sd_sfu_record_stop(sd_ctx *ctx)
 {
-    if (!db)
+    recorder *sr = ctx->sfu_record;
+
+    if (!sr || !sr->running)
         return;
-    lws_sul_cancel(&sweep_sul);
-    while (recs)
-        rec_free(recs);
-    db = NULL;
+    lws_sul_cancel(&sr->sweep_sul);
+    while (sr->recs)
+        rec_free(sr->recs);
+    sr->running = 0;
 }

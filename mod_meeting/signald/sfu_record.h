@@ -15,19 +15,15 @@
 #define SD_SFU_RECORD_H
 
 #include <jansson.h>
-#include <libwebsockets.h>
 
-#include "pq.h"
+#include "context.h"
 
-/* db: signald's query connection, for the recordings of its rooms. */
-void sd_sfu_record_start(struct lws_context *ctx, sd_db *db);
-void sd_sfu_record_stop(void);
+/* With the SFU on (ctx->sfu, so after sd_sfu_start): asks ctx->db, the
+ * query connection, for the recordings of its rooms. -1 when out of memory. */
+int sd_sfu_record_start(sd_ctx *ctx);
+void sd_sfu_record_stop(sd_ctx *ctx);
 
 /* An sfu-record event {record, rec_dir} of the meeting. */
-void sd_sfu_record_event(long long meeting_id, json_t *ev);
-
-/* The meeting's VideoRoom was (re)created at Janus: what it records is
- * unknown until the table says. */
-void sd_sfu_record_room_ready(long long meeting_id);
+void sd_sfu_record_event(sd_ctx *ctx, long long meeting_id, json_t *ev);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "rooms.h"
 
-void sd_status_write(const char *path)
+void sd_status_write(const sd_ctx *ctx, const char *path)
 {
     char tmp[4096];
     FILE *f;
@@ -17,8 +17,8 @@ void sd_status_write(const char *path)
     if (!f)
         return;
     /* Counts rooms.c keeps: no walk over every seat once a second. */
-    fprintf(f, "rooms %zu\nseats %zu\nconnections %zu\n", sd_rooms_count(), sd_rooms_seat_count(),
-            sd_rooms_attached_count());
+    fprintf(f, "rooms %zu\nseats %zu\nconnections %zu\n", sd_rooms_count(ctx),
+            sd_rooms_seat_count(ctx), sd_rooms_attached_count(ctx));
     if (fclose(f) == 0)
         rename(tmp, path);
 }

@@ -6,8 +6,10 @@
 #ifndef SD_STATUSFILE_H
 #define SD_STATUSFILE_H
 
-/* Writes the counts to path through a temporary file and a rename, so a
+#include "context.h"
+
+/* Writes ctx's counts to path through a temporary file and a rename, so a
  * reader never sees half a file. Errors are ignored: it is only a report. */
-void sd_status_write(const char *path);
+void sd_status_write(const sd_ctx *ctx, const char *path);
 
 #endif

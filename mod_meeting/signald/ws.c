@@ -8,6 +8,7 @@
 #include "caps.h"
 #include "conn.h"
 #include "frames.h"
+#include "options.h"
 #include "protocol.h"
 #include "seats.h"
 #include "sfu.h"
@@ -21,7 +22,8 @@ static int filter(sd_conn *c, struct lws *wsi)
     c->ctx = lws_context_user(lws_get_context(wsi));
     if (!sd_auth_path_ok(wsi))
         return -1;
-    c->refuse_code = sd_auth_check(c->ctx, wsi, &c->meeting_id, &c->user_id, &c->gen, &c->refuse_reason);
+    c->refuse_code =
+        sd_auth_check(c->ctx, wsi, &c->meeting_id, &c->user_id, &c->gen, &c->refuse_reason);
     sd_caps_address(c, wsi);
     return 0;
 }
