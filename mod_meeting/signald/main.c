@@ -219,7 +219,7 @@ static void begin_shutdown(daemon_state *d)
     sd_log("info", "MM3022: shutting down: closing %zu socket(s)", sd_conns_count(ctx));
     sd_listen_pause(ctx);
     sd_seats_shutdown(ctx);
-    sd_webhooks_stop();
+    sd_webhooks_stop(ctx);
     sd_conns_close_all(ctx, 1001, "server shutting down");
     ev_prepare_start(ctx->loop, &d->stop_when_closed);
     ev_timer_start(ctx->loop, &d->stop_deadline);
@@ -280,7 +280,7 @@ static int start_parts(sd_ctx *ctx)
         sd_log("error", "MM3025: out of memory");
         return -1;
     }
-    if (sd_webhooks_start(cfg, ctx->lws, ctx->vhost, ctx->loop)) {
+    if (sd_webhooks_start(ctx)) {
         sd_log("error", "MM3026: cannot start the webhook deliverer (libcurl)");
         return -1;
     }

@@ -9,8 +9,10 @@
 #include <sys/socket.h>
 
 #include <curl/curl.h>
+#include <ev.h>
 
 #include "webhook_url.h"
+#include "options.h"
 #include "pq.h"
 #include "util.h"
 
@@ -34,8 +36,11 @@ static const char SQL_RESULT[] =
     " $6::integer[])";
 static const char SQL_SWEEP[] = "SELECT mm_webhook_sweep($1::integer)";
 
+typedef struct sd_webhooks deliverer;
+
 /* One attempt in flight. */
 typedef struct job {
+    deliverer *wh;
     CURL *easy;
     struct curl_slist *headers;
     char *body;
@@ -46,10 +51,11 @@ typedef struct job {
     long retry_after; /* seconds; -1: none given */
     size_t resp_len;
     char resp[RESPONSE_KEEP + 1];
-    struct job *prev, *next; /* in wh.transfers while libcurl has it */
+    struct job *prev, *next; /* in wh->transfers while libcurl has it */
 } job;
 
-static struct {
+/* The watchers' ->data, and libcurl's callbacks' arg, are this. */
+struct sd_webhooks {
     const sd_config *cfg;
     sd_db *db;
     struct ev_loop *loop;
@@ -62,9 +68,9 @@ static struct {
     int claiming;
     int running;
     char schedule[256]; /* "{5000,300000,...}" */
-} wh;
+};
 
-static void claim(void);
+static void claim(deliverer *wh);
 
 /* What is kept of an answer goes into a text column: bytes that are not
  * printable ASCII are shown as '?', so it is valid UTF-8 whatever came. */
@@ -162,7 +168,8 @@ static int job_setup(job *j, const PGresult *res, int row)
     const char *url = PQgetvalue(res, row, 2);
     CURL *e = j->easy;
 
-    j->allowed = mm_webhook_allowed(url, wh.cfg->webhook_allow, (size_t)wh.cfg->n_webhook_allow);
+    j->allowed =
+        mm_webhook_allowed(url, j->wh->cfg->webhook_allow, (size_t)j->wh->cfg->n_webhook_allow);
     j->retry_after = -1;
     j->headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (j->headers)
@@ -181,7 +188,7 @@ static int job_setup(job *j, const PGresult *res, int row)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)wh.cfg->webhook_timeout);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)j->wh->cfg->webhook_timeout);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "mod_meeting-webhooks/1");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
@@ -198,14 +205,15 @@ static int job_setup(job *j, const PGresult *res, int row)
 static void record_done(void *arg, const PGresult *res)
 {
     job *j = arg;
+    deliverer *wh = j->wh;
 
-    if (!res && wh.running)
+    if (!res && wh->running)
         sd_log("warn", "MM3063: webhook delivery %s: outcome not recorded; retried after its lease",
                j->delivery_id);
     job_free(j);
-    wh.in_flight--;
-    if (wh.running)
-        claim();
+    wh->in_flight--;
+    if (wh->running)
+        claim(wh);
 }
 
 /* Records the outcome of j's attempt: status 0 when there was no answer, and
@@ -222,20 +230,20 @@ static void record(job *j, long status, const char *why)
     params[2] = code;
     params[3] = status ? j->resp : why;
     params[4] = ra; /* -1: none */
-    params[5] = wh.schedule;
-    if (sd_db_send(wh.db, SQL_RESULT, 6, params, record_done, j) != 0)
+    params[5] = j->wh->schedule;
+    if (sd_db_send(j->wh->db, SQL_RESULT, 6, params, record_done, j) != 0)
         record_done(j, NULL);
 }
 
 static void link_transfer(job *j)
 {
-    SD_LIST_PUSH(wh.transfers, j, next, prev);
+    SD_LIST_PUSH(j->wh->transfers, j, next, prev);
 }
 
 static void unlink_transfer(job *j)
 {
-    SD_LIST_UNLINK(wh.transfers, j, next, prev);
-    curl_multi_remove_handle(wh.multi, j->easy);
+    SD_LIST_UNLINK(j->wh->transfers, j, next, prev);
+    curl_multi_remove_handle(j->wh->multi, j->easy);
 }
 
 static void finished(job *j, CURLcode rc)
@@ -264,17 +272,18 @@ static void finished(job *j, CURLcode rc)
 
 /* Starts the attempt of one claimed row. A URL no longer allowed (the
  * administrator's targets changed) is answered at once, unsent. */
-static void start(const PGresult *res, int row)
+static void start(deliverer *wh, const PGresult *res, int row)
 {
     job *j = calloc(1, sizeof(*j));
-    const sd_config *c = wh.cfg;
+    const sd_config *c = wh->cfg;
 
     if (!j || !(j->easy = curl_easy_init())) {
         free(j);
         sd_log("error", "MM3066: webhook deliverer: out of memory");
         return;
     }
-    wh.in_flight++;
+    j->wh = wh;
+    wh->in_flight++;
     snprintf(j->delivery_id, sizeof(j->delivery_id), "%s", PQgetvalue(res, row, 0));
     snprintf(j->attempt, sizeof(j->attempt), "%s", PQgetvalue(res, row, 1));
     if (mm_webhook_url_check(PQgetvalue(res, row, 2), c->webhook_allow,
@@ -283,7 +292,7 @@ static void start(const PGresult *res, int row)
         record(j, 0, "refused: the url is not an allowed target");
         return;
     }
-    if (job_setup(j, res, row) || curl_multi_add_handle(wh.multi, j->easy) != CURLM_OK) {
+    if (job_setup(j, res, row) || curl_multi_add_handle(wh->multi, j->easy) != CURLM_OK) {
         sd_log("error", "MM3067: webhook deliverer: out of memory");
         j->retry_after = -1;
         record(j, 0, "not sent: the deliverer ran out of memory");
@@ -294,32 +303,32 @@ static void start(const PGresult *res, int row)
 
 static void claimed(void *arg, const PGresult *res)
 {
+    deliverer *wh = arg;
     int n = res ? PQntuples(res) : 0;
 
-    (void)arg;
-    wh.claiming = 0;
-    if (!wh.running)
+    wh->claiming = 0;
+    if (!wh->running)
         return;
     for (int i = 0; i < n; i++)
-        start(res, i);
+        start(wh, res, i);
     /* A full batch: there may be more due. */
     if (n > 0)
-        claim();
+        claim(wh);
 }
 
-static void claim(void)
+static void claim(deliverer *wh)
 {
     char lease[12], limit[12], per[12];
     const char *params[3] = {lease, limit, per};
-    int room = wh.cfg->webhook_connections - wh.in_flight;
+    int room = wh->cfg->webhook_connections - wh->in_flight;
 
-    if (wh.claiming || room <= 0 || !sd_db_ready(wh.db))
+    if (wh->claiming || room <= 0 || !sd_db_ready(wh->db))
         return;
-    snprintf(lease, sizeof(lease), "%d", wh.cfg->webhook_timeout + LEASE_EXTRA_S);
+    snprintf(lease, sizeof(lease), "%d", wh->cfg->webhook_timeout + LEASE_EXTRA_S);
     snprintf(limit, sizeof(limit), "%d", room);
     snprintf(per, sizeof(per), "%d", PER_WEBHOOK);
-    if (sd_db_send(wh.db, SQL_CLAIM, 3, params, claimed, NULL) == 0)
-        wh.claiming = 1;
+    if (sd_db_send(wh->db, SQL_CLAIM, 3, params, claimed, wh) == 0)
+        wh->claiming = 1;
 }
 
 static void swept(void *arg, const PGresult *res)
@@ -330,28 +339,29 @@ static void swept(void *arg, const PGresult *res)
 
 static void on_poll(struct ev_loop *l, ev_timer *w, int revents)
 {
-    (void)l, (void)w, (void)revents;
-    claim();
+    (void)l, (void)revents;
+    claim(w->data);
 }
 
 static void on_sweep(struct ev_loop *l, ev_timer *w, int revents)
 {
+    deliverer *wh = w->data;
     char days[12];
     const char *params[1] = {days};
 
-    (void)l, (void)w, (void)revents;
+    (void)l, (void)revents;
     snprintf(days, sizeof(days), "%d", KEEP_DAYS);
-    if (sd_db_ready(wh.db))
-        sd_db_send(wh.db, SQL_SWEEP, 1, params, swept, NULL);
+    if (sd_db_ready(wh->db))
+        sd_db_send(wh->db, SQL_SWEEP, 1, params, swept, NULL);
 }
 
 /* Transfers that finished since the last look. */
-static void reap(void)
+static void reap(deliverer *wh)
 {
     CURLMsg *m;
     int left;
 
-    while ((m = curl_multi_info_read(wh.multi, &left))) {
+    while ((m = curl_multi_info_read(wh->multi, &left))) {
         job *j = NULL;
 
         if (m->msg != CURLMSG_DONE)
@@ -363,33 +373,36 @@ static void reap(void)
 
 static void on_socket_event(struct ev_loop *l, ev_io *w, int revents)
 {
+    deliverer *wh = w->data;
     int action =
         (revents & EV_READ ? CURL_CSELECT_IN : 0) | (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
     int running;
 
     (void)l;
-    curl_multi_socket_action(wh.multi, w->fd, action, &running);
-    reap();
+    curl_multi_socket_action(wh->multi, w->fd, action, &running);
+    reap(wh);
 }
 
 static void on_curl_timer(struct ev_loop *l, ev_timer *w, int revents)
 {
+    deliverer *wh = w->data;
     int running;
 
-    (void)l, (void)w, (void)revents;
-    curl_multi_socket_action(wh.multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    reap();
+    (void)l, (void)revents;
+    curl_multi_socket_action(wh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    reap(wh);
 }
 
 /* libcurl says which of its sockets to watch for what. */
 static int watch_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 {
+    deliverer *wh = arg;
     ev_io *io = sockp;
 
-    (void)e, (void)arg;
+    (void)e;
     if (what == CURL_POLL_REMOVE) {
         if (io) {
-            ev_io_stop(wh.loop, io);
+            ev_io_stop(wh->loop, io);
             free(io);
         }
         return 0;
@@ -398,69 +411,81 @@ static int watch_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *so
         io = calloc(1, sizeof(*io));
         if (!io)
             return -1;
-        curl_multi_assign(wh.multi, fd, io);
+        curl_multi_assign(wh->multi, fd, io);
     } else {
-        ev_io_stop(wh.loop, io);
+        ev_io_stop(wh->loop, io);
     }
     ev_io_init(io, on_socket_event, fd,
                (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0));
-    ev_io_start(wh.loop, io);
+    io->data = wh;
+    ev_io_start(wh->loop, io);
     return 0;
 }
 
 static int set_timer(CURLM *m, long ms, void *arg)
 {
-    (void)m, (void)arg;
-    ev_timer_stop(wh.loop, &wh.curl_timer);
+    deliverer *wh = arg;
+
+    (void)m;
+    ev_timer_stop(wh->loop, &wh->curl_timer);
     if (ms >= 0) {
-        ev_timer_set(&wh.curl_timer, (double)ms / 1000.0, 0.);
-        ev_timer_start(wh.loop, &wh.curl_timer);
+        ev_timer_set(&wh->curl_timer, (double)ms / 1000.0, 0.);
+        ev_timer_start(wh->loop, &wh->curl_timer);
     }
     return 0;
 }
 
-int sd_webhooks_start(const sd_config *cfg, struct lws_context *ctx, struct lws_vhost *vh,
-                      struct ev_loop *loop)
+int sd_webhooks_start(sd_ctx *ctx)
 {
-    memset(&wh, 0, sizeof(wh));
-    wh.cfg = cfg;
-    wh.loop = loop;
-    snprintf(wh.schedule, sizeof(wh.schedule), "{%s}", cfg->webhook_retry);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(wh.multi = curl_multi_init()))
+    const sd_config *cfg = ctx->cfg;
+    deliverer *wh = calloc(1, sizeof(*wh));
+
+    if (!wh)
         return -1;
-    curl_multi_setopt(wh.multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
-    curl_multi_setopt(wh.multi, CURLMOPT_TIMERFUNCTION, set_timer);
-    curl_multi_setopt(wh.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->webhook_connections);
-    wh.db = sd_db_open(ctx, vh, "webhooks", cfg->db, NULL);
-    if (!wh.db)
+    ctx->webhooks = wh;
+    wh->cfg = cfg;
+    wh->loop = ctx->loop;
+    snprintf(wh->schedule, sizeof(wh->schedule), "{%s}", cfg->webhook_retry);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(wh->multi = curl_multi_init()))
         return -1;
-    ev_init(&wh.curl_timer, on_curl_timer);
-    ev_timer_init(&wh.poll, on_poll, POLL_S, POLL_S);
-    ev_timer_init(&wh.sweep, on_sweep, SWEEP_S, SWEEP_S);
-    ev_timer_start(loop, &wh.poll);
-    ev_timer_start(loop, &wh.sweep);
-    wh.running = 1;
+    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
+    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETDATA, wh);
+    curl_multi_setopt(wh->multi, CURLMOPT_TIMERFUNCTION, set_timer);
+    curl_multi_setopt(wh->multi, CURLMOPT_TIMERDATA, wh);
+    curl_multi_setopt(wh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->webhook_connections);
+    wh->db = sd_db_open(ctx->lws, ctx->vhost, "webhooks", cfg->db, NULL);
+    if (!wh->db)
+        return -1;
+    ev_init(&wh->curl_timer, on_curl_timer);
+    ev_timer_init(&wh->poll, on_poll, POLL_S, POLL_S);
+    ev_timer_init(&wh->sweep, on_sweep, SWEEP_S, SWEEP_S);
+    wh->curl_timer.data = wh->poll.data = wh->sweep.data = wh;
+    ev_timer_start(wh->loop, &wh->poll);
+    ev_timer_start(wh->loop, &wh->sweep);
+    wh->running = 1;
     return 0;
 }
 
-void sd_webhooks_stop(void)
+void sd_webhooks_stop(sd_ctx *ctx)
 {
-    if (!wh.running)
+    deliverer *wh = ctx->webhooks;
+
+    if (!wh->running)
         return;
-    wh.running = 0;
-    ev_timer_stop(wh.loop, &wh.poll);
-    ev_timer_stop(wh.loop, &wh.sweep);
-    ev_timer_stop(wh.loop, &wh.curl_timer);
+    wh->running = 0;
+    ev_timer_stop(wh->loop, &wh->poll);
+    ev_timer_stop(wh->loop, &wh->sweep);
+    ev_timer_stop(wh->loop, &wh->curl_timer);
     /* Transfers in flight are dropped: their leases run out, and the next
      * deliverer tries again. */
-    while (wh.transfers) {
-        job *j = wh.transfers;
+    while (wh->transfers) {
+        job *j = wh->transfers;
 
         unlink_transfer(j);
         job_free(j);
     }
     /* Outcomes not yet recorded are answered NULL here, and their jobs freed. */
-    sd_db_close(wh.db);
-    curl_multi_cleanup(wh.multi);
+    sd_db_close(wh->db);
+    curl_multi_cleanup(wh->multi);
     curl_global_cleanup();
 }

@@ -9,18 +9,15 @@
 #ifndef SD_WEBHOOKS_H
 #define SD_WEBHOOKS_H
 
-#include <ev.h>
-#include <libwebsockets.h>
+#include "context.h"
 
-#include "options.h"
-
-/* Starts delivering: a database connection of its own, the first claim at
- * once. Returns 0, or -1 when out of memory (or libcurl cannot start). */
-int sd_webhooks_start(const sd_config *cfg, struct lws_context *ctx, struct lws_vhost *vh,
-                      struct ev_loop *loop);
+/* Starts delivering (ctx->webhooks) on ctx->loop: a database connection of
+ * its own, the first claim at once. Returns 0, or -1 when out of memory (or
+ * libcurl cannot start). */
+int sd_webhooks_start(sd_ctx *ctx);
 
 /* Stops for good: transfers in flight are dropped (their leases run out and
  * another attempt follows), the connection closed. */
-void sd_webhooks_stop(void);
+void sd_webhooks_stop(sd_ctx *ctx);
 
 #endif
