@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "frames.h"
+#include "node.h"
 #include "rooms.h"
 #include "seats.h"
 #include "sfu.h"
@@ -103,6 +104,18 @@ void sd_control_close_room(sd_room *r, int code, const char *reason, const char 
             sd_conn_close(c, code, reason);
     }
     sd_room_gc(r);
+}
+
+void sd_control_moved(sd_ctx *ctx, long long meeting_id, const char *reason)
+{
+    sd_room *r = sd_room_find(ctx, meeting_id);
+
+    sd_sfu_ended(ctx, meeting_id);
+    if (!r)
+        return;
+    sd_log("info", "MM3028: meeting %lld: placed on another node, closing %zu seat(s) with %d",
+           meeting_id, r->nseats, SD_CLOSE_MOVED);
+    sd_control_close_room(r, SD_CLOSE_MOVED, reason, NULL);
 }
 
 void sd_control_ended(sd_ctx *ctx, long long meeting_id)

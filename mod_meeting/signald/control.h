@@ -19,6 +19,11 @@ void sd_control_removed(sd_ctx *ctx, long long meeting_id, long long user_id);
  * dropped. reason must outlive the takes (a literal or a kept string). */
 void sd_control_close_room(sd_room *r, int code, const char *reason, const char *frame);
 
+/* The meeting was placed on another node: every socket of it here is closed
+ * with 4307 (SD_CLOSE_MOVED) and reason, its room forgotten (seats stay
+ * taken in the database, for the reconnects). */
+void sd_control_moved(sd_ctx *ctx, long long meeting_id, const char *reason);
+
 /* meeting-ended to everyone, every socket closed with 4410, room dropped. */
 void sd_control_ended(sd_ctx *ctx, long long meeting_id);
 

@@ -24,6 +24,7 @@
 #include "caps.h"
 #include "options.h"
 #include "conn.h"
+#include "control.h"
 #include "pq.h"
 #include "listen.h"
 #include "node.h"
@@ -276,7 +277,7 @@ static int start_parts(sd_ctx *ctx)
 
     ctx->db = sd_db_open(ctx->lws, ctx->vhost, "queries", cfg->db, NULL);
     if (!ctx->db || sd_rooms_start(ctx) || sd_events_start(ctx)
-        || sd_seats_start(ctx, sd_events_reconcile) || sd_node_start(ctx)) {
+        || sd_seats_start(ctx, sd_events_reconcile) || sd_node_start(ctx, sd_control_moved)) {
         sd_log("error", "MM3025: out of memory");
         return -1;
     }

@@ -7,11 +7,9 @@
 #include <string.h>
 
 #include "conn.h"
-#include "control.h"
 #include "options.h"
 #include "pq.h"
 #include "rooms.h"
-#include "sfu.h"
 #include "util.h"
 
 static const char SQL_BEAT[] = "SELECT meeting_id, signaling_url"
@@ -23,6 +21,7 @@ static const char NO_URL[] = "the meeting is on another node: join again";
 
 struct sd_node {
     sd_ctx *ctx;
+    sd_node_moved_fn moved;
     lws_sorted_usec_list_t beat_sul;
     int beating; /* a beat is out */
     char *reasons[MAX_REASONS];
@@ -42,18 +41,6 @@ const char *sd_node_reason(sd_ctx *ctx, const char *url)
         || !(n->reasons[n->n_reasons] = strdup(url)))
         return NO_URL;
     return n->reasons[n->n_reasons++];
-}
-
-void sd_node_moved(sd_ctx *ctx, long long meeting_id, const char *reason)
-{
-    sd_room *r = sd_room_find(ctx, meeting_id);
-
-    sd_sfu_ended(ctx, meeting_id);
-    if (!r)
-        return;
-    sd_log("info", "MM3028: meeting %lld: placed on another node, closing %zu seat(s) with %d",
-           meeting_id, r->nseats, SD_CLOSE_MOVED);
-    sd_control_close_room(r, SD_CLOSE_MOVED, reason, NULL);
 }
 
 /* "{m1,m2,...}": the meetings this node holds rooms for; malloc'ed. */
@@ -81,7 +68,7 @@ static void beaten(void *arg, const PGresult *res)
         return;
     for (int row = 0; row < PQntuples(res); row++) {
         url = PQgetisnull(res, row, 1) ? NULL : PQgetvalue(res, row, 1);
-        sd_node_moved(n->ctx, atoll(PQgetvalue(res, row, 0)), sd_node_reason(n->ctx, url));
+        n->moved(n->ctx, atoll(PQgetvalue(res, row, 0)), sd_node_reason(n->ctx, url));
     }
 }
 
@@ -111,7 +98,7 @@ static void beat(lws_sorted_usec_list_t *sul)
     free(rooms);
 }
 
-int sd_node_start(sd_ctx *ctx)
+int sd_node_start(sd_ctx *ctx, sd_node_moved_fn moved)
 {
     const sd_config *c = ctx->cfg;
     struct sd_node *n = calloc(1, sizeof(*n));
@@ -119,6 +106,7 @@ int sd_node_start(sd_ctx *ctx)
     if (!n)
         return -1;
     n->ctx = ctx;
+    n->moved = moved;
     ctx->node = n;
     sd_log("info", "MM3029: node %s (%s), dead after %d s of silence", c->node,
            c->node_url ? c->node_url : "the module's signaling URL", c->node_timeout);

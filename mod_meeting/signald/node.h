@@ -21,8 +21,13 @@
 /* The close code of a socket for a meeting that lives on another node. */
 #define SD_CLOSE_MOVED 4307
 
+/* What is done to the meetings the registry placed on another node: their
+ * sockets are closed with SD_CLOSE_MOVED and reason (sd_control_moved). A
+ * callback, so that this file needs nothing of the rooms' control. */
+typedef void (*sd_node_moved_fn)(sd_ctx *ctx, long long meeting_id, const char *reason);
+
 /* Starts the heartbeat on ctx->db. -1 when out of memory. */
-int sd_node_start(sd_ctx *ctx);
+int sd_node_start(sd_ctx *ctx, sd_node_moved_fn moved);
 
 void sd_node_stop(sd_ctx *ctx);
 
@@ -30,9 +35,5 @@ void sd_node_stop(sd_ctx *ctx);
  * (node URLs are few), or a fixed sentence when url is empty or too many
  * have been kept. */
 const char *sd_node_reason(sd_ctx *ctx, const char *url);
-
-/* Closes every socket of meeting_id here with 4307 and reason, and forgets
- * its room (seats stay taken in the database, for the reconnects). */
-void sd_node_moved(sd_ctx *ctx, long long meeting_id, const char *reason);
 
 #endif
