@@ -17,12 +17,14 @@
  * A new part (a new input, say) gets its state so: declare its struct
  * below (struct sd_<part>;), add a pointer to it to sd_ctx, define the
  * struct in its .c file only (with an sd_ctx *ctx member), allocate it in
- * sd_<part>_start(sd_ctx *ctx, ...) and hang it on the context there, and
- * call that from main() after what it needs (ctx->db, another part) exists.
- * A part's state lives as long as the process, as the statics it replaced
- * did: lws calls the protocols back while lws_context_destroy() closes their
- * sockets, after the parts were stopped. A part whose stop function frees
- * its state sets its pointer to NULL, and its callbacks check for that.
+ * int sd_<part>_start(sd_ctx *ctx) and hang it on the context there, and
+ * call that from start_parts() in main.c after what it needs (ctx->db,
+ * another part) exists; its stop function, if it has one, takes the context
+ * too. Functions of the part that have no object of their own to start from
+ * take the sd_ctx as their first argument. A part's state lives as long as
+ * the process, as the statics it replaced did: stopping cancels its timers
+ * and closes its connections, but lws still calls the protocols back while
+ * lws_context_destroy() closes their sockets, after the parts were stopped.
  */
 #ifndef SD_CONTEXT_H
 #define SD_CONTEXT_H
