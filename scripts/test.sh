@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: sets up what is missing (packages, build), then the C unit
-# tests under ASan/UBSan, a short fuzzing run, the include graph, the OpenAPI lint, the
-# integration tests (each starts its own PostgreSQL and httpd in a temporary
-# directory on free ports), the cluster test (haproxy and three nodes in a
-# network namespace) and the browser end-to-end test. Ends with one
-# line "total: N passed, N failed"; exits non-zero when any test fails.
+# tests under ASan/UBSan, a short fuzzing run, the include graph, signald's
+# statics, the OpenAPI lint, the integration tests (each starts its own
+# PostgreSQL and httpd in a temporary directory on free ports), the cluster
+# test (haproxy and three nodes in a network namespace) and the browser
+# end-to-end test. Ends with one line "total: N passed, N failed"; exits
+# non-zero when any test fails.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +61,19 @@ else
     status=1
 fi
 
+echo "== signald's state (tests/signald_statics.py: none in file-level statics, all on sd_ctx)"
+# One test: passed when signald's .c files declare no static variable.
+statics_pass=0
+statics_fail=0
+if /usr/bin/python3 tests/signald_statics.py >"$LOGS/signald-statics.log" 2>&1; then
+    statics_pass=1
+    tail -1 "$LOGS/signald-statics.log"
+else
+    cat "$LOGS/signald-statics.log"
+    statics_fail=1
+    status=1
+fi
+
 echo "== OpenAPI document (redocly lint)"
 stage openapi bash tests/openapi/lint.sh
 
@@ -85,8 +99,8 @@ py_fail=$(( $(sum "$LOGS/integration.log" '[0-9]+ (failed|errors?)') \
     + $(sum "$LOGS/cluster.log" '[0-9]+ (failed|errors?)') ))
 e2e_pass=$(( $(sum "$LOGS/e2e.log" '^ℹ pass [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ pass [0-9]+') ))
 e2e_fail=$(( $(sum "$LOGS/e2e.log" '^ℹ fail [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ fail [0-9]+') ))
-passed=$((checks - check_bad + fuzz_pass + graph_pass + py_pass + e2e_pass))
-failed=$((check_bad + fuzz_fail + graph_fail + py_fail + e2e_fail))
+passed=$((checks - check_bad + fuzz_pass + graph_pass + statics_pass + py_pass + e2e_pass))
+failed=$((check_bad + fuzz_fail + graph_fail + statics_fail + py_fail + e2e_fail))
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "total: $passed passed, $failed failed"
 exit $status
