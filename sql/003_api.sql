@@ -368,8 +368,14 @@ LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
--- mm_verdict of the caller's access: what the actions that need no more of
--- the meeting than the verdict call first.
+-- mm_verdict of the caller's access. The statement of a route whose need
+-- names a meeting runs it with that need (routes.def) before the route's
+-- action, and runs the action only on 200 (mod_meeting/httpd/db.c, GATED):
+-- the actions below that take (p_meeting, p_user, p_gen) first do not check
+-- them again, and calling one directly skips the check. Those that read the
+-- caller's access for their answer (mm_meeting_get, mm_message_send), check it
+-- under the meeting's row lock (mm_meeting_join) or are given the need
+-- (mm_recording_file) check it themselves (routes.def: OWN_CHECK).
 CREATE OR REPLACE FUNCTION mm_context(p_meeting bigint, p_user bigint, p_gen bigint,
                                       p_need integer)
 RETURNS mm_result
@@ -564,16 +570,12 @@ CREATE OR REPLACE FUNCTION mm_meeting_update(p_meeting bigint, p_user bigint, p_
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
     m meetings;
     changed meetings;
     s jsonb := coalesce(p_patch->'settings', '{}'::jsonb);
     new_start timestamptz;
     new_end timestamptz;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     m := mm_lock_meeting(p_meeting);
     IF m.meeting_id IS NULL THEN
         RETURN mm_no_meeting();
@@ -628,13 +630,9 @@ CREATE OR REPLACE FUNCTION mm_meeting_delete(p_meeting bigint, p_user bigint, p_
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 3);
     m_status text;
     recs json;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     SELECT status INTO m_status FROM meetings WHERE meeting_id = p_meeting FOR UPDATE;
     IF NOT FOUND THEN
         RETURN mm_no_meeting();
@@ -682,22 +680,15 @@ CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint, p_g
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    a record;
+    m meetings;
     r mm_result;
     seats integer;
 BEGIN
-    -- One read of the meeting: the verdict, its status and its creator.
-    SELECT x.token_ok, x.meeting, x.role INTO a FROM mm_access(p_meeting, p_user, p_gen) x;
-    r := mm_verdict(a.token_ok, a.meeting, a.role, p_user, 2);
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
-    IF (a.meeting).status = 'scheduled' THEN
-        -- The meeting's row before its creator's (mm_may_start), in the order
-        -- a host's join takes them: a start and a join at once queue, not
-        -- deadlock.
-        PERFORM mm_lock_meeting(p_meeting);
-        r := mm_may_start((a.meeting).creator_id, p_max_ongoing);
+    -- The meeting's row before its creator's (mm_may_start), in the order a
+    -- host's join takes them: a start and a join at once queue, not deadlock.
+    m := mm_lock_meeting(p_meeting);
+    IF m.status = 'scheduled' THEN
+        r := mm_may_start(m.creator_id, p_max_ongoing);
         IF r.code <> 200 THEN
             RETURN r;
         END IF;
@@ -754,12 +745,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_meeting_end(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     UPDATE meetings SET status = 'ended', updated_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND status = 'ongoing';
     IF NOT FOUND THEN
@@ -884,12 +870,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_meeting_leave(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF NOT mm_seat_release(p_meeting, p_user) THEN
         RETURN mm_gone_or(p_meeting, mm_fail(409, 'conflict', 'you are not in this meeting'));
     END IF;
@@ -904,12 +885,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_participant_list(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     RETURN (SELECT mm_ok(200, json_build_object(
         'participants', coalesce(json_agg(json_build_object(
             'participant_id', p.participant_id, 'user_id', p.user_id,
@@ -928,13 +904,9 @@ CREATE OR REPLACE FUNCTION mm_participant_add(p_meeting bigint, p_user bigint, p
                                               p_target bigint, p_role text) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     caller_role text;
     p participants;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF NOT EXISTS (SELECT 1 FROM users WHERE user_id = p_target) THEN
         RETURN mm_fail(404, 'not_found', 'user not found', 'user_id');
     END IF;
@@ -1002,11 +974,8 @@ CREATE OR REPLACE FUNCTION mm_participant_remove(p_meeting bigint, p_user bigint
                                                  p_target bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
+    r mm_result := mm_participant_target(p_meeting, p_user, p_target, false);
 BEGIN
-    IF r.code = 200 THEN
-        r := mm_participant_target(p_meeting, p_user, p_target, false);
-    END IF;
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
@@ -1034,11 +1003,8 @@ CREATE OR REPLACE FUNCTION mm_participant_role(p_meeting bigint, p_user bigint, 
                                                p_target bigint, p_role text) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
+    r mm_result := mm_participant_target(p_meeting, p_user, p_target, true);
 BEGIN
-    IF r.code = 200 THEN
-        r := mm_participant_target(p_meeting, p_user, p_target, true);
-    END IF;
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
@@ -1063,13 +1029,9 @@ CREATE OR REPLACE FUNCTION mm_participant_mute(p_meeting bigint, p_user bigint, 
                                                p_target bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     caller_role text;
     target_role text;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     SELECT role INTO target_role FROM participants
      WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL
        AND waiting_since IS NULL;
@@ -1098,12 +1060,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_waiting_list(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     RETURN (SELECT mm_ok(200, json_build_object(
         'waiting', coalesce(json_agg(json_build_object(
             'user_id', p.user_id, 'username', u.username, 'nickname', u.nickname,
@@ -1129,12 +1086,8 @@ CREATE OR REPLACE FUNCTION mm_waiting_admit(p_meeting bigint, p_user bigint, p_g
                                             p_target bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     n integer;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
@@ -1151,12 +1104,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_waiting_deny(p_meeting bigint, p_user bigint, p_gen bigint,
                                            p_target bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
@@ -1195,12 +1143,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_message_list(p_meeting bigint, p_user bigint, p_gen bigint,
                                            p_page integer, p_size integer) RETURNS mm_result
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan SET jit = off AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     RETURN mm_ok(200, json_build_object(
         'messages', coalesce((
             SELECT array_to_json(array_agg(
@@ -1290,12 +1233,8 @@ CREATE OR REPLACE FUNCTION mm_recording_start(p_meeting bigint, p_user bigint, p
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     m meetings;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     m := mm_lock_meeting(p_meeting);
     IF m.meeting_id IS NULL THEN
         RETURN mm_no_meeting();
@@ -1328,12 +1267,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_recording_stop(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
@@ -1347,12 +1281,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_recording_list(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     RETURN mm_ok(200, json_build_object('recordings', coalesce((
         SELECT json_agg(json_build_object(
                    'recording_id', recording_id, 'meeting_id', meeting_id, 'status', status,
@@ -1650,12 +1579,9 @@ CREATE OR REPLACE FUNCTION mm_meeting_update_if(p_meeting bigint, p_user bigint,
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
+    r mm_result;
     m meetings;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     m := mm_lock_meeting(p_meeting);
     IF m.meeting_id IS NULL THEN
         RETURN mm_no_meeting();
@@ -1679,15 +1605,10 @@ CREATE OR REPLACE FUNCTION mm_meeting_delete_if(p_meeting bigint, p_user bigint,
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result;
     m meetings;
 BEGIN
     IF p_if_match IS NULL THEN
         RETURN mm_meeting_delete(p_meeting, p_user, p_gen);
-    END IF;
-    r := mm_context(p_meeting, p_user, p_gen, 3);
-    IF r.code <> 200 THEN
-        RETURN r;
     END IF;
     SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR UPDATE;
     IF NOT FOUND THEN
