@@ -7,6 +7,9 @@
 -- Every action returns mm_result: code is the HTTP status; on an error, error
 -- is the machine code, message one human sentence and field the input field
 -- at fault (or NULL); on success data is the JSON of the reply's "data" (or NULL).
+-- A sentence is written where its refusal is decided, once: here for what
+-- the database decides, in the module for the request itself and the token
+-- (whose 401 is a code alone here, mm_unauthorized).
 --
 -- Functions called by a statement of their own are PL/pgSQL, even when their
 -- body is one query: PostgreSQL parses and plans a SQL-language function that
@@ -80,6 +83,22 @@ DROP FUNCTION IF EXISTS mm_recording_start(bigint, bigint, bigint, text);
 DROP FUNCTION IF EXISTS mm_recording_stop(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_recording_list(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_recording_file(bigint, bigint, integer, text);
+-- Answers that became mm_result, so that their refusal's sentence is written
+-- once (here): a changed return type cannot be replaced in place.
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_join_info'
+                AND 'removed' = ANY (proargnames)) THEN
+        DROP FUNCTION mm_join_info(bigint, bigint, bigint);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_recording_stored'
+                AND prorettype = 'boolean'::regtype) THEN
+        DROP FUNCTION mm_recording_stored(bigint, text, bigint, text);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_meeting_if_match'
+                AND prorettype = 'boolean'::regtype) THEN
+        DROP FUNCTION mm_meeting_if_match(bigint, text);
+    END IF;
+END $$;
 
 CREATE OR REPLACE FUNCTION mm_ok(p_code integer, p_data json DEFAULT NULL) RETURNS mm_result
 LANGUAGE sql IMMUTABLE AS $$ SELECT (p_code, NULL, NULL, NULL, p_data::text)::mm_result $$;
@@ -142,10 +161,11 @@ BEGIN
 END
 $$;
 
+-- A token that no longer holds: the code alone. The module answers it
+-- (auth.c, mm_revoked), with its sentence, its WWW-Authenticate header and
+-- the rate-limit charge given back, as it does for the tokens it refuses itself.
 CREATE OR REPLACE FUNCTION mm_unauthorized() RETURNS mm_result
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT mm_fail(401, 'unauthorized', 'the access token has been revoked')
-$$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT mm_fail(401, 'unauthorized', NULL) $$;
 
 -- Times are written back in UTC, to the second.
 CREATE OR REPLACE FUNCTION mm_ts(t timestamptz) RETURNS text
@@ -407,6 +427,13 @@ LANGUAGE sql STABLE AS $$
                              'created_at', mm_ts(m.created_at))
 $$;
 
+-- The 400 of a meeting that would end before it starts; p_field is the
+-- time the request gave (end_time when it gave both).
+CREATE OR REPLACE FUNCTION mm_times_refused(p_field text) RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT mm_fail(400, 'invalid_field', 'end_time must be after start_time', p_field)
+$$;
+
 -- p_doc: the validated body with times as epoch seconds and the password
 -- replaced by its hash (password_hash).
 CREATE OR REPLACE FUNCTION mm_meeting_create(p_user bigint, p_gen bigint, p_doc jsonb)
@@ -418,6 +445,9 @@ DECLARE
 BEGIN
     IF mm_token_revoked(p_user, p_gen) THEN
         RETURN mm_unauthorized();
+    END IF;
+    IF (p_doc->>'end_time')::bigint <= (p_doc->>'start_time')::bigint THEN
+        RETURN mm_times_refused('end_time');
     END IF;
     INSERT INTO meetings (title, description, start_time, end_time, max_participants,
                           meeting_type, password_hash, creator_id, enable_recording,
@@ -583,8 +613,8 @@ BEGIN
     new_start := coalesce(mm_time((p_patch->>'start_time')::bigint), m.start_time);
     new_end := coalesce(mm_time((p_patch->>'end_time')::bigint), m.end_time);
     IF new_end <= new_start THEN
-        RETURN mm_fail(400, 'invalid_field', 'end_time must be after start_time',
-                       CASE WHEN p_patch ? 'end_time' THEN 'end_time' ELSE 'start_time' END);
+        RETURN mm_times_refused(CASE WHEN p_patch ? 'end_time' THEN 'end_time'
+                                     ELSE 'start_time' END);
     END IF;
     IF m.status IN ('ended', 'cancelled') THEN
         RETURN mm_fail(409, 'conflict', 'a meeting that is ' || m.status
@@ -769,32 +799,38 @@ BEGIN
 END
 $$;
 
--- What join needs before the password check: 401 when the caller's token no
--- longer holds, 404 when the meeting is missing, else the password hash and
--- the caller's standing.
+-- A member the hosts removed joins no more (until added again).
+CREATE OR REPLACE FUNCTION mm_removed() RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT mm_fail(403, 'forbidden', 'you were removed from this meeting')
+$$;
+
+-- What join needs before the password check. verdict: 401 when the caller's
+-- token no longer holds, 404 when the meeting is missing (both told before a
+-- refused body), 403 when the caller was removed from it (told after one:
+-- SPEC.md 1), else 200 with the meeting's password hash and whether the
+-- caller is its host.
 CREATE OR REPLACE FUNCTION mm_join_info(p_meeting bigint, p_user bigint, p_gen bigint,
-    OUT code integer, OUT password_hash text, OUT is_host boolean, OUT removed boolean)
+    OUT verdict mm_result, OUT password_hash text, OUT is_host boolean)
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    removed boolean;
 BEGIN
+    is_host := false;
     IF mm_token_revoked(p_user, p_gen) THEN
-        code := 401;
-        is_host := false;
-        removed := false;
+        verdict := mm_unauthorized();
         RETURN;
     END IF;
     SELECT m.password_hash INTO password_hash FROM meetings m WHERE m.meeting_id = p_meeting;
     IF NOT FOUND THEN
-        code := 404;
-        is_host := false;
-        removed := false;
+        verdict := mm_no_meeting();
         RETURN;
     END IF;
-    code := 200;
     SELECT p.role = 'host' AND p.removed_at IS NULL, p.removed_at IS NOT NULL
       INTO is_host, removed
       FROM participants p WHERE p.meeting_id = p_meeting AND p.user_id = p_user;
     is_host := coalesce(is_host, false);  -- no participant row: both NULL
-    removed := coalesce(removed, false);
+    verdict := CASE WHEN removed THEN mm_removed() ELSE mm_ok(200) END;
 END
 $$;
 
@@ -820,7 +856,7 @@ BEGIN
     END IF;
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_user;
     IF p.removed_at IS NOT NULL THEN
-        RETURN mm_fail(403, 'forbidden', 'you were removed from this meeting');
+        RETURN mm_removed();
     END IF;
     IF m.status = 'scheduled' AND coalesce(p.role = 'host', false) THEN
         -- start itself, so that the join does all that start does
@@ -1298,6 +1334,11 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION mm_no_recording() RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT mm_fail(404, 'not_found', 'recording not found', 'recording_id')
+$$;
+
 -- The recording a file request names: 404 (field recording_id) when it is
 -- not in this meeting. data: {"content_type": ...} of the stored file.
 CREATE OR REPLACE FUNCTION mm_recording_file(p_meeting bigint, p_user bigint, p_gen bigint,
@@ -1314,7 +1355,7 @@ BEGIN
     SELECT content_type, source INTO ct, src FROM recordings
      WHERE recording_id = p_id AND meeting_id = p_meeting;
     IF NOT FOUND THEN
-        RETURN mm_fail(404, 'not_found', 'recording not found', 'recording_id');
+        RETURN mm_no_recording();
     END IF;
     IF p_need = 1 AND src = 'server' THEN
         RETURN mm_fail(409, 'conflict', 'the server records this recording; it takes no upload');
@@ -1323,13 +1364,18 @@ BEGIN
 END
 $$;
 
+-- An uploaded file's size and type; 404 when the recording went meanwhile
+-- (its meeting was deleted while the file streamed in).
 CREATE OR REPLACE FUNCTION mm_recording_stored(p_meeting bigint, p_id text, p_size bigint,
-                                               p_type text) RETURNS boolean
+                                               p_type text) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE recordings SET size = p_size, content_type = p_type
      WHERE recording_id = p_id AND meeting_id = p_meeting;
-    RETURN FOUND;
+    IF NOT FOUND THEN
+        RETURN mm_no_recording();
+    END IF;
+    RETURN mm_ok(200);
 END
 $$;
 
@@ -1561,13 +1607,16 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- For the answers an update or delete gives before its action (a refused
--- body): whether the If-Match holds now (true when the meeting is gone).
+-- body): 412 unless the If-Match holds now (200 when the meeting is gone).
 CREATE OR REPLACE FUNCTION mm_meeting_if_match(p_meeting bigint, p_if_match text)
-RETURNS boolean
+RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    RETURN coalesce((SELECT mm_etag_matches(m, p_if_match) FROM meetings m
-                      WHERE m.meeting_id = p_meeting), true);
+    IF coalesce((SELECT mm_etag_matches(m, p_if_match) FROM meetings m
+                  WHERE m.meeting_id = p_meeting), true) THEN
+        RETURN mm_ok(200);
+    END IF;
+    RETURN mm_precondition_failed();
 END
 $$;
 

@@ -68,13 +68,13 @@ static const char *const statements[S_COUNT] = {
     [S_TOKEN_REVOKED] = "SELECT mm_token_revoked(%lld, %lld)",
     [S_REFRESH_STORE] = "SELECT mm_refresh_store(%s, %lld, %s, %d)",
     [S_CONTEXT] = SELECTED("mm_context(%lld, %lld, %lld, %d)"),
-    [S_JOIN_INFO] =
-        "SELECT code, password_hash, is_host, removed FROM mm_join_info(%lld, %lld, %lld)",
-    [S_RECORDING_STORED] = "SELECT mm_recording_stored(%lld, %s, %lld, %s)",
+    [S_JOIN_INFO] = "SELECT (verdict).code, (verdict).error, (verdict).field, (verdict).message,"
+                    " (verdict).data, password_hash, is_host FROM mm_join_info(%lld, %lld, %lld)",
+    [S_RECORDING_STORED] = SELECTED("mm_recording_stored(%lld, %s, %lld, %s)"),
     [S_IDEM_CLAIM] =
         "SELECT outcome, status, response FROM mm_idem_claim(%lld, %lld, %s, %s, %s, %s)",
     [S_IDEM_STORE] = "SELECT mm_idem_store(%lld, %s, %s, %s, %s, %d, %s)",
-    [S_MEETING_IF_MATCH] = "SELECT mm_meeting_if_match(%lld, %s)",
+    [S_MEETING_IF_MATCH] = SELECTED("mm_meeting_if_match(%lld, %s)"),
     [S_PASSWORD_UPGRADE] = "SELECT mm_password_upgrade(%lld, %s, %s)",
 };
 
@@ -299,13 +299,15 @@ int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args)
     return run(q, id, nargs, args, &res) ? -1 : 0;
 }
 
-int mm_db_placed(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res,
-                 const char **node_url)
+int mm_db_result_more(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res,
+                      const char **more, int nmore)
 {
-    const char *cols[6] = {NULL};
+    const char *cols[5 + MM_DB_MORE_MAX] = {NULL};
     int found;
 
-    if (mm_db_row(q, id, nargs, args, cols, node_url ? 6 : 5, &found))
+    if (nmore > MM_DB_MORE_MAX)
+        nmore = MM_DB_MORE_MAX;
+    if (mm_db_row(q, id, nargs, args, cols, 5 + nmore, &found))
         return MM_ANSWERED;
     if (!found || !cols[0]) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0205: statement %s returned no result",
@@ -317,14 +319,14 @@ int mm_db_placed(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_resu
     res->field = cols[2];
     res->message = cols[3];
     res->data = cols[4];
-    if (node_url)
-        *node_url = cols[5];
+    for (int i = 0; i < nmore; i++)
+        more[i] = cols[5 + i];
     return 0;
 }
 
 int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res)
 {
-    return mm_db_placed(q, id, nargs, args, res, NULL);
+    return mm_db_result_more(q, id, nargs, args, res, NULL, 0);
 }
 
 /* The transaction of a request, in its pool: the cleanup that rolls back
