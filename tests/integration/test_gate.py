@@ -3,7 +3,7 @@
 caller passed (mod_meeting/httpd/db.c, GATED); the actions no longer check it
 themselves. Each case is refused and leaves the meeting as it was: were the
 action run after the refusal, it would change it (end the meeting, add the
-participant, start the recording, cancel the meeting)."""
+participant, start the recording or the meeting, cancel the meeting)."""
 import pytest
 
 from envelopes import assert_error
@@ -70,6 +70,16 @@ def test_a_participant_cannot_start_a_recording(stack, room):
     r = stack.api("GET", f"/meetings/{mid}/recordings", token=cast["creator"]["token"])
     assert r.status_code == 200, r.text
     assert r.json()["data"]["recordings"] == []
+
+
+def test_a_participant_cannot_start_the_meeting(stack):
+    """start's statement also places the meeting on a node (PLACED): gated too."""
+    host, part = stack.new_user(), stack.new_user()
+    mid = meeting(stack, host)
+    add(stack, host, mid, part, "participant")
+    r = stack.api("POST", f"/meetings/{mid}/start", token=part["token"])
+    assert_error(r, 403, "forbidden")
+    assert detail(stack, host, mid)["status"] == "scheduled"
 
 
 def test_only_the_creator_may_delete(stack):
