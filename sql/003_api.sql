@@ -7,6 +7,9 @@
 -- Every action returns mm_result: code is the HTTP status; on an error, error
 -- is the machine code, message one human sentence and field the input field
 -- at fault (or NULL); on success data is the JSON of the reply's "data" (or NULL).
+-- A sentence is written where its refusal is decided, once: here for what
+-- the database decides, in the module for the request itself and the token
+-- (whose 401 is a code alone here, mm_unauthorized).
 --
 -- Functions called by a statement of their own are PL/pgSQL, even when their
 -- body is one query: PostgreSQL parses and plans a SQL-language function that
@@ -80,6 +83,22 @@ DROP FUNCTION IF EXISTS mm_recording_start(bigint, bigint, bigint, text);
 DROP FUNCTION IF EXISTS mm_recording_stop(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_recording_list(bigint, bigint);
 DROP FUNCTION IF EXISTS mm_recording_file(bigint, bigint, integer, text);
+-- Answers that became mm_result, so that their refusal's sentence is written
+-- once (here): a changed return type cannot be replaced in place.
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_join_info'
+                AND 'removed' = ANY (proargnames)) THEN
+        DROP FUNCTION mm_join_info(bigint, bigint, bigint);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_recording_stored'
+                AND prorettype = 'boolean'::regtype) THEN
+        DROP FUNCTION mm_recording_stored(bigint, text, bigint, text);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mm_meeting_if_match'
+                AND prorettype = 'boolean'::regtype) THEN
+        DROP FUNCTION mm_meeting_if_match(bigint, text);
+    END IF;
+END $$;
 
 CREATE OR REPLACE FUNCTION mm_ok(p_code integer, p_data json DEFAULT NULL) RETURNS mm_result
 LANGUAGE sql IMMUTABLE AS $$ SELECT (p_code, NULL, NULL, NULL, p_data::text)::mm_result $$;
@@ -142,10 +161,11 @@ BEGIN
 END
 $$;
 
+-- A token that no longer holds: the code alone. The module answers it
+-- (auth.c, mm_revoked), with its sentence, its WWW-Authenticate header and
+-- the rate-limit charge given back, as it does for the tokens it refuses itself.
 CREATE OR REPLACE FUNCTION mm_unauthorized() RETURNS mm_result
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT mm_fail(401, 'unauthorized', 'the access token has been revoked')
-$$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT mm_fail(401, 'unauthorized', NULL) $$;
 
 -- Times are written back in UTC, to the second.
 CREATE OR REPLACE FUNCTION mm_ts(t timestamptz) RETURNS text
@@ -368,8 +388,14 @@ LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
--- mm_verdict of the caller's access: what the actions that need no more of
--- the meeting than the verdict call first.
+-- mm_verdict of the caller's access. The statement of a route whose need
+-- names a meeting runs it with that need (routes.def) before the route's
+-- action, and runs the action only on 200 (mod_meeting/httpd/db.c, GATED):
+-- the actions below that take (p_meeting, p_user, p_gen) first do not check
+-- them again, and calling one directly skips the check. Those that read the
+-- caller's access for their answer (mm_meeting_get, mm_message_send), check it
+-- under the meeting's row lock (mm_meeting_join) or are given the need
+-- (mm_recording_file) check it themselves (routes.def: OWN_CHECK).
 CREATE OR REPLACE FUNCTION mm_context(p_meeting bigint, p_user bigint, p_gen bigint,
                                       p_need integer)
 RETURNS mm_result
@@ -401,6 +427,13 @@ LANGUAGE sql STABLE AS $$
                              'created_at', mm_ts(m.created_at))
 $$;
 
+-- The 400 of a meeting that would end before it starts; p_field is the
+-- time the request gave (end_time when it gave both).
+CREATE OR REPLACE FUNCTION mm_times_refused(p_field text) RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT mm_fail(400, 'invalid_field', 'end_time must be after start_time', p_field)
+$$;
+
 -- p_doc: the validated body with times as epoch seconds and the password
 -- replaced by its hash (password_hash).
 CREATE OR REPLACE FUNCTION mm_meeting_create(p_user bigint, p_gen bigint, p_doc jsonb)
@@ -412,6 +445,9 @@ DECLARE
 BEGIN
     IF mm_token_revoked(p_user, p_gen) THEN
         RETURN mm_unauthorized();
+    END IF;
+    IF (p_doc->>'end_time')::bigint <= (p_doc->>'start_time')::bigint THEN
+        RETURN mm_times_refused('end_time');
     END IF;
     INSERT INTO meetings (title, description, start_time, end_time, max_participants,
                           meeting_type, password_hash, creator_id, enable_recording,
@@ -564,16 +600,12 @@ CREATE OR REPLACE FUNCTION mm_meeting_update(p_meeting bigint, p_user bigint, p_
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
     m meetings;
     changed meetings;
     s jsonb := coalesce(p_patch->'settings', '{}'::jsonb);
     new_start timestamptz;
     new_end timestamptz;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     m := mm_lock_meeting(p_meeting);
     IF m.meeting_id IS NULL THEN
         RETURN mm_no_meeting();
@@ -581,8 +613,8 @@ BEGIN
     new_start := coalesce(mm_time((p_patch->>'start_time')::bigint), m.start_time);
     new_end := coalesce(mm_time((p_patch->>'end_time')::bigint), m.end_time);
     IF new_end <= new_start THEN
-        RETURN mm_fail(400, 'invalid_field', 'end_time must be after start_time',
-                       CASE WHEN p_patch ? 'end_time' THEN 'end_time' ELSE 'start_time' END);
+        RETURN mm_times_refused(CASE WHEN p_patch ? 'end_time' THEN 'end_time'
+                                     ELSE 'start_time' END);
     END IF;
     IF m.status IN ('ended', 'cancelled') THEN
         RETURN mm_fail(409, 'conflict', 'a meeting that is ' || m.status
@@ -628,13 +660,9 @@ CREATE OR REPLACE FUNCTION mm_meeting_delete(p_meeting bigint, p_user bigint, p_
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 3);
     m_status text;
     recs json;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     SELECT status INTO m_status FROM meetings WHERE meeting_id = p_meeting FOR UPDATE;
     IF NOT FOUND THEN
         RETURN mm_no_meeting();
@@ -682,22 +710,15 @@ CREATE OR REPLACE FUNCTION mm_meeting_start(p_meeting bigint, p_user bigint, p_g
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    a record;
+    m meetings;
     r mm_result;
     seats integer;
 BEGIN
-    -- One read of the meeting: the verdict, its status and its creator.
-    SELECT x.token_ok, x.meeting, x.role INTO a FROM mm_access(p_meeting, p_user, p_gen) x;
-    r := mm_verdict(a.token_ok, a.meeting, a.role, p_user, 2);
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
-    IF (a.meeting).status = 'scheduled' THEN
-        -- The meeting's row before its creator's (mm_may_start), in the order
-        -- a host's join takes them: a start and a join at once queue, not
-        -- deadlock.
-        PERFORM mm_lock_meeting(p_meeting);
-        r := mm_may_start((a.meeting).creator_id, p_max_ongoing);
+    -- The meeting's row before its creator's (mm_may_start), in the order a
+    -- host's join takes them: a start and a join at once queue, not deadlock.
+    m := mm_lock_meeting(p_meeting);
+    IF m.status = 'scheduled' THEN
+        r := mm_may_start(m.creator_id, p_max_ongoing);
         IF r.code <> 200 THEN
             RETURN r;
         END IF;
@@ -754,12 +775,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_meeting_end(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     UPDATE meetings SET status = 'ended', updated_at = date_trunc('second', now())
      WHERE meeting_id = p_meeting AND status = 'ongoing';
     IF NOT FOUND THEN
@@ -783,32 +799,38 @@ BEGIN
 END
 $$;
 
--- What join needs before the password check: 401 when the caller's token no
--- longer holds, 404 when the meeting is missing, else the password hash and
--- the caller's standing.
+-- A member the hosts removed joins no more (until added again).
+CREATE OR REPLACE FUNCTION mm_removed() RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT mm_fail(403, 'forbidden', 'you were removed from this meeting')
+$$;
+
+-- What join needs before the password check. verdict: 401 when the caller's
+-- token no longer holds, 404 when the meeting is missing (both told before a
+-- refused body), 403 when the caller was removed from it (told after one:
+-- SPEC.md 1), else 200 with the meeting's password hash and whether the
+-- caller is its host.
 CREATE OR REPLACE FUNCTION mm_join_info(p_meeting bigint, p_user bigint, p_gen bigint,
-    OUT code integer, OUT password_hash text, OUT is_host boolean, OUT removed boolean)
+    OUT verdict mm_result, OUT password_hash text, OUT is_host boolean)
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    removed boolean;
 BEGIN
+    is_host := false;
     IF mm_token_revoked(p_user, p_gen) THEN
-        code := 401;
-        is_host := false;
-        removed := false;
+        verdict := mm_unauthorized();
         RETURN;
     END IF;
     SELECT m.password_hash INTO password_hash FROM meetings m WHERE m.meeting_id = p_meeting;
     IF NOT FOUND THEN
-        code := 404;
-        is_host := false;
-        removed := false;
+        verdict := mm_no_meeting();
         RETURN;
     END IF;
-    code := 200;
     SELECT p.role = 'host' AND p.removed_at IS NULL, p.removed_at IS NOT NULL
       INTO is_host, removed
       FROM participants p WHERE p.meeting_id = p_meeting AND p.user_id = p_user;
     is_host := coalesce(is_host, false);  -- no participant row: both NULL
-    removed := coalesce(removed, false);
+    verdict := CASE WHEN removed THEN mm_removed() ELSE mm_ok(200) END;
 END
 $$;
 
@@ -834,7 +856,7 @@ BEGIN
     END IF;
     SELECT * INTO p FROM participants WHERE meeting_id = p_meeting AND user_id = p_user;
     IF p.removed_at IS NOT NULL THEN
-        RETURN mm_fail(403, 'forbidden', 'you were removed from this meeting');
+        RETURN mm_removed();
     END IF;
     IF m.status = 'scheduled' AND coalesce(p.role = 'host', false) THEN
         -- start itself, so that the join does all that start does
@@ -884,12 +906,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_meeting_leave(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF NOT mm_seat_release(p_meeting, p_user) THEN
         RETURN mm_gone_or(p_meeting, mm_fail(409, 'conflict', 'you are not in this meeting'));
     END IF;
@@ -904,12 +921,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_participant_list(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     RETURN (SELECT mm_ok(200, json_build_object(
         'participants', coalesce(json_agg(json_build_object(
             'participant_id', p.participant_id, 'user_id', p.user_id,
@@ -928,13 +940,9 @@ CREATE OR REPLACE FUNCTION mm_participant_add(p_meeting bigint, p_user bigint, p
                                               p_target bigint, p_role text) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     caller_role text;
     p participants;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF NOT EXISTS (SELECT 1 FROM users WHERE user_id = p_target) THEN
         RETURN mm_fail(404, 'not_found', 'user not found', 'user_id');
     END IF;
@@ -1002,11 +1010,8 @@ CREATE OR REPLACE FUNCTION mm_participant_remove(p_meeting bigint, p_user bigint
                                                  p_target bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
+    r mm_result := mm_participant_target(p_meeting, p_user, p_target, false);
 BEGIN
-    IF r.code = 200 THEN
-        r := mm_participant_target(p_meeting, p_user, p_target, false);
-    END IF;
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
@@ -1034,11 +1039,8 @@ CREATE OR REPLACE FUNCTION mm_participant_role(p_meeting bigint, p_user bigint, 
                                                p_target bigint, p_role text) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
+    r mm_result := mm_participant_target(p_meeting, p_user, p_target, true);
 BEGIN
-    IF r.code = 200 THEN
-        r := mm_participant_target(p_meeting, p_user, p_target, true);
-    END IF;
     IF r.code <> 200 THEN
         RETURN r;
     END IF;
@@ -1063,13 +1065,9 @@ CREATE OR REPLACE FUNCTION mm_participant_mute(p_meeting bigint, p_user bigint, 
                                                p_target bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     caller_role text;
     target_role text;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     SELECT role INTO target_role FROM participants
      WHERE meeting_id = p_meeting AND user_id = p_target AND removed_at IS NULL
        AND waiting_since IS NULL;
@@ -1098,12 +1096,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_waiting_list(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     RETURN (SELECT mm_ok(200, json_build_object(
         'waiting', coalesce(json_agg(json_build_object(
             'user_id', p.user_id, 'username', u.username, 'nickname', u.nickname,
@@ -1129,12 +1122,8 @@ CREATE OR REPLACE FUNCTION mm_waiting_admit(p_meeting bigint, p_user bigint, p_g
                                             p_target bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     n integer;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
@@ -1151,12 +1140,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_waiting_deny(p_meeting bigint, p_user bigint, p_gen bigint,
                                            p_target bigint) RETURNS mm_result
 LANGUAGE plpgsql AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
@@ -1195,12 +1179,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_message_list(p_meeting bigint, p_user bigint, p_gen bigint,
                                            p_page integer, p_size integer) RETURNS mm_result
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan SET jit = off AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     RETURN mm_ok(200, json_build_object(
         'messages', coalesce((
             SELECT array_to_json(array_agg(
@@ -1290,12 +1269,8 @@ CREATE OR REPLACE FUNCTION mm_recording_start(p_meeting bigint, p_user bigint, p
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
     m meetings;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     m := mm_lock_meeting(p_meeting);
     IF m.meeting_id IS NULL THEN
         RETURN mm_no_meeting();
@@ -1328,12 +1303,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_recording_stop(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 1);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     IF (mm_lock_meeting(p_meeting)).meeting_id IS NULL THEN
         RETURN mm_no_meeting();
     END IF;
@@ -1347,12 +1317,7 @@ $$;
 CREATE OR REPLACE FUNCTION mm_recording_list(p_meeting bigint, p_user bigint, p_gen bigint)
 RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 0);
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     RETURN mm_ok(200, json_build_object('recordings', coalesce((
         SELECT json_agg(json_build_object(
                    'recording_id', recording_id, 'meeting_id', meeting_id, 'status', status,
@@ -1367,6 +1332,11 @@ BEGIN
                    ORDER BY created_at DESC, recording_id)
           FROM recordings WHERE meeting_id = p_meeting), '[]'::json)));
 END
+$$;
+
+CREATE OR REPLACE FUNCTION mm_no_recording() RETURNS mm_result
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT mm_fail(404, 'not_found', 'recording not found', 'recording_id')
 $$;
 
 -- The recording a file request names: 404 (field recording_id) when it is
@@ -1385,7 +1355,7 @@ BEGIN
     SELECT content_type, source INTO ct, src FROM recordings
      WHERE recording_id = p_id AND meeting_id = p_meeting;
     IF NOT FOUND THEN
-        RETURN mm_fail(404, 'not_found', 'recording not found', 'recording_id');
+        RETURN mm_no_recording();
     END IF;
     IF p_need = 1 AND src = 'server' THEN
         RETURN mm_fail(409, 'conflict', 'the server records this recording; it takes no upload');
@@ -1394,13 +1364,18 @@ BEGIN
 END
 $$;
 
+-- An uploaded file's size and type; 404 when the recording went meanwhile
+-- (its meeting was deleted while the file streamed in).
 CREATE OR REPLACE FUNCTION mm_recording_stored(p_meeting bigint, p_id text, p_size bigint,
-                                               p_type text) RETURNS boolean
+                                               p_type text) RETURNS mm_result
 LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE recordings SET size = p_size, content_type = p_type
      WHERE recording_id = p_id AND meeting_id = p_meeting;
-    RETURN FOUND;
+    IF NOT FOUND THEN
+        RETURN mm_no_recording();
+    END IF;
+    RETURN mm_ok(200);
 END
 $$;
 
@@ -1632,13 +1607,16 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- For the answers an update or delete gives before its action (a refused
--- body): whether the If-Match holds now (true when the meeting is gone).
+-- body): 412 unless the If-Match holds now (200 when the meeting is gone).
 CREATE OR REPLACE FUNCTION mm_meeting_if_match(p_meeting bigint, p_if_match text)
-RETURNS boolean
+RETURNS mm_result
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    RETURN coalesce((SELECT mm_etag_matches(m, p_if_match) FROM meetings m
-                      WHERE m.meeting_id = p_meeting), true);
+    IF coalesce((SELECT mm_etag_matches(m, p_if_match) FROM meetings m
+                  WHERE m.meeting_id = p_meeting), true) THEN
+        RETURN mm_ok(200);
+    END IF;
+    RETURN mm_precondition_failed();
 END
 $$;
 
@@ -1650,12 +1628,9 @@ CREATE OR REPLACE FUNCTION mm_meeting_update_if(p_meeting bigint, p_user bigint,
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result := mm_context(p_meeting, p_user, p_gen, 2);
+    r mm_result;
     m meetings;
 BEGIN
-    IF r.code <> 200 THEN
-        RETURN r;
-    END IF;
     m := mm_lock_meeting(p_meeting);
     IF m.meeting_id IS NULL THEN
         RETURN mm_no_meeting();
@@ -1679,15 +1654,10 @@ CREATE OR REPLACE FUNCTION mm_meeting_delete_if(p_meeting bigint, p_user bigint,
 RETURNS mm_result
 LANGUAGE plpgsql AS $$
 DECLARE
-    r mm_result;
     m meetings;
 BEGIN
     IF p_if_match IS NULL THEN
         RETURN mm_meeting_delete(p_meeting, p_user, p_gen);
-    END IF;
-    r := mm_context(p_meeting, p_user, p_gen, 3);
-    IF r.code <> 200 THEN
-        RETURN r;
     END IF;
     SELECT * INTO m FROM meetings WHERE meeting_id = p_meeting FOR UPDATE;
     IF NOT FOUND THEN

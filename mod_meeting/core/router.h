@@ -29,8 +29,9 @@ typedef enum { MM_AUTH_NONE, MM_AUTH_JWT, MM_AUTH_JWT_OR_SIGNED } mm_auth_kind;
 typedef enum { MM_RL_NONE, MM_RL_IP, MM_RL_USER } mm_rl_kind;
 
 /* What a route needs of the caller before a refusal of the request itself
- * (its body, its query) is told (SPEC.md 1; precedence.c). The meeting values
- * are mm_context's p_need in sql/003_api.sql. */
+ * (its body, its query) is told (SPEC.md 1; precedence.c), and before its
+ * action runs (db.c). The meeting values are mm_context's p_need in
+ * sql/003_api.sql. */
 typedef enum {
     MM_NEED_NONE = -2,   /* the token holds (no meeting in the path) */
     MM_NEED_ANYONE = -1, /* the meeting exists */

@@ -12,31 +12,69 @@
  * of their access token (the "user, gen" pairs below) and answer 401 when the
  * token no longer holds: one statement per request. S_TOKEN_REVOKED asks
  * that alone (the same SQL rule), for the answers a request gives before it
- * reaches its action. */
-#define RESULT(call) "SELECT " RESULT_COLS " FROM " call
-/* An action whose answer carries room_url: when it answers one of codes, the
- * same statement places the meeting on a node (sql/005_nodes.sql; its %lld
- * is the meeting again), and that node's signaling URL follows the mm_result
- * columns (NULL: this server's own, as when no live node holds it). */
-#define PLACED(call, codes)                                                                   \
-    "WITH r AS (SELECT " RESULT_COLS " FROM " call ") SELECT r.*, CASE WHEN r.code IN " codes \
+ * reaches its action.
+ *
+ * A route's statement (routes.def) is made from its row: its kind (RESULT,
+ * PLACED, OWN_CHECK, SQL) and its need. Each kind is a pair "KIND_, call..."
+ * that STATEMENT hands the check of the need to. */
+#define RESULT(call) RESULT_, call
+#define PLACED(action, codes) PLACED_, action, codes
+#define OWN_CHECK(call) OWN_CHECK_, call
+#define SQL(text) SQL_, text
+#define STATEMENT(check, ...) STATEMENT_(check, __VA_ARGS__)
+#define STATEMENT_(check, kind, ...) kind(check, __VA_ARGS__)
+
+/* The mm_result columns of call. */
+#define SELECTED(call) "SELECT " RESULT_COLS " FROM " call
+/* call, once the caller passed need (mm_context: 401, 404, 403 in SPEC.md 1's
+ * order), else that refusal: the route's need is checked in one place, and
+ * the action is not run after a refusal (CASE evaluates only the branch it
+ * takes; OFFSET 0 keeps the subquery whole, so the action runs once, not once
+ * per column). $1, $2 and $3 are the meeting, the caller and the token's
+ * generation: the first three arguments of every meeting action. */
+#define GATED(need, call)                                                                  \
+    "SELECT (a).code, (a).error, (a).field, (a).message, (a).data FROM (SELECT CASE WHEN " \
+    "v.code = 200 THEN " call " ELSE v END AS a FROM mm_context($1, $2, $3, " need         \
+    ") v OFFSET 0) s"
+/* The check of each need (router.h: the values mm_context takes). */
+#define CHECK_NONE(call) SELECTED(call)
+#define CHECK_WEBHOOK(call) SELECTED(call) /* the webhook's owner: its action checks */
+#define CHECK_ANYONE(call) GATED("-1", call)
+#define CHECK_MEMBER(call) GATED("0", call)
+#define CHECK_STAFF(call) GATED("1", call)
+#define CHECK_HOST(call) GATED("2", call)
+#define CHECK_CREATOR(call) GATED("3", call)
+
+#define RESULT_(check, call) check(call)
+/* call checks the need itself: it reads the caller's access for its answer
+ * too (one read), or under the meeting's row lock, or the need it checks
+ * depends on the request. */
+#define OWN_CHECK_(check, call) SELECTED(call)
+/* An action (RESULT or OWN_CHECK) whose answer carries room_url: when it
+ * answers one of codes, the same statement places the meeting on a node
+ * (sql/005_nodes.sql; its %lld is the meeting again), and that node's
+ * signaling URL follows the mm_result columns (NULL: this server's own, as
+ * when no live node holds it). */
+#define PLACED_(check, kind, call, codes) PLACE(kind(check, call), codes)
+#define PLACE(select, codes)                                        \
+    "WITH r AS (" select ") SELECT r.*, CASE WHEN r.code IN " codes \
     " THEN (SELECT p.url FROM mm_meeting_place(%lld) p WHERE p.placed) END FROM r"
-#define SQL(text) text
+#define SQL_(check, text) text
 static const char *const statements[S_COUNT] = {
 #define ROUTE(id, method, pattern, name, auth, rl, per_minute, need, body, handler, stmt) \
-    [S_##id] = stmt,
+    [S_##id] = STATEMENT(CHECK_##need, stmt),
 #include "routes.def"
 #undef ROUTE
     [S_TOKEN_REVOKED] = "SELECT mm_token_revoked(%lld, %lld)",
     [S_REFRESH_STORE] = "SELECT mm_refresh_store(%s, %lld, %s, %d)",
-    [S_CONTEXT] = RESULT("mm_context(%lld, %lld, %lld, %d)"),
-    [S_JOIN_INFO] =
-        "SELECT code, password_hash, is_host, removed FROM mm_join_info(%lld, %lld, %lld)",
-    [S_RECORDING_STORED] = "SELECT mm_recording_stored(%lld, %s, %lld, %s)",
+    [S_CONTEXT] = SELECTED("mm_context(%lld, %lld, %lld, %d)"),
+    [S_JOIN_INFO] = "SELECT (verdict).code, (verdict).error, (verdict).field, (verdict).message,"
+                    " (verdict).data, password_hash, is_host FROM mm_join_info(%lld, %lld, %lld)",
+    [S_RECORDING_STORED] = SELECTED("mm_recording_stored(%lld, %s, %lld, %s)"),
     [S_IDEM_CLAIM] =
         "SELECT outcome, status, response FROM mm_idem_claim(%lld, %lld, %s, %s, %s, %s)",
     [S_IDEM_STORE] = "SELECT mm_idem_store(%lld, %s, %s, %s, %s, %d, %s)",
-    [S_MEETING_IF_MATCH] = "SELECT mm_meeting_if_match(%lld, %s)",
+    [S_MEETING_IF_MATCH] = SELECTED("mm_meeting_if_match(%lld, %s)"),
     [S_PASSWORD_UPGRADE] = "SELECT mm_password_upgrade(%lld, %s, %s)",
 };
 
@@ -261,13 +299,15 @@ int mm_db_run_quietly(mm_req *q, mm_stmt_id id, int nargs, const char **args)
     return run(q, id, nargs, args, &res) ? -1 : 0;
 }
 
-int mm_db_placed(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res,
-                 const char **node_url)
+int mm_db_result_more(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res,
+                      const char **more, int nmore)
 {
-    const char *cols[6] = {NULL};
+    const char *cols[5 + MM_DB_MORE_MAX] = {NULL};
     int found;
 
-    if (mm_db_row(q, id, nargs, args, cols, node_url ? 6 : 5, &found))
+    if (nmore > MM_DB_MORE_MAX)
+        nmore = MM_DB_MORE_MAX;
+    if (mm_db_row(q, id, nargs, args, cols, 5 + nmore, &found))
         return MM_ANSWERED;
     if (!found || !cols[0]) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "MM0205: statement %s returned no result",
@@ -279,14 +319,14 @@ int mm_db_placed(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_resu
     res->field = cols[2];
     res->message = cols[3];
     res->data = cols[4];
-    if (node_url)
-        *node_url = cols[5];
+    for (int i = 0; i < nmore; i++)
+        more[i] = cols[5 + i];
     return 0;
 }
 
 int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res)
 {
-    return mm_db_placed(q, id, nargs, args, res, NULL);
+    return mm_db_result_more(q, id, nargs, args, res, NULL, 0);
 }
 
 /* The transaction of a request, in its pool: the cleanup that rolls back

@@ -54,10 +54,13 @@ void mm_db_release(mm_req *q);
 /* Runs an action statement returning mm_result. Returns 0 or MM_ANSWERED. */
 int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res);
 
-/* mm_db_result for a PLACED action (routes.def): *node_url is the signaling
- * URL of the node its meeting was placed on, NULL for this server's own. */
-int mm_db_placed(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res,
-                 const char **node_url);
+/* mm_db_result of a statement whose row has nmore columns after the
+ * mm_result's, copied into more: a PLACED action's (routes.def) is the
+ * signaling URL of the node its meeting was placed on, NULL for this
+ * server's own. */
+#define MM_DB_MORE_MAX 2
+int mm_db_result_more(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res,
+                      const char **more, int nmore);
 
 /* A transaction around several statements of q (SPEC.md 9: an idempotent
  * request's answer is stored in the transaction of the change it made).

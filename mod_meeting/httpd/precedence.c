@@ -25,16 +25,15 @@ mm_step mm_admit(mm_req *q)
  * The action itself checks it again, under the meeting's row lock. */
 static mm_step precondition(mm_req *q)
 {
-    const char *args[2] = {mm_mid(q), q->if_match}, *holds = NULL;
-    int found;
+    const char *args[2] = {mm_mid(q), q->if_match};
+    mm_result res;
 
     if (!q->if_match)
         return MM_GO_ON;
-    if (mm_db_row(q, S_MEETING_IF_MATCH, 2, args, &holds, 1, &found))
+    if (mm_db_result(q, S_MEETING_IF_MATCH, 2, args, &res))
         return MM_ANSWERED;
-    if (found && holds && holds[0] == 'f')
-        return mm_error(q->r, HTTP_PRECONDITION_FAILED, "precondition_failed",
-                        "the meeting has changed since the ETag in If-Match; read it again", NULL);
+    if (res.code != HTTP_OK)
+        return mm_reply_result(q, &res, NULL);
     return MM_GO_ON;
 }
 

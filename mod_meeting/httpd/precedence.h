@@ -9,11 +9,13 @@
  *   404/403  the route's need         mm_context_check: the meeting (or webhook) of
  *   412      If-Match                 the path exists, the caller may act on it
  *   413/415/400  the request itself   mm_refuse: told only once mm_context_check passes
- *   404/403/409  the action           the action's own statement (sql/003_api.sql),
- *                                     which checks 401/404/403 again, in the same order
+ *   404/403/409  the action           the route's statement (db.c), which checks
+ *                                     401/404/403 again, in the same order, with the
+ *                                     same need, before it runs the action
+ *                                     (sql/003_api.sql)
  *
- * An authenticated request costs one statement: its action checks the token
- * and the need itself. The checks here run on their own only for an answer
+ * An authenticated request costs one statement: it checks the token and the
+ * need and then acts. The checks here run on their own only for an answer
  * given before the action (a 429, a refused body or query).
  */
 #ifndef MM_PRECEDENCE_H

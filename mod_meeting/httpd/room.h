@@ -6,7 +6,7 @@
 
 /* The signaling URL for the caller in the path's meeting, with a fresh
  * ticket: <node_url>?meeting_id=M&user_id=U&token=T, where node_url is that
- * of the node the meeting is placed on (mm_db_placed), or, NULL or empty,
+ * of the node the meeting is placed on (mm_db_result_more), or, NULL or empty,
  * MeetingSignalingURL. NULL on failure. */
 const char *mm_room_url(mm_req *q, const char *node_url);
 

@@ -33,10 +33,10 @@ static int epoch_member(json_t *doc, const char *name, long long *t)
 
 /* The body as the database takes it: times as epoch seconds, the password
  * as a bcrypt hash ("" or null: no password). 0, or MM_ANSWERED after a 400/500.
- * Create (need MM_NEED_NONE) refuses end_time <= start_time here; an update
- * leaves that to the database, which compares the merged times. Its own 400s
- * go through mm_field_refused (SPEC.md 1: a revoked token's bad body answers
- * 401, a stranger's 403, not 400). */
+ * end_time <= start_time is the database's refusal (an update's times are
+ * merged with the meeting's). Its own 400s go through mm_field_refused
+ * (SPEC.md 1: a revoked token's bad body answers 401, a stranger's 403, not
+ * 400). */
 static mm_step to_document(mm_req *q, json_t *doc)
 {
     long long start = 0, end = 0;
@@ -49,8 +49,6 @@ static mm_step to_document(mm_req *q, json_t *doc)
         return mm_field_refused(
             q, bad,
             apr_pstrcat(q->r->pool, bad, " must fall in the years 0001 to 9999 (UTC)", NULL));
-    if (q->route->need == MM_NEED_NONE && has_start > 0 && has_end > 0 && end <= start)
-        return mm_field_refused(q, "end_time", "end_time must be after start_time");
     if (pw) {
         const char *s = json_string_value(pw);
         const char *hash = NULL;
@@ -214,7 +212,8 @@ mm_step mm_meetings_start(mm_req *q)
     mm_result res;
     const char *node_url, *url;
 
-    if (mm_route_body(q, &body) || mm_db_placed(q, S_MEETING_START, 5, args, &res, &node_url))
+    if (mm_route_body(q, &body)
+        || mm_db_result_more(q, S_MEETING_START, 5, args, &res, &node_url, 1))
         return MM_ANSWERED;
     if (res.code != HTTP_OK)
         return mm_reply_result(q, &res, NULL);
@@ -243,31 +242,29 @@ static int wrong_password(mm_req *q)
 
 mm_step mm_meetings_join(mm_req *q)
 {
-    const char *args[5] = {mm_mid(q), mm_uid(q), mm_gen(q), NULL, mm_mid(q)}, *info[4] = {NULL};
+    const char *args[5] = {mm_mid(q), mm_uid(q), mm_gen(q), NULL, mm_mid(q)};
+    const char *info[2] = {NULL}; /* the password hash, whether the caller is a host */
     const char *pw, *node_url;
     json_t *body, *data;
     mm_result res;
-    int found;
 
-    if (mm_db_row(q, S_JOIN_INFO, 3, args, info, 4, &found))
+    if (mm_db_result_more(q, S_JOIN_INFO, 3, args, &res, info, 2))
         return MM_ANSWERED;
-    if (found && info[0] && atoi(info[0]) == HTTP_UNAUTHORIZED)
-        return mm_revoked(q);
-    if (!found || !info[0] || atoi(info[0]) != HTTP_OK)
-        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "meeting not found", NULL);
+    /* 401 and 404 before a refused body, a removal's 403 after it (SPEC.md 1). */
+    if (res.code == HTTP_UNAUTHORIZED || res.code == HTTP_NOT_FOUND)
+        return mm_reply_result(q, &res, NULL);
     if (mm_route_body(q, &body))
         return MM_ANSWERED;
-    if (info[3] && info[3][0] == 't')
-        return mm_error(q->r, HTTP_FORBIDDEN, "forbidden", "you were removed from this meeting",
-                        NULL);
+    if (res.code != HTTP_OK)
+        return mm_reply_result(q, &res, NULL);
     pw = mm_body_string(body, "password");
     /* No password: SQL NULL, which the driver reads back as "". */
-    if (info[1] && !(info[2] && info[2][0] == 't')
-        && (!pw || mm_password_check(pw, info[1]) == MM_PW_WRONG))
+    if (info[0] && !(info[1] && info[1][0] == 't')
+        && (!pw || mm_password_check(pw, info[0]) == MM_PW_WRONG))
         return wrong_password(q);
     /* A host's join of a scheduled meeting starts it: under the same cap. */
     args[3] = apr_itoa(q->r->pool, q->conf->max_ongoing);
-    if (mm_db_placed(q, S_MEETING_JOIN, 5, args, &res, &node_url))
+    if (mm_db_result_more(q, S_MEETING_JOIN, 5, args, &res, &node_url, 1))
         return MM_ANSWERED;
     if (res.code != HTTP_OK && res.code != HTTP_ACCEPTED)
         return mm_reply_result(q, &res, NULL);

@@ -312,10 +312,9 @@ static apr_off_t store_upload(mm_req *q, const char *rid)
 
 mm_step mm_recording_upload(mm_req *q)
 {
-    const char *type = upload_type(q->r), *cl, *args[5], *stored = NULL;
+    const char *type = upload_type(q->r), *cl, *args[5];
     mm_result res;
     apr_off_t size;
-    int found;
 
     args[0] = mm_mid(q);
     args[1] = mm_uid(q);
@@ -347,13 +346,13 @@ mm_step mm_recording_upload(mm_req *q)
     args[1] = q->params.rec;
     args[2] = apr_off_t_toa(q->r->pool, size);
     args[3] = type;
-    if (mm_db_row(q, S_RECORDING_STORED, 4, args, &stored, 1, &found))
+    if (mm_db_result(q, S_RECORDING_STORED, 4, args, &res))
         return MM_ANSWERED;
-    if (!found || !stored || *stored != 't') {
+    if (res.code != HTTP_OK) {
         /* The meeting was deleted while the body streamed in: its files are
          * gone, and so must this one be. */
         apr_file_remove(file_path(q, args[1]), q->r->pool);
-        return mm_error(q->r, HTTP_NOT_FOUND, "not_found", "recording not found", "recording_id");
+        return mm_reply_result(q, &res, NULL);
     }
     return mm_reply_json(q->r, HTTP_OK, "Recording uploaded successfully",
                          json_pack("{s:s,s:I}", "recording_id", args[1], "size", (json_int_t)size));

@@ -164,6 +164,42 @@ START_TEST(rows_are_consistent)
 }
 END_TEST
 
+/* The call of each RESULT statement (PLACED or not), NULL for the others. */
+#define RESULT(call) call
+#define OWN_CHECK(call) NULL
+#define PLACED(action, codes) action
+#define SQL(text) NULL
+static const char *const result_calls[MM_ROUTE_COUNT] = {
+#define ROUTE(id, method, pattern, name, auth, rl, per_minute, need, body, handler, stmt) \
+    [MM_R_##id] = stmt,
+#include "routes.def"
+#undef ROUTE
+};
+#undef RESULT
+#undef OWN_CHECK
+#undef PLACED
+#undef SQL
+
+/* The statement of a meeting route checks the route's need before its call
+ * with the call's first three arguments, $1 to $3 (db.c, GATED): every such
+ * call takes the meeting, the caller and the token's generation first. */
+START_TEST(gated_calls_take_the_meeting_the_caller_and_the_token_first)
+{
+    int gated = 0;
+
+    for (int i = 0; i < MM_ROUTE_COUNT; i++) {
+        const mm_route *rt = mm_route_by_id((mm_route_id)i);
+        const char *call = result_calls[i];
+
+        if (!call || rt->need < MM_NEED_ANYONE || rt->need > MM_NEED_CREATOR)
+            continue;
+        ck_assert_msg(strstr(call, "(%lld, %lld, %lld") == strchr(call, '('), "%s", rt->name);
+        gated++;
+    }
+    ck_assert_int_ge(gated, 18);
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -176,6 +212,7 @@ static Suite *router_suite(void)
     tcase_add_test(tc, recording_ids);
     tcase_add_test(tc, wrong_method_lists_allowed);
     tcase_add_test(tc, rows_are_consistent);
+    tcase_add_test(tc, gated_calls_take_the_meeting_the_caller_and_the_token_first);
     tcase_add_test(tc, waiting_room_routes);
     suite_add_tcase(s, tc);
     return s;
