@@ -48,31 +48,27 @@ for run in $fuzz_runs; do
     fi
 done
 
+# Checks of the sources, one test each: passed when the script exits 0 (its
+# last line is shown), else its lines matching the pattern are.
+source_pass=0
+source_fail=0
+source_check() {
+    local name=$1 script=$2 pattern=$3
+    if /usr/bin/python3 "$script" >"$LOGS/$name.log" 2>&1; then
+        source_pass=$((source_pass + 1))
+        tail -1 "$LOGS/$name.log"
+    else
+        grep -E "$pattern" "$LOGS/$name.log"
+        source_fail=$((source_fail + 1))
+        status=1
+    fi
+}
+
 echo "== include graph (tests/include_graph.py: no circle among the module's or signald's files)"
-# One test: passed when the graph has no circle.
-graph_pass=0
-graph_fail=0
-if /usr/bin/python3 tests/include_graph.py >"$LOGS/include-graph.log" 2>&1; then
-    graph_pass=1
-    tail -1 "$LOGS/include-graph.log"
-else
-    grep -E "CIRCLE|circles|Error" "$LOGS/include-graph.log"
-    graph_fail=1
-    status=1
-fi
+source_check include-graph tests/include_graph.py "CIRCLE|circles|Error"
 
 echo "== signald's state (tests/signald_statics.py: none in file-level statics, all on sd_ctx)"
-# One test: passed when signald's .c files declare no static variable.
-statics_pass=0
-statics_fail=0
-if /usr/bin/python3 tests/signald_statics.py >"$LOGS/signald-statics.log" 2>&1; then
-    statics_pass=1
-    tail -1 "$LOGS/signald-statics.log"
-else
-    cat "$LOGS/signald-statics.log"
-    statics_fail=1
-    status=1
-fi
+source_check signald-statics tests/signald_statics.py "STATIC|statics|Error"
 
 echo "== OpenAPI document (redocly lint)"
 stage openapi bash tests/openapi/lint.sh
@@ -99,8 +95,8 @@ py_fail=$(( $(sum "$LOGS/integration.log" '[0-9]+ (failed|errors?)') \
     + $(sum "$LOGS/cluster.log" '[0-9]+ (failed|errors?)') ))
 e2e_pass=$(( $(sum "$LOGS/e2e.log" '^ℹ pass [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ pass [0-9]+') ))
 e2e_fail=$(( $(sum "$LOGS/e2e.log" '^ℹ fail [0-9]+') + $(sum "$LOGS/e2e-sfu.log" '^ℹ fail [0-9]+') ))
-passed=$((checks - check_bad + fuzz_pass + graph_pass + statics_pass + py_pass + e2e_pass))
-failed=$((check_bad + fuzz_fail + graph_fail + statics_fail + py_fail + e2e_fail))
+passed=$((checks - check_bad + fuzz_pass + source_pass + py_pass + e2e_pass))
+failed=$((check_bad + fuzz_fail + source_fail + py_fail + e2e_fail))
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "total: $passed passed, $failed failed"
 exit $status
