@@ -107,6 +107,29 @@ async def test_a_local_send_reaches_the_room_with_no_notify(stack):
 
 
 @aio
+async def test_a_keyed_send_is_handed_over_after_its_commit_and_a_replay_is_not(stack):
+    """Under an Idempotency-Key the send commits with its stored answer: the room
+    gets the frame once, and the replay of the key pushes nothing."""
+    room = Room(stack, guests=1)
+    host, g = room.host, room.guests[0]
+    listener = Listener(stack.pg)
+    try:
+        ph, _ = await enter(room, host)
+        headers = {"Idempotency-Key": f"chat-{room.mid}"}
+        replies = [stack.api("POST", f"/meetings/{room.mid}/messages", token=g["token"],
+                             json={"content": "keyed"}, headers=headers) for _ in range(2)]
+        assert [r.status_code for r in replies] == [200, 200]
+        assert replies[1].headers.get("Idempotent-Replayed") == "true"
+        d = replies[0].json()["data"]
+        assert await ph.recv(2.0) == frame(room, g, d, "keyed")
+        await ph.quiet(0.5)
+        assert listener.chats(room.mid) == []
+        await ph.close()
+    finally:
+        listener.close()
+
+
+@aio
 async def test_a_message_then_the_end_reaches_the_room_in_that_order(stack):
     """The end comes by NOTIFY, the message by the socket: signald reads what was
     handed over before it acts on a notification, so the message is not lost
