@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -11,6 +12,11 @@
 
 #include "db.h"
 #include "node_name.h"
+
+/* How long a send waits for room in signald's queue (which holds only
+ * net.unix.max_dgram_qlen datagrams, 10 by default) before it NOTIFYs
+ * instead: a short wait under a burst costs less than the NOTIFY. */
+#define SEND_WAIT_MS 100
 
 static int sock = -1; /* this child's, shared by its threads: sendto is */
 static struct sockaddr_un addr;
@@ -49,6 +55,7 @@ void mm_room_events_child_init(apr_pool_t *pchild, server_rec *s)
 {
     const mm_srv_conf *c = ap_get_module_config(s->module_config, &meeting_module);
     const char *path = mm_room_events_path(pchild);
+    struct timeval wait = {0, SEND_WAIT_MS * 1000};
 
     if (!c->signald_cmd || !path || strlen(path) >= sizeof(addr.sun_path))
         return;
@@ -58,10 +65,14 @@ void mm_room_events_child_init(apr_pool_t *pchild, server_rec *s)
         apr_cpystrn(node, c->node_name, sizeof(node));
     else
         mm_node_default_name(node);
-    sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (sock < 0)
-        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
-                     "MM1801: cannot open a socket to signald: chat sends NOTIFY instead");
+    sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock >= 0 && setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof(wait)) == 0)
+        return;
+    ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
+                 "MM1801: cannot open a socket to signald: chat sends NOTIFY instead");
+    if (sock >= 0)
+        close(sock);
+    sock = -1;
 }
 
 const char *mm_room_events_node(void)
@@ -74,8 +85,8 @@ static void hand_over(mm_req *q, const char *event)
 {
     int err;
 
-    if (sendto(sock, event, strlen(event), MSG_DONTWAIT | MSG_NOSIGNAL,
-               (const struct sockaddr *)&addr, sizeof(addr))
+    if (sendto(sock, event, strlen(event), MSG_NOSIGNAL, (const struct sockaddr *)&addr,
+               sizeof(addr))
         >= 0) {
         __atomic_store_n(&last_errno, 0, __ATOMIC_RELAXED);
         return;
