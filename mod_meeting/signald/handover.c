@@ -11,7 +11,6 @@
 
 #include <jansson.h>
 
-#include "pgevents.h"
 #include "util.h"
 
 /* Larger than any chat event: 1,000 characters of content, each at most six
@@ -21,6 +20,7 @@
 static int sock = -1;
 static const char *path; /* --events-socket, unlinked at stop */
 static struct lws *wsi;
+static sd_handover_apply_fn *apply_event;
 
 /* One datagram: a chat event, applied as one heard by LISTEN would be. */
 static void apply(const char *data, size_t len)
@@ -29,7 +29,7 @@ static void apply(const char *data, size_t len)
     const char *type = json_string_value(json_object_get(ev, "type"));
 
     if (type && !strcmp(type, "chat"))
-        sd_events_apply(ev);
+        apply_event(ev);
     else
         sd_log("warn", "MM3800: handed-over event ignored: not a chat event");
     json_decref(ev);
@@ -82,13 +82,15 @@ static int bind_socket(const sd_config *cfg)
     return 0;
 }
 
-int sd_handover_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *cfg)
+int sd_handover_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *cfg,
+                      sd_handover_apply_fn *apply)
 {
     lws_sock_file_fd_type desc;
 
     (void)ctx;
     if (!cfg->events_socket)
         return 0;
+    apply_event = apply;
     if (bind_socket(cfg) < 0) {
         sd_log("error", "MM3802: cannot take events at %s: %s", cfg->events_socket,
                strerror(errno));

@@ -15,6 +15,7 @@
 #ifndef SD_HANDOVER_H
 #define SD_HANDOVER_H
 
+#include <jansson.h>
 #include <libwebsockets.h>
 
 #include "options.h"
@@ -22,11 +23,17 @@
 /* The vhost protocol the socket is bound to. */
 #define SD_HANDOVER_PROTOCOL "mm-handover"
 
+/* Applies one event {type, meeting_id, ...} as one heard by LISTEN would be
+ * (pgevents.c's sd_events_apply). */
+typedef void sd_handover_apply_fn(json_t *ev);
+
 /* Binds cfg->events_socket (a stale socket file of an earlier run is
  * replaced), mode 0600, owned by cfg->events_owner when that is not -1 (the
- * uid httpd's children run as), and puts it into the event loop. Nothing to
- * do without --events-socket. Returns 0, or -1 after logging why. */
-int sd_handover_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *cfg);
+ * uid httpd's children run as), and puts it into the event loop; each event
+ * taken goes to apply. Nothing to do without --events-socket. Returns 0, or
+ * -1 after logging why. */
+int sd_handover_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *cfg,
+                      sd_handover_apply_fn *apply);
 
 /* Applies every event waiting in the socket, in the order sent. */
 void sd_handover_drain(void);
