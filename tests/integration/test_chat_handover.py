@@ -71,6 +71,14 @@ def send(stack, room, user, content):
                         json={"content": content}))
 
 
+async def host_and_guest(room):
+    """The host's and the first guest's sockets, once the host heard the guest."""
+    ph, _ = await enter(room, room.host)
+    pg_, _ = await enter(room, room.guests[0])
+    await ph.until("user-joined")
+    return ph, pg_
+
+
 def frame(room, user, d, content):
     return {"type": "chat", "meeting_id": room.mid, "message_id": d["message_id"],
             "user_id": user["user_id"], "username": user["username"], "content": content,
@@ -89,12 +97,10 @@ async def test_a_local_send_reaches_the_room_with_no_notify(stack):
     room = Room(stack)
     assert stack.sql("SELECT node_id FROM meetings WHERE meeting_id = %s",
                      room.mid) == [[host_name()]]
-    host, g = room.host, room.guests[0]
+    g = room.guests[0]
     listener = Listener(stack.pg)
     try:
-        ph, _ = await enter(room, host)
-        pg_, _ = await enter(room, g)
-        await ph.until("user-joined")
+        ph, pg_ = await host_and_guest(room)
         d = send(stack, room, g, "through the socket")
         for p in (ph, pg_):
             assert await p.recv(2.0) == frame(room, g, d, "through the socket")
@@ -170,9 +176,7 @@ async def test_a_meeting_on_another_node_hears_a_send_made_here(stack, make_stac
         room = Room(b, guests=1)
         b.sql("UPDATE meetings SET node_id = %s WHERE meeting_id = %s", name, room.mid)
         host, g = room.host, room.guests[0]
-        ph, _ = await enter(room, host)
-        pg_, _ = await enter(room, g)
-        await ph.until("user-joined")
+        ph, pg_ = await host_and_guest(room)
         d = send(stack, room, g, "from the other node")
         for p in (ph, pg_):
             assert await p.recv(2.0) == frame(room, g, d, "from the other node")
@@ -198,12 +202,10 @@ async def test_without_the_socket_a_send_notifies_instead(make_stack):
     the commit, and the room still gets the frame once."""
     s = make_stack()
     room = Room(s, guests=1)
-    host, g = room.host, room.guests[0]
+    g = room.guests[0]
     listener = Listener(s.pg)
     try:
-        ph, _ = await enter(room, host)
-        pg_, _ = await enter(room, g)
-        await ph.until("user-joined")
+        ph, pg_ = await host_and_guest(room)
         socket_path(s).unlink()
         d = send(s, room, g, "by notify")
         want = frame(room, g, d, "by notify")
