@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "node_name.h"
+#include "token.h"
 
 /* How long a send waits for room in signald's queue (which holds only
  * net.unix.max_dgram_qlen datagrams, 10 by default) before it NOTIFYs
@@ -80,18 +81,32 @@ const char *mm_room_events_node(void)
     return sock >= 0 ? node : NULL;
 }
 
+/* The datagram: the event's signature (token.h, MM_ROOM_EVENT_LABEL), a
+ * newline, the event. Signed because the socket's owner, httpd's User, may also run
+ * other code (CGI scripts): only who holds MeetingJWTSecretFile, as signald
+ * does, can put a frame in a room. NULL when it cannot be signed. */
+static const char *datagram(mm_req *q, const char *event)
+{
+    char mac[65];
+
+    if (mm_token_mac(q->conf->key, apr_pstrcat(q->r->pool, MM_ROOM_EVENT_LABEL, event, NULL), mac))
+        return NULL;
+    return apr_pstrcat(q->r->pool, mac, "\n", event, NULL);
+}
+
 /* After the commit: the datagram, else a NOTIFY of its own. */
 static void hand_over(mm_req *q, const char *event)
 {
+    const char *d = datagram(q, event);
     int err;
 
-    if (sendto(sock, event, strlen(event), MSG_NOSIGNAL, (const struct sockaddr *)&addr,
-               sizeof(addr))
-        >= 0) {
+    if (d
+        && sendto(sock, d, strlen(d), MSG_NOSIGNAL, (const struct sockaddr *)&addr, sizeof(addr))
+               >= 0) {
         __atomic_store_n(&last_errno, 0, __ATOMIC_RELAXED);
         return;
     }
-    err = errno;
+    err = d ? errno : ENOMEM;
     if (__atomic_exchange_n(&last_errno, err, __ATOMIC_RELAXED) != err)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, err, q->r,
                       "MM1802: signald does not take room events at %s: chat is NOTIFYed "

@@ -11,22 +11,57 @@
 
 #include <jansson.h>
 
+#include "token.h"
 #include "util.h"
 
-/* Larger than any chat event: 1,000 characters of content, each at most six
- * bytes once escaped, and the rest of the event. */
+/* Larger than any chat event's datagram: its signature, 1,000 characters of
+ * content, each at most six bytes once escaped, and the rest of the event. */
 #define EVENT_MAX 16384
 
 static int sock = -1;
 static const char *path; /* --events-socket, unlinked at stop */
 static struct lws *wsi;
 static sd_handover_apply_fn *apply_event;
+static const mm_token_key *key;
+static unsigned long long unsigned_seen; /* datagrams dropped unsigned */
 
-/* One datagram: a chat event, applied as one heard by LISTEN would be. */
-static void apply(const char *data, size_t len)
+/* Whether the datagram's signature (its first line) is the event's (the
+ * rest) under the key httpd signs with; the event is left at *event. */
+static int signed_by_httpd(char *data, size_t len, const char **event)
 {
-    json_t *ev = json_loadb(data, len, 0, NULL);
-    const char *type = json_string_value(json_object_get(ev, "type"));
+    static char msg[sizeof(MM_ROOM_EVENT_LABEL) + EVENT_MAX];
+    char *nl = memchr(data, '\n', len), want[65];
+
+    if (!nl)
+        return 0;
+    *nl = '\0';
+    *event = nl + 1;
+    memcpy(msg, MM_ROOM_EVENT_LABEL, sizeof(MM_ROOM_EVENT_LABEL) - 1);
+    memcpy(msg + sizeof(MM_ROOM_EVENT_LABEL) - 1, *event, len - (size_t)(*event - data) + 1);
+    return mm_token_mac(key, msg, want) == 0 && mm_token_equal(data, want);
+}
+
+/* One datagram (NUL-terminated, len bytes before the NUL): a signed chat
+ * event, applied as one heard by LISTEN would be. */
+static void apply(char *data, size_t len)
+{
+    const char *text = NULL;
+    json_t *ev;
+    const char *type;
+
+    if (!signed_by_httpd(data, len, &text)) {
+        /* Logged at the 1st, 2nd, 4th, 8th … so that a writer of such
+         * datagrams cannot flood the log. */
+        unsigned_seen++;
+        if (!(unsigned_seen & (unsigned_seen - 1)))
+            sd_log("warn",
+                   "MM3805: handed-over event ignored: not signed with the JWT secret "
+                   "(%llu so far)",
+                   unsigned_seen);
+        return;
+    }
+    ev = json_loads(text, 0, NULL);
+    type = json_string_value(json_object_get(ev, "type"));
 
     if (type && !strcmp(type, "chat"))
         apply_event(ev);
@@ -37,18 +72,20 @@ static void apply(const char *data, size_t len)
 
 void sd_handover_drain(void)
 {
-    static char buf[EVENT_MAX];
+    static char buf[EVENT_MAX + 1];
     ssize_t n;
 
     if (sock < 0)
         return;
-    while ((n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC)) >= 0 || errno == EINTR) {
+    while ((n = recv(sock, buf, EVENT_MAX, MSG_DONTWAIT | MSG_TRUNC)) >= 0 || errno == EINTR) {
         if (n < 0)
             continue;
-        if ((size_t)n > sizeof(buf))
+        if ((size_t)n > EVENT_MAX) {
             sd_log("warn", "MM3801: handed-over event of %zd bytes ignored: too large", n);
-        else
-            apply(buf, (size_t)n);
+            continue;
+        }
+        buf[n] = '\0';
+        apply(buf, (size_t)n);
     }
 }
 
@@ -83,13 +120,14 @@ static int bind_socket(const sd_config *cfg)
 }
 
 int sd_handover_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *cfg,
-                      sd_handover_apply_fn *apply)
+                      const mm_token_key *k, sd_handover_apply_fn *apply)
 {
     lws_sock_file_fd_type desc;
 
     (void)ctx;
     if (!cfg->events_socket)
         return 0;
+    key = k;
     apply_event = apply;
     if (bind_socket(cfg) < 0) {
         sd_log("error", "MM3802: cannot take events at %s: %s", cfg->events_socket,

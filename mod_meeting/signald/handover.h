@@ -5,7 +5,9 @@
  * binds at --events-socket, instead of a NOTIFY in the send's transaction
  * (whose database-wide lock queued concurrent sends: docs/benchmarks.md).
  * The events go through the same dispatch as those heard by LISTEN
- * (pgevents.c), so the room gets the same frame. Only "chat" is taken.
+ * (pgevents.c), so the room gets the same frame. Only "chat" is taken, and
+ * only signed with the JWT secret's key (token.h, MM_ROOM_EVENT_LABEL): the
+ * socket's owner, httpd's User, may run other code too (CGI scripts).
  *
  * Order: pgevents.c drains this socket before it acts on a notification,
  * so a chat frame is never overtaken by an event committed after it (a
@@ -19,6 +21,7 @@
 #include <libwebsockets.h>
 
 #include "options.h"
+#include "token.h"
 
 /* The vhost protocol the socket is bound to. */
 #define SD_HANDOVER_PROTOCOL "mm-handover"
@@ -30,10 +33,10 @@ typedef void sd_handover_apply_fn(json_t *ev);
 /* Binds cfg->events_socket (a stale socket file of an earlier run is
  * replaced), mode 0600, owned by cfg->events_owner when that is not -1 (the
  * uid httpd's children run as), and puts it into the event loop; each event
- * taken goes to apply. Nothing to do without --events-socket. Returns 0, or
+ * taken whose signature k verifies goes to apply. Nothing to do without --events-socket. Returns 0, or
  * -1 after logging why. */
 int sd_handover_start(struct lws_context *ctx, struct lws_vhost *vh, const sd_config *cfg,
-                      sd_handover_apply_fn *apply);
+                      const mm_token_key *k, sd_handover_apply_fn *apply);
 
 /* Applies every event waiting in the socket, in the order sent. */
 void sd_handover_drain(void);

@@ -287,7 +287,7 @@ int main(int argc, char **argv)
         sd_log("error", "MM3025: out of memory");
         return SD_EXIT_STARTUP;
     }
-    if (sd_handover_start(context, vh, &cfg, sd_events_apply))
+    if (sd_handover_start(context, vh, &cfg, key, sd_events_apply))
         return SD_EXIT_STARTUP;
     sd_seats_init(&cfg, db, context, sd_events_reconcile);
     sd_node_start(&cfg, db, context);

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -252,3 +253,28 @@ async def test_a_stopped_signald_gets_every_message_once_in_order(make_stack):
     finally:
         listener.close()
     assert wait_for(lambda: s.signald_pids() == [pid], 5)
+
+
+@aio
+async def test_a_datagram_not_signed_by_httpd_puts_nothing_in_the_room(stack):
+    """The socket's owner is httpd's User, whose other code (a CGI script) could
+    write to it: signald takes only events signed with the JWT secret. An event
+    as the SQL builds it, sent bare or under a wrong signature, reaches no
+    socket and is logged (MM3805); a real send after them still arrives."""
+    room = Room(stack)
+    g = room.guests[0]
+    ph, pg_ = await host_and_guest(room)
+    forged = json.dumps({"type": "chat", "content": "forged", "user_id": g["user_id"],
+                         "username": g["username"], "timestamp": "2030-01-01T00:00:00Z",
+                         "meeting_id": room.mid, "message_id": 1})
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sk:
+        for datagram in (forged, "0" * 64 + "\n" + forged):
+            sk.sendto(datagram.encode(), str(socket_path(stack)))
+    for p in (ph, pg_):
+        await p.quiet(0.5)
+    assert wait_for(lambda: "MM3805" in stack.log_text() and "(2 so far)" in stack.log_text(),
+                    5), stack.log_text()[-2000:]
+    d = send(stack, room, g, "signed")
+    for p in (ph, pg_):
+        assert await p.recv(2.0) == frame(room, g, d, "signed")
+        await p.close()
