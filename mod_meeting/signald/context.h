@@ -44,6 +44,7 @@ struct sd_conn;
 struct sd_rooms;      /* rooms.c: the rooms and seats in memory */
 struct sd_seats;      /* seats.c: lease renewal, shutdown */
 struct sd_events;     /* pgevents.c: the LISTEN connection */
+struct sd_handover;   /* handover.c: the events httpd hands over (NULL: none) */
 struct sd_node;       /* node.c: the heartbeat in the node registry */
 struct sd_listen;     /* listen.c: the listening socket */
 struct sd_janus;      /* janus.c: the WebSocket to Janus */
@@ -64,6 +65,7 @@ typedef struct sd_ctx {
     struct sd_rooms *rooms;
     struct sd_seats *seats;
     struct sd_events *events;
+    struct sd_handover *handover;
     struct sd_node *node;
     struct sd_listen *listen;
     struct sd_janus *janus;

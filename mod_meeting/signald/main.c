@@ -25,6 +25,7 @@
 #include "options.h"
 #include "conn.h"
 #include "control.h"
+#include "handover.h"
 #include "pq.h"
 #include "listen.h"
 #include "node.h"
@@ -77,6 +78,7 @@ static const struct lws_protocols protocols[] = {
     {SD_DB_PROTOCOL, sd_db_lws_callback, 0, 0, 0, NULL, 0},
     {SD_LISTEN_PROTOCOL, sd_listen_lws_callback, 0, 0, 0, NULL, 0},
     {SD_JANUS_PROTOCOL, sd_janus_lws_callback, 0, RX_CHUNK, 0, NULL, 0},
+    {SD_HANDOVER_PROTOCOL, sd_handover_lws_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 /* Until the loop watches the signals: remember one came. */
@@ -257,6 +259,7 @@ static void finish(daemon_state *d)
     sd_ctx *ctx = &d->ctx;
 
     sd_node_stop(ctx);
+    sd_handover_stop(ctx);
     sd_events_stop(ctx);
     sd_sfu_record_stop(ctx);
     sd_sfu_stop(ctx);
@@ -276,8 +279,13 @@ static int start_parts(sd_ctx *ctx)
     const sd_config *cfg = ctx->cfg;
 
     ctx->db = sd_db_open(ctx->lws, ctx->vhost, "queries", cfg->db, NULL);
-    if (!ctx->db || sd_rooms_start(ctx) || sd_events_start(ctx)
-        || sd_seats_start(ctx, sd_events_reconcile) || sd_node_start(ctx, sd_control_moved)) {
+    if (!ctx->db || sd_rooms_start(ctx) || sd_events_start(ctx)) {
+        sd_log("error", "MM3025: out of memory");
+        return -1;
+    }
+    if (sd_handover_start(ctx, sd_events_apply))
+        return -1;
+    if (sd_seats_start(ctx, sd_events_reconcile) || sd_node_start(ctx, sd_control_moved)) {
         sd_log("error", "MM3025: out of memory");
         return -1;
     }

@@ -8,6 +8,8 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "control.h"
+#include "handover.h"
 #include "options.h"
 #include "pq.h"
 #include "rooms.h"
@@ -243,22 +245,29 @@ static void dispatch(sd_ctx *ctx, json_t *ev, const char *type, long long meetin
                meeting_id, type);
 }
 
+void sd_events_apply(sd_ctx *ctx, json_t *ev)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *mid = json_object_get(ev, "meeting_id");
+
+    if (!type || !json_is_integer(mid) || json_integer_value(mid) <= 0)
+        sd_log("warn", "MM3032: event ignored: not {type, meeting_id, ...}");
+    else
+        dispatch(ctx, ev, type, json_integer_value(mid));
+}
+
 static void on_notify(void *arg, const char *channel, const char *payload)
 {
     struct sd_events *events = arg;
     json_error_t err;
-    json_t *ev, *mid;
-    const char *type;
+    json_t *ev;
 
     if (strcmp(channel, SD_EVENTS_CHANNEL) != 0)
         return;
+    /* What httpd handed over before this event committed goes first. */
+    sd_handover_drain(events->ctx);
     ev = json_loads(payload, 0, &err);
-    type = json_string_value(json_object_get(ev, "type"));
-    mid = json_object_get(ev, "meeting_id");
-    if (!type || !json_is_integer(mid) || json_integer_value(mid) <= 0)
-        sd_log("warn", "MM3032: event ignored: not {type, meeting_id, ...}");
-    else
-        dispatch(events->ctx, ev, type, json_integer_value(mid));
+    sd_events_apply(events->ctx, ev);
     json_decref(ev);
 }
 

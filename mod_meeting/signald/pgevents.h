@@ -10,6 +10,8 @@
 #ifndef SD_PGEVENTS_H
 #define SD_PGEVENTS_H
 
+#include <jansson.h>
+
 #include "context.h"
 
 #define SD_EVENTS_CHANNEL "meeting_events"
@@ -17,6 +19,10 @@
 /* Opens the LISTEN connection (it keeps reconnecting by itself) to
  * ctx->cfg->db. -1 when out of memory. */
 int sd_events_start(sd_ctx *ctx);
+
+/* Acts on one event {type, meeting_id, ...}, however it came (LISTEN, or
+ * handover.c): the room gets the same frames. */
+void sd_events_apply(sd_ctx *ctx, json_t *ev);
 
 /* Checks every seat in memory against the tables, soon. */
 void sd_events_reconcile(sd_ctx *ctx);
