@@ -225,6 +225,7 @@ static void register_hooks(apr_pool_t *p)
 
     (void)p;
     ap_hook_check_config(mm_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(mm_room_events_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(prepare_statements, NULL, before_dbd, APR_HOOK_FIRST);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -29,16 +29,21 @@ const char *mm_room_events_path(apr_pool_t *p)
     return ap_runtime_dir_relative(p, "mod_meeting-signald.sock");
 }
 
-const char *mm_room_events_check(apr_pool_t *p)
+int mm_room_events_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                server_rec *s)
 {
-    const char *path = mm_room_events_path(p);
+    const mm_srv_conf *c = ap_get_module_config(s->module_config, &meeting_module);
+    const char *path = mm_room_events_path(ptemp);
 
-    if (!path || strlen(path) >= sizeof(addr.sun_path))
-        return apr_psprintf(p,
-                            "signald's events socket %s is longer than a Unix socket's path may "
-                            "be (107 bytes): use a shorter DefaultRuntimeDir",
-                            path ? path : "in DefaultRuntimeDir");
-    return NULL;
+    (void)pconf;
+    (void)plog;
+    if (!c->signald_cmd || (path && strlen(path) < sizeof(addr.sun_path)))
+        return OK;
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                 "MM1804: MeetingSignalingDaemon: signald's events socket %s is longer than a "
+                 "Unix socket's path may be (107 bytes): use a shorter DefaultRuntimeDir",
+                 path ? path : "in DefaultRuntimeDir");
+    return HTTP_INTERNAL_SERVER_ERROR;
 }
 
 void mm_room_events_args(apr_pool_t *p, apr_array_header_t *argv)

@@ -15,8 +15,10 @@
 /* Where signald takes the events (its --events-socket). */
 const char *mm_room_events_path(apr_pool_t *p);
 
-/* NULL, or why the path cannot be a Unix socket's (configtest). */
-const char *mm_room_events_check(apr_pool_t *p);
+/* A check_config hook: with MeetingSignalingDaemon, a path too long for a
+ * Unix socket fails configtest (MM1804). */
+int mm_room_events_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                server_rec *s);
 
 /* The signald arguments for the socket: --events-socket, and its owner
  * when httpd's children run as another user than signald. */
