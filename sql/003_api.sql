@@ -68,6 +68,8 @@ DROP FUNCTION IF EXISTS mm_participant_remove(bigint, bigint, bigint);
 DROP FUNCTION IF EXISTS mm_participant_role(bigint, bigint, bigint, text);
 DROP FUNCTION IF EXISTS mm_message_list(bigint, bigint, integer, integer);
 DROP FUNCTION IF EXISTS mm_message_send(bigint, bigint, text);
+-- The room's event now goes back to the module (p_node, room_event).
+DROP FUNCTION IF EXISTS mm_message_send(bigint, bigint, bigint, text);
 -- The announcement's own transaction (mm_message_send now notifies itself).
 DROP FUNCTION IF EXISTS mm_message_announce(bigint);
 -- mm_may_start's argument became the creator: a parameter's name cannot
@@ -1200,34 +1202,47 @@ $$;
 
 -- p_content is already trimmed and length-checked by the module. One
 -- statement, one transaction: the checks (token, meeting, membership: one
--- read), the message, its count, the webhook event and the room's
--- announcement (signald hears it only once the message is committed). The
--- meeting's row is read, not locked: a send whose statement began before an
--- end or a settings change committed is taken as sent before it, so sends do
--- not queue on a busy meeting's row.
+-- read), the message, its count, the webhook event and the room's event.
+-- The meeting's row is read, not locked: a send whose statement began before
+-- an end or a settings change committed is taken as sent before it, so sends
+-- do not queue on a busy meeting's row.
+--
+-- The room's event (the chat frame) goes to the signald of the node whose
+-- sockets hold the room. p_node is the node the module runs as, when its own
+-- signald takes events over its local socket (NULL: it has none). When the
+-- meeting is placed on that node, or on none (no socket holds its room
+-- anywhere: every seat is taken on the meeting's node), the event is
+-- returned in room_event and the module hands it over after the commit, so
+-- the send takes no NOTIFY: a notifying commit takes PostgreSQL's
+-- database-wide notification lock, which queued concurrent sends one
+-- behind the other (docs/benchmarks.md). Otherwise (a meeting placed on
+-- another node) it is NOTIFYed here, as every other room event is, and
+-- room_event is NULL. Either way only a committed message is announced.
 CREATE OR REPLACE FUNCTION mm_message_send(p_meeting bigint, p_user bigint, p_gen bigint,
-                                           p_content text)
-RETURNS mm_result
+                                           p_content text, p_node text,
+                                           OUT result mm_result, OUT room_event text)
 LANGUAGE plpgsql AS $$
 DECLARE
     a record;
-    r mm_result;
     msg messages;
+    ev text;
 BEGIN
     -- The sender's name for the room comes with the access check (one
     -- statement, not two).
     SELECT x.token_ok, x.meeting, x.role, u.username INTO a
       FROM mm_access(p_meeting, p_user, p_gen) x LEFT JOIN users u ON u.user_id = p_user;
-    r := mm_verdict(a.token_ok, a.meeting, a.role, p_user, 0);
-    IF r.code <> 200 THEN
-        RETURN r;
+    result := mm_verdict(a.token_ok, a.meeting, a.role, p_user, 0);
+    IF result.code <> 200 THEN
+        RETURN;
     END IF;
     IF NOT (a.meeting).enable_chat THEN
-        RETURN mm_fail(403, 'forbidden', 'chat is turned off for this meeting');
+        result := mm_fail(403, 'forbidden', 'chat is turned off for this meeting');
+        RETURN;
     END IF;
     IF (a.meeting).status NOT IN ('scheduled', 'ongoing') THEN
-        RETURN mm_fail(409, 'conflict', 'a meeting that is ' || (a.meeting).status
-                                        || ' takes no more messages');
+        result := mm_fail(409, 'conflict', 'a meeting that is ' || (a.meeting).status
+                                           || ' takes no more messages');
+        RETURN;
     END IF;
     INSERT INTO messages (meeting_id, user_id, content) VALUES (p_meeting, p_user, p_content)
     RETURNING * INTO msg;
@@ -1250,12 +1265,17 @@ BEGIN
     END IF;
     -- mm_notify's event, built as json text directly (no jsonb round trip),
     -- its keys in the order jsonb gave them, so the room's frames stay the same.
-    PERFORM pg_notify('meeting_events', json_build_object(
+    ev := json_build_object(
         'type', 'chat', 'content', msg.content, 'user_id', msg.user_id,
         'username', a.username, 'timestamp', mm_ts(msg.created_at),
-        'meeting_id', p_meeting, 'message_id', msg.message_id)::text);
-    RETURN mm_ok(200, json_build_object('message_id', msg.message_id,
-                                        'timestamp', mm_ts(msg.created_at)));
+        'meeting_id', p_meeting, 'message_id', msg.message_id)::text;
+    IF p_node IS NULL OR (a.meeting).node_id <> p_node THEN
+        PERFORM pg_notify('meeting_events', ev);
+    ELSE
+        room_event := ev;
+    END IF;
+    result := mm_ok(200, json_build_object('message_id', msg.message_id,
+                                           'timestamp', mm_ts(msg.created_at)));
 END
 $$;
 

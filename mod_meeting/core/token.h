@@ -49,6 +49,11 @@ mm_token_status mm_token_verify(const mm_token_key *k, const char *token, mm_tok
 /* HMAC-SHA256 of msg under the key, as 64 hex digits (for pre-signed URLs). */
 int mm_token_mac(const mm_token_key *k, const char *msg, char hex[65]);
 
+/* A room event handed from httpd to signald (httpd/room_events.c,
+ * signald/handover.c) is signed as mm_token_mac of this label followed by
+ * the event: the label keeps its signatures apart from the pre-signed URLs'. */
+#define MM_ROOM_EVENT_LABEL "room-event\n"
+
 /* Constant-time comparison of two NUL-terminated strings. */
 int mm_token_equal(const char *a, const char *b);
 

@@ -10,6 +10,7 @@
  * configuration can be read from outside their modules.
  */
 #include "configcheck.h"
+#include "room_events.h"
 
 #include <grp.h>
 #include <http_core.h>
@@ -197,5 +198,11 @@ int mm_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serv
     }
     if (check_dbd(ptemp, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
+    if (((mm_srv_conf *)ap_get_module_config(s->module_config, &meeting_module))->signald_cmd
+        && (err = mm_room_events_check(ptemp)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                     "MM1804: MeetingSignalingDaemon: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return check_recording_dirs(ptemp, s);
 }

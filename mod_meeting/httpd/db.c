@@ -76,6 +76,7 @@ static const char *const statements[S_COUNT] = {
     [S_IDEM_STORE] = "SELECT mm_idem_store(%lld, %s, %s, %s, %s, %d, %s)",
     [S_MEETING_IF_MATCH] = SELECTED("mm_meeting_if_match(%lld, %s)"),
     [S_PASSWORD_UPGRADE] = "SELECT mm_password_upgrade(%lld, %s, %s)",
+    [S_ROOM_NOTIFY] = "SELECT pg_notify('meeting_events', %s)",
 };
 
 /* A route's action: S_<id> and MM_R_<id> are both routes.def's rows in order. */
@@ -333,6 +334,8 @@ int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_resu
  * one still open when the request ends outlives the mm_req on the stack. */
 struct mm_db_txn {
     ap_dbd_t *db;
+    mm_db_then *then; /* mm_db_after_commit's, or NULL */
+    const char *then_arg;
 };
 
 /* BEGIN, COMMIT and ROLLBACK go as constant text, as apr_dbd's own
@@ -371,7 +374,7 @@ int mm_db_begin(mm_req *q)
         return unavailable(q);
     if (status)
         return mm_error(q->r, HTTP_INTERNAL_SERVER_ERROR, "internal", "internal error", NULL);
-    q->txn = apr_palloc(q->r->pool, sizeof(*q->txn));
+    q->txn = apr_pcalloc(q->r->pool, sizeof(*q->txn));
     q->txn->db = q->db;
     /* Registered after the connection's own give_back: runs before it. */
     apr_pool_cleanup_register(q->r->pool, q->txn, txn_cleanup, apr_pool_cleanup_null);
@@ -381,13 +384,19 @@ int mm_db_begin(mm_req *q)
 int mm_db_commit(mm_req *q)
 {
     int status;
+    mm_db_then *then;
+    const char *then_arg;
 
     if (!q->txn)
         return 0;
+    then = q->txn->then;
+    then_arg = q->txn->then_arg;
     /* COMMIT of a failed transaction succeeds, as a ROLLBACK. */
     status = mm_pg_state_of(q->db).in_txn ? txn_command(q, "COMMIT") : HTTP_INTERNAL_SERVER_ERROR;
     txn_end(q);
     mm_cache_after_write(q);
+    if (!status && then)
+        then(q, then_arg);
     if (status == HTTP_SERVICE_UNAVAILABLE)
         return unavailable(q);
     if (status) {
@@ -401,4 +410,14 @@ void mm_db_rollback(mm_req *q)
 {
     if (q->txn)
         txn_end(q);
+}
+
+void mm_db_after_commit(mm_req *q, mm_db_then *then, const char *arg)
+{
+    if (!q->txn) {
+        then(q, arg);
+        return;
+    }
+    q->txn->then = then;
+    q->txn->then_arg = arg;
 }

@@ -24,6 +24,7 @@ typedef enum {
     S_IDEM_STORE,
     S_MEETING_IF_MATCH,
     S_PASSWORD_UPGRADE,
+    S_ROOM_NOTIFY,
     S_COUNT
 } mm_stmt_id;
 
@@ -55,9 +56,10 @@ void mm_db_release(mm_req *q);
 int mm_db_result(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res);
 
 /* mm_db_result of a statement whose row has nmore columns after the
- * mm_result's, copied into more: a PLACED action's (routes.def) is the
- * signaling URL of the node its meeting was placed on, NULL for this
- * server's own. */
+ * mm_result's, copied into more (NULL: SQL NULL): a PLACED action's
+ * (routes.def) is the signaling URL of the node its meeting was placed on,
+ * NULL for this server's own; the chat send's is its room event
+ * (room_events.h). */
 #define MM_DB_MORE_MAX 2
 int mm_db_result_more(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm_result *res,
                       const char **more, int nmore);
@@ -71,5 +73,12 @@ int mm_db_result_more(mm_req *q, mm_stmt_id id, int nargs, const char **args, mm
 int mm_db_begin(mm_req *q);
 int mm_db_commit(mm_req *q);
 void mm_db_rollback(mm_req *q);
+
+/* Calls then(q, arg) once what q wrote is committed: at once when no
+ * transaction is open (its statements committed on their own), else after
+ * the transaction's COMMIT succeeded; never when it rolls back. One per
+ * request (a later call replaces an earlier one still waiting). */
+typedef void mm_db_then(mm_req *q, const char *arg);
+void mm_db_after_commit(mm_req *q, mm_db_then *then, const char *arg);
 
 #endif

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "precedence.h"
 #include "cors.h"
+#include "room_events.h"
 #include "signald_proc.h"
 #include "recworker_proc.h"
 #include "stats.h"
@@ -213,6 +214,11 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     return mm_recworker_start(pconf, s);
 }
 
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    mm_room_events_child_init(pchild, s);
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
@@ -221,6 +227,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_config(mm_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(prepare_statements, NULL, before_dbd, APR_HOOK_FIRST);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(translate_name, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(meeting_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -8,6 +8,8 @@
 
 #include <http_core.h>
 
+#include "room_events.h"
+
 #define NAME "signald"
 #define SIGNALD_EXIT_USAGE 2
 #define SIGNALD_EXIT_FATAL 3
@@ -73,6 +75,7 @@ static const char *const *build_argv(apr_pool_t *p, const mm_srv_conf *c)
     APR_ARRAY_PUSH(argv, const char *) = apr_itoa(p, c->sig_max_addr);
     push_webhook_args(p, argv, c);
     push_node_args(p, argv, c);
+    mm_room_events_args(p, argv);
     if (c->media_server) {
         APR_ARRAY_PUSH(argv, const char *) = "--media-server";
         APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(p, c->media_server);

@@ -2,6 +2,7 @@
 #include "auth.h"
 #include "action.h"
 #include "precedence.h"
+#include "room_events.h"
 
 #define MAX_CONTENT 1000
 
@@ -23,8 +24,9 @@ mm_step mm_messages_list(mm_req *q)
 mm_step mm_messages_send(mm_req *q)
 {
     json_t *body, *content;
-    const char *text, *args[4];
+    const char *text, *args[5], *event;
     size_t start, len;
+    mm_result res;
 
     if (mm_route_body(q, &body))
         return MM_ANSWERED;
@@ -38,7 +40,13 @@ mm_step mm_messages_send(mm_req *q)
     args[1] = mm_uid(q);
     args[2] = mm_gen(q);
     args[3] = apr_pstrmemdup(q->r->pool, text + start, len);
-    /* The statement also tells the room (a NOTIFY delivered at its commit:
-     * under an Idempotency-Key, the commit that stores the answer). */
-    return mm_meeting_call(q, S_MESSAGE_SEND, 4, args, "Message sent successfully");
+    args[4] = mm_room_events_node();
+    /* The room hears of the message once it is committed: from this node's
+     * signald, handed the event after the commit (under an Idempotency-Key,
+     * the commit that stores the answer), or from the NOTIFY the statement
+     * made when the meeting lives on another node. */
+    if (mm_db_result_more(q, S_MESSAGE_SEND, 5, args, &res, &event, 1))
+        return MM_ANSWERED;
+    mm_room_events_tell(q, event);
+    return mm_reply_result(q, &res, "Message sent successfully");
 }

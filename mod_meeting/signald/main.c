@@ -24,6 +24,7 @@
 #include "caps.h"
 #include "options.h"
 #include "conn.h"
+#include "handover.h"
 #include "pq.h"
 #include "listen.h"
 #include "node.h"
@@ -71,6 +72,7 @@ static const struct lws_protocols protocols[] = {
     {SD_DB_PROTOCOL, sd_db_lws_callback, 0, 0, 0, NULL, 0},
     {SD_LISTEN_PROTOCOL, sd_listen_lws_callback, 0, 0, 0, NULL, 0},
     {SD_JANUS_PROTOCOL, sd_janus_lws_callback, 0, RX_CHUNK, 0, NULL, 0},
+    {SD_HANDOVER_PROTOCOL, sd_handover_lws_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 /* Until the loop watches the signals: remember one came. */
@@ -239,6 +241,7 @@ static void watch_signals(void)
 static void finish(sd_db *db)
 {
     sd_node_stop();
+    sd_handover_stop();
     sd_events_stop();
     sd_sfu_record_stop();
     sd_sfu_stop();
@@ -284,6 +287,8 @@ int main(int argc, char **argv)
         sd_log("error", "MM3025: out of memory");
         return SD_EXIT_STARTUP;
     }
+    if (sd_handover_start(context, vh, &cfg, key, sd_events_apply))
+        return SD_EXIT_STARTUP;
     sd_seats_init(&cfg, db, context, sd_events_reconcile);
     sd_node_start(&cfg, db, context);
     if (sd_webhooks_start(&cfg, context, vh, loop)) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include <libpq-fe.h>
 
@@ -41,6 +42,7 @@ static const int_flag int_flags[] = {
     INT_FLAG("--webhook-timeout", webhook_timeout, 15, 1, 60),
     INT_FLAG("--webhook-connections", webhook_connections, 64, 1, 1024),
     INT_FLAG("--node-timeout", node_timeout, 10, 3, 300),
+    INT_FLAG("--events-owner", events_owner, -1, 0, 2147483647),
 };
 
 #define N_INT_FLAGS (sizeof(int_flags) / sizeof(int_flags[0]))
@@ -53,7 +55,8 @@ static const char usage[] =
     "               [--status-file PATH] [--webhook-timeout S] [--webhook-connections N]\n"
     "               [--webhook-retry MS,MS,...] [--webhook-allow http://HOST:PORT]...\n"
     "               [--media-server ws://HOST:PORT --media-secret-file PATH]\n"
-    "               [--node NAME] [--node-url ws(s)://...] [--node-timeout S]\n";
+    "               [--node NAME] [--node-url ws(s)://...] [--node-timeout S]\n"
+    "               [--events-socket PATH [--events-owner UID]]\n";
 
 static const char listen_form[] =
     "must be ADDRESS:PORT: a numeric IPv4 or [IPv6] address, a port from 1 to 65535";
@@ -174,6 +177,8 @@ static int set_str(sd_config *c, const char *name, const char *v)
     else if (!strcmp(name, "--node"))
         return mm_node_name_check(v) ? bad(name, mm_node_name_check(v))
                                      : (memcpy(c->node, v, strlen(v) + 1), 0);
+    else if (!strcmp(name, "--events-socket"))
+        c->events_socket = v;
     else if (!strcmp(name, "--node-url"))
         return mm_node_url_check(v) ? bad(name, mm_node_url_check(v)) : (c->node_url = v, 0);
     else
@@ -218,6 +223,10 @@ static int check(const sd_config *c)
     if (!c->media_server != !c->media_secret_file)
         return bad(c->media_server ? "--media-secret-file" : "--media-server",
                    "is required with the other (--media-server, --media-secret-file)");
+    if (c->events_owner >= 0 && !c->events_socket)
+        return bad("--events-owner", "needs --events-socket");
+    if (c->events_socket && strlen(c->events_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return bad("--events-socket", "must be shorter than 108 bytes (a Unix socket's path)");
     if (c->idle_timeout <= c->ping_interval)
         return bad("--idle-timeout", "must be longer than --ping-interval");
     return 0;

@@ -44,6 +44,9 @@ typedef struct {
     char node[MM_NODE_NAME_MAX + 1]; /* --node, default the host name */
     const char *node_url;            /* --node-url: its public signaling URL, or NULL */
     int node_timeout;                /* --node-timeout: silence after which it is dead */
+    /* Room events handed over by httpd (handover.c). */
+    const char *events_socket; /* --events-socket: where, or NULL: none */
+    int events_owner;          /* --events-owner: the socket's owner uid, or -1 */
 } sd_config;
 
 /* Fills *c from argv. Returns 0 when the daemon should run, -1 after printing

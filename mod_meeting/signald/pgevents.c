@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "handover.h"
 #include "rooms.h"
 #include "seats.h"
 #include "sfu.h"
@@ -236,22 +237,29 @@ static void dispatch(json_t *ev, const char *type, long long meeting_id)
                meeting_id, type);
 }
 
-static void on_notify(void *arg, const char *channel, const char *payload)
+void sd_events_apply(json_t *ev)
 {
-    json_error_t err;
-    json_t *ev, *mid;
-    const char *type;
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *mid = json_object_get(ev, "meeting_id");
 
-    (void)arg;
-    if (strcmp(channel, SD_EVENTS_CHANNEL) != 0)
-        return;
-    ev = json_loads(payload, 0, &err);
-    type = json_string_value(json_object_get(ev, "type"));
-    mid = json_object_get(ev, "meeting_id");
     if (!type || !json_is_integer(mid) || json_integer_value(mid) <= 0)
         sd_log("warn", "MM3032: event ignored: not {type, meeting_id, ...}");
     else
         dispatch(ev, type, json_integer_value(mid));
+}
+
+static void on_notify(void *arg, const char *channel, const char *payload)
+{
+    json_error_t err;
+    json_t *ev;
+
+    (void)arg;
+    if (strcmp(channel, SD_EVENTS_CHANNEL) != 0)
+        return;
+    /* What httpd handed over before this event committed goes first. */
+    sd_handover_drain();
+    ev = json_loads(payload, 0, &err);
+    sd_events_apply(ev);
     json_decref(ev);
 }
 

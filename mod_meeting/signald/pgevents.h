@@ -10,6 +10,7 @@
 #ifndef SD_PGEVENTS_H
 #define SD_PGEVENTS_H
 
+#include <jansson.h>
 #include <libwebsockets.h>
 
 #include "pq.h"
@@ -19,6 +20,10 @@
 /* Opens the LISTEN connection (it keeps reconnecting by itself). -1 when out
  * of memory. */
 int sd_events_start(struct lws_context *ctx, struct lws_vhost *vh, const char *conninfo);
+
+/* Acts on one event {type, meeting_id, ...}, however it came (LISTEN, or
+ * handover.c): the room gets the same frames. */
+void sd_events_apply(json_t *ev);
 
 /* Checks every seat in memory against the tables, soon. */
 void sd_events_reconcile(void);

@@ -134,6 +134,23 @@ def test_recording_dir_not_writable_by_user_fails_configtest(workdir, pg):
 
 
 @pytest.mark.allow_errors
+def test_a_runtime_dir_too_long_for_signalds_socket_fails_configtest(workdir, pg):
+    """The chat socket (mod_meeting-signald.sock in DefaultRuntimeDir) must fit a Unix
+    socket's 107 bytes: configtest says so, naming MeetingSignalingDaemon."""
+    s = Stack(workdir, pg)
+    long_dir = s.state / ("r" * 100)
+    long_dir.mkdir()
+    text = s.conf.read_text()
+    s.conf.write_text(re.sub(r'^DefaultRuntimeDir .*$', f'DefaultRuntimeDir "{long_dir}"', text,
+                             flags=re.M))
+    r = configtest(s)
+    assert r.returncode != 0
+    assert "MM1804: MeetingSignalingDaemon" in r.stderr and "DefaultRuntimeDir" in r.stderr, \
+        r.stderr
+    s.conf.write_text(text)
+    assert configtest(s).returncode == 0
+
+
 def test_graceful_onto_a_broken_config_keeps_the_old_httpd(make_stack):
     """httpd -k graceful (what apache2ctl graceful runs) checks the new
     configuration before it signals the running server: a meeting check that

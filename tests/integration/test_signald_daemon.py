@@ -138,10 +138,11 @@ def test_status_file_follows_seats_and_sockets(make_stack):
     ("--node", ""), ("--node", "a b"), ("--node", "n" * 64),
     ("--node-url", "http://x/ws"), ("--node-url", "ws://x/" + "p" * 120),
     ("--node-timeout", "2"), ("--node-timeout", "301"),
+    ("--events-socket", "/tmp/" + "s" * 103), ("--events-owner", "33"),
 ])
 def test_bad_webhook_flags_are_refused_on_the_command_line(tmp_path, flag, value):
-    """The deliverer's settings (webhooks.c) and the node's (node.c): exit 2 naming
-    the flag."""
+    """The deliverer's settings (webhooks.c), the node's (node.c) and the chat
+    socket's (handover.c; an owner without a socket): exit 2 naming the flag."""
     secret = tmp_path / "secret"
     secret.write_text("s" * 48 + "\n")
     p = subprocess.run([SIGNALD, "--listen", f"127.0.0.1:{free_port()}", "--secret-file",
