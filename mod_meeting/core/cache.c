@@ -3,13 +3,23 @@
  * Three direct-mapped tables in one anonymous shared segment made before
  * httpd forks: users (user -> the generation that holds), members (meeting,
  * user -> active member) and meetings (meeting -> detail JSON and ETag). Each
- * slot is a sequence lock: its sequence number is odd while a writer holds
- * it, and every write (a store or a forget) adds 2. Readers copy a slot and
- * keep the copy only if the number was even and unchanged around it; a store
- * needs the number its reader saw before asking the database, so a forget
- * that came in between (it always adds 2, whatever key the slot holds) makes
- * the stale answer unstorable. Only 64-bit atomics: no lock that a dying
- * child could leave held. */
+ * slot is a sequence lock: its sequence number is off a multiple of SEQ_STEP
+ * while a writer holds it, and every write (a store or a forget) adds
+ * SEQ_STEP. Readers copy a slot and keep the copy only if the number was free
+ * and unchanged around it; a store needs the number its reader saw before
+ * asking the database, so a forget that came in between (it always moves the
+ * number on, whatever key the slot holds) makes the stale answer unstorable.
+ * Only 64-bit atomics.
+ *
+ * A writer holds a slot for a few stores. A child killed meanwhile (SIGKILL
+ * from httpd's parent at a stop, a crash: every thread dies at once) would
+ * leave it held for ever, and a forget, which must happen, would wait for it
+ * for ever: the child's request thread, or httpd's parent in forget_all() at
+ * the next restart. So a forget that sees the same holder for HOLD_MAX_US
+ * retires the slot instead: it is never read or written again (a miss for
+ * its keys) and a writer that was only slow cannot give it back (its give is
+ * a compare-and-swap). A slot's number is a multiple of SEQ_STEP while free,
+ * + SEQ_HELD while a writer holds it, + SEQ_RETIRED once retired. */
 #include "cache.h"
 
 #include <apr_shm.h>
@@ -18,12 +28,17 @@
 #include <string.h>
 
 #define USERDATA_KEY "mod_meeting/cache_shm"
-#define CACHE_MAGIC 0x4d4d434143484531ull /* "MMCACHE1" */
+#define CACHE_MAGIC 0x4d4d434143484532ull /* "MMCACHE2": slot numbers step by 4 */
 #define USER_SLOTS 131072u
 #define MEMBER_SLOTS 131072u
 #define MEETING_SLOTS 65536u
 #define ETAG_MAX 68  /* '"' + 64 hex digits + '"' + NUL, rounded up */
 #define DATA_MAX 928 /* a meeting slot is 1 KiB; longer details are not kept */
+#define SEQ_STEP 4u
+#define SEQ_HELD 1u
+#define SEQ_RETIRED 3u
+/* A live writer holds a slot for well under a microsecond, unless descheduled. */
+#define HOLD_MAX_US 100000
 
 typedef struct {
     uint64_t seq;
@@ -72,6 +87,10 @@ apr_status_t mm_cache_attach(apr_pool_t *process_pool, apr_interval_time_t ttl)
     apr_status_t rv;
 
     apr_pool_userdata_get((void **)&shm, USERDATA_KEY, process_pool);
+    /* One an older module made (a graceful restart after an upgrade) counts
+     * slot numbers its own way: its children keep it, ours get a new one. */
+    if (shm && ((cache_seg *)apr_shm_baseaddr_get(shm))->magic != CACHE_MAGIC)
+        shm = NULL;
     if (!shm) {
         if ((rv = apr_shm_create(&shm, sizeof(cache_seg), NULL, process_pool)) != APR_SUCCESS)
             return rv;
@@ -123,6 +142,11 @@ static uint64_t seq_read(uint64_t *seq)
     return __atomic_load_n(seq, __ATOMIC_ACQUIRE);
 }
 
+static int seq_free(uint64_t s)
+{
+    return s % SEQ_STEP == 0;
+}
+
 /* Whether the copy made since seq read s is whole. */
 static int seq_still(uint64_t *seq, uint64_t s)
 {
@@ -130,29 +154,51 @@ static int seq_still(uint64_t *seq, uint64_t s)
     return __atomic_load_n(seq, __ATOMIC_RELAXED) == s;
 }
 
-/* Takes the slot for writing if its number is still seen (even). */
-static int seq_take(uint64_t *seq, uint64_t seen)
+static int seq_cas(uint64_t *seq, uint64_t from, uint64_t to)
 {
-    return !(seen & 1)
-           && __atomic_compare_exchange_n(seq, &seen, seen + 1, 0, __ATOMIC_ACQUIRE,
-                                          __ATOMIC_RELAXED);
+    return __atomic_compare_exchange_n(seq, &from, to, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-/* Takes the slot for writing whatever it holds: a forget must happen. */
-static uint64_t seq_take_any(uint64_t *seq)
+/* Takes the slot for writing if its number is still seen (free). */
+static int seq_take(uint64_t *seq, uint64_t seen)
 {
+    return seq_free(seen) && seq_cas(seq, seen, seen + SEQ_HELD);
+}
+
+/* Takes the slot for writing whatever it holds, as a forget must: 1 with
+ * *taken, or 0 when the slot is retired (see the top of the file). */
+static int seq_take_any(uint64_t *seq, uint64_t *taken)
+{
+    uint64_t held = 0;
+    apr_time_t since = 0;
+
     for (unsigned spins = 0;; spins++) {
         uint64_t s = __atomic_load_n(seq, __ATOMIC_RELAXED);
-        if (seq_take(seq, s))
-            return s;
+        if (seq_take(seq, s)) {
+            *taken = s;
+            return 1;
+        }
+        if (s % SEQ_STEP == SEQ_RETIRED)
+            return 0;
+        if (!since || s != held) { /* another holder: its time starts now */
+            held = s;
+            since = apr_time_now();
+        } else if (apr_time_now() - since > HOLD_MAX_US
+                   && seq_cas(seq, s, s - SEQ_HELD + SEQ_RETIRED)) {
+            return 0;
+        }
         if (spins > 64)
             sched_yield();
     }
 }
 
+/* Gives the slot back, unless a forget retired it meanwhile. */
 static void seq_give(uint64_t *seq, uint64_t taken)
 {
-    __atomic_store_n(seq, taken + 2, __ATOMIC_RELEASE);
+    uint64_t held = taken + SEQ_HELD;
+
+    __atomic_compare_exchange_n(seq, &held, taken + SEQ_STEP, 0, __ATOMIC_RELEASE,
+                                __ATOMIC_RELAXED);
 }
 
 static int64_t load64(const int64_t *v)
@@ -169,7 +215,7 @@ static int small_get(small_slot *sl, long long a, long long b, long long value, 
               && load64(&sl->expires) > now;
 
     *seen = s;
-    return !(s & 1) && seq_still(&sl->seq, s) && hit;
+    return seq_free(s) && seq_still(&sl->seq, s) && hit;
 }
 
 static void small_put(small_slot *sl, uint64_t seen, long long a, long long b, long long value,
@@ -186,8 +232,10 @@ static void small_put(small_slot *sl, uint64_t seen, long long a, long long b, l
 
 static void small_forget(small_slot *sl)
 {
-    uint64_t s = seq_take_any(&sl->seq);
+    uint64_t s;
 
+    if (!seq_take_any(&sl->seq, &s))
+        return;
     __atomic_store_n(&sl->a, 0, __ATOMIC_RELAXED);
     seq_give(&sl->seq, s);
 }
@@ -206,7 +254,7 @@ static int meeting_get(apr_pool_t *p, meeting_slot *sl, long long id, apr_time_t
         memcpy(buf, sl->data, len);
         memcpy(tag, sl->etag, ETAG_MAX);
     }
-    if ((s & 1) || !seq_still(&sl->seq, s) || !hit)
+    if (!seq_free(s) || !seq_still(&sl->seq, s) || !hit)
         return 0;
     tag[ETAG_MAX - 1] = '\0';
     *data = apr_pstrmemdup(p, buf, len);
@@ -235,7 +283,7 @@ int mm_cache_detail(apr_pool_t *p, long long meeting_id, long long user_id, long
     apr_time_t now;
     int user_ok, member_ok;
 
-    t->seq[0] = t->seq[1] = t->seq[2] = 1; /* odd: nothing to store */
+    t->seq[0] = t->seq[1] = t->seq[2] = SEQ_HELD; /* not free: nothing to store */
     if (!on() || meeting_id <= 0 || user_id <= 0)
         return 0;
     now = apr_time_now();
@@ -263,8 +311,10 @@ void mm_cache_store(const mm_cache_ticket *t, long long meeting_id, long long us
 
 static void meeting_forget(meeting_slot *sl)
 {
-    uint64_t s = seq_take_any(&sl->seq);
+    uint64_t s;
 
+    if (!seq_take_any(&sl->seq, &s))
+        return;
     __atomic_store_n(&sl->id, 0, __ATOMIC_RELAXED);
     seq_give(&sl->seq, s);
 }
