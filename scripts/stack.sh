@@ -59,7 +59,7 @@ cmd_pg_start() {
             --locale=C.UTF-8 >/dev/null
     fi
     # max_connections: two httpds of the template at their limit (ServerLimit x
-    # DBDMax + signald's three, 131 each; the tests run the session httpd and a
+    # DBDMax + signald's three, 67 each; the tests run the session httpd and a
     # test's own at once) and the tests' psql sessions.
     as_postgres "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
