@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <jansson.h>
 
 #include "options.h"
@@ -20,6 +21,15 @@
  * content, each at most six bytes once escaped, and the rest of the event. */
 #define EVENT_MAX 16384
 
+/* After a wake that took events the socket is not watched for BATCH_US: on a
+ * busy node signald then wakes at most once a millisecond for chat, taking
+ * every event sent meanwhile in one go, rather than once a send (a wake costs
+ * more than the event: docs/benchmarks.md). A frame waits at most BATCH_S;
+ * the first after a quiet spell, not at all. The socket's queue
+ * (net.unix.max_dgram_qlen) fills only past that many sends a millisecond,
+ * and then a sender waits for the next batch. */
+#define BATCH_S 0.001
+
 struct sd_handover {
     sd_ctx *ctx;
     int sock;
@@ -27,6 +37,8 @@ struct sd_handover {
     struct lws *wsi;
     sd_handover_apply_fn *apply_event;
     unsigned long long unsigned_seen; /* datagrams dropped unsigned */
+    ev_timer pause_end; /* libev's: an lws timer may fire only at lws's next wake */
+    int paused;         /* the socket is not watched */
 };
 
 typedef struct sd_handover handover;
@@ -76,17 +88,19 @@ static void apply(handover *h, char *data, size_t len)
     json_decref(ev);
 }
 
-void sd_handover_drain(sd_ctx *ctx)
+/* Applies every datagram waiting: how many there were. */
+static int take_all(handover *h)
 {
     static char buf[EVENT_MAX + 1];
-    handover *h = ctx->handover;
     ssize_t n;
+    int taken = 0;
 
-    if (!h || h->sock < 0)
-        return;
+    if (h->sock < 0)
+        return 0;
     while ((n = recv(h->sock, buf, EVENT_MAX, MSG_DONTWAIT | MSG_TRUNC)) >= 0 || errno == EINTR) {
         if (n < 0)
             continue;
+        taken++;
         if ((size_t)n > EVENT_MAX) {
             sd_log("warn", "MM3801: handed-over event of %zd bytes ignored: too large", n);
             continue;
@@ -94,6 +108,43 @@ void sd_handover_drain(sd_ctx *ctx)
         buf[n] = '\0';
         apply(h, buf, (size_t)n);
     }
+    return taken;
+}
+
+void sd_handover_drain(sd_ctx *ctx)
+{
+    if (ctx->handover)
+        take_all(ctx->handover);
+}
+
+static void pause_watching(handover *h)
+{
+    h->paused = 1;
+    lws_rx_flow_control(h->wsi, 0);
+    ev_timer_set(&h->pause_end, BATCH_S, 0.);
+    ev_timer_start(h->ctx->loop, &h->pause_end);
+}
+
+/* The pause is over: what came during it, and another pause; or, when
+ * nothing came, the socket is watched again. */
+static void pause_over(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    handover *h = w->data;
+
+    (void)loop;
+    (void)revents;
+    h->paused = 0;
+    if (h->wsi && take_all(h))
+        pause_watching(h);
+    else if (h->wsi)
+        lws_rx_flow_control(h->wsi, 1);
+}
+
+/* The socket is readable: take what is there, then pause. */
+static void woken(handover *h)
+{
+    if (take_all(h) && h->wsi && !h->paused)
+        pause_watching(h);
 }
 
 static int bind_socket(handover *h, const sd_config *cfg)
@@ -141,6 +192,8 @@ int sd_handover_start(sd_ctx *ctx, sd_handover_apply_fn *apply)
     h->ctx = ctx;
     h->sock = -1;
     h->apply_event = apply;
+    ev_timer_init(&h->pause_end, pause_over, BATCH_S, 0.);
+    h->pause_end.data = h;
     ctx->handover = h;
     if (bind_socket(h, cfg) < 0) {
         sd_log("error", "MM3802: cannot take events at %s: %s", cfg->events_socket,
@@ -166,6 +219,7 @@ void sd_handover_stop(sd_ctx *ctx)
 
     if (!h)
         return;
+    ev_timer_stop(ctx->loop, &h->pause_end);
     if (h->path)
         unlink(h->path);
     h->path = NULL;
@@ -186,7 +240,8 @@ int sd_handover_lws_callback(struct lws *w, enum lws_callback_reasons reason, vo
     (void)len;
     switch (reason) {
     case LWS_CALLBACK_RAW_RX_FILE:
-        sd_handover_drain(ctx);
+        if (h)
+            woken(h);
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         if (h && w == h->wsi) {

@@ -8,6 +8,7 @@ not take the datagram the send NOTIFYs instead. Each test watches the events
 channel with a LISTEN session of its own (psql), so it sees which way an event
 went, and the sockets of the room get the same frame either way, exactly once."""
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -109,6 +110,39 @@ async def test_a_local_send_reaches_the_room_with_no_notify(stack):
         for p in (ph, pg_):
             await p.quiet(0.3)                 # once, not twice
             await p.close()
+    finally:
+        listener.close()
+
+
+@aio
+async def test_sends_close_together_all_arrive_and_the_next_after_a_pause_too(stack):
+    """signald takes the events of a busy spell in batches (it stops watching the
+    socket for a millisecond after each wake): a burst of concurrent sends and a
+    run of quick ones all reach the room, the run in the order sent, none by
+    NOTIFY; and a send after the spell still arrives, because the socket is
+    watched again."""
+    room = Room(stack)
+    g = room.guests[0]
+    listener = Listener(stack.pg)
+    try:
+        ph, pg_ = await host_and_guest(room)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            burst = list(pool.map(lambda i: send(stack, room, g, f"b{i}"), range(16)))
+        run = [send(stack, room, g, f"r{i}") for i in range(10)]
+        want = [frame(room, g, d, f"b{i}") for i, d in enumerate(burst)]
+        want += [frame(room, g, d, f"r{i}") for i, d in enumerate(run)]
+        for p in (ph, pg_):
+            got = [await p.recv(2.0) for _ in want]
+            key = lambda f: f["message_id"]     # noqa: E731
+            assert sorted(got, key=key) == sorted(want, key=key)
+            assert got[-len(run):] == want[-len(run):]
+        await asyncio.sleep(0.2)
+        d = send(stack, room, g, "after the spell")
+        for p in (ph, pg_):
+            assert await p.recv(1.0) == frame(room, g, d, "after the spell")
+            await p.quiet(0.3)
+            await p.close()
+        assert listener.chats(room.mid) == []
     finally:
         listener.close()
 
