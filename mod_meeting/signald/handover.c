@@ -21,13 +21,13 @@
  * content, each at most six bytes once escaped, and the rest of the event. */
 #define EVENT_MAX 16384
 
-/* After a wake that took events the socket is not watched for BATCH_US: on a
+/* After a wake that took events the socket is not watched for BATCH_S: on a
  * busy node signald then wakes at most once a millisecond for chat, taking
  * every event sent meanwhile in one go, rather than once a send (a wake costs
  * more than the event: docs/benchmarks.md). A frame waits at most BATCH_S;
- * the first after a quiet spell, not at all. The socket's queue
- * (net.unix.max_dgram_qlen) fills only past that many sends a millisecond,
- * and then a sender waits for the next batch. */
+ * the first after a quiet spell, not at all. The socket's queue fills only
+ * past net.unix.max_dgram_qlen sends within one pause, and then a sender
+ * waits for the pause's end. */
 #define BATCH_S 0.001
 
 struct sd_handover {
@@ -38,7 +38,7 @@ struct sd_handover {
     sd_handover_apply_fn *apply_event;
     unsigned long long unsigned_seen; /* datagrams dropped unsigned */
     ev_timer pause_end; /* libev's: an lws timer may fire only at lws's next wake */
-    int paused;         /* the socket is not watched */
+    int paused;         /* the socket is not watched: pause_end runs */
 };
 
 typedef struct sd_handover handover;
