@@ -54,7 +54,8 @@ struct sd_webhooks;   /* webhooks.c: the webhook deliverer */
 
 typedef struct sd_ctx {
     const struct sd_config *cfg;
-    const struct mm_token_key *key; /* verifies tickets (ticket.c) */
+    struct mm_token_key *key; /* verifies tickets and handed-over events (key.h) */
+    long long key_read_us;    /* when the secret file was last read again (key.c) */
     struct ev_loop *loop;
     struct lws_context *lws; /* its user pointer is this context */
     struct lws_vhost *vhost;

@@ -13,6 +13,7 @@
 #include <ev.h>
 #include <jansson.h>
 
+#include "key.h"
 #include "options.h"
 #include "token.h"
 #include "util.h"
@@ -43,20 +44,39 @@ struct sd_handover {
 
 typedef struct sd_handover handover;
 
-/* Whether the datagram's signature (its first line) is the event's (the
- * rest) under the key httpd signs with; the event is left at *event. */
-static int signed_by_httpd(const mm_token_key *key, char *data, size_t len, const char **event)
+/* A datagram split at its first newline: the signature, then the event. */
+typedef struct {
+    const char *mac;
+    const char *event;
+    size_t event_len;
+} signed_event;
+
+/* Whether e's signature is its event's under key (the key httpd signs with). */
+static int signed_with(const mm_token_key *key, void *arg)
 {
     static char msg[sizeof(MM_ROOM_EVENT_LABEL) + EVENT_MAX];
-    char *nl = memchr(data, '\n', len), want[65];
+    const signed_event *e = arg;
+    char want[65];
+
+    memcpy(msg, MM_ROOM_EVENT_LABEL, sizeof(MM_ROOM_EVENT_LABEL) - 1);
+    memcpy(msg + sizeof(MM_ROOM_EVENT_LABEL) - 1, e->event, e->event_len + 1);
+    return mm_token_mac(key, msg, want) == 0 && mm_token_equal(e->mac, want);
+}
+
+/* Whether the datagram is signed by httpd: under signald's key, or under the
+ * secret file's new one after a rotation (key.h). The event is left at
+ * *event. */
+static int signed_by_httpd(sd_ctx *ctx, char *data, size_t len, const char **event)
+{
+    char *nl = memchr(data, '\n', len);
+    signed_event e;
 
     if (!nl)
         return 0;
     *nl = '\0';
-    *event = nl + 1;
-    memcpy(msg, MM_ROOM_EVENT_LABEL, sizeof(MM_ROOM_EVENT_LABEL) - 1);
-    memcpy(msg + sizeof(MM_ROOM_EVENT_LABEL) - 1, *event, len - (size_t)(*event - data) + 1);
-    return mm_token_mac(key, msg, want) == 0 && mm_token_equal(data, want);
+    e = (signed_event){data, nl + 1, len - (size_t)(nl + 1 - data)};
+    *event = e.event;
+    return signed_with(ctx->key, &e) || sd_key_reread(ctx, signed_with, &e);
 }
 
 /* One datagram (NUL-terminated, len bytes before the NUL): a signed chat
@@ -67,7 +87,7 @@ static void apply(handover *h, char *data, size_t len)
     json_t *ev;
     const char *type;
 
-    if (!signed_by_httpd(h->ctx->key, data, len, &text)) {
+    if (!signed_by_httpd(h->ctx, data, len, &text)) {
         /* Logged at the 1st, 2nd, 4th, 8th … so that a writer of such
          * datagrams cannot flood the log. */
         h->unsigned_seen++;

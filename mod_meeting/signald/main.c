@@ -26,6 +26,7 @@
 #include "conn.h"
 #include "control.h"
 #include "handover.h"
+#include "key.h"
 #include "pq.h"
 #include "listen.h"
 #include "node.h"
@@ -107,25 +108,6 @@ static void sweep(lws_sorted_usec_list_t *sul)
     if (status_file)
         sd_status_write(&d->ctx, status_file);
     lws_sul_schedule(d->ctx.lws, 0, &d->sweep_sul, sweep, SD_US);
-}
-
-static mm_token_key *load_key(const sd_config *cfg)
-{
-    unsigned char *secret = NULL;
-    size_t len = 0;
-    const char *why = NULL;
-    mm_token_key *key;
-
-    if (mm_secret_read(cfg->secret_file, &secret, &len, &why)) {
-        sd_log("error", "MM3016: secret file %s %s", cfg->secret_file, why);
-        return NULL;
-    }
-    key = mm_token_key_make(secret, len, cfg->issuer);
-    memset(secret, 0, len);
-    free(secret);
-    if (!key)
-        sd_log("error", "MM3017: out of memory");
-    return key;
 }
 
 /* The event loop: libev (epoll) rather than lws's default poll(), which
@@ -306,7 +288,6 @@ int main(int argc, char **argv)
 {
     daemon_state d;
     sd_config cfg;
-    mm_token_key *key;
     int lfd, rc = sd_config_parse(&cfg, argc, argv);
 
     if (rc)
@@ -314,10 +295,9 @@ int main(int argc, char **argv)
     memset(&d, 0, sizeof(d));
     d.ctx.cfg = &cfg;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_logger);
-    key = load_key(&cfg);
-    if (!key)
+    d.ctx.key = sd_key_load(&cfg);
+    if (!d.ctx.key)
         return SD_EXIT_STARTUP;
-    d.ctx.key = key;
     catch_signals_early();
     lfd = sd_listen_open(cfg.host, cfg.port);
     if (lfd < 0)
@@ -340,6 +320,6 @@ int main(int argc, char **argv)
     watch_signals(&d);
     ev_run(d.ctx.loop, 0);
     finish(&d);
-    mm_token_key_free(key);
+    mm_token_key_free(d.ctx.key);
     return 0;
 }

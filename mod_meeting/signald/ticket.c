@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "key.h"
 #include "parse.h"
 #include "token.h"
 #include "util.h"
@@ -24,25 +25,43 @@ int sd_auth_path_ok(struct lws *wsi)
     return !strcmp(path, "/") || (len >= slen && !strcmp(path + len - slen, SUFFIX));
 }
 
-static int verify(const mm_token_key *key, const char *token, long long meeting_id,
-                  long long user_id, long long *gen, const char **why)
-{
+/* A ticket and what verifying it found. */
+typedef struct {
+    const char *token;
     mm_claims claims;
-    mm_token_status st = mm_token_verify(key, token, MM_TOKEN_TICKET, sd_wall_s(), &claims);
+    mm_token_status st;
+} ticket_check;
 
-    if (st == MM_TOKEN_EXPIRED) {
+/* Whether t's ticket carries key's signature (expired or not). */
+static int ticket_signed_with(const mm_token_key *key, void *arg)
+{
+    ticket_check *t = arg;
+
+    t->st = mm_token_verify(key, t->token, MM_TOKEN_TICKET, sd_wall_s(), &t->claims);
+    return t->st != MM_TOKEN_INVALID;
+}
+
+static int verify(sd_ctx *ctx, const char *token, long long meeting_id, long long user_id,
+                  long long *gen, const char **why)
+{
+    ticket_check t = {.token = token, .st = MM_TOKEN_INVALID};
+
+    /* Not signed with signald's key: perhaps with a rotated secret (key.h). */
+    if (!ticket_signed_with(ctx->key, &t))
+        sd_key_reread(ctx, ticket_signed_with, &t);
+    if (t.st == MM_TOKEN_EXPIRED) {
         *why = "ticket expired";
         return 4401;
     }
-    if (st != MM_TOKEN_OK) {
+    if (t.st != MM_TOKEN_OK) {
         *why = "invalid ticket";
         return 4401;
     }
-    if (claims.user_id != user_id || claims.meeting_id != meeting_id) {
+    if (t.claims.user_id != user_id || t.claims.meeting_id != meeting_id) {
         *why = "ticket is for another user or meeting";
         return 4401;
     }
-    *gen = claims.gen;
+    *gen = t.claims.gen;
     return 0;
 }
 
@@ -69,7 +88,7 @@ static int read_query(struct lws *wsi, sd_query *q, const char **why)
     return rc ? rc : sd_query_end(q, why);
 }
 
-int sd_auth_check(const sd_ctx *ctx, struct lws *wsi, long long *meeting_id, long long *user_id,
+int sd_auth_check(sd_ctx *ctx, struct lws *wsi, long long *meeting_id, long long *user_id,
                   long long *gen, const char **why)
 {
     static sd_query q;
@@ -78,7 +97,7 @@ int sd_auth_check(const sd_ctx *ctx, struct lws *wsi, long long *meeting_id, lon
     *meeting_id = q.meeting_id;
     *user_id = q.user_id;
     if (!rc)
-        rc = verify(ctx->key, q.token, q.meeting_id, q.user_id, gen, why);
+        rc = verify(ctx, q.token, q.meeting_id, q.user_id, gen, why);
     /* The ticket is a credential: it does not linger in memory. */
     explicit_bzero(&q, sizeof(q));
     return rc;

@@ -22,7 +22,7 @@ int sd_auth_path_ok(struct lws *wsi);
  * log-out ends the ticket) set, or a close code with *why set to a static
  * reason: 4400 for a query no room_url is (a parameter given twice, too
  * long), 4401 for a ticket missing, invalid or not for those ids. */
-int sd_auth_check(const sd_ctx *ctx, struct lws *wsi, long long *meeting_id, long long *user_id,
+int sd_auth_check(sd_ctx *ctx, struct lws *wsi, long long *meeting_id, long long *user_id,
                   long long *gen, const char **why);
 
 #endif

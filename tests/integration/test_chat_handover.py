@@ -8,6 +8,7 @@ not take the datagram the send NOTIFYs instead. Each test watches the events
 channel with a LISTEN session of its own (psql), so it sees which way an event
 went, and the sockets of the room get the same frame either way, exactly once."""
 import asyncio
+import base64
 import concurrent.futures
 import json
 import os
@@ -287,6 +288,34 @@ async def test_a_stopped_signald_gets_every_message_once_in_order(make_stack):
     finally:
         listener.close()
     assert wait_for(lambda: s.signald_pids() == [pid], 5)
+
+
+@aio
+async def test_a_secret_rotated_by_a_graceful_restart_reaches_signald(make_stack):
+    """httpd reads a new JWT secret at a graceful restart, signald (kept running)
+    does not: it reads the file again when a signature fails under its key. So
+    after the rotation a send still reaches a socket opened before it, and a
+    ticket signed with the new secret is taken (MM3806); before, both were
+    refused until httpd was stopped and started."""
+    s = make_stack()
+    room = Room(s, guests=1)
+    host, g = room.host, room.guests[0]
+    ph, _ = await enter(room, host)
+    [pid] = s.signald_pids()
+    secret = s.state / "jwt.secret"
+    secret.write_text(base64.b64encode(os.urandom(48)).decode())
+    s.graceful()
+    assert s.api("GET", "/users/profile", token=g["token"]).status_code == 401
+    g = {**g, "token": s.login(g["username"])["token"]}
+    d = send(s, room, g, "after the rotation")
+    assert await ph.recv(2.0) == frame(room, g, d, "after the rotation")
+    room.join(g)
+    pg_, _ = await enter(room, g)
+    assert (await ph.until("user-joined"))["user_id"] == g["user_id"]
+    assert "MM3806" in s.log_text()
+    assert s.signald_pids() == [pid]
+    for p in (ph, pg_):
+        await p.close()
 
 
 @aio
