@@ -38,8 +38,9 @@ struct sd_handover {
     struct lws *wsi;
     sd_handover_apply_fn *apply_event;
     unsigned long long unsigned_seen; /* datagrams dropped unsigned */
-    ev_timer pause_end; /* libev's: an lws timer may fire only at lws's next wake */
-    int paused;         /* the socket is not watched: pause_end runs */
+    /* Runs while the socket is not watched. libev's: an lws timer may fire
+     * only at lws's next wake. */
+    ev_timer pause_end;
 };
 
 typedef struct sd_handover handover;
@@ -139,9 +140,7 @@ void sd_handover_drain(sd_ctx *ctx)
 
 static void pause_watching(handover *h)
 {
-    h->paused = 1;
     lws_rx_flow_control(h->wsi, 0);
-    ev_timer_set(&h->pause_end, BATCH_S, 0.);
     ev_timer_start(h->ctx->loop, &h->pause_end);
 }
 
@@ -151,19 +150,19 @@ static void pause_over(struct ev_loop *loop, ev_timer *w, int revents)
 {
     handover *h = w->data;
 
-    (void)loop;
     (void)revents;
-    h->paused = 0;
-    if (h->wsi && take_all(h))
-        pause_watching(h);
-    else if (h->wsi)
+    if (!h->wsi)
+        return;
+    if (take_all(h))
+        ev_timer_start(loop, w);
+    else
         lws_rx_flow_control(h->wsi, 1);
 }
 
 /* The socket is readable: take what is there, then pause. */
 static void woken(handover *h)
 {
-    if (take_all(h) && h->wsi && !h->paused)
+    if (take_all(h) && h->wsi && !ev_is_active(&h->pause_end))
         pause_watching(h);
 }
 

@@ -299,8 +299,8 @@ async def test_a_secret_rotated_by_a_graceful_restart_reaches_signald(make_stack
     refused until httpd was stopped and started."""
     s = make_stack()
     room = Room(s, guests=1)
-    host, g = room.host, room.guests[0]
-    ph, _ = await enter(room, host)
+    g = room.guests[0]
+    ph, _ = await enter(room, room.host)
     [pid] = s.signald_pids()
     secret = s.state / "jwt.secret"
     secret.write_text(base64.b64encode(os.urandom(48)).decode())
